@@ -1,0 +1,1 @@
+"""Collateral: assets (decimals, class), versioned haircut schedules, USD valuation."""

@@ -1,0 +1,25 @@
+"""Errors raised at the engine's boundaries.
+
+Every error that bad input can cause is a :class:`SolventInputError` naming the offending field, so
+the CLI can print one clear line and exit non-zero, and the API can answer 422, without any state
+having been changed.
+"""
+
+from __future__ import annotations
+
+
+class SolventError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class SolventInputError(SolventError, ValueError):
+    """Bad input: names the offending field (a dotted path such as ``instruments[3].strike``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class StaleDataError(SolventInputError):
+    """Market data that is too old, missing, or insufficient to produce a trustworthy number."""

@@ -1,0 +1,373 @@
+"""The immutable market snapshot: index prices, rates, and a mark for every instrument.
+
+Built once per market update from the market JSON of FORMATS.md 1 (:func:`parse_market`,
+:func:`load_market`) or a Deribit chain (:mod:`solvent.market.deribit`); everything downstream
+(pricing, risk arrays, margin) reads it and never changes it.
+
+Units: index prices, forwards and strikes in USD per 1 unit of the asset; ``mark_price`` in the
+instrument's settlement asset per 1 unit of the underlying (coin for inverse options, USD for
+linear options, USD for futures, perpetuals and spot); vols as decimals; time in ACT/365 years.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from solvent.errors import SolventInputError
+from solvent.instruments.names import parse_instrument_name
+from solvent.instruments.table import InstrumentTable
+from solvent.instruments.terms import Instrument, InstrumentKind, make_instrument
+from solvent.market.order_book import OrderBook, parse_order_book
+from solvent.pricing.black76 import FloatArray, black76_price
+from solvent.pricing.implied_vol import implied_vol
+
+USD_ASSETS = frozenset({"USD", "USDC", "USDT"})
+"""Assets valued at exactly 1 USD when the snapshot's index does not price them."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentQuote:
+    """One instrument's terms and marks at the snapshot time.
+
+    ``mark_price``: settlement-asset units per 1 unit of the underlying (see module docstring).
+    ``forward``: USD forward of the underlying to the instrument's expiry (the mark itself for
+    futures and perpetuals, the index for spot). ``mark_iv``: decimal, options only.
+    ``time_to_expiry``: years; 0 for spot and perpetuals.
+    """
+
+    instrument: Instrument
+    mark_price: float
+    forward: float
+    mark_iv: float | None
+    time_to_expiry: float
+
+    @property
+    def mark_price_usd(self) -> float:
+        """The mark in USD per 1 unit of the underlying."""
+        if self.instrument.is_option and self.instrument.is_inverse:
+            return self.mark_price * self.forward
+        return self.mark_price
+
+
+@dataclass(frozen=True, slots=True)
+class MarketColumns:
+    """Market data of an :class:`InstrumentTable`, one entry per row, for vectorized kernels.
+
+    ``forward`` and ``spot`` USD; ``time`` years; ``vol`` decimal (NaN for delta-1);
+    ``discount`` exp(-r T); ``rate`` continuously compounded; ``mark_price`` settlement units.
+    """
+
+    forward: FloatArray
+    spot: FloatArray
+    time: FloatArray
+    vol: FloatArray
+    discount: FloatArray
+    rate: FloatArray
+    mark_price: FloatArray
+
+
+@dataclass(frozen=True)
+class MarketSnapshot:
+    """Immutable market state at ``as_of``. Build with :func:`parse_market` or a loader."""
+
+    as_of: datetime
+    index: Mapping[str, float]
+    rates: Mapping[str, float]
+    quotes: Mapping[str, InstrumentQuote]
+    order_books: Mapping[str, OrderBook] = field(default_factory=lambda: MappingProxyType({}))
+
+    def quote(self, name: str, field: str = "instrument") -> InstrumentQuote:
+        """The quote of instrument ``name``; a clear error naming ``field`` when it is missing."""
+        try:
+            return self.quotes[name]
+        except KeyError:
+            raise SolventInputError(field, f"no market data for instrument {name!r}") from None
+
+    def price_usd(self, asset: str, field: str = "asset") -> float:
+        """USD price of one unit of ``asset`` (stablecoins at 1.0 unless the index prices them)."""
+        if asset in self.index:
+            return self.index[asset]
+        if asset in USD_ASSETS:
+            return 1.0
+        raise SolventInputError(field, f"no index price for asset {asset!r}")
+
+    def table(self, names: Sequence[str], field: str = "instrument") -> InstrumentTable:
+        """Columnar terms of ``names`` (in that order)."""
+        return InstrumentTable.from_instruments(
+            [self.quote(n, f"{field}[{i}]").instrument for i, n in enumerate(names)]
+        )
+
+    def columns(self, table: InstrumentTable) -> MarketColumns:
+        """Market columns aligned with ``table``'s rows."""
+        quotes = [self.quote(n) for n in table.names]
+        time = np.fromiter((q.time_to_expiry for q in quotes), np.float64, len(quotes))
+        usd_rate = self.rates.get("USD", 0.0)
+        rate = np.full(len(quotes), usd_rate)
+        return MarketColumns(
+            forward=np.fromiter((q.forward for q in quotes), np.float64, len(quotes)),
+            spot=np.fromiter(
+                (self.price_usd(q.instrument.underlying) for q in quotes), np.float64, len(quotes)
+            ),
+            time=time,
+            vol=np.fromiter(
+                (np.nan if q.mark_iv is None else q.mark_iv for q in quotes),
+                np.float64,
+                len(quotes),
+            ),
+            discount=np.exp(-rate * time),
+            rate=rate,
+            mark_price=np.fromiter((q.mark_price for q in quotes), np.float64, len(quotes)),
+        )
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+_TOP_FIELDS = {"as_of", "index", "rates", "instruments", "order_books"}
+_INSTRUMENT_FIELDS = {
+    "name", "kind", "underlying", "settlement", "settlement_asset", "contract_size", "expiry",
+    "strike", "option_type", "mark_price", "mark_iv", "forward",
+}  # fmt: skip
+
+
+def parse_timestamp(value: object, field: str) -> datetime:
+    """ISO 8601 timestamp with a timezone (``Z`` accepted) -> aware UTC datetime."""
+    if not isinstance(value, str):
+        raise SolventInputError(field, f"must be an ISO 8601 timestamp string, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise SolventInputError(field, f"not an ISO 8601 timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise SolventInputError(field, f"timestamp needs a timezone (e.g. Z): {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def number(value: object, field: str, *, positive: bool = True, allow_zero: bool = False) -> float:
+    """A finite JSON number (not a string, not a bool); > 0 (or >= 0) when asked."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SolventInputError(field, f"must be a number, got {value!r}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise SolventInputError(field, f"must be finite, got {value!r}")
+    if positive and (out < 0 or (out == 0 and not allow_zero)):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise SolventInputError(field, f"must be {bound}, got {value!r}")
+    return out
+
+
+def _asset_prices(raw: object, field: str, *, positive: bool) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise SolventInputError(field, "must be an object of asset -> number")
+    return {
+        str(k): number(v, f"{field}.{k}", positive=positive, allow_zero=not positive)
+        for k, v in raw.items()
+    }
+
+
+def _instrument_terms(raw: dict[str, Any], field: str) -> Instrument:
+    """Terms from explicit fields, falling back on the Deribit-style name for missing ones."""
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise SolventInputError(f"{field}.name", "required (a non-empty string)")
+    explicit = {"kind", "underlying", "settlement"} <= raw.keys()
+    parsed = None if explicit else parse_instrument_name(name, f"{field}.name")
+    expiry = raw.get("expiry")
+    strike = raw.get("strike")
+    return make_instrument(
+        name=name,
+        kind=raw.get("kind", parsed.kind if parsed else None),  # type: ignore[arg-type]
+        underlying=raw.get("underlying", parsed.underlying if parsed else ""),
+        settlement=raw.get("settlement", parsed.settlement if parsed else ""),
+        settlement_asset=raw.get("settlement_asset", parsed.settlement_asset if parsed else None),
+        contract_size=number(raw.get("contract_size", 1.0), f"{field}.contract_size"),
+        expiry=(
+            parse_timestamp(expiry, f"{field}.expiry")
+            if expiry is not None
+            else (parsed.expiry if parsed else None)
+        ),
+        strike=(
+            number(strike, f"{field}.strike")
+            if strike is not None
+            else (parsed.strike if parsed else None)
+        ),
+        option_type=raw.get("option_type", parsed.option_type if parsed else None),
+        field=field,
+    )
+
+
+def parse_market(raw: object) -> MarketSnapshot:
+    """Validated snapshot from the parsed market JSON (FORMATS.md 1). Raises naming the field."""
+    if not isinstance(raw, dict):
+        raise SolventInputError("market", "must be a JSON object")
+    unknown = set(raw) - _TOP_FIELDS
+    if unknown:
+        raise SolventInputError(sorted(unknown)[0], "unknown field")
+    for required in ("as_of", "index", "instruments"):
+        if required not in raw:
+            raise SolventInputError(required, "required field is missing")
+    as_of = parse_timestamp(raw["as_of"], "as_of")
+    index = _asset_prices(raw["index"], "index", positive=True)
+    rates = _asset_prices(raw.get("rates", {}), "rates", positive=False)
+    books_raw = raw.get("order_books", {})
+    if not isinstance(books_raw, dict):
+        raise SolventInputError("order_books", "must be an object of asset -> book")
+    books = {a: parse_order_book(b, f"order_books.{a}") for a, b in books_raw.items()}
+    instruments_raw = raw["instruments"]
+    if not isinstance(instruments_raw, list):
+        raise SolventInputError("instruments", "must be a list")
+    return build_snapshot(as_of, index, rates, instruments_raw, books)
+
+
+def build_snapshot(
+    as_of: datetime,
+    index: Mapping[str, float],
+    rates: Mapping[str, float],
+    instruments: Iterable[dict[str, Any]],
+    order_books: Mapping[str, OrderBook] | None = None,
+) -> MarketSnapshot:
+    """Resolve raw instrument records into quotes: terms, forwards, and both of mark and IV."""
+    records = list(instruments)
+    terms: list[Instrument] = []
+    seen: set[str] = set()
+    for i, rec in enumerate(records):
+        field = f"instruments[{i}]"
+        if not isinstance(rec, dict):
+            raise SolventInputError(field, "must be an object")
+        unknown = set(rec) - _INSTRUMENT_FIELDS
+        if unknown:
+            raise SolventInputError(f"{field}.{sorted(unknown)[0]}", "unknown field")
+        inst = _instrument_terms(rec, field)
+        if inst.name in seen:
+            raise SolventInputError(f"{field}.name", f"duplicate instrument {inst.name!r}")
+        seen.add(inst.name)
+        if inst.expiry is not None and inst.expiry <= as_of:
+            raise SolventInputError(
+                f"{field}.expiry",
+                f"{inst.name} expired at {inst.expiry.isoformat()} (as_of {as_of.isoformat()})",
+            )
+        if inst.underlying not in index and inst.underlying not in USD_ASSETS:
+            raise SolventInputError("index", f"no index price for {inst.underlying} ({inst.name})")
+        terms.append(inst)
+
+    # Futures marks are the forwards of their expiry for options without an explicit forward.
+    future_marks: dict[tuple[str, datetime], float] = {}
+    quotes: dict[str, InstrumentQuote] = {}
+    for i, (rec, inst) in enumerate(zip(records, terms, strict=True)):
+        if inst.kind in (InstrumentKind.FUTURE, InstrumentKind.PERPETUAL):
+            if "mark_price" not in rec:
+                raise SolventInputError(
+                    f"instruments[{i}].mark_price", f"required for a {inst.kind}"
+                )
+            mark = number(rec["mark_price"], f"instruments[{i}].mark_price")
+            if inst.expiry is not None:
+                future_marks[(inst.underlying, inst.expiry)] = mark
+            quotes[inst.name] = InstrumentQuote(inst, mark, mark, None, inst.time_to_expiry(as_of))
+        elif inst.kind is InstrumentKind.SPOT:
+            spot = index.get(inst.underlying, 1.0)
+            mark = number(rec.get("mark_price", spot), f"instruments[{i}].mark_price")
+            quotes[inst.name] = InstrumentQuote(inst, mark, mark, None, 0.0)
+
+    option_rows = [
+        (i, rec, inst)
+        for i, (rec, inst) in enumerate(zip(records, terms, strict=True))
+        if inst.is_option
+    ]
+    if option_rows:
+        quotes.update(_option_quotes(option_rows, as_of, index, rates, future_marks))
+    ordered = {inst.name: quotes[inst.name] for inst in terms}
+    return MarketSnapshot(
+        as_of=as_of,
+        index=MappingProxyType(dict(index)),
+        rates=MappingProxyType(dict(rates)),
+        quotes=MappingProxyType(ordered),
+        order_books=MappingProxyType(dict(order_books or {})),
+    )
+
+
+def _option_quotes(
+    rows: list[tuple[int, dict[str, Any], Instrument]],
+    as_of: datetime,
+    index: Mapping[str, float],
+    rates: Mapping[str, float],
+    future_marks: Mapping[tuple[str, datetime], float],
+) -> dict[str, InstrumentQuote]:
+    n = len(rows)
+    forward = np.empty(n)
+    strike = np.empty(n)
+    time = np.empty(n)
+    is_call = np.empty(n, dtype=bool)
+    iv = np.full(n, np.nan)
+    mark = np.full(n, np.nan)
+    inverse = np.empty(n, dtype=bool)
+    for j, (i, rec, inst) in enumerate(rows):
+        field = f"instruments[{i}]"
+        assert inst.expiry is not None and inst.strike is not None
+        if "forward" in rec:
+            forward[j] = number(rec["forward"], f"{field}.forward")
+        else:
+            forward[j] = future_marks.get(
+                (inst.underlying, inst.expiry), index.get(inst.underlying, 1.0)
+            )
+        strike[j] = inst.strike
+        time[j] = inst.time_to_expiry(as_of)
+        is_call[j] = inst.option_type == "call"
+        inverse[j] = inst.is_inverse
+        if "mark_iv" in rec:
+            iv[j] = number(rec["mark_iv"], f"{field}.mark_iv")
+            if iv[j] == 0:
+                raise SolventInputError(f"{field}.mark_iv", "must be > 0")
+        elif "mark_price" in rec:
+            mark[j] = number(rec["mark_price"], f"{field}.mark_price", allow_zero=True)
+        else:
+            raise SolventInputError(f"{field}.mark_iv", "an option needs mark_iv or mark_price")
+    discount = np.exp(-rates.get("USD", 0.0) * time)
+    usd_price = black76_price(
+        forward, strike, time, np.where(np.isnan(iv), 0.2, iv), is_call, discount
+    )
+    have_iv = ~np.isnan(iv)
+    mark = np.where(have_iv, np.where(inverse, usd_price / forward, usd_price), mark)
+    if (~have_iv).any():
+        missing = ~have_iv
+        usd_mark = np.where(inverse, mark * forward, mark)
+        iv[missing] = implied_vol(
+            usd_mark[missing],
+            forward[missing],
+            strike[missing],
+            time[missing],
+            is_call[missing],
+            discount[missing],
+        )
+        bad = np.flatnonzero(missing & np.isnan(iv))
+        if bad.size:
+            i = rows[int(bad[0])][0]
+            raise SolventInputError(
+                f"instruments[{i}].mark_price",
+                f"no volatility reproduces this premium ({mark[bad[0]]!r}): "
+                "below intrinsic or above the bound",
+            )
+    return {
+        inst.name: InstrumentQuote(
+            inst, float(mark[j]), float(forward[j]), float(iv[j]), float(time[j])
+        )
+        for j, (_, _, inst) in enumerate(rows)
+    }
+
+
+def load_market(path: str | Path) -> MarketSnapshot:
+    """Read and validate a market JSON file (FORMATS.md 1)."""
+    with Path(path).open("r", encoding="utf-8") as fh:
+        raw = json.load(fh, parse_constant=_reject_constant)
+    return parse_market(raw)
+
+
+def _reject_constant(name: str) -> float:
+    raise SolventInputError("market", f"{name} is not a valid JSON number")

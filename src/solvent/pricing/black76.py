@@ -1,0 +1,148 @@
+"""Black-76 kernels on whole arrays: premium and greeks of European options on a forward.
+
+Pure functions of numpy arrays (no clock, no I/O): every argument broadcasts against the others, so
+one call prices a whole chain or a whole risk array. Units and signs:
+
+- ``forward`` and ``strike`` in USD per 1 unit of the underlying; ``time`` in years (ACT/365);
+  ``vol`` a decimal (0.45 = 45 %); ``is_call`` a boolean array; ``discount`` the discount factor
+  ``exp(-r T)`` to the settlement date (1.0 when rates are zero, the crypto convention).
+- ``black76_price`` is the USD premium of one option on 1 unit of the underlying (linear
+  settlement). An inverse (coin-settled) option's premium in coin is that USD price divided by the
+  forward: :func:`inverse_price`.
+- Greeks are derivatives of the USD price: ``delta`` per 1 USD of forward (the Black delta, N(d1)
+  for a call and N(d1) - 1 for a put when undiscounted), ``gamma`` per 1 USD of forward squared,
+  ``vega`` per 1.00 of vol (divide by 100 for one vol point), ``theta`` per year of calendar time
+  (negative for a long option when rates are zero; divide by 365 for one day).
+
+At or after expiry (``time <= 0``) and at zero volatility the option is worth its discounted
+intrinsic value on the forward; delta is then the step function (1/2 exactly at the money), and
+gamma, vega and theta are zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import ndtr
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+
+
+def norm_pdf(x: FloatArray) -> FloatArray:
+    """Standard normal density."""
+    out: FloatArray = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    return out
+
+
+def _as_float(x: ArrayLike) -> FloatArray:
+    out: FloatArray = np.asarray(x, dtype=np.float64)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Greeks:
+    """Black-76 premium and greeks of one option on 1 unit of the underlying, all in USD.
+
+    ``price`` USD; ``delta`` USD per USD of forward; ``gamma`` per USD of forward; ``vega`` USD per
+    1.00 of vol; ``theta`` USD per year of calendar time.
+    """
+
+    price: FloatArray
+    delta: FloatArray
+    gamma: FloatArray
+    vega: FloatArray
+    theta: FloatArray
+
+
+def _d1_d2(
+    forward: FloatArray, strike: FloatArray, time: FloatArray, vol: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
+    """d1, d2 and sigma*sqrt(T) with safe values where the option has no time value."""
+    sig_sqrt_t = vol * np.sqrt(np.maximum(time, 0.0))
+    live = sig_sqrt_t > 0.0
+    safe = np.where(live, sig_sqrt_t, 1.0)
+    d1 = (np.log(forward / strike) + 0.5 * safe * safe) / safe
+    return d1, d1 - safe, safe, live
+
+
+def black76_price(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+    discount: ArrayLike = 1.0,
+) -> FloatArray:
+    """USD premium of a European option on 1 unit of the underlying (see module docstring)."""
+    F, K, T, v = _as_float(forward), _as_float(strike), _as_float(time), _as_float(vol)
+    call = np.asarray(is_call, dtype=bool)
+    df = _as_float(discount)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d1, d2, _, live = _d1_d2(F, K, T, v)
+    sign = np.where(call, 1.0, -1.0)
+    value = sign * (F * ndtr(sign * d1) - K * ndtr(sign * d2))
+    intrinsic = np.maximum(sign * (F - K), 0.0)
+    return np.asarray(
+        df * np.where(live, np.maximum(value, intrinsic), intrinsic), dtype=np.float64
+    )
+
+
+def black76_greeks(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    time: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+    discount: ArrayLike = 1.0,
+    rate: ArrayLike = 0.0,
+) -> Greeks:
+    """Premium, delta, gamma, vega and theta in one pass (see module docstring for units).
+
+    ``rate`` is the continuously compounded rate behind ``discount``; it enters theta only
+    (``theta = r * price - discount * F * n(d1) * vol / (2 sqrt(T))``).
+    """
+    F, K, T, v = _as_float(forward), _as_float(strike), _as_float(time), _as_float(vol)
+    call = np.asarray(is_call, dtype=bool)
+    df, r = _as_float(discount), _as_float(rate)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d1, d2, sig_sqrt_t, live = _d1_d2(F, K, T, v)
+        sign = np.where(call, 1.0, -1.0)
+        nd1 = ndtr(sign * d1)
+        value = sign * (F * nd1 - K * ndtr(sign * d2))
+        intrinsic = np.maximum(sign * (F - K), 0.0)
+        price = df * np.where(live, np.maximum(value, intrinsic), intrinsic)
+        pdf = norm_pdf(d1)
+        step = np.where(F > K, 1.0, np.where(F < K, 0.0, 0.5))
+        call_delta = np.where(live, ndtr(d1), step)
+        delta = df * np.where(call, call_delta, call_delta - 1.0)
+        gamma = np.where(live, df * pdf / (F * sig_sqrt_t), 0.0)
+        sqrt_t = np.sqrt(np.maximum(T, 0.0))
+        vega = np.where(live, df * F * pdf * sqrt_t, 0.0)
+        safe_sqrt_t = np.where(sqrt_t > 0.0, sqrt_t, 1.0)
+        theta = np.where(live, r * price - df * F * pdf * v / (2.0 * safe_sqrt_t), r * price)
+    return Greeks(
+        price=np.asarray(price, dtype=np.float64),
+        delta=np.asarray(delta, dtype=np.float64),
+        gamma=np.asarray(gamma, dtype=np.float64),
+        vega=np.asarray(vega, dtype=np.float64),
+        theta=np.asarray(theta, dtype=np.float64),
+    )
+
+
+def inverse_price(usd_price: ArrayLike, forward: ArrayLike) -> FloatArray:
+    """Coin premium of an inverse (coin-settled) option: the USD premium divided by the forward."""
+    return np.asarray(_as_float(usd_price) / _as_float(forward), dtype=np.float64)
+
+
+def premium_adjusted_delta(black_delta: ArrayLike, coin_price: ArrayLike) -> FloatArray:
+    """Coin delta of an inverse option: Black delta minus its premium in coin.
+
+    An inverse option's value in USD is ``coin_price * F``; the coin amount that hedges it is
+    ``d(coin value)/d(ln F) = delta - coin_price`` (Deribit's "delta, premium adjusted").
+    """
+    return np.asarray(_as_float(black_delta) - _as_float(coin_price), dtype=np.float64)
