@@ -1,0 +1,585 @@
+"""``deribit-pm``: Deribit portfolio margin, the risk matrix (METHODOLOGY.md 2).
+
+For every account of a book at once:
+
+1. Scenarios per underlying: 9 price moves (-range..+range) x 3 vol scenarios (up, same, down),
+   then the extended table (moves -66 % .. +500 %, vol up). One risk array prices every instrument
+   in all 35 scenarios; each account's P&L per (settlement currency, underlying) group is the
+   sparse book times the group's rows of the risk array.
+2. Extended scenarios: P&L scaled by ``price_range / |move|``, then pulled toward zero by
+   ``min((|move| / price_range - 1) * extended_dampener, |scaled P&L|)`` (dampener in USD,
+   converted at the index), times ``extended_table_factor``.
+3. Gains: a positive aggregated scenario P&L counts ``pnl_offset`` of itself, at most
+   ``max_offsetable_pnl``. ``worst_case = max(0, -min(scenario P&L))`` per group.
+4. ``roll_shock = sum |q| * max(min_annualised_move, annualised_move_risk * T)`` over delta-1
+   positions (coin for inverse, USD = times the forward for linear).
+5. ``delta_shock = max_delta_shock * max(0, |net USD delta| - delta_total_liq_shock_threshold)``
+   per underlying (our definition; Deribit does not publish it), in the pool's currency.
+6. ``IM = worst_case + roll_shock + delta_shock``; ``MM = mm_factor * IM``.
+
+Segregated mode: one pool per settlement currency; groups of different underlyings in one pool
+(USDC-settled BTC and ETH contracts) add up with no offset. Cross mode: one USD pool; each
+underlying's scenario P&L is summed in USD across settlement currencies (coin P&L valued at the
+scenario's price), and the per-underlying worst losses combine through the correlation matrix
+(:func:`combine_by_correlation`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from solvent.errors import SolventInputError
+from solvent.instruments.table import InstrumentTable
+from solvent.margin.params import check_fields, number_in, resolve_params
+from solvent.margin.result import (
+    AccountMargin,
+    BookMargin,
+    Contribution,
+    PoolMargin,
+    ScenarioRef,
+)
+from solvent.market.snapshot import MarketColumns, MarketSnapshot
+from solvent.portfolio.book import Book
+from solvent.pricing.black76 import black76_greeks
+from solvent.scenarios.risk_array import RiskArray, compute_risk_array
+from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRule
+
+FloatArray = NDArray[np.float64]
+MODEL_NAME = "deribit-pm"
+VOL_LABELS = ("vol up", "vol same", "vol down")
+
+
+@dataclass(frozen=True, slots=True)
+class UnderlyingParams:
+    price_range: float
+    volatility_range_up: float
+    volatility_range_down: float
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyParams:
+    min_annualised_move: float
+    annualised_move_risk: float
+    pnl_offset: float
+    max_offsetable_pnl: float
+    extended_dampener: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeribitPmParams:
+    """A validated deribit-pm parameter set (see ``margin/params/deribit-pm.toml``)."""
+
+    name: str
+    version: str
+    cross: bool
+    buckets_count: int
+    vol_rule: VolShockRule
+    extended_table_factor: float
+    extended_moves: tuple[float, ...]
+    max_delta_shock: float
+    delta_total_liq_shock_threshold: float
+    mm_factor: float
+    underlyings: Mapping[str, UnderlyingParams]
+    currencies: Mapping[str, CurrencyParams]
+    correlation_assets: tuple[str, ...]
+    correlation: FloatArray
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def underlying(self, asset: str) -> UnderlyingParams:
+        return self.underlyings.get(asset, self.underlyings["default"])
+
+    def currency(self, asset: str) -> CurrencyParams:
+        return self.currencies.get(asset, self.currencies["default"])
+
+    def correlation_of(self, assets: tuple[str, ...]) -> FloatArray:
+        """Correlation matrix of ``assets``; unknown pairs get 1.0 (no diversification) and USD
+        stablecoins 0.0."""
+        pos = {a: i for i, a in enumerate(self.correlation_assets)}
+        n = len(assets)
+        out = np.ones((n, n))
+        for i, a in enumerate(assets):
+            for j, b in enumerate(assets):
+                if a in pos and b in pos:
+                    out[i, j] = self.correlation[pos[a], pos[b]]
+                elif i != j and ({a, b} & {"USDC", "USDT", "USD"}):
+                    out[i, j] = 0.0
+        return out
+
+
+_TOP = {"name", "version", "mode", "common", "underlyings", "currencies", "correlation"}
+_COMMON = {
+    "buckets_count", "short_term_vega_power", "long_term_vega_power", "vega_power_term_days",
+    "dte_floor_days", "min_volatility_for_shock_up", "extended_table_factor", "extended_moves",
+    "max_delta_shock", "delta_total_liq_shock_threshold", "mm_factor",
+}  # fmt: skip
+_UNDERLYING = {"price_range", "volatility_range_up", "volatility_range_down"}
+_CURRENCY = {
+    "min_annualised_move", "annualised_move_risk", "pnl_offset", "max_offsetable_pnl",
+    "extended_dampener",
+}  # fmt: skip
+
+
+def parse_params(raw: Mapping[str, Any]) -> DeribitPmParams:
+    """Validate a deribit-pm parameter dict (see :mod:`solvent.margin.params`)."""
+    check_fields(raw, _TOP, "")
+    mode = raw.get("mode", "segregated")
+    if mode not in ("segregated", "cross"):
+        raise SolventInputError("params.mode", f"must be segregated or cross, got {mode!r}")
+    c = raw["common"]
+    check_fields(c, _COMMON, "common.")
+    buckets = number_in(c, "buckets_count", "common.", 1, 50)
+    if buckets != int(buckets):
+        raise SolventInputError("params.common.buckets_count", "must be an integer")
+    moves = c.get("extended_moves", [])
+    if not isinstance(moves, list) or not all(
+        isinstance(m, int | float) and m > -1 and m != 0 for m in moves
+    ):
+        raise SolventInputError("params.common.extended_moves", "moves in (-1, inf), not 0")
+    underlyings: dict[str, UnderlyingParams] = {}
+    for asset, table in raw["underlyings"].items():
+        path = f"underlyings.{asset}."
+        check_fields(table, _UNDERLYING, path)
+        underlyings[asset] = UnderlyingParams(
+            number_in(table, "price_range", path, 1e-4, 0.99),
+            number_in(table, "volatility_range_up", path, 0.0, 10.0),
+            number_in(table, "volatility_range_down", path, 0.0, 0.99),
+        )
+    currencies: dict[str, CurrencyParams] = {}
+    for asset, table in raw["currencies"].items():
+        path = f"currencies.{asset}."
+        check_fields(table, _CURRENCY, path)
+        currencies[asset] = CurrencyParams(
+            number_in(table, "min_annualised_move", path, 0.0, 1.0),
+            number_in(table, "annualised_move_risk", path, 0.0, 10.0),
+            number_in(table, "pnl_offset", path, 0.0, 1.0),
+            number_in(table, "max_offsetable_pnl", path, 0.0, 1e15),
+            number_in(table, "extended_dampener", path, 0.0, 1e15),
+        )
+    for table_name, table_ in (("underlyings", underlyings), ("currencies", currencies)):
+        if "default" not in table_:
+            raise SolventInputError(f"params.{table_name}.default", "required fallback set")
+    corr = raw.get("correlation", {})
+    check_fields(corr, {"assets", "matrix"}, "correlation.")
+    assets = tuple(corr.get("assets", ()))
+    matrix = np.asarray(corr.get("matrix", np.eye(len(assets))), dtype=np.float64)
+    if matrix.shape != (len(assets), len(assets)):
+        raise SolventInputError("params.correlation.matrix", "must be square, one row per asset")
+    if (
+        not np.allclose(matrix, matrix.T)
+        or np.any(np.abs(matrix) > 1)
+        or not np.allclose(np.diag(matrix), 1)
+    ):
+        raise SolventInputError("params.correlation.matrix", "must be symmetric, unit diagonal")
+    if assets and np.linalg.eigvalsh(matrix).min() < -1e-9:
+        raise SolventInputError("params.correlation.matrix", "must be positive semi-definite")
+    rule = VolShockRule(
+        kind=VolShockKind.TERM_SCALED,
+        short_term_power=number_in(c, "short_term_vega_power", "common.", 0, 10),
+        long_term_power=number_in(c, "long_term_vega_power", "common.", 0, 10),
+        term_days=number_in(c, "vega_power_term_days", "common.", 1, 3650),
+        dte_floor_days=number_in(c, "dte_floor_days", "common.", 0, 400),
+        min_vol_for_shock_up=number_in(c, "min_volatility_for_shock_up", "common.", 0, 20),
+    )
+    return DeribitPmParams(
+        name=str(raw["name"]),
+        version=str(raw["version"]),
+        cross=mode == "cross",
+        buckets_count=int(buckets),
+        vol_rule=rule,
+        extended_table_factor=number_in(c, "extended_table_factor", "common.", 0, 10),
+        extended_moves=tuple(float(m) for m in moves),
+        max_delta_shock=number_in(c, "max_delta_shock", "common.", 0, 1),
+        delta_total_liq_shock_threshold=number_in(
+            c, "delta_total_liq_shock_threshold", "common.", 0, 1e15
+        ),
+        mm_factor=number_in(c, "mm_factor", "common.", 0.01, 1),
+        underlyings=underlyings,
+        currencies=currencies,
+        correlation_assets=assets,
+        correlation=matrix,
+    )
+
+
+def load_params(params: str | None = None) -> DeribitPmParams:
+    """The deribit-pm parameter set: built-in name (``deribit-pm``, ``deribit-xpm``), override
+    file, or the default."""
+    return parse_params(resolve_params(MODEL_NAME, params))
+
+
+def scenario_set(underlyings: tuple[str, ...], params: DeribitPmParams) -> ScenarioSet:
+    """The 27 standard scenarios (9 moves x vol up/same/down), then the extended moves (vol up)."""
+    n = params.buckets_count
+    grid = np.linspace(-1.0, 1.0, 2 * n + 1)  # in units of each underlying's price range
+    std_moves, std_vols, labels = [], [], []
+    for g in grid:
+        for k, vol_label in enumerate(VOL_LABELS):
+            std_moves.append(g)
+            std_vols.append((1.0, 0.0, -1.0)[k])
+            labels.append(f"{g:+.2f} {vol_label}")
+    ranges = np.array([params.underlying(u).price_range for u in underlyings])
+    up = np.array([params.underlying(u).volatility_range_up for u in underlyings])
+    down = np.array([params.underlying(u).volatility_range_down for u in underlyings])
+    g_arr = np.asarray(std_moves)[:, None]
+    v_arr = np.asarray(std_vols)[:, None]
+    moves = g_arr * ranges[None, :]
+    vols = np.where(v_arr > 0, up[None, :], np.where(v_arr < 0, -down[None, :], 0.0))
+    ext = np.asarray(params.extended_moves)
+    moves = np.vstack([moves, np.repeat(ext[:, None], len(underlyings), axis=1)])
+    vols = np.vstack([vols, np.repeat(up[None, :], ext.size, axis=0)])
+    labels += [f"{m:+.0%} vol up (extended)" for m in ext]
+    return ScenarioSet(
+        name=params.label,
+        underlyings=underlyings,
+        moves=moves,
+        vol_shocks=vols,
+        weights=np.ones(len(labels)),
+        vol_rule=params.vol_rule,
+        labels=tuple(labels),
+    )
+
+
+def scenario_label(scenarios: ScenarioSet, s: int, underlying: str) -> str:
+    """``BTC -16% vol up`` (standard) or ``BTC +200% vol up (extended)``."""
+    move = float(scenarios.moves[s, scenarios.column(underlying)])
+    tail = scenarios.labels[s].split(" ", 1)[1]
+    return f"{underlying} {move:+.0%} {tail}"
+
+
+def combine_by_correlation(
+    losses: FloatArray, directions: FloatArray, correlation: FloatArray
+) -> FloatArray:
+    """Cross-underlying worst loss (accounts x underlyings -> accounts), our definition.
+
+    ``losses[a, u] >= 0`` is account ``a``'s worst loss on underlying ``u``; ``directions`` is the
+    sign of that worst scenario's price move (0 when the worst scenario has no price move).
+    Two directional losses on opposite moves (long BTC, short ETH) offset through the
+    correlation: ``total^2 = sum_uv L_u L_v rho_uv d_u d_v``; a pair where either loss is not
+    directional combines with ``|rho|`` (no offset). With one underlying this is the loss itself;
+    with correlation 1 and same-direction losses it is their sum; with correlation 0 it is the
+    root of the sum of squares (never less than the largest single loss).
+    """
+    d = directions
+    both = (d[:, :, None] != 0) & (d[:, None, :] != 0)
+    sign = np.where(both, d[:, :, None] * d[:, None, :], 1.0)
+    rho = np.where(both, correlation[None, :, :], np.abs(correlation)[None, :, :])
+    var = np.einsum("au,auv,av->a", losses, sign * rho, losses)
+    out: FloatArray = np.sqrt(np.maximum(var, 0.0))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Instruments of one (settlement asset, underlying) pair."""
+
+    settlement: str
+    underlying: str
+    rows: NDArray[np.intp]
+
+
+def _groups(table: InstrumentTable) -> list[_Group]:
+    key = table.settlement_code * len(table.underlyings) + table.underlying_code
+    out = []
+    for k in np.unique(key):
+        rows = np.flatnonzero(key == k)
+        out.append(
+            _Group(
+                table.settlement_assets[int(k) // len(table.underlyings)],
+                table.underlyings[int(k) % len(table.underlyings)],
+                rows,
+            )
+        )
+    return out
+
+
+def _usd_delta_per_unit(table: InstrumentTable, cols: MarketColumns) -> FloatArray:
+    """USD delta of 1 unit long: forward x Black delta for options, forward for delta-1."""
+    g = black76_greeks(
+        cols.forward,
+        np.where(table.is_option, table.strike, cols.forward),
+        cols.time,
+        np.where(table.is_option, cols.vol, 0.0),
+        table.is_call,
+        cols.discount,
+    )
+    delta = np.where(table.is_option, g.delta, 1.0)
+    out: FloatArray = delta * cols.forward * table.contract_size
+    return out
+
+
+def margin_book(
+    book: Book, market: MarketSnapshot, params: DeribitPmParams, *, detail: bool = True,
+    explain: bool = False,
+) -> BookMargin:  # fmt: skip
+    """Margin of every account of ``book`` (see module docstring). ``detail`` builds per-account
+    pool results; ``explain`` adds every scenario's P&L and each position's contribution."""
+    table = market.table(book.instruments, "positions")
+    cols = market.columns(table)
+    scenarios = scenario_set(table.underlyings, params)
+    risk = compute_risk_array(table, cols, scenarios)
+    q_csc = book.quantities.tocsc()
+    n_std = 3 * (2 * params.buckets_count + 1)
+    usd_delta = _usd_delta_per_unit(table, cols)
+    roll_rate = np.zeros(len(table))
+
+    raw_vectors: list[FloatArray] = []  # per group: (A, S) P&L, pool currency, before offsets
+    group_vectors: list[FloatArray] = []  # the same with gains offset by pnl_offset
+    group_roll: list[FloatArray] = []
+    group_delta_usd: list[FloatArray] = []
+    groups = _groups(table)
+    for grp in groups:
+        cur = params.currency(grp.settlement)
+        und = params.underlying(grp.underlying)
+        settle_px = market.price_usd(grp.settlement, "settlement_asset")
+        sub = q_csc[:, grp.rows]
+        pnl = np.asarray(sub @ risk.pnl[grp.rows, :])
+        # Extended scenarios: scale to the standard range, then dampen toward zero.
+        ext = pnl[:, n_std:]
+        ratio = np.abs(np.asarray(params.extended_moves)) / und.price_range
+        scaled = ext / ratio[None, :]
+        damp = (ratio - 1.0)[None, :] * cur.extended_dampener / settle_px
+        adj = np.minimum(np.maximum(damp, 0.0), np.abs(scaled))
+        pnl[:, n_std:] = (scaled - np.sign(scaled) * adj) * params.extended_table_factor
+        raw_vectors.append(pnl)
+        cap = cur.max_offsetable_pnl / settle_px
+        group_vectors.append(np.where(pnl > 0, np.minimum(pnl * cur.pnl_offset, cap), pnl))
+        rate = np.where(
+            table.is_option[grp.rows],
+            0.0,
+            np.maximum(cur.min_annualised_move, cur.annualised_move_risk * cols.time[grp.rows]),
+        )
+        rate = rate * np.where(table.is_inverse[grp.rows], 1.0, cols.forward[grp.rows])
+        roll_rate[grp.rows] = rate * table.contract_size[grp.rows]
+        group_roll.append(np.asarray(abs(sub) @ roll_rate[grp.rows]))
+        group_delta_usd.append(np.asarray(sub @ usd_delta[grp.rows]))
+
+    n_acc = len(book)
+    ctx = _Context(
+        book, market, params, scenarios, risk, groups, raw_vectors, group_vectors, group_roll,
+        group_delta_usd,
+    )  # fmt: skip
+    assemble = _cross if params.cross else _segregated
+    im_usd, mm_usd, details = assemble(ctx, detail, explain)
+    assert im_usd.shape == (n_acc,)
+    return BookMargin(MODEL_NAME, params.label, book.accounts, im_usd, mm_usd, details)
+
+
+def _delta_shock(net_usd: FloatArray, params: DeribitPmParams) -> FloatArray:
+    excess = np.maximum(np.abs(net_usd) - params.delta_total_liq_shock_threshold, 0.0)
+    out: FloatArray = params.max_delta_shock * excess
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Everything the pool assembly reads; per-group lists align with ``groups``: ``raw`` and
+    ``vectors`` (accounts x scenarios, pool currency; before and after gain offsets), ``rolls``
+    (roll shock per account, pool currency), ``deltas`` (net USD delta per account)."""
+
+    book: Book
+    market: MarketSnapshot
+    params: DeribitPmParams
+    scenarios: ScenarioSet
+    risk: RiskArray
+    groups: list[_Group]
+    raw: list[FloatArray]
+    vectors: list[FloatArray]
+    rolls: list[FloatArray]
+    deltas: list[FloatArray]
+
+
+_Assembled = tuple[FloatArray, FloatArray, tuple[AccountMargin, ...] | None]
+
+
+def _segregated(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
+    book, market, params = ctx.book, ctx.market, ctx.params
+    scenarios, risk = ctx.scenarios, ctx.risk
+    groups, raw, vectors, rolls, deltas = ctx.groups, ctx.raw, ctx.vectors, ctx.rolls, ctx.deltas
+    n_acc = len(book)
+    pools = sorted({g.settlement for g in groups})
+    im_usd = np.zeros(n_acc)
+    mm_usd = np.zeros(n_acc)
+    per_pool: dict[str, dict[str, FloatArray]] = {}
+    for pool in pools:
+        members = [k for k, g in enumerate(groups) if g.settlement == pool]
+        px = market.price_usd(pool, "settlement_asset")
+        worst = np.zeros(n_acc)
+        roll = np.zeros(n_acc)
+        dshock = np.zeros(n_acc)
+        worst_idx = np.zeros(n_acc, dtype=np.intp)
+        worst_grp = np.full(n_acc, members[0], dtype=np.intp)
+        biggest = np.full(n_acc, -1.0)
+        for k in members:
+            v = vectors[k]
+            idx = np.argmin(v, axis=1)
+            loss = np.maximum(-v[np.arange(n_acc), idx], 0.0)
+            worst += loss
+            take = loss > biggest
+            biggest = np.where(take, loss, biggest)
+            worst_idx = np.where(take, idx, worst_idx)
+            worst_grp = np.where(take, k, worst_grp)
+            roll += rolls[k]
+            dshock += _delta_shock(deltas[k], params) / px
+        im = worst + roll + dshock
+        mm = params.mm_factor * im
+        im_usd += im * px
+        mm_usd += mm * px
+        per_pool[pool] = {"worst_case": worst, "roll_shock": roll, "delta_shock": dshock,
+                          "im": im, "mm": mm, "worst_idx": worst_idx.astype(np.float64),
+                          "worst_grp": worst_grp.astype(np.float64)}  # fmt: skip
+    details = None
+    if detail:
+        accounts = []
+        for a in range(n_acc):
+            cols_a, _ = book.row(a)
+            held = {int(risk.table.settlement_code[c]) for c in cols_a}
+            pool_results = []
+            for pool in pools:
+                if risk.table.settlement_assets.index(pool) not in held:
+                    continue
+                d = per_pool[pool]
+                grp = groups[int(d["worst_grp"][a])]
+                s = int(d["worst_idx"][a])
+                scen_list = None
+                contrib = None
+                if explain:
+                    scen_list = tuple(
+                        (scenario_label(scenarios, j, g.underlying), float(raw[k][a, j]))
+                        for k, g in enumerate(groups) if g.settlement == pool
+                        for j in range(len(scenarios))
+                    )  # fmt: skip
+                    contrib = _contributions(book, risk, a, grp, s)
+                pool_results.append(
+                    PoolMargin(
+                        currency=pool,
+                        initial_margin=float(d["im"][a]),
+                        maintenance_margin=float(d["mm"][a]),
+                        components={
+                            "worst_case": float(d["worst_case"][a]),
+                            "roll_shock": float(d["roll_shock"][a]),
+                            "delta_shock": float(d["delta_shock"][a]),
+                        },
+                        worst_scenario=ScenarioRef(s, scenario_label(scenarios, s, grp.underlying)),
+                        scenarios=scen_list,
+                        contributions=contrib,
+                    )
+                )
+            accounts.append(
+                AccountMargin(
+                    book.accounts[a],
+                    MODEL_NAME,
+                    params.label,
+                    tuple(pool_results),
+                    float(im_usd[a]),
+                    float(mm_usd[a]),
+                )
+            )
+        details = tuple(accounts)
+    return im_usd, mm_usd, details
+
+
+def _contributions(
+    book: Book, risk: RiskArray, a: int, grp: _Group, s: int
+) -> tuple[Contribution, ...]:
+    cols_a, qty_a = book.row(a)
+    in_grp = np.isin(cols_a, grp.rows)
+    return tuple(
+        Contribution(book.instruments[c], float(q), float(q * risk.pnl[c, s]))
+        for c, q in zip(cols_a[in_grp], qty_a[in_grp], strict=True)
+    )
+
+
+def _cross(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
+    book, market, params = ctx.book, ctx.market, ctx.params
+    scenarios, risk = ctx.scenarios, ctx.risk
+    groups, raw, vectors, rolls, deltas = ctx.groups, ctx.raw, ctx.vectors, ctx.rolls, ctx.deltas
+    n_acc = len(book)
+    underlyings = tuple(sorted({g.underlying for g in groups}))
+    n_s = len(scenarios)
+    usd_vectors = {u: np.zeros((n_acc, n_s)) for u in underlyings}
+    raw_usd = {u: np.zeros((n_acc, n_s)) for u in underlyings}
+    roll_usd = np.zeros(n_acc)
+    net_delta = {u: np.zeros(n_acc) for u in underlyings}
+    for k, g in enumerate(groups):
+        px = market.price_usd(g.settlement, "settlement_asset")
+        factor = 1.0 + scenarios.moves[:, scenarios.column(g.underlying)]
+        at_scenario_price = factor if g.settlement == g.underlying else np.ones(n_s)
+        usd_vectors[g.underlying] += vectors[k] * px * at_scenario_price[None, :]
+        raw_usd[g.underlying] += raw[k] * px * at_scenario_price[None, :]
+        roll_usd += rolls[k] * px
+        net_delta[g.underlying] += deltas[k]
+    losses = np.zeros((n_acc, len(underlyings)))
+    directions = np.zeros((n_acc, len(underlyings)))
+    worst_idx = np.zeros((n_acc, len(underlyings)), dtype=np.intp)
+    for j, u in enumerate(underlyings):
+        v = usd_vectors[u]
+        idx = np.argmin(v, axis=1)
+        worst_idx[:, j] = idx
+        losses[:, j] = np.maximum(-v[np.arange(n_acc), idx], 0.0)
+        directions[:, j] = np.sign(scenarios.moves[idx, scenarios.column(u)])
+    worst = combine_by_correlation(losses, directions, params.correlation_of(underlyings))
+    dshock = sum((_delta_shock(net_delta[u], params) for u in underlyings), np.zeros(n_acc))
+    im = worst + roll_usd + dshock
+    mm = params.mm_factor * im
+    details = None
+    if detail:
+        accounts = []
+        for a in range(n_acc):
+            jmax = int(np.argmax(losses[a]))
+            u = underlyings[jmax]
+            s = int(worst_idx[a, jmax])
+            scen_list = None
+            contrib = None
+            if explain:
+                scen_list = tuple(
+                    (scenario_label(scenarios, i, uu), float(raw_usd[uu][a, i]))
+                    for uu in underlyings for i in range(n_s)
+                )  # fmt: skip
+                contrib = _cross_contributions(
+                    book, market, risk, a, groups, worst_idx[a], underlyings
+                )
+            pool = PoolMargin(
+                currency="USD",
+                initial_margin=float(im[a]),
+                maintenance_margin=float(mm[a]),
+                components={
+                    "worst_case": float(worst[a]),
+                    "roll_shock": float(roll_usd[a]),
+                    "delta_shock": float(dshock[a]),
+                },
+                worst_scenario=ScenarioRef(s, scenario_label(scenarios, s, u)),
+                scenarios=scen_list,
+                contributions=contrib,
+            )
+            accounts.append(
+                AccountMargin(
+                    book.accounts[a], MODEL_NAME, params.label, (pool,), float(im[a]), float(mm[a])
+                )
+            )
+        details = tuple(accounts)
+    return im, mm, details
+
+
+def _cross_contributions(
+    book: Book, market: MarketSnapshot, risk: RiskArray, a: int, groups: list[_Group],
+    worst_idx: NDArray[np.intp], underlyings: tuple[str, ...],
+) -> tuple[Contribution, ...]:  # fmt: skip
+    """Each position's USD P&L in its own underlying's worst scenario (raw, before dampening)."""
+    cols_a, qty_a = book.row(a)
+    out = []
+    table = risk.table
+    for c, q in zip(cols_a, qty_a, strict=True):
+        u = table.underlyings[int(table.underlying_code[c])]
+        settle = table.settlement_assets[int(table.settlement_code[c])]
+        s = int(worst_idx[underlyings.index(u)])
+        px = market.price_usd(settle, "settlement_asset")
+        f = float(risk.price_factor[c, s]) if settle == u else 1.0
+        out.append(Contribution(book.instruments[c], float(q), float(q * risk.pnl[c, s] * px * f)))
+    return tuple(out)

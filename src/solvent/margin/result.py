@@ -1,0 +1,78 @@
+"""Margin results: what every model returns, per account and per margin pool.
+
+Signs and units: requirements (``initial_margin``, ``maintenance_margin`` and every component) are
+positive amounts in the pool's currency (a coin for a segregated coin pool, USD for a
+cross-collateral pool); scenario P&L is signed (< 0 is a loss).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioRef:
+    """A scenario by index in the model's scenario list, and its label."""
+
+    index: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One position's share of its pool's requirement, in the pool's currency.
+
+    Scenario models give ``pnl``: the position's signed P&L in the pool's worst scenario.
+    Per-position models give ``initial_margin``: the position's own requirement (positive).
+    """
+
+    instrument: str
+    quantity: float
+    pnl: float | None = None
+    initial_margin: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolMargin:
+    """One margin pool of one account.
+
+    ``components`` holds every additive part of the requirement under the model's own names; each
+    model documents how IM and MM are derived from them (docs/methodology.md).
+    """
+
+    currency: str
+    initial_margin: float
+    maintenance_margin: float
+    components: Mapping[str, float]
+    worst_scenario: ScenarioRef | None = None
+    scenarios: tuple[tuple[str, float], ...] | None = None
+    contributions: tuple[Contribution, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountMargin:
+    """An account's requirement under one model: its pools and their USD totals."""
+
+    account: str
+    model: str
+    parameters: str
+    pools: tuple[PoolMargin, ...]
+    initial_margin_usd: float
+    maintenance_margin_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class BookMargin:
+    """Vectorized totals for a whole book (one entry per account, USD), and optionally the
+    per-account detail (built only when asked: it is the slow part for a large book)."""
+
+    model: str
+    parameters: str
+    accounts: tuple[str, ...]
+    initial_margin_usd: NDArray[np.float64]
+    maintenance_margin_usd: NDArray[np.float64]
+    detail: tuple[AccountMargin, ...] | None = field(default=None)
