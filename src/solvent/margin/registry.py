@@ -6,6 +6,7 @@ with a named parameter set, and returns a :class:`~solvent.margin.result.BookMar
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,10 @@ class MarginModel:
 def _standard(
     book: Book, market: MarketSnapshot, params: str | None, detail: bool, explain: bool
 ) -> BookMargin:
+    from solvent.margin.derive import model as derive_model  # Derive's Standard Manager
+
+    if derive_model.is_srm_params(params):
+        return derive_model.srm_margin_book(book, market, params, detail, explain)
     return standard.margin_book(book, market, standard.load_params(params), detail=detail,
                                 explain=explain)  # fmt: skip
 
@@ -48,6 +53,15 @@ _MODELS: dict[str, MarginModel] = {
 }
 
 
+_PLUGINS = {
+    "span": "solvent.margin.span.model",
+    "derive-pm": "solvent.margin.derive.model",
+    "fhs-es": "solvent.margin.fhs_es.model",
+    "simm": "solvent.margin.simm.model",
+}
+"""Models that live in their own package, imported on first use (each exposes ``MODEL``)."""
+
+
 def register(model: MarginModel) -> None:
     """Add a model to the registry (used by the model packages that plug in)."""
     _MODELS[model.name] = model
@@ -55,12 +69,16 @@ def register(model: MarginModel) -> None:
 
 def get_model(name: str) -> MarginModel:
     """The model called ``name``; a clear error listing the known ones otherwise."""
+    if name not in _MODELS and name in _PLUGINS:
+        module = importlib.import_module(_PLUGINS[name])
+        register(module.MODEL)
     try:
         return _MODELS[name]
     except KeyError:
-        known = ", ".join(sorted(_MODELS))
+        known = ", ".join(model_names())
         raise SolventInputError("model", f"unknown model {name!r} (known: {known})") from None
 
 
 def model_names() -> list[str]:
-    return sorted(_MODELS)
+    """Every model name ``--model`` accepts."""
+    return sorted(set(_MODELS) | set(_PLUGINS))

@@ -1,0 +1,294 @@
+"""The SPAN requirement from supplied risk arrays, for one portfolio or a whole book at once.
+
+All amounts are in the risk parameter file's currency; requirements are positive numbers. The
+computation is vectorized over accounts (a book is a sparse accounts x products matrix; one
+portfolio is the one-row case); the only Python loops run over the file's spread definitions.
+
+Per combined commodity (CC), for each account:
+
+1. **Scan risk**: the position-weighted sum of the products' risk arrays gives the CC's loss in
+   each of the 16 scenarios; scan risk is the largest loss, or 0 when every scenario is a gain.
+   Scenarios 15/16 already hold their 35 % cover (FORMATS.md 6).
+2. **Time risk**: the average of the CC's losses in scenarios 1 and 2 (price unchanged, vol
+   up/down); **price risk** = max(scan risk - time risk, 0).
+3. **Intra-commodity spread charge**: net composite delta per tier (sum of quantity x delta); the
+   file's tier spreads, in the order listed, each form ``min(|delta_a|, |delta_b|)`` spreads when
+   the two tiers' remaining deltas have opposite signs (either way round), consume that much
+   delta from both tiers, and charge ``charge`` per spread formed.
+4. **Inter-commodity spread credit**: from the CCs' net deltas (intra spreads leave a CC's net
+   delta unchanged), the inter spreads in ascending ``priority`` (ties in file order) each form
+   ``n = min over legs of |remaining delta| / delta_ratio`` spreads, provided side-A legs hold
+   deltas of one sign and side-B legs the opposite sign; each leg consumes ``n x delta_ratio``
+   delta and earns ``n x delta_ratio x WPR x credit_rate`` for its CC, where the weighted price
+   risk ``WPR = price risk / |net delta|`` (the CC's original net delta; WPR = 0 when it is 0).
+5. **Short option minimum**: sum over short option positions of ``|quantity| x
+   short_option_minimum``.
+6. **Requirement** (maintenance) = ``max(scan + intra - inter, SOM)``; **initial** = requirement x
+   ``maintenance_to_initial``. The portfolio's requirements are the sums over CCs.
+
+**Net option value** (reported, not deducted): sum over option positions of quantity x price
+(long positive, short negative), defined only when every held option has a price in the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from solvent.margin.span.risk_params import LegSide, SpanRiskParameters
+from solvent.margin.span.scenarios import LABELS, N_SCENARIOS, TIME_RISK_SCENARIOS
+
+FloatArray = NDArray[np.float64]
+
+#: Remaining deltas within this (relative) distance of zero after a spread are set to zero, so
+#: rounding never leaves a phantom sliver of delta to form further spreads.
+_DELTA_SNAP = 1e-12
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SpanBookResult:
+    """Every component for every account (rows) and combined commodity (columns).
+
+    Arrays are ``(accounts, combined commodities)`` unless stated; ``scenario_losses`` is
+    ``(accounts, combined commodities, 16)``. ``held`` marks the CCs in which an account holds a
+    non-zero position. ``net_option_value`` is NaN where a held option has no price.
+    """
+
+    params: SpanRiskParameters
+    scenario_losses: FloatArray
+    scan_risk: FloatArray
+    worst_scenario: NDArray[np.intp]
+    time_risk: FloatArray
+    price_risk: FloatArray
+    net_delta: FloatArray
+    weighted_price_risk: FloatArray
+    intra_spread_charge: FloatArray
+    inter_spread_credit: FloatArray
+    short_option_minimum: FloatArray
+    requirement: FloatArray
+    initial_requirement: FloatArray
+    net_option_value: FloatArray
+    held: NDArray[np.bool_]
+
+    @property
+    def total_requirement(self) -> FloatArray:
+        """Maintenance requirement per account (sum over CCs)."""
+        return np.asarray(self.requirement.sum(axis=1), dtype=np.float64)
+
+    @property
+    def total_initial_requirement(self) -> FloatArray:
+        """Initial requirement per account (sum over CCs)."""
+        return np.asarray(self.initial_requirement.sum(axis=1), dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedCommodityResult:
+    """One CC's components, in the file's currency (positive = requirement / credit)."""
+
+    code: str
+    scan_risk: float
+    intra_spread_charge: float
+    inter_spread_credit: float
+    short_option_minimum: float
+    requirement: float  # maintenance: max(scan + intra - inter, SOM)
+    initial_requirement: float  # requirement x maintenance_to_initial
+    time_risk: float
+    price_risk: float
+    net_delta: float
+    weighted_price_risk: float
+    worst_scenario: int  # 0-based index (CME scenario number - 1)
+    worst_scenario_label: str
+    scenario_losses: tuple[float, ...]
+    net_option_value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpanResult:
+    """The SPAN requirement of one portfolio: per held CC (file order) and in total."""
+
+    currency: str
+    combined_commodities: tuple[CombinedCommodityResult, ...]
+    requirement: float
+    initial_requirement: float
+    net_option_value: float | None
+
+
+def _column_matrix(
+    rows: NDArray[np.intp], cols: NDArray[np.intp], data: FloatArray, shape: tuple[int, int]
+) -> sp.csr_array:
+    return sp.csr_array((data, (rows, cols)), shape=shape)
+
+
+def _as_book(quantities: FloatArray | sp.csr_array, n_products: int) -> sp.csr_array:
+    """A csr book (accounts x products) from a sparse matrix, a 2-D array or a 1-D vector."""
+    if isinstance(quantities, sp.csr_array):
+        book = quantities.astype(np.float64)
+    else:
+        dense = np.asarray(quantities, dtype=np.float64)
+        if dense.ndim == 1:
+            dense = dense[np.newaxis, :]
+        book = sp.csr_array(dense)
+    if book.shape[1] != n_products:
+        raise ValueError(f"quantities have {book.shape[1]} columns, the file {n_products} products")
+    return book
+
+
+def _dense(x: sp.csr_array) -> FloatArray:
+    return np.asarray(x.toarray(), dtype=np.float64)
+
+
+def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array) -> SpanBookResult:
+    """SPAN components for every account of ``quantities`` (accounts x products, signed).
+
+    A 1-D vector is one account; pass a ``scipy.sparse.csr_array`` for a large book. Columns
+    follow ``params.table`` (file order).
+    """
+    t = params.table
+    n_p = len(t.names)
+    n_c = len(params.combined_commodities)
+    book = _as_book(quantities, n_p)
+    n_a = book.shape[0]
+    prod = np.arange(n_p, dtype=np.intp)
+
+    # 1. scenario losses per CC: Q @ (P x C*16 block matrix of risk arrays)
+    ra_rows = np.repeat(prod, N_SCENARIOS)
+    ra_cols = (t.cc_index[:, None] * N_SCENARIOS + np.arange(N_SCENARIOS)).ravel()
+    blocks = _column_matrix(ra_rows, ra_cols, t.risk_arrays.ravel(), (n_p, n_c * N_SCENARIOS))
+    losses = _dense(book @ blocks).reshape(n_a, n_c, N_SCENARIOS)
+    worst = np.argmax(losses, axis=2) if n_c else np.zeros((n_a, 0), dtype=np.intp)
+    scan = np.maximum(losses.max(axis=2, initial=0.0), 0.0)
+    time_risk = losses[:, :, list(TIME_RISK_SCENARIOS)].mean(axis=2)
+    price_risk = np.maximum(scan - time_risk, 0.0)
+
+    # deltas per CC and per (CC, tier) group
+    net_delta = _dense(book @ _column_matrix(prod, t.cc_index, t.delta, (n_p, n_c)))
+    n_g = len(t.tier_groups)
+    tier_delta = _dense(book @ _column_matrix(prod, t.tier_group, t.delta, (n_p, n_g)))
+
+    # 3. intra-commodity (tier) spreads, in the file's order
+    intra = np.zeros((n_a, n_c))
+    group_id = {g: i for i, g in enumerate(t.tier_groups)}
+    for c, cc in enumerate(params.combined_commodities):
+        for spread in cc.intra_spreads:
+            ga, gb = group_id.get((c, spread.tier_a)), group_id.get((c, spread.tier_b))
+            if ga is None or gb is None:
+                continue  # no product in one of the tiers: no spread can form
+            a, b = tier_delta[:, ga], tier_delta[:, gb]
+            n = np.where(a * b < 0.0, np.minimum(np.abs(a), np.abs(b)), 0.0)
+            tier_delta[:, ga] = _consume(a, n)
+            tier_delta[:, gb] = _consume(b, n)
+            intra[:, c] += n * spread.charge
+
+    # 4. inter-commodity spreads, by priority (stable: ties keep file order)
+    abs_delta = np.abs(net_delta)
+    wpr = np.divide(price_risk, abs_delta, out=np.zeros_like(price_risk), where=abs_delta > 0.0)
+    remaining = net_delta.copy()
+    inter = np.zeros((n_a, n_c))
+    for inter_spread in sorted(params.inter_spreads, key=lambda s: s.priority):
+        legs = inter_spread.legs
+        idx = np.array([params.cc_position(leg.cc) for leg in legs], dtype=np.intp)
+        ratio = np.array([leg.delta_ratio for leg in legs])
+        side = np.array([1.0 if leg.side is LegSide.A else -1.0 for leg in legs])
+        default_rate = inter_spread.credit_rate
+        rate = np.array(
+            [default_rate if leg.credit_rate is None else leg.credit_rate for leg in legs]
+        )
+        d = remaining[:, idx]
+        signed = d * side
+        aligned = np.all(signed > 0.0, axis=1) | np.all(signed < 0.0, axis=1)
+        n = np.where(aligned, np.min(np.abs(d) / ratio, axis=1), 0.0)
+        used = n[:, None] * ratio
+        remaining[:, idx] = _consume(d, used)
+        inter[:, idx] += used * wpr[:, idx] * rate
+
+    # 5. short option minimum: short option quantities x rate
+    short = -(book.minimum(0.0))
+    som_rate = np.where(t.is_option, t.short_option_minimum, 0.0)
+    som = _dense(short @ _column_matrix(prod, t.cc_index, som_rate, (n_p, n_c)))
+
+    # 6. requirement per CC (maintenance), initial via the CC's ratio
+    requirement = np.maximum(scan + intra - inter, som)
+    m2i = np.array([cc.maintenance_to_initial for cc in params.combined_commodities])
+    initial = requirement * m2i
+
+    # held CCs, net option value
+    magnitude = abs(book)
+    held = _dense(magnitude @ _column_matrix(prod, t.cc_index, np.ones(n_p), (n_p, n_c))) > 0.0
+    priced = np.where(t.is_option, np.nan_to_num(t.price, nan=0.0), 0.0)
+    nov = _dense(book @ _column_matrix(prod, t.cc_index, priced, (n_p, n_c)))
+    unpriced = (t.is_option & np.isnan(t.price)).astype(np.float64)
+    missing = _dense(magnitude @ _column_matrix(prod, t.cc_index, unpriced, (n_p, n_c))) > 0.0
+    nov = np.where(missing, np.nan, nov)
+
+    return SpanBookResult(
+        params=params,
+        scenario_losses=losses,
+        scan_risk=scan,
+        worst_scenario=np.asarray(worst, dtype=np.intp),
+        time_risk=time_risk,
+        price_risk=price_risk,
+        net_delta=net_delta,
+        weighted_price_risk=wpr,
+        intra_spread_charge=intra,
+        inter_spread_credit=inter,
+        short_option_minimum=som,
+        requirement=requirement,
+        initial_requirement=initial,
+        net_option_value=nov,
+        held=held,
+    )
+
+
+def _consume(delta: FloatArray, used: FloatArray) -> FloatArray:
+    """``delta`` moved towards zero by ``used`` (>= 0, <= |delta|), snapping rounding dust."""
+    out = delta - np.sign(delta) * used
+    return np.where(np.abs(out) <= _DELTA_SNAP * np.maximum(np.abs(delta), 1.0), 0.0, out)
+
+
+def account_result(book: SpanBookResult, row: int = 0) -> SpanResult:
+    """The :class:`SpanResult` of one account (row) of a book result; held CCs only."""
+    params = book.params
+    ccs: list[CombinedCommodityResult] = []
+    for c, cc in enumerate(params.combined_commodities):
+        if not book.held[row, c]:
+            continue
+        nov = float(book.net_option_value[row, c])
+        worst = int(book.worst_scenario[row, c])
+        ccs.append(
+            CombinedCommodityResult(
+                code=cc.code,
+                scan_risk=float(book.scan_risk[row, c]),
+                intra_spread_charge=float(book.intra_spread_charge[row, c]),
+                inter_spread_credit=float(book.inter_spread_credit[row, c]),
+                short_option_minimum=float(book.short_option_minimum[row, c]),
+                requirement=float(book.requirement[row, c]),
+                initial_requirement=float(book.initial_requirement[row, c]),
+                time_risk=float(book.time_risk[row, c]),
+                price_risk=float(book.price_risk[row, c]),
+                net_delta=float(book.net_delta[row, c]),
+                weighted_price_risk=float(book.weighted_price_risk[row, c]),
+                worst_scenario=worst,
+                worst_scenario_label=LABELS[worst],
+                scenario_losses=tuple(float(x) for x in book.scenario_losses[row, c]),
+                net_option_value=None if np.isnan(nov) else nov,
+            )
+        )
+    novs = [r.net_option_value for r in ccs]
+    total_nov = (
+        None if any(v is None for v in novs) else float(sum(v for v in novs if v is not None))
+    )
+    return SpanResult(
+        currency=params.currency,
+        combined_commodities=tuple(ccs),
+        requirement=float(sum(r.requirement for r in ccs)),
+        initial_requirement=float(sum(r.initial_requirement for r in ccs)),
+        net_option_value=total_nov,
+    )
+
+
+def span_margin(params: SpanRiskParameters, quantities: FloatArray) -> SpanResult:
+    """The SPAN requirement of one portfolio: ``quantities`` signed, per product (file order)."""
+    return account_result(span_book(params, np.asarray(quantities, dtype=np.float64)), 0)
