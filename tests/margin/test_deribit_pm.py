@@ -138,7 +138,8 @@ def test_cross_mode_offsets_a_correlated_hedge(tmp_path: Path) -> None:
     # Uncorrelated: never less than the worst single leg.
     override = tmp_path / "uncorrelated.toml"
     override.write_text(
-        'mode = "cross"\n[correlation]\nassets = ["BTC", "ETH"]\nmatrix = [[1.0, 0.0], [0.0, 1.0]]\n'
+        'mode = "cross"\n[correlation]\nassets = ["BTC", "ETH"]\n'
+        "matrix = [[1.0, 0.0], [0.0, 1.0]]\n"
     )
     zero = _one(*legs, params=load_params(str(override))).pools[0].components["worst_case"]
     assert zero == pytest.approx(np.hypot(btc, eth), rel=1e-12)

@@ -85,12 +85,12 @@ def test_weights_scale_pnl() -> None:
 
 
 def test_scenario_set_validation_names_the_field() -> None:
-    with pytest.raises(SolventInputError, match="scenarios.moves"):
+    with pytest.raises(SolventInputError, match=r"scenarios\.moves"):
         ScenarioSet(
             "bad", ("BTC",), np.array([[-1.5]]), np.zeros((1, 1)), np.ones(1), VolShockRule(),
             ("x",),
         )  # fmt: skip
-    with pytest.raises(SolventInputError, match="scenarios.vol_shocks"):
+    with pytest.raises(SolventInputError, match=r"scenarios\.vol_shocks"):
         ScenarioSet(
             "bad", ("BTC",), np.zeros((1, 1)), np.zeros((2, 1)), np.ones(1), VolShockRule(), ("x",)
         )

@@ -1,0 +1,1 @@
+"""Accounts, sub-accounts (cross/isolated), health and pre-trade checks on the ledger."""

@@ -25,6 +25,14 @@ class OrderBook:
     ask_sizes: NDArray[np.float64]
 
 
+def _to_float(x: float) -> float:
+    """``float(x)``, with JSON integers beyond the float range as infinity (rejected later)."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf
+
+
 def _levels(raw: object, field: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         raise SolventInputError(field, "must be a list of [price, size] levels")
@@ -37,7 +45,7 @@ def _levels(raw: object, field: str) -> tuple[NDArray[np.float64], NDArray[np.fl
             or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in level)
         ):
             raise SolventInputError(f"{field}[{i}]", "must be [price, size] numbers")
-        price, size = float(level[0]), float(level[1])
+        price, size = _to_float(level[0]), _to_float(level[1])
         if not (math.isfinite(price) and price > 0):
             raise SolventInputError(f"{field}[{i}][0]", f"price must be > 0, got {level[0]!r}")
         if not (math.isfinite(size) and size > 0):

@@ -92,7 +92,7 @@ def implied_vol(
             g = np.log(model) - log_target[a]
             step = g * model / dmodel
             newton = sa - step
-        inside = np.isfinite(newton) & (newton > lo[a]) & (newton < hi[a])
+        inside = np.isfinite(newton) & (newton >= lo[a]) & (newton <= hi[a])
         s_new = np.where(inside, newton, 0.5 * (lo[a] + hi[a]))
         s[a] = s_new
         converged = (np.abs(s_new - sa) <= tolerance * np.maximum(s_new, 1e-3)) | (
