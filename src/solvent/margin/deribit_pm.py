@@ -26,7 +26,7 @@ scenario's price), and the per-underlying worst losses combine through the corre
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,7 @@ from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRu
 FloatArray = NDArray[np.float64]
 MODEL_NAME = "deribit-pm"
 VOL_LABELS = ("vol up", "vol same", "vol down")
+CHUNK_ACCOUNTS = 32_768
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,42 +315,35 @@ def _usd_delta_per_unit(table: InstrumentTable, cols: MarketColumns) -> FloatArr
     return out
 
 
-def margin_book(
-    book: Book, market: MarketSnapshot, params: DeribitPmParams, *, detail: bool = True,
-    explain: bool = False,
-) -> BookMargin:  # fmt: skip
-    """Margin of every account of ``book`` (see module docstring). ``detail`` builds per-account
-    pool results; ``explain`` adds every scenario's P&L and each position's contribution."""
-    table = market.table(book.instruments, "positions")
+@dataclass(frozen=True, slots=True)
+class PreparedRisk:
+    """Everything deribit-pm needs that depends on the market but not on the book: the risk
+    array of ``instruments`` (35 scenarios), the (settlement, underlying) groups, and per
+    instrument its roll-shock rate (pool currency per unit) and USD delta per unit. Computed once
+    per market update; re-margining any book over these instruments is then sparse algebra."""
+
+    instruments: tuple[str, ...]
+    market: MarketSnapshot
+    params: DeribitPmParams
+    scenarios: ScenarioSet
+    risk: RiskArray
+    groups: list[_Group]
+    roll_rate: FloatArray
+    usd_delta: FloatArray
+
+
+def prepare(
+    instruments: Sequence[str], market: MarketSnapshot, params: DeribitPmParams
+) -> PreparedRisk:
+    """Price ``instruments`` in every deribit-pm scenario (see :class:`PreparedRisk`)."""
+    table = market.table(list(instruments), "positions")
     cols = market.columns(table)
     scenarios = scenario_set(table.underlyings, params)
     risk = compute_risk_array(table, cols, scenarios)
-    q_csc = book.quantities.tocsc()
-    n_std = 3 * (2 * params.buckets_count + 1)
-    usd_delta = _usd_delta_per_unit(table, cols)
-    roll_rate = np.zeros(len(table))
-
-    raw_vectors: list[FloatArray] = []  # per group: (A, S) P&L, pool currency, before offsets
-    group_vectors: list[FloatArray] = []  # the same with gains offset by pnl_offset
-    group_roll: list[FloatArray] = []
-    group_delta_usd: list[FloatArray] = []
     groups = _groups(table)
+    roll_rate = np.zeros(len(table))
     for grp in groups:
         cur = params.currency(grp.settlement)
-        und = params.underlying(grp.underlying)
-        settle_px = market.price_usd(grp.settlement, "settlement_asset")
-        sub = q_csc[:, grp.rows]
-        pnl = np.asarray(sub @ risk.pnl[grp.rows, :])
-        # Extended scenarios: scale to the standard range, then dampen toward zero.
-        ext = pnl[:, n_std:]
-        ratio = np.abs(np.asarray(params.extended_moves)) / und.price_range
-        scaled = ext / ratio[None, :]
-        damp = (ratio - 1.0)[None, :] * cur.extended_dampener / settle_px
-        adj = np.minimum(np.maximum(damp, 0.0), np.abs(scaled))
-        pnl[:, n_std:] = (scaled - np.sign(scaled) * adj) * params.extended_table_factor
-        raw_vectors.append(pnl)
-        cap = cur.max_offsetable_pnl / settle_px
-        group_vectors.append(np.where(pnl > 0, np.minimum(pnl * cur.pnl_offset, cap), pnl))
         rate = np.where(
             table.is_option[grp.rows],
             0.0,
@@ -357,17 +351,82 @@ def margin_book(
         )
         rate = rate * np.where(table.is_inverse[grp.rows], 1.0, cols.forward[grp.rows])
         roll_rate[grp.rows] = rate * table.contract_size[grp.rows]
-        group_roll.append(np.asarray(abs(sub) @ roll_rate[grp.rows]))
-        group_delta_usd.append(np.asarray(sub @ usd_delta[grp.rows]))
+    return PreparedRisk(
+        tuple(instruments), market, params, scenarios, risk, groups, roll_rate,
+        _usd_delta_per_unit(table, cols),
+    )  # fmt: skip
 
-    n_acc = len(book)
+
+def margin_book(
+    book: Book,
+    market: MarketSnapshot,
+    params: DeribitPmParams,
+    *,
+    detail: bool = True,
+    explain: bool = False,
+) -> BookMargin:
+    """Margin of every account of ``book`` (see module docstring). ``detail`` builds per-account
+    pool results; ``explain`` adds every scenario's P&L and each position's contribution."""
+    return margin_prepared(
+        prepare(book.instruments, market, params), book, detail=detail, explain=explain
+    )
+
+
+def margin_prepared(
+    prepared: PreparedRisk, book: Book, *, detail: bool = False, explain: bool = False
+) -> BookMargin:
+    """Margin of every account of ``book`` (columns = ``prepared.instruments``) from a prepared
+    risk array: the real-time path, sparse products and column reductions only."""
+    if book.instruments != prepared.instruments:
+        raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
+    if not detail and len(book) > CHUNK_ACCOUNTS:
+        # Blocks of accounts keep the (accounts x scenarios) temporaries small and cache-warm.
+        parts = [
+            margin_prepared(prepared, book.slice(start, start + CHUNK_ACCOUNTS))
+            for start in range(0, len(book), CHUNK_ACCOUNTS)
+        ]
+        return BookMargin(
+            MODEL_NAME,
+            prepared.params.label,
+            book.accounts,
+            np.concatenate([p.initial_margin_usd for p in parts]),
+            np.concatenate([p.maintenance_margin_usd for p in parts]),
+        )
+    params, market, risk = prepared.params, prepared.market, prepared.risk
+    q_csc = book.quantities.tocsc()
+    n_std = 3 * (2 * params.buckets_count + 1)
+    raw_vectors: list[FloatArray] = []  # per group: (A, S) P&L, pool currency, before offsets
+    group_vectors: list[FloatArray] = []  # the same with gains offset by pnl_offset
+    group_roll: list[FloatArray] = []
+    group_delta_usd: list[FloatArray] = []
+    ratio_all = np.abs(np.asarray(params.extended_moves))
+    for grp in prepared.groups:
+        cur = params.currency(grp.settlement)
+        und = params.underlying(grp.underlying)
+        settle_px = market.price_usd(grp.settlement, "settlement_asset")
+        sub = q_csc[:, grp.rows]
+        pnl = np.asarray(sub @ risk.pnl[grp.rows, :])
+        # Extended scenarios: scale to the standard range, then dampen toward zero.
+        ratio = ratio_all / und.price_range
+        scaled = pnl[:, n_std:] / ratio[None, :]
+        damp = (ratio - 1.0)[None, :] * cur.extended_dampener / settle_px
+        adj = np.minimum(np.maximum(damp, 0.0), np.abs(scaled))
+        pnl[:, n_std:] = (scaled - np.sign(scaled) * adj) * params.extended_table_factor
+        cap = cur.max_offsetable_pnl / settle_px
+        offset = pnl.copy() if explain else pnl  # explain shows P&L before the gain offset
+        gains = offset > 0
+        offset[gains] = np.minimum(offset[gains] * cur.pnl_offset, cap)
+        raw_vectors.append(pnl)
+        group_vectors.append(offset)
+        group_roll.append(np.asarray(abs(sub) @ prepared.roll_rate[grp.rows]))
+        group_delta_usd.append(np.asarray(sub @ prepared.usd_delta[grp.rows]))
+
     ctx = _Context(
-        book, market, params, scenarios, risk, groups, raw_vectors, group_vectors, group_roll,
-        group_delta_usd,
+        book, market, params, prepared.scenarios, risk, prepared.groups, raw_vectors,
+        group_vectors, group_roll, group_delta_usd,
     )  # fmt: skip
     assemble = _cross if params.cross else _segregated
     im_usd, mm_usd, details = assemble(ctx, detail, explain)
-    assert im_usd.shape == (n_acc,)
     return BookMargin(MODEL_NAME, params.label, book.accounts, im_usd, mm_usd, details)
 
 

@@ -81,6 +81,10 @@ class Book:
     def __len__(self) -> int:
         return len(self.accounts)
 
+    def slice(self, start: int, stop: int) -> Book:
+        """The accounts ``start:stop`` as a book over the same instruments."""
+        return Book(self.accounts[start:stop], self.instruments, self.quantities[start:stop])
+
     def row(self, account: int) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
         """(instrument columns, quantities) of one account's non-zero positions."""
         start, stop = self.quantities.indptr[account], self.quantities.indptr[account + 1]
