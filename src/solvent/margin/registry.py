@@ -57,7 +57,7 @@ _PLUGINS = {
     "span": "solvent.margin.span.model",
     "derive-pm": "solvent.margin.derive.model",
     "fhs-es": "solvent.margin.fhs_es.model",
-    "simm": "solvent.margin.simm.model",
+    "simm": "solvent.margin.simm.margin_model",
 }
 """Models that live in their own package, imported on first use (each exposes ``MODEL``)."""
 
@@ -70,7 +70,10 @@ def register(model: MarginModel) -> None:
 def get_model(name: str) -> MarginModel:
     """The model called ``name``; a clear error listing the known ones otherwise."""
     if name not in _MODELS and name in _PLUGINS:
-        module = importlib.import_module(_PLUGINS[name])
+        try:
+            module = importlib.import_module(_PLUGINS[name])
+        except ImportError as exc:
+            raise SolventInputError("model", f"model {name!r} is not available: {exc}") from None
         register(module.MODEL)
     try:
         return _MODELS[name]

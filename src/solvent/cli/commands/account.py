@@ -1,0 +1,292 @@
+"""``solvent account create|deposit|withdraw|trade|check|show|audit`` (FORMATS.md 9).
+
+An edge only: parse the arguments, call :class:`solvent.ledger.service.AccountService` on the
+ledger at ``--db`` (default ``$SOLVENT_DB``, else ``sqlite:///solvent.db``), render one JSON object.
+Amounts and prices are decimal strings parsed exactly; balances are printed as decimal strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+
+from solvent.accounts.health import Health
+from solvent.cli.output import emit_json, fail, run_or_fail
+from solvent.collateral.assets import format_decimal, parse_decimal
+from solvent.errors import SolventInputError
+from solvent.ledger.model import AccountMode, PositionState
+from solvent.ledger.service import AccountService, MarginFigures, Order
+from solvent.ledger.store import Ledger
+from solvent.margin.registry import get_model
+from solvent.market.snapshot import MarketSnapshot, load_market
+from solvent.portfolio.book import Book
+from solvent.portfolio.portfolio import Portfolio
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLAlchemy URL (default: $SOLVENT_DB, else sqlite:///solvent.db)."),
+]
+MarketOption = Annotated[str, typer.Option("--market", help="Market snapshot JSON (FORMATS 1).")]
+_NEGATIVE_OK = {"ignore_unknown_options": True}
+_ORDERS = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+def _orders(args: list[str]) -> list[Order]:
+    """``--order INSTRUMENT QUANTITY`` pairs (repeatable) from the command's extra arguments."""
+    orders: list[Order] = []
+    i = 0
+    while i < len(args):
+        if args[i] != "--order" or i + 2 >= len(args):
+            raise SolventInputError(
+                "order", f"expected --order INSTRUMENT QUANTITY, got {args[i:]}"
+            )
+        field = f"order[{len(orders)}]"
+        orders.append(Order(args[i + 1], parse_decimal(args[i + 2], f"{field}.quantity")))
+        i += 3
+    return orders
+
+
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    initial_margin_usd: float
+    maintenance_margin_usd: float
+
+
+def engine_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) -> MarginFigures:
+    """The engine's margin models (``solvent.margin.registry``) as a :class:`MarginFunction`: the
+    requirement (USD) of one margin unit's netted positions with the model's default parameters."""
+    if not portfolio.positions:
+        get_model(model)  # an unknown model is still an error
+        return _Figures(0.0, 0.0)
+    result = get_model(model).run(Book.from_portfolios([portfolio]), market, None, False, False)
+    return _Figures(float(result.initial_margin_usd[0]), float(result.maintenance_margin_usd[0]))
+
+
+def _service(db: str | None) -> AccountService:
+    return AccountService(Ledger.open(db), engine_margin)
+
+
+def _health(health: Health) -> dict[str, Any]:
+    return {
+        "state": health.state.value,
+        "equity_usd": health.equity_usd,
+        "collateral_value_usd": health.collateral_value_usd,
+        "initial_margin_usd": health.initial_margin_usd,
+        "maintenance_margin_usd": health.maintenance_margin_usd,
+        "excess_usd": health.excess_usd,
+        "margin_ratio": health.margin_ratio,
+    }
+
+
+def _position(p: PositionState) -> dict[str, Any]:
+    return {
+        "instrument": p.instrument,
+        "quantity": float(p.quantity),
+        "average_price": float(p.average_price),
+        "realized_pnl": float(p.realized_pnl),
+    }
+
+
+def _balance(service: AccountService, account: str, asset: str) -> str:
+    units = service.ledger.balances(account).get(asset, 0)
+    return service.ledger.assets.get(asset).format(units)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``account`` command group to ``app``."""
+    group = typer.Typer(
+        name="account", help="Accounts, collateral and the exact ledger.", no_args_is_help=True
+    )
+    app.add_typer(group, name="account")
+
+    @group.command("create")
+    def create(
+        account_id: Annotated[str, typer.Argument(metavar="ID")],
+        parent: Annotated[str | None, typer.Option("--parent", help="Parent account ID.")] = None,
+        mode: Annotated[
+            str | None, typer.Option("--mode", help="cross | isolated (sub-accounts).")
+        ] = None,
+        model: Annotated[str, typer.Option("--model", help="Margin model.")] = "standard",
+        db: DbOption = None,
+    ) -> None:
+        """Create an account (or a sub-account with --parent and --mode)."""
+
+        def action() -> dict[str, Any]:
+            parsed_mode = None
+            if mode is not None:
+                try:
+                    parsed_mode = AccountMode(mode)
+                except ValueError:
+                    raise SolventInputError("mode", "must be cross or isolated") from None
+            record = _service(db).create(account_id, parent=parent, mode=parsed_mode, model=model)
+            return {
+                "account": record.id,
+                "parent": record.parent,
+                "mode": None if record.mode is None else record.mode.value,
+                "model": record.model,
+            }
+
+        emit_json(run_or_fail(action))
+
+    @group.command("deposit")
+    def deposit(
+        account_id: Annotated[str, typer.Argument(metavar="ID")],
+        asset: Annotated[str, typer.Argument(metavar="ASSET")],
+        amount: Annotated[str, typer.Argument(metavar="AMOUNT")],
+        db: DbOption = None,
+    ) -> None:
+        """Deposit AMOUNT (decimal string) of ASSET."""
+
+        def action() -> dict[str, Any]:
+            service = _service(db)
+            op = service.deposit(account_id, asset, amount)
+            return {
+                "account": account_id,
+                "asset": asset,
+                "amount": amount.strip(),
+                "operation": op,
+                "balance": _balance(service, account_id, asset),
+            }
+
+        emit_json(run_or_fail(action))
+
+    @group.command("withdraw", context_settings=_NEGATIVE_OK)
+    def withdraw(
+        account_id: Annotated[str, typer.Argument(metavar="ID")],
+        asset: Annotated[str, typer.Argument(metavar="ASSET")],
+        amount: Annotated[str, typer.Argument(metavar="AMOUNT")],
+        market: MarketOption,
+        db: DbOption = None,
+    ) -> None:
+        """Withdraw AMOUNT of ASSET; refused below the initial margin."""
+
+        def action() -> dict[str, Any]:
+            service = _service(db)
+            op, health = service.withdraw(account_id, asset, amount, load_market(market))
+            return {
+                "account": account_id,
+                "asset": asset,
+                "amount": amount.strip(),
+                "operation": op,
+                "balance": _balance(service, account_id, asset),
+                **_health(health),
+            }
+
+        emit_json(run_or_fail(action))
+
+    @group.command("trade", context_settings=_NEGATIVE_OK)
+    def trade(
+        account_id: Annotated[str, typer.Argument(metavar="ID")],
+        instrument: Annotated[str, typer.Argument(metavar="INSTRUMENT")],
+        quantity: Annotated[str, typer.Argument(metavar="QUANTITY")],
+        price: Annotated[str, typer.Argument(metavar="PRICE")],
+        market: MarketOption,
+        fee: Annotated[
+            str | None, typer.Option("--fee", help="Fee in the settlement asset.")
+        ] = None,
+        db: DbOption = None,
+    ) -> None:
+        """Book a fill of QUANTITY (signed) at PRICE; refused below the initial margin."""
+
+        def action() -> dict[str, Any]:
+            service = _service(db)
+            booked, health = service.trade(
+                account_id, instrument, quantity, price, load_market(market), fee
+            )
+            asset = service.ledger.assets.get(booked.position.settlement_asset)
+            return {
+                "account": account_id,
+                "instrument": instrument,
+                "quantity": float(parse_decimal(quantity, "quantity")),
+                "price": float(parse_decimal(price, "price")),
+                "operation": booked.operation_id,
+                "fee": asset.format(booked.fee_units),
+                "realized_pnl": asset.format(booked.realized_units),
+                "settlement_asset": asset.symbol,
+                "position": _position(booked.position),
+                **_health(health),
+            }
+
+        emit_json(run_or_fail(action))
+
+    @group.command("check", context_settings=_ORDERS)
+    def check(
+        ctx: typer.Context,
+        account_id: Annotated[str, typer.Argument(metavar="ID")],
+        market: MarketOption,
+        db: DbOption = None,
+    ) -> None:
+        """Would the orders (--order INSTRUMENT QUANTITY, repeatable) keep the account above IM?
+        Changes nothing."""
+
+        def action() -> dict[str, Any]:
+            result = _service(db).check(account_id, _orders(ctx.args), load_market(market))
+            return {
+                "accepted": result.accepted,
+                "reason": result.reason,
+                "initial_margin_usd": result.health.initial_margin_usd,
+                "maintenance_margin_usd": result.health.maintenance_margin_usd,
+                "excess_usd": result.health.excess_usd,
+                "equity_usd": result.health.equity_usd,
+                "state": result.health.state.value,
+            }
+
+        emit_json(run_or_fail(action))
+
+    @group.command("show")
+    def show(
+        account_id: Annotated[str, typer.Argument(metavar="ID")],
+        market: MarketOption,
+        db: DbOption = None,
+    ) -> None:
+        """Balances, positions and health of an account."""
+
+        def action() -> dict[str, Any]:
+            service = _service(db)
+            view = service.show(account_id, load_market(market))
+            assets = service.ledger.assets
+            return {
+                "account": view.account.id,
+                "parent": view.account.parent,
+                "mode": None if view.account.mode is None else view.account.mode.value,
+                "model": view.account.model,
+                "margin_unit": list(view.unit),
+                "balances": {a: assets.get(a).format(u) for a, u in sorted(view.balances.items())},
+                "positions": [_position(p) for p in view.positions],
+                **_health(view.health),
+            }
+
+        emit_json(run_or_fail(action))
+
+    @group.command("audit")
+    def audit(db: DbOption = None) -> None:
+        """Recompute every balance from the journal and check every invariant."""
+
+        def action() -> tuple[bool, dict[str, Any]]:
+            service = _service(db)
+            report = service.audit()
+            assets = service.ledger.assets
+
+            def coin(symbol: str, units: int) -> float:
+                return float(assets.get(symbol).to_decimal(units))
+
+            return report.ok, {
+                "ok": report.ok,
+                "assets": {
+                    s: {
+                        "deposited": coin(s, t.deposited),
+                        "withdrawn": coin(s, t.withdrawn),
+                        "held": coin(s, t.held),
+                        "held_exact": format_decimal(assets.get(s).to_decimal(t.held)),
+                    }
+                    for s, t in report.assets.items()
+                },
+                "problems": list(report.problems),
+            }
+
+        ok, payload = run_or_fail(action)
+        emit_json(payload)
+        if not ok:
+            fail("audit found problems: " + "; ".join(payload["problems"]), code=1)

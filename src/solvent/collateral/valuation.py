@@ -1,0 +1,207 @@
+"""Collateral valuation in USD with haircuts (METHODOLOGY 7; docs/methodology/collateral.md).
+
+For a holding of ``b`` coins of asset ``a`` at index price ``p`` (USD per coin):
+
+- ``b > 0``: ``value = b * p * (1 - h)`` with ``h = max(class, concentration, liquidity)``:
+  the class (or per-asset) base rate; the concentration haircut (marginal tiers on ``b * p``,
+  divided by ``b * p``); the liquidity haircut (slippage of selling ``b`` into the asset's bid book
+  relative to the book's mid, only when the market snapshot carries a book for the asset).
+- ``b < 0`` (a debt): ``value = b * p``, no haircut benefit; counted in ``debt_usd``.
+
+Everything is computed on an ``(accounts, assets)`` array at once (:func:`value_collateral_matrix`);
+:func:`value_collateral` is the one-account case with a per-asset breakdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+from solvent.collateral.assets import AssetRegistry, default_assets
+from solvent.collateral.liquidity import BidDepth, bid_depth, liquidity_haircut
+from solvent.collateral.schedule import HaircutSchedule, default_schedule
+from solvent.errors import SolventInputError
+from solvent.market.snapshot import MarketSnapshot
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class HaircutRule(Enum):
+    """Which rule set a holding's haircut (the largest one; ties go to the earlier rule)."""
+
+    CLASS = "class"
+    CONCENTRATION = "concentration"
+    LIQUIDITY = "liquidity"
+    DEBT = "debt"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class AssetValuation:
+    """One asset of one account. ``balance`` in coin (signed), ``price_usd`` per coin; haircuts
+    are fractions; ``gross_usd = balance * price``; ``value_usd`` after the haircut (debts:
+    gross)."""
+
+    asset: str
+    balance: float
+    price_usd: float
+    class_haircut: float
+    concentration_haircut: float
+    liquidity_haircut: float | None
+    haircut: float
+    rule: HaircutRule
+    gross_usd: float
+    value_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralValuation:
+    """An account's collateral in USD: ``value_usd`` (haircut, debts subtracted), ``gross_usd``
+    (no haircut), ``debt_usd`` (>= 0, the USD value of negative balances), per-asset detail."""
+
+    assets: tuple[AssetValuation, ...]
+    gross_usd: float
+    value_usd: float
+    debt_usd: float
+    schedule: str
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralArrays:
+    """Vectorized result for ``(accounts, assets)`` balances; all USD except the haircut fractions.
+
+    ``haircut``/``rule_code`` per cell (rule codes index ``RULE_ORDER``); ``value_usd``,
+    ``gross_usd`` and ``debt_usd`` per account (row)."""
+
+    class_haircut: FloatArray
+    concentration_haircut: FloatArray
+    liquidity_haircut: FloatArray  # NaN where the asset has no book
+    haircut: FloatArray
+    rule_code: npt.NDArray[np.int8]
+    cell_value_usd: FloatArray
+    gross_usd: FloatArray
+    value_usd: FloatArray
+    debt_usd: FloatArray
+
+
+RULE_ORDER = (HaircutRule.CLASS, HaircutRule.CONCENTRATION, HaircutRule.LIQUIDITY)
+
+
+def _book_depth(market: MarketSnapshot, asset: str) -> BidDepth | None:
+    book = market.order_books.get(asset)
+    if book is None or book.bid_prices.size == 0:
+        return None
+    bids = np.column_stack((book.bid_prices, book.bid_sizes))
+    asks = np.column_stack((book.ask_prices, book.ask_sizes))
+    return bid_depth(bids, asks, f"order_books.{asset}")
+
+
+def value_collateral_matrix(
+    balances: npt.ArrayLike,
+    symbols: Sequence[str],
+    market: MarketSnapshot,
+    schedule: HaircutSchedule | None = None,
+    assets: AssetRegistry | None = None,
+) -> CollateralArrays:
+    """Value ``balances`` (``(accounts, assets)`` coin amounts, column ``j`` is ``symbols[j]``).
+
+    Vectorized over accounts: one pass of numpy per asset column, no per-account Python loop.
+    Positive balances without an index price raise (a stablecoin without one is taken at 1 USD).
+    """
+    schedule = schedule or default_schedule()
+    assets = assets or default_assets()
+    b = np.atleast_2d(np.asarray(balances, dtype=np.float64))
+    if b.shape[1] != len(symbols):
+        raise SolventInputError("balances", "one column per asset symbol expected")
+    if not np.all(np.isfinite(b)):
+        raise SolventInputError("balances", "balances must be finite")
+    prices = np.array(
+        [
+            market.price_usd(s, f"index.{s}") if np.any(b[:, j] != 0) else 0.0
+            for j, s in enumerate(symbols)
+        ],
+        dtype=np.float64,
+    )
+    long_b = np.maximum(b, 0.0)
+    gross_long = long_b * prices
+    class_h = np.empty_like(b)
+    conc_h = np.zeros_like(b)
+    liq_h = np.full_like(b, np.nan)
+    for j, symbol in enumerate(symbols):
+        asset = assets.get(symbol, f"balances.{symbol}")
+        rule = schedule.classes[asset.asset_class]
+        class_h[:, j] = schedule.class_haircut(symbol, asset.asset_class)
+        value = gross_long[:, j]
+        amount = rule.tiers.haircut_amount_usd(value)
+        conc_h[:, j] = np.divide(amount, value, out=np.zeros_like(value), where=value > 0)
+        depth = _book_depth(market, symbol)
+        if depth is not None:
+            liq_h[:, j] = liquidity_haircut(depth, long_b[:, j], schedule.unfilled_haircut)
+    stacked = np.stack((class_h, conc_h, np.nan_to_num(liq_h, nan=0.0)))
+    rule_code = np.argmax(stacked, axis=0).astype(np.int8)
+    haircut = np.max(stacked, axis=0)
+    gross = b * prices
+    cell_value = np.where(b > 0, gross * (1.0 - haircut), gross)
+    debt = np.where(b < 0, -gross, 0.0).sum(axis=1)
+    return CollateralArrays(
+        class_haircut=class_h,
+        concentration_haircut=conc_h,
+        liquidity_haircut=liq_h,
+        haircut=np.where(b > 0, haircut, 0.0),
+        rule_code=rule_code,
+        cell_value_usd=cell_value,
+        gross_usd=gross.sum(axis=1),
+        value_usd=cell_value.sum(axis=1),
+        debt_usd=debt,
+    )
+
+
+def value_collateral(
+    balances: Mapping[str, float | Decimal],
+    market: MarketSnapshot,
+    schedule: HaircutSchedule | None = None,
+    assets: AssetRegistry | None = None,
+) -> CollateralValuation:
+    """Value one account's balances (coin amounts by asset) in USD, with the per-asset breakdown."""
+    schedule = schedule or default_schedule()
+    symbols = sorted(balances)
+    row = [float(balances[s]) for s in symbols]
+    matrix = np.array([row], dtype=np.float64).reshape(1, len(symbols))
+    arrays = value_collateral_matrix(matrix, symbols, market, schedule, assets)
+    detail = []
+    for j, symbol in enumerate(symbols):
+        balance = row[j]
+        if balance > 0:
+            rule = RULE_ORDER[int(arrays.rule_code[0, j])]
+        elif balance < 0:
+            rule = HaircutRule.DEBT
+        else:
+            rule = HaircutRule.NONE
+        liq = float(arrays.liquidity_haircut[0, j])
+        price = market.price_usd(symbol, f"index.{symbol}") if balance else 0.0
+        detail.append(
+            AssetValuation(
+                asset=symbol,
+                balance=balance,
+                price_usd=price,
+                class_haircut=float(arrays.class_haircut[0, j]),
+                concentration_haircut=float(arrays.concentration_haircut[0, j]),
+                liquidity_haircut=None if np.isnan(liq) else liq,
+                haircut=float(arrays.haircut[0, j]),
+                rule=rule,
+                gross_usd=balance * price,
+                value_usd=float(arrays.cell_value_usd[0, j]),
+            )
+        )
+    return CollateralValuation(
+        assets=tuple(detail),
+        gross_usd=float(arrays.gross_usd[0]),
+        value_usd=float(arrays.value_usd[0]),
+        debt_usd=float(arrays.debt_usd[0]),
+        schedule=schedule.label,
+    )

@@ -1,0 +1,83 @@
+"""Database engines for the ledger: SQLite (embedded, durable) and PostgreSQL, plus migrations.
+
+SQLite: WAL journal, ``synchronous=FULL`` (fsync on every commit), foreign keys on, and every
+transaction opened with ``BEGIN IMMEDIATE`` so that a writer takes the database's single write lock
+before it reads the balances it is going to check (the single-writer discipline: no two writers can
+both see the same balance and both spend it). PostgreSQL: READ COMMITTED with explicit row locks
+(``SELECT ... FOR UPDATE`` on the accounts an operation debits, see :mod:`solvent.ledger.store`).
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from solvent.errors import SolventInputError
+
+DEFAULT_URL = "sqlite:///solvent.db"
+
+
+def default_url() -> str:
+    """``$SOLVENT_DB`` if set, else ``sqlite:///solvent.db`` (FORMATS.md 9)."""
+    return os.environ.get("SOLVENT_DB") or DEFAULT_URL
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # let us issue BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_engine(url: str | None = None) -> Engine:
+    """An engine for ``url`` (default :func:`default_url`), configured for durable ledger writes."""
+    url = url or default_url()
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SolventInputError("db", f"{url!r} is not an SQLAlchemy database URL") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if backend == "postgresql":
+        return create_engine(parsed, isolation_level="READ COMMITTED", pool_pre_ping=True)
+    raise SolventInputError("db", f"unsupported database {backend!r} (sqlite or postgresql)")
+
+
+def alembic_config(engine: Engine) -> Config:
+    """Alembic configuration pointing at the package's migrations and ``engine``."""
+    config = Config()
+    location = resources.files("solvent.ledger").joinpath("migrations")
+    config.set_main_option("script_location", str(location))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def is_initialised(engine: Engine) -> bool:
+    """Whether the ledger tables exist in the database."""
+    return "entries" in inspect(engine).get_table_names()

@@ -1,0 +1,363 @@
+"""Accounts, sub-accounts and cross-margin on top of the ledger.
+
+A *margin unit* is what one margin calculation covers:
+
+- a root account together with its ``cross`` sub-accounts: their balances are pooled and their
+  positions netted into one portfolio, margined with the root's model (a gain in one covers a loss
+  in another);
+- an ``isolated`` sub-account alone, on its own collateral, with its own model.
+
+Equity (USD) of a unit = collateral value with haircuts (:mod:`solvent.collateral.valuation`) of
+the pooled balances *plus* the positions marked to market and settled virtually into their
+settlement asset: futures/perpetuals add their unrealized P&L (``q * (mark - avg) * size`` for
+linear, that amount divided by the mark for inverse, in coin), options add their mark value
+(``q * mark * size``; premium was paid in cash at the trade). A positive virtual amount is haircut
+like the asset; a negative one is a debt without haircut benefit.
+
+The margin requirement comes from an injected :class:`MarginFunction` (the CLI wires the engine's
+``solvent.margin.api.margin_portfolio``), so this layer is testable on its own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from solvent.accounts.health import Health, assess
+from solvent.collateral.assets import parse_amount, parse_decimal
+from solvent.collateral.schedule import HaircutSchedule
+from solvent.collateral.valuation import value_collateral
+from solvent.errors import SolventInputError
+from solvent.instruments.terms import InstrumentKind, Settlement
+from solvent.ledger.model import (
+    EXTERNAL,
+    AccountMode,
+    PositionState,
+    Reason,
+    SettlementKind,
+    TradeStyle,
+    TradeTerms,
+    transfer,
+)
+from solvent.ledger.store import (
+    AccountRecord,
+    AuditReport,
+    Ledger,
+    LedgerTransaction,
+    Overdraft,
+    TradeRecord,
+)
+from solvent.market.snapshot import MarketSnapshot
+from solvent.portfolio.portfolio import Portfolio, Position
+
+MARGIN_MODELS = ("standard", "deribit-pm", "derive-pm", "span", "fhs-es", "simm")
+
+
+class MarginFigures(Protocol):
+    """What the accounts layer needs from a margin result (USD, positive requirements)."""
+
+    @property
+    def initial_margin_usd(self) -> float: ...
+
+    @property
+    def maintenance_margin_usd(self) -> float: ...
+
+
+MarginFunction = Callable[[Portfolio, MarketSnapshot, str], MarginFigures]
+"""``margin(portfolio, market, model) -> figures``: the requirement of one margin unit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A what-if order: signed ``quantity`` of ``instrument`` (filled at the mark, no fee)."""
+
+    instrument: str
+    quantity: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """An account's own balances (base units) and positions, and its margin unit's health."""
+
+    account: AccountRecord
+    balances: Mapping[str, int]
+    positions: tuple[PositionState, ...]
+    unit: tuple[str, ...]
+    health: Health
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """Answer of a pre-trade check: the unit's health as it would be after the orders."""
+
+    accepted: bool
+    reason: str
+    health: Health
+
+
+class _RollbackError(Exception):
+    """Raised to abandon a what-if transaction."""
+
+
+def trade_terms(market: MarketSnapshot, instrument: str, field: str = "instrument") -> TradeTerms:
+    """How the ledger books ``instrument`` (from the market's terms). Spot is not a position:
+    move spot assets with deposits and withdrawals."""
+    terms = market.quote(instrument, field).instrument
+    if terms.kind is InstrumentKind.SPOT:
+        raise SolventInputError(field, f"{instrument!r} is spot: deposit or withdraw the asset")
+    return TradeTerms(
+        instrument=terms.name,
+        style=TradeStyle.PREMIUM if terms.is_option else TradeStyle.FUTURES,
+        settlement=SettlementKind.INVERSE
+        if terms.settlement is Settlement.INVERSE
+        else SettlementKind.LINEAR,
+        settlement_asset=terms.settlement_asset,
+        contract_size=Decimal(repr(terms.contract_size)),
+    )
+
+
+def position_value(
+    position: PositionState, market: MarketSnapshot, field: str = "positions"
+) -> tuple[str, float]:
+    """The amount (settlement asset, coin) a position is worth if settled at the mark now."""
+    quote = market.quote(position.instrument, field)
+    terms = quote.instrument
+    q = float(position.quantity) * terms.contract_size
+    if terms.is_option:
+        return terms.settlement_asset, q * quote.mark_price
+    mark = quote.mark_price
+    pnl = q * (mark - float(position.average_price))
+    return terms.settlement_asset, pnl / mark if terms.is_inverse else pnl
+
+
+class AccountService:
+    """Account operations with margin checks; every write is one ledger transaction."""
+
+    def __init__(
+        self, ledger: Ledger, margin: MarginFunction, schedule: HaircutSchedule | None = None
+    ) -> None:
+        self.ledger = ledger
+        self.margin = margin
+        self.schedule = schedule
+
+    # --- structure -----------------------------------------------------------------------------
+
+    def create(
+        self,
+        account_id: str,
+        *,
+        parent: str | None = None,
+        mode: AccountMode | None = None,
+        model: str = "standard",
+    ) -> AccountRecord:
+        """Create an account, or a ``cross``/``isolated`` sub-account of ``parent``."""
+        if model not in MARGIN_MODELS:
+            raise SolventInputError("model", f"unknown margin model {model!r}")
+        return self.ledger.create_account(account_id, parent=parent, mode=mode, model=model)
+
+    @staticmethod
+    def unit_of(tx: LedgerTransaction, record: AccountRecord) -> tuple[AccountRecord, ...]:
+        """The margin unit of ``record``: itself if isolated, else its root and cross siblings."""
+        if record.mode is AccountMode.ISOLATED:
+            return (record,)
+        family = tx.family(record.root)
+        return tuple(r for r in family if r.mode is not AccountMode.ISOLATED)
+
+    # --- health --------------------------------------------------------------------------------
+
+    def _health(
+        self, tx: LedgerTransaction, unit: Sequence[AccountRecord], market: MarketSnapshot
+    ) -> Health:
+        ids = [r.id for r in unit]
+        pooled: dict[str, Decimal] = defaultdict(Decimal)
+        for account_balances in tx.balances(ids).values():
+            for asset, units in account_balances.items():
+                pooled[asset] += self.ledger.assets.get(asset).to_decimal(units)
+        netted: dict[str, Decimal] = defaultdict(Decimal)
+        marked: dict[str, float] = {a: float(v) for a, v in pooled.items() if v}
+        collateral = value_collateral(marked, market, self.schedule, self.ledger.assets)
+        for account_positions in tx.positions(ids).values():
+            for pos in account_positions:
+                netted[pos.instrument] += pos.quantity
+                asset, amount = position_value(pos, market)
+                marked[asset] = marked.get(asset, 0.0) + amount
+        equity = value_collateral(marked, market, self.schedule, self.ledger.assets)
+        root = unit[0]
+        portfolio = Portfolio(
+            account=root.id,
+            collateral={a: v for a, v in marked.items() if v},
+            positions=tuple(
+                Position(name, float(q)) for name, q in sorted(netted.items()) if q != 0
+            ),
+        )
+        figures = self.margin(portfolio, market, root.model)
+        return assess(
+            equity.value_usd,
+            collateral.value_usd,
+            float(figures.initial_margin_usd),
+            float(figures.maintenance_margin_usd),
+        )
+
+    def show(self, account_id: str, market: MarketSnapshot) -> AccountView:
+        """The account's balances and positions and its margin unit's health."""
+        with self.ledger.transaction() as tx:
+            record = tx.account(account_id)
+            unit = self.unit_of(tx, record)
+            return AccountView(
+                account=record,
+                balances={a: u for a, u in tx.balances([account_id])[account_id].items() if u},
+                positions=tuple(tx.positions([account_id])[account_id]),
+                unit=tuple(r.id for r in unit),
+                health=self._health(tx, unit, market),
+            )
+
+    # --- money ---------------------------------------------------------------------------------
+
+    def deposit(self, account_id: str, asset: str, amount: str, reference: str = "") -> int:
+        """Deposit a decimal-string ``amount`` of ``asset``; returns the operation id."""
+        spec = self.ledger.assets.get(asset)
+        units = parse_amount(spec, amount)
+        with self.ledger.transaction() as tx:
+            record = tx.account(account_id)
+            if record.kind.value != "user":
+                raise SolventInputError("account", f"{account_id!r} is not a user account")
+            return tx.post(
+                transfer(
+                    EXTERNAL,
+                    account_id,
+                    asset,
+                    units,
+                    Reason.DEPOSIT,
+                    reference or f"deposit:{account_id}",
+                ),
+                Overdraft.REFUSE,
+            )
+
+    def withdraw(
+        self, account_id: str, asset: str, amount: str, market: MarketSnapshot, reference: str = ""
+    ) -> tuple[int, Health]:
+        """Withdraw ``amount`` of ``asset``: refused (nothing written) beyond the balance or when
+        the margin unit would fall below its initial margin."""
+        spec = self.ledger.assets.get(asset)
+        units = parse_amount(spec, amount)
+        with self.ledger.transaction() as tx:
+            record = tx.account(account_id)
+            if record.kind.value != "user":
+                raise SolventInputError("account", f"{account_id!r} is not a user account")
+            unit = self.unit_of(tx, record)
+            tx.lock(r.id for r in unit)
+            op_id = tx.post(
+                transfer(
+                    account_id,
+                    EXTERNAL,
+                    asset,
+                    units,
+                    Reason.WITHDRAWAL,
+                    reference or f"withdrawal:{account_id}",
+                ),
+                Overdraft.REFUSE,
+            )
+            health = self._health(tx, unit, market)
+            if health.excess_usd < 0:
+                raise SolventInputError(
+                    "amount",
+                    f"withdrawal would leave {unit[0].id!r} below initial margin "
+                    f"(equity {health.equity_usd:.2f} USD < IM "
+                    f"{health.initial_margin_usd:.2f} USD)",
+                )
+            return op_id, health
+
+    def trade(
+        self,
+        account_id: str,
+        instrument: str,
+        quantity: str,
+        price: str,
+        market: MarketSnapshot,
+        fee: str | None = None,
+        reference: str = "",
+    ) -> tuple[TradeRecord, Health]:
+        """Book a fill (decimal strings); refused (nothing written) when the margin unit would end
+        below its initial margin."""
+        q = parse_decimal(quantity, "quantity")
+        p = parse_decimal(price, "price")
+        if q == 0:
+            raise SolventInputError("quantity", "must not be zero")
+        if p <= 0:
+            raise SolventInputError("price", "must be greater than zero")
+        terms = trade_terms(market, instrument)
+        asset = self.ledger.assets.get(terms.settlement_asset, "settlement_asset")
+        fee_units = 0
+        if fee is not None:
+            fee_value = parse_decimal(fee, "fee")
+            if fee_value < 0:
+                raise SolventInputError("fee", "must not be negative")
+            fee_units = asset.to_units(fee_value, "fee")
+        with self.ledger.transaction() as tx:
+            record = tx.account(account_id)
+            if record.kind.value != "user":
+                raise SolventInputError("account", f"{account_id!r} is not a user account")
+            unit = self.unit_of(tx, record)
+            tx.lock(r.id for r in unit)
+            booked = tx.trade(
+                account_id, terms, q, p, fee_units, reference or f"trade:{instrument}"
+            )
+            health = self._health(tx, unit, market)
+            if health.excess_usd < 0:
+                raise SolventInputError(
+                    "quantity",
+                    f"trade would leave {unit[0].id!r} below initial margin "
+                    f"(equity {health.equity_usd:.2f} USD < IM "
+                    f"{health.initial_margin_usd:.2f} USD)",
+                )
+            return booked, health
+
+    @contextmanager
+    def _scratch(self) -> Iterator[LedgerTransaction]:
+        """A transaction that is always rolled back (what-if)."""
+        try:
+            with self.ledger.transaction() as tx:
+                yield tx
+                raise _RollbackError
+        except _RollbackError:
+            pass
+
+    def check(
+        self, account_id: str, orders: Sequence[Order], market: MarketSnapshot
+    ) -> CheckResult:
+        """Would ``orders`` (filled at the mark, no fee) keep the unit at or above IM? Changes
+        nothing."""
+        if not orders:
+            raise SolventInputError("order", "give at least one order")
+        result: CheckResult | None = None
+        with self._scratch() as tx:
+            record = tx.account(account_id)
+            unit = self.unit_of(tx, record)
+            for i, order in enumerate(orders):
+                if order.quantity == 0:
+                    raise SolventInputError(f"order[{i}].quantity", "must not be zero")
+                terms = trade_terms(market, order.instrument, f"order[{i}].instrument")
+                mark = Decimal(repr(market.quote(order.instrument).mark_price))
+                tx.trade(account_id, terms, order.quantity, mark, 0, "what-if")
+            health = self._health(tx, unit, market)
+            if health.excess_usd >= 0:
+                reason = (
+                    f"equity {health.equity_usd:.2f} USD covers initial margin "
+                    f"{health.initial_margin_usd:.2f} USD"
+                )
+            else:
+                reason = (
+                    f"initial margin {health.initial_margin_usd:.2f} USD would exceed equity "
+                    f"{health.equity_usd:.2f} USD by {-health.excess_usd:.2f} USD"
+                )
+            result = CheckResult(health.excess_usd >= 0, reason, health)
+        assert result is not None
+        return result
+
+    def audit(self) -> AuditReport:
+        """The ledger's audit (every balance from the journal, every invariant)."""
+        return self.ledger.audit()

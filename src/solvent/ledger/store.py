@@ -1,0 +1,674 @@
+"""The ledger store: accounts, the double-entry journal, cached balances, positions and trades.
+
+Every write goes through :meth:`Ledger.transaction`, one database transaction: operations, their
+entries, the cached balances, positions and trades land together or not at all. Balances are a
+cache of the journal (``balance = sum of entries``), updated in the same transaction as the entries
+and checked by :meth:`Ledger.audit`.
+
+Concurrency: a writer that debits a user account first locks that account's family (its root
+account row, ``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already makes the
+writer the only one), and only then reads the balances it checks. Two withdrawals can therefore not
+both spend the same balance. Rows are always locked and updated in sorted order (no deadlocks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from solvent.collateral.assets import AssetRegistry, default_assets
+from solvent.errors import SolventInputError
+from solvent.ledger import schema
+from solvent.ledger.db import migrate, open_engine
+from solvent.ledger.model import (
+    EXTERNAL,
+    FEES,
+    SYSTEM_ACCOUNTS,
+    VENUE,
+    AccountKind,
+    AccountMode,
+    Operation,
+    PositionState,
+    Posting,
+    Reason,
+    SettlementKind,
+    TradeStyle,
+    TradeTerms,
+    apply_fill,
+    to_units_floor,
+)
+
+_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+
+
+class Overdraft(Enum):
+    """Whether an operation may leave a user account's balance below zero."""
+
+    REFUSE = "refuse"
+    ALLOW = "allow"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """An account row. ``parent``/``mode`` are set for sub-accounts only."""
+
+    id: str
+    kind: AccountKind
+    parent: str | None
+    mode: AccountMode | None
+    model: str
+
+    @property
+    def root(self) -> str:
+        """The family root: the parent of a sub-account, else the account itself."""
+        return self.parent or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRecord:
+    """A booked trade: the operation id, the position after it, realized P&L units and fee."""
+
+    operation_id: int
+    position: PositionState
+    realized_units: int
+    fee_units: int
+
+
+@dataclass(frozen=True, slots=True)
+class AssetTotals:
+    """Per asset, in base units: ``held`` (sum over all accounts but the external one) must equal
+    ``deposited - withdrawn``."""
+
+    deposited: int
+    withdrawn: int
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """Result of :meth:`Ledger.audit`: ``ok`` iff ``problems`` is empty."""
+
+    assets: Mapping[str, AssetTotals]
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LedgerTransaction:
+    """Reads and writes inside one database transaction (use :meth:`Ledger.transaction`)."""
+
+    def __init__(self, connection: Connection, assets: AssetRegistry) -> None:
+        self.connection = connection
+        self.assets = assets
+        self._pg = connection.dialect.name == "postgresql"
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def account(self, account_id: str, field: str = "account") -> AccountRecord:
+        """The account ``account_id``; unknown accounts raise naming ``field``."""
+        row = self.connection.execute(
+            select(schema.accounts).where(schema.accounts.c.id == account_id)
+        ).first()
+        if row is None:
+            raise SolventInputError(field, f"unknown account {account_id!r}")
+        return _record(row._mapping)
+
+    def family(self, root: str) -> list[AccountRecord]:
+        """``root`` and its sub-accounts, root first then by id."""
+        rows = self.connection.execute(
+            select(schema.accounts)
+            .where((schema.accounts.c.id == root) | (schema.accounts.c.parent_id == root))
+            .order_by(schema.accounts.c.id)
+        ).all()
+        records = [_record(r._mapping) for r in rows]
+        return sorted(records, key=lambda r: (r.id != root, r.id))
+
+    def lock(self, account_ids: Iterable[str]) -> None:
+        """Lock the family roots of ``account_ids`` until commit (PostgreSQL row locks; on SQLite
+        the transaction already holds the single write lock)."""
+        ids = sorted(set(account_ids))
+        if not self._pg or not ids:
+            return
+        roots = self.connection.execute(
+            select(func.coalesce(schema.accounts.c.parent_id, schema.accounts.c.id)).where(
+                schema.accounts.c.id.in_(ids)
+            )
+        ).scalars()
+        self.connection.execute(
+            select(schema.accounts.c.id)
+            .where(schema.accounts.c.id.in_(sorted(set(roots))))
+            .order_by(schema.accounts.c.id)
+            .with_for_update()
+        ).all()
+
+    def balances(self, account_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Cached balances (base units) of ``account_ids``: ``{account: {asset: units}}``."""
+        ids = sorted(set(account_ids))
+        result: dict[str, dict[str, int]] = {a: {} for a in ids}
+        rows = self.connection.execute(
+            select(schema.balances).where(schema.balances.c.account_id.in_(ids))
+        ).all()
+        for row in rows:
+            result[row.account_id][row.asset] = int(row.amount)
+        return result
+
+    def positions(self, account_ids: Iterable[str]) -> dict[str, list[PositionState]]:
+        """Open positions (non-zero quantity) of ``account_ids``, by instrument name."""
+        ids = sorted(set(account_ids))
+        result: dict[str, list[PositionState]] = {a: [] for a in ids}
+        rows = self.connection.execute(
+            select(schema.positions)
+            .where(schema.positions.c.account_id.in_(ids))
+            .order_by(schema.positions.c.account_id, schema.positions.c.instrument)
+        ).all()
+        for row in rows:
+            state = _position(row._mapping)
+            if state.quantity != 0:
+                result[row.account_id].append(state)
+        return result
+
+    def position(self, account_id: str, instrument: str, settlement_asset: str) -> PositionState:
+        """The position of ``account_id`` in ``instrument`` (flat if none)."""
+        row = self.connection.execute(
+            select(schema.positions).where(
+                (schema.positions.c.account_id == account_id)
+                & (schema.positions.c.instrument == instrument)
+            )
+        ).first()
+        if row is None:
+            return PositionState(instrument, Decimal(0), Decimal(0), Decimal(0), settlement_asset)
+        return _position(row._mapping)
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def create_account(
+        self,
+        account_id: str,
+        *,
+        parent: str | None = None,
+        mode: AccountMode | None = None,
+        model: str = "standard",
+        kind: AccountKind = AccountKind.USER,
+    ) -> AccountRecord:
+        """Create a user account (or a sub-account of ``parent`` with ``mode``)."""
+        if kind is AccountKind.USER and not _ACCOUNT_ID.match(account_id):
+            raise SolventInputError(
+                "id", f"{account_id!r}: 1-128 characters of A-Z a-z 0-9 . _ : - (no leading @)"
+            )
+        if (parent is None) != (mode is None):
+            raise SolventInputError("mode", "a sub-account needs both --parent and --mode")
+        if parent is not None:
+            parent_record = self.account(parent, "parent")
+            if parent_record.kind is not AccountKind.USER or parent_record.parent is not None:
+                raise SolventInputError("parent", f"{parent!r} cannot have sub-accounts")
+        exists = self.connection.execute(
+            select(schema.accounts.c.id).where(schema.accounts.c.id == account_id)
+        ).first()
+        if exists is not None:
+            raise SolventInputError("id", f"account {account_id!r} already exists")
+        self.connection.execute(
+            insert(schema.accounts).values(
+                id=account_id,
+                kind=kind.value,
+                parent_id=parent,
+                mode=None if mode is None else mode.value,
+                model=model,
+                created_at=_now(),
+            )
+        )
+        return AccountRecord(account_id, kind, parent, mode, model)
+
+    def post(self, operation: Operation, overdraft: Overdraft = Overdraft.REFUSE) -> int:
+        """Post one operation; returns its id."""
+        return self.post_many([operation], overdraft)[0]
+
+    def post_many(
+        self, operations: Sequence[Operation], overdraft: Overdraft = Overdraft.REFUSE
+    ) -> list[int]:
+        """Post ``operations`` in this transaction (in order); returns their ids.
+
+        With ``Overdraft.REFUSE`` a user account's running balance may not drop below zero at any
+        point of the sequence (operations are checked one after another, as if posted singly)."""
+        if not operations:
+            return []
+        for i, op in enumerate(operations):
+            try:
+                op.validate()
+            except SolventInputError as exc:
+                raise SolventInputError(f"operations[{i}].{exc.field}", exc.message) from None
+        touched = sorted({p.account for op in operations for p in op.postings})
+        assets = sorted({p.asset for op in operations for p in op.postings})
+        for asset in assets:
+            self.assets.get(asset)
+        kinds = dict(
+            self.connection.execute(
+                select(schema.accounts.c.id, schema.accounts.c.kind).where(
+                    schema.accounts.c.id.in_(touched)
+                )
+            ).all()
+        )
+        missing = [a for a in touched if a not in kinds]
+        if missing:
+            raise SolventInputError("account", f"unknown account {missing[0]!r}")
+        if overdraft is Overdraft.REFUSE:
+            debited = sorted(
+                {
+                    p.account
+                    for op in operations
+                    for p in op.postings
+                    if p.amount < 0 and kinds[p.account] == AccountKind.USER.value
+                }
+            )
+            self.lock(debited)
+            running = self.balances(debited)
+            for i, op in enumerate(operations):
+                for p in op.postings:
+                    if p.account in running:
+                        held = running[p.account].get(p.asset, 0) + p.amount
+                        running[p.account][p.asset] = held
+                        if held < 0:
+                            raise SolventInputError(
+                                f"operations[{i}].amount",
+                                f"insufficient {p.asset} in {p.account!r}",
+                            )
+        now = _now()
+        ids = list(
+            self.connection.execute(
+                insert(schema.operations).returning(
+                    schema.operations.c.id, sort_by_parameter_order=True
+                ),
+                [
+                    {
+                        "kind": op.kind.value,
+                        "reference": op.reference,
+                        "entry_count": len(op.postings),
+                        "created_at": now,
+                    }
+                    for op in operations
+                ],
+            ).scalars()
+        )
+        entry_rows = [
+            {
+                "operation_id": op_id,
+                "account_id": p.account,
+                "asset": p.asset,
+                "amount": p.amount,
+                "reason": p.reason.value,
+            }
+            for op_id, op in zip(ids, operations, strict=True)
+            for p in op.postings
+        ]
+        if entry_rows:
+            self.connection.execute(insert(schema.entries), entry_rows)
+        deltas: dict[tuple[str, str], int] = defaultdict(int)
+        for op in operations:
+            for p in op.postings:
+                deltas[(p.account, p.asset)] += p.amount
+        self._add_to_balances(deltas)
+        return ids
+
+    def _add_to_balances(self, deltas: Mapping[tuple[str, str], int]) -> None:
+        rows = [{"account_id": a, "asset": s, "amount": d} for (a, s), d in sorted(deltas.items())]
+        if not rows:
+            return
+        dialect = postgresql if self._pg else sqlite
+        stmt = dialect.insert(schema.balances)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account_id", "asset"],
+            set_={"amount": schema.balances.c.amount + stmt.excluded.amount},
+        )
+        self.connection.execute(stmt, rows)
+
+    def trade(
+        self,
+        account_id: str,
+        terms: TradeTerms,
+        quantity: Decimal,
+        price: Decimal,
+        fee_units: int = 0,
+        reference: str = "",
+    ) -> TradeRecord:
+        """Book a fill of signed ``quantity`` at ``price`` for ``account_id``.
+
+        Futures style: the realized P&L (floored to base units) moves between the account and
+        ``@venue`` (reason settlement). Premium style: ``quantity * price * contract_size`` of the
+        settlement asset is paid to (buy) or received from (sell) ``@venue`` at the trade. A fee
+        (base units of the settlement asset, >= 0) moves to ``@fees``. One operation of kind trade.
+        """
+        if quantity == 0:
+            raise SolventInputError("quantity", "must not be zero")
+        if price <= 0:
+            raise SolventInputError("price", "must be greater than zero")
+        if fee_units < 0:
+            raise SolventInputError("fee", "must not be negative")
+        asset = self.assets.get(terms.settlement_asset, "settlement_asset")
+        before = self.position(account_id, terms.instrument, terms.settlement_asset)
+        fill = apply_fill(before, terms, quantity, price)
+        postings: list[Posting] = []
+        realized_units = 0
+        if terms.style is TradeStyle.FUTURES:
+            realized_units = to_units_floor(fill.realized, asset.decimals)
+            if realized_units:
+                postings += [
+                    Posting(account_id, asset.symbol, realized_units, Reason.SETTLEMENT),
+                    Posting(VENUE, asset.symbol, -realized_units, Reason.SETTLEMENT),
+                ]
+        else:
+            cash = to_units_floor(-quantity * price * terms.contract_size, asset.decimals)
+            if cash:
+                postings += [
+                    Posting(account_id, asset.symbol, cash, Reason.TRADE),
+                    Posting(VENUE, asset.symbol, -cash, Reason.TRADE),
+                ]
+        if fee_units:
+            postings += [
+                Posting(account_id, asset.symbol, -fee_units, Reason.FEE),
+                Posting(FEES, asset.symbol, fee_units, Reason.FEE),
+            ]
+        operation = Operation(Reason.TRADE, reference or f"trade:{terms.instrument}",
+                              tuple(postings))  # fmt: skip
+        if postings:
+            op_id = self.post(operation, Overdraft.ALLOW)
+        else:
+            op_id = self._empty_operation(operation)
+        self.connection.execute(
+            insert(schema.trades).values(
+                operation_id=op_id,
+                account_id=account_id,
+                instrument=terms.instrument,
+                style=terms.style.value,
+                settlement=terms.settlement.value,
+                settlement_asset=terms.settlement_asset,
+                contract_size=str(terms.contract_size),
+                quantity=str(quantity),
+                price=str(price),
+                fee=fee_units,
+                realized_pnl=str(fill.realized),
+                created_at=_now(),
+            )
+        )
+        self._store_position(account_id, fill.position)
+        return TradeRecord(op_id, fill.position, realized_units, fee_units)
+
+    def _empty_operation(self, operation: Operation) -> int:
+        result = self.connection.execute(
+            insert(schema.operations).returning(schema.operations.c.id),
+            [
+                {
+                    "kind": operation.kind.value,
+                    "reference": operation.reference,
+                    "entry_count": 0,
+                    "created_at": _now(),
+                }
+            ],
+        )
+        return int(result.scalar_one())
+
+    def _store_position(self, account_id: str, state: PositionState) -> None:
+        dialect = postgresql if self._pg else sqlite
+        values = {
+            "account_id": account_id,
+            "instrument": state.instrument,
+            "quantity": str(state.quantity),
+            "average_price": str(state.average_price),
+            "realized_pnl": str(state.realized_pnl),
+            "settlement_asset": state.settlement_asset,
+        }
+        stmt = dialect.insert(schema.positions).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account_id", "instrument"],
+            set_={k: v for k, v in values.items() if k not in ("account_id", "instrument")},
+        )
+        self.connection.execute(stmt)
+
+
+def _record(row: Any) -> AccountRecord:
+    return AccountRecord(
+        id=row["id"],
+        kind=AccountKind(row["kind"]),
+        parent=row["parent_id"],
+        mode=None if row["mode"] is None else AccountMode(row["mode"]),
+        model=row["model"],
+    )
+
+
+def _position(row: Any) -> PositionState:
+    return PositionState(
+        instrument=row["instrument"],
+        quantity=Decimal(row["quantity"]),
+        average_price=Decimal(row["average_price"]),
+        realized_pnl=Decimal(row["realized_pnl"]),
+        settlement_asset=row["settlement_asset"],
+    )
+
+
+class Ledger:
+    """The ledger on one database (SQLite file or PostgreSQL), schema migrated on open."""
+
+    def __init__(self, engine: Engine, assets: AssetRegistry | None = None) -> None:
+        self.engine = engine
+        self.assets = assets or default_assets()
+
+    @classmethod
+    def open(cls, url: str | None = None, assets: AssetRegistry | None = None) -> Ledger:
+        """Open (and if needed create and migrate) the ledger at ``url`` (default: $SOLVENT_DB or
+        ``sqlite:///solvent.db``); seeds the asset table and the system accounts."""
+        engine = open_engine(url)
+        migrate(engine)
+        ledger = cls(engine, assets)
+        ledger._seed()
+        return ledger
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def _seed(self) -> None:
+        with self.transaction() as tx:
+            conn = tx.connection
+            known = {r.symbol: r.decimals for r in conn.execute(select(schema.assets)).all()}
+            new_assets = []
+            for asset in self.assets:
+                if asset.symbol in known and known[asset.symbol] != asset.decimals:
+                    raise SolventInputError(
+                        f"assets.{asset.symbol}.decimals",
+                        f"the database holds {known[asset.symbol]} decimals; changing them would "
+                        "rescale every amount",
+                    )
+                if asset.symbol not in known:
+                    new_assets.append(
+                        {
+                            "symbol": asset.symbol,
+                            "decimals": asset.decimals,
+                            "asset_class": asset.asset_class.value,
+                        }
+                    )
+            if new_assets:
+                conn.execute(insert(schema.assets), new_assets)
+            existing = set(conn.execute(select(schema.accounts.c.id)).scalars())
+            for account_id in (EXTERNAL, *SYSTEM_ACCOUNTS):
+                if account_id not in existing:
+                    kind = AccountKind.EXTERNAL if account_id == EXTERNAL else AccountKind.SYSTEM
+                    tx.create_account(account_id, model="none", kind=kind)
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerTransaction]:
+        """One database transaction: commits on success, rolls back everything on any error."""
+        with self.engine.begin() as connection:
+            yield LedgerTransaction(connection, self.assets)
+
+    # --- conveniences (each one transaction) -----------------------------------------------
+
+    def create_account(
+        self,
+        account_id: str,
+        *,
+        parent: str | None = None,
+        mode: AccountMode | None = None,
+        model: str = "standard",
+    ) -> AccountRecord:
+        with self.transaction() as tx:
+            return tx.create_account(account_id, parent=parent, mode=mode, model=model)
+
+    def post(self, operation: Operation, overdraft: Overdraft = Overdraft.REFUSE) -> int:
+        with self.transaction() as tx:
+            return tx.post(operation, overdraft)
+
+    def post_many(
+        self, operations: Sequence[Operation], overdraft: Overdraft = Overdraft.REFUSE
+    ) -> list[int]:
+        with self.transaction() as tx:
+            return tx.post_many(operations, overdraft)
+
+    def account(self, account_id: str) -> AccountRecord:
+        with self.transaction() as tx:
+            return tx.account(account_id)
+
+    def balances(self, account_id: str) -> dict[str, int]:
+        """Cached balances of one account in base units (zero balances omitted)."""
+        with self.transaction() as tx:
+            tx.account(account_id)
+            return {a: u for a, u in tx.balances([account_id])[account_id].items() if u}
+
+    # --- audit -------------------------------------------------------------------------------
+
+    def journal_balances(self) -> dict[tuple[str, str], int]:
+        """Balances recomputed from the journal alone: ``{(account, asset): units}``, non-zero."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    schema.entries.c.account_id,
+                    schema.entries.c.asset,
+                    func.sum(schema.entries.c.amount),
+                ).group_by(schema.entries.c.account_id, schema.entries.c.asset)
+            ).all()
+        return {(a, s): int(t) for a, s, t in rows if int(t) != 0}
+
+    def cached_balances(self) -> dict[tuple[str, str], int]:
+        """The balance cache: ``{(account, asset): units}``, non-zero."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schema.balances)).all()
+        return {(r.account_id, r.asset): int(r.amount) for r in rows if int(r.amount) != 0}
+
+    def replay_positions(self) -> dict[tuple[str, str], PositionState]:
+        """Positions rebuilt from the trades table alone, in booking order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schema.trades).order_by(schema.trades.c.id)).all()
+        result: dict[tuple[str, str], PositionState] = {}
+        for r in rows:
+            terms = TradeTerms(
+                r.instrument,
+                TradeStyle(r.style),
+                SettlementKind(r.settlement),
+                r.settlement_asset,
+                Decimal(r.contract_size),
+            )
+            key = (r.account_id, r.instrument)
+            before = result.get(
+                key,
+                PositionState(r.instrument, Decimal(0), Decimal(0), Decimal(0), r.settlement_asset),
+            )
+            result[key] = apply_fill(before, terms, Decimal(r.quantity), Decimal(r.price)).position
+        return result
+
+    def audit(self) -> AuditReport:
+        """Recompute every balance from the journal and check every invariant.
+
+        Checks: each operation has exactly ``entry_count`` entries and sums to zero per asset;
+        cached balances equal the journal's sums; per asset, the total held by all accounts but
+        ``@external`` equals deposited - withdrawn; positions equal the replay of the trades.
+        """
+        problems: list[str] = []
+        with self.engine.connect() as conn:
+            counts = conn.execute(
+                select(
+                    schema.operations.c.id,
+                    schema.operations.c.entry_count,
+                    func.count(schema.entries.c.id),
+                )
+                .select_from(schema.operations.outerjoin(schema.entries))
+                .group_by(schema.operations.c.id, schema.operations.c.entry_count)
+                .having(func.count(schema.entries.c.id) != schema.operations.c.entry_count)
+            ).all()
+            problems += [f"operation {i}: {n} entries, expected {e}" for i, e, n in counts]
+            unbalanced = conn.execute(
+                select(schema.entries.c.operation_id, schema.entries.c.asset)
+                .group_by(schema.entries.c.operation_id, schema.entries.c.asset)
+                .having(func.sum(schema.entries.c.amount) != 0)
+            ).all()
+            problems += [f"operation {i} does not balance in {a}" for i, a in unbalanced]
+            flows = conn.execute(
+                select(
+                    schema.entries.c.asset,
+                    schema.entries.c.reason,
+                    func.sum(schema.entries.c.amount),
+                )
+                .where(schema.entries.c.account_id == EXTERNAL)
+                .group_by(schema.entries.c.asset, schema.entries.c.reason)
+            ).all()
+        journal = self.journal_balances()
+        cached = self.cached_balances()
+        for key in sorted(set(journal) | set(cached)):
+            if journal.get(key, 0) != cached.get(key, 0):
+                problems.append(
+                    f"balance of {key[0]} in {key[1]}: cached {cached.get(key, 0)}, "
+                    f"journal {journal.get(key, 0)}"
+                )
+        deposited: dict[str, int] = defaultdict(int)
+        withdrawn: dict[str, int] = defaultdict(int)
+        for asset, reason, total in flows:
+            if reason == Reason.DEPOSIT.value:
+                deposited[asset] += -int(total)
+            elif reason == Reason.WITHDRAWAL.value:
+                withdrawn[asset] += int(total)
+            else:
+                problems.append(f"{EXTERNAL} has {reason} entries in {asset}")
+        held: dict[str, int] = defaultdict(int)
+        for (account, asset), units in cached.items():
+            if account != EXTERNAL:
+                held[asset] += units
+        totals: dict[str, AssetTotals] = {}
+        for asset in sorted(set(deposited) | set(withdrawn) | set(held)):
+            t = AssetTotals(deposited[asset], withdrawn[asset], held[asset])
+            totals[asset] = t
+            if t.held != t.deposited - t.withdrawn:
+                problems.append(
+                    f"{asset}: held {t.held} != deposited {t.deposited} - withdrawn {t.withdrawn}"
+                )
+        replayed = {k: v for k, v in self.replay_positions().items()}
+        with self.engine.connect() as conn:
+            stored = {
+                (r.account_id, r.instrument): _position(r._mapping)
+                for r in conn.execute(select(schema.positions)).all()
+            }
+        for key in sorted(set(replayed) | set(stored)):
+            a, b = replayed.get(key), stored.get(key)
+            if (
+                a is None
+                or b is None
+                or (a.quantity, a.average_price, a.realized_pnl)
+                != (
+                    b.quantity,
+                    b.average_price,
+                    b.realized_pnl,
+                )
+            ):
+                problems.append(f"position {key[0]} {key[1]} differs from the trade replay")
+        return AuditReport(totals, tuple(problems))
