@@ -112,19 +112,24 @@ def black76_greeks(
     with np.errstate(divide="ignore", invalid="ignore"):
         d1, d2, sig_sqrt_t, live = _d1_d2(F, K, T, v)
         sign = np.where(call, 1.0, -1.0)
-        nd1 = ndtr(sign * d1)
-        value = sign * (F * nd1 - K * ndtr(sign * d2))
+        nd1 = ndtr(sign * d1)  # N(d1) for a call, N(-d1) for a put
+        value = F * nd1
+        value -= K * ndtr(sign * d2)
+        value *= sign
         intrinsic = np.maximum(sign * (F - K), 0.0)
         price = df * np.where(live, np.maximum(value, intrinsic), intrinsic)
-        pdf = norm_pdf(d1)
+        # The density, zero where the option has no time value: gamma, vega and the decay term of
+        # theta then vanish there without further masks.
+        pdf = np.where(live, norm_pdf(d1), 0.0)
+        pdf *= df
+        # Black delta: N(d1) for a call, -N(-d1) = N(d1) - 1 for a put; at expiry the step.
         step = np.where(F > K, 1.0, np.where(F < K, 0.0, 0.5))
-        call_delta = np.where(live, ndtr(d1), step)
-        delta = df * np.where(call, call_delta, call_delta - 1.0)
-        gamma = np.where(live, df * pdf / (F * sig_sqrt_t), 0.0)
-        sqrt_t = np.sqrt(np.maximum(T, 0.0))
-        vega = np.where(live, df * F * pdf * sqrt_t, 0.0)
-        safe_sqrt_t = np.where(sqrt_t > 0.0, sqrt_t, 1.0)
-        theta = np.where(live, r * price - df * F * pdf * v / (2.0 * safe_sqrt_t), r * price)
+        delta = df * np.where(live, sign * nd1, np.where(call, step, step - 1.0))
+        gamma = pdf / (F * sig_sqrt_t)
+        vega = F * pdf
+        vega *= np.sqrt(np.maximum(T, 0.0))
+        # theta = r V - df F n(d1) vol / (2 sqrt T) = r V - (vol F)^2 gamma / 2.
+        theta = r * price - 0.5 * (v * F) ** 2 * gamma
     return Greeks(
         price=np.asarray(price, dtype=np.float64),
         delta=np.asarray(delta, dtype=np.float64),

@@ -1,4 +1,4 @@
-"""``solvent margin PORTFOLIO_OR_BOOK --market MARKET [--model NAME] [--params ...] [--explain]``."""
+"""``solvent margin PORTFOLIO_OR_BOOK --market MARKET [--model NAME] [--params P] [--explain]``."""
 
 from __future__ import annotations
 
