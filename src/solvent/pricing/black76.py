@@ -21,6 +21,7 @@ gamma, vega and theta are zero.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,9 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+COMPILED_MIN_SIZE = 50_000
+"""From this many options on, :func:`black76_greeks` runs the numba kernel of
+:mod:`solvent.pricing.black76_compiled` (one fused parallel pass); below it, numpy."""
 
 
 def norm_pdf(x: FloatArray) -> FloatArray:
@@ -109,6 +113,31 @@ def black76_greeks(
     F, K, T, v = _as_float(forward), _as_float(strike), _as_float(time), _as_float(vol)
     call = np.asarray(is_call, dtype=bool)
     df, r = _as_float(discount), _as_float(rate)
+    shape = np.broadcast_shapes(F.shape, K.shape, T.shape, v.shape, call.shape, df.shape, r.shape)
+    if math.prod(shape) >= COMPILED_MIN_SIZE:
+        from solvent.pricing.black76_compiled import greeks_compiled
+
+        def flat(a: FloatArray) -> FloatArray:
+            return np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).ravel()
+
+        is_call_flat = np.ascontiguousarray(np.broadcast_to(call, shape)).ravel()
+        out = greeks_compiled(
+            flat(F), flat(K), flat(T), flat(v), is_call_flat, flat(df), flat(r)
+        ).reshape((5, *shape))
+        return Greeks(out[0], out[1], out[2], out[3], out[4])
+    return _greeks_numpy(F, K, T, v, call, df, r)
+
+
+def _greeks_numpy(
+    F: FloatArray,
+    K: FloatArray,
+    T: FloatArray,
+    v: FloatArray,
+    call: BoolArray,
+    df: FloatArray,
+    r: FloatArray,
+) -> Greeks:
+    """The numpy path of :func:`black76_greeks` (any shapes that broadcast)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         d1, d2, sig_sqrt_t, live = _d1_d2(F, K, T, v)
         sign = np.where(call, 1.0, -1.0)
