@@ -68,6 +68,11 @@ class UnderlyingScan:
     price_scan_range: float
     vol_scan_range: float
     short_option_minimum: float = 0.0
+    intra_spread_min: float = 0.0
+    """Intra-commodity (calendar) spread charge per 1 coin of delta spread between two expiry
+    tiers, as a fraction of the forward: at least this much ..."""
+    intra_spread_per_year: float = 0.0
+    """... or this much per year of expiry gap, whichever is larger (ours; see span.md)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -282,7 +287,13 @@ _TOP_FIELDS = {
     "vol_shift",
     "underlyings",
 }
-_UNDERLYING_FIELDS = {"price_scan_range", "vol_scan_range", "short_option_minimum"}
+_UNDERLYING_FIELDS = {
+    "price_scan_range",
+    "vol_scan_range",
+    "short_option_minimum",
+    "intra_spread_min",
+    "intra_spread_per_year",
+}
 
 
 def _num(value: Any, path: str, low: float, high: float, *, low_open: bool = False) -> float:
@@ -350,6 +361,8 @@ def crypto_params_from_mapping(
                 "price_scan_range": previous.price_scan_range,
                 "vol_scan_range": previous.vol_scan_range,
                 "short_option_minimum": previous.short_option_minimum,
+                "intra_spread_min": previous.intra_spread_min,
+                "intra_spread_per_year": previous.intra_spread_per_year,
             }
         )
         values.update(fields)
@@ -371,6 +384,12 @@ def crypto_params_from_mapping(
             vol_scan_range=_num(values["vol_scan_range"], f"{path}.vol_scan_range", 0.0, vol_high),
             short_option_minimum=_num(
                 values.get("short_option_minimum", 0.0), f"{path}.short_option_minimum", 0.0, 1.0
+            ),
+            intra_spread_min=_num(
+                values.get("intra_spread_min", 0.0), f"{path}.intra_spread_min", 0.0, 1.0
+            ),
+            intra_spread_per_year=_num(
+                values.get("intra_spread_per_year", 0.0), f"{path}.intra_spread_per_year", 0.0, 1.0
             ),
         )
     if not underlyings:

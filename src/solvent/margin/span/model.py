@@ -3,8 +3,9 @@
 Every held instrument gets its 16-scenario risk array by full revaluation
 (:func:`~solvent.margin.span.crypto.compute_risk_arrays`, scan ranges from the ``span-crypto``
 parameter set or ``--params FILE``). Each margin pool is one settlement currency; inside it, each
-underlying is one combined commodity (tier 1, no intra- or inter-commodity spreads are defined for
-crypto yet). Requirements are in the pool's currency.
+underlying is one combined commodity whose tiers are its expiries, with calendar spread charges
+between tiers (:func:`_with_expiry_tiers`); no inter-commodity credits are defined for crypto.
+Requirements are in the pool's currency.
 
 Components (additive, pool currency): ``scan_risk``, ``intra_spread_charge``,
 ``inter_spread_credit`` (subtracted), ``short_option_minimum_excess`` (the amount by which the
@@ -16,6 +17,8 @@ with ``m = MAINTENANCE_TO_INITIAL``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
@@ -26,11 +29,16 @@ from solvent.margin.span.calc import SpanBookResult, span_book
 from solvent.margin.span.crypto import (
     DEFAULT_PARAMS,
     CryptoInstrumentColumns,
+    UnderlyingScan,
     compute_risk_arrays,
     load_crypto_params,
     span_parameters_from_arrays,
 )
-from solvent.margin.span.risk_params import CombinedCommodity, make_span_parameters
+from solvent.margin.span.risk_params import (
+    CombinedCommodity,
+    IntraSpread,
+    make_span_parameters,
+)
 from solvent.margin.span.scenarios import LABELS
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
@@ -80,7 +88,11 @@ def margin_book(
             cc = span_parameters_from_arrays(
                 pool, underlying, table.names, columns, arrays, rows
             ).combined_commodities[0]
-            ccs.append(CombinedCommodity(cc.code, cc.products, (), MAINTENANCE_TO_INITIAL))
+            scan = crypto.underlyings[underlying]
+            tiers = _with_expiry_tiers(
+                cc, cols.time[rows], cols.forward[rows], table.is_inverse[rows], scan
+            )
+            ccs.append(tiers)
             order.extend(rows.tolist())
         params_pool = make_span_parameters(pool, ccs)
         cols_idx = np.asarray(order, dtype=np.intp)
@@ -108,6 +120,37 @@ def margin_book(
             for a in range(n_acc)
         )
     return BookMargin(MODEL_NAME, crypto.label, book.accounts, im_usd, mm_usd, details)
+
+
+def _with_expiry_tiers(
+    cc: CombinedCommodity,
+    time: NDArray[np.float64],
+    forward: NDArray[np.float64],
+    inverse: NDArray[np.bool_],
+    scan: UnderlyingScan,
+) -> CombinedCommodity:
+    """The combined commodity with one tier per expiry (delta-1 contracts without expiry and
+    spot in tier 1) and a calendar spread charge between every pair of tiers, adjacent tiers
+    first: per 1 coin of delta spread, ``max(intra_spread_min, intra_spread_per_year * gap in
+    years)`` of the forward (coin for an inverse pool, USD for a linear one)."""
+    expiries, tier_of = np.unique(np.round(time, 10), return_inverse=True)
+    products = tuple(replace(p, tier=int(tier_of[i]) + 1) for i, p in enumerate(cc.products))
+    unit = 1.0 if bool(inverse.all()) else float(np.median(forward))
+    pairs = sorted(
+        ((a, b) for a in range(expiries.size) for b in range(a + 1, expiries.size)),
+        key=lambda ab: (ab[1] - ab[0], ab[0]),
+    )
+    spreads = tuple(
+        IntraSpread(
+            a + 1,
+            b + 1,
+            unit
+            * max(scan.intra_spread_min, scan.intra_spread_per_year * (expiries[b] - expiries[a])),
+        )
+        for a, b in pairs
+        if scan.intra_spread_min > 0 or scan.intra_spread_per_year > 0
+    )
+    return CombinedCommodity(cc.code, products, spreads, MAINTENANCE_TO_INITIAL)
 
 
 def _pool(
