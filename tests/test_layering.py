@@ -29,9 +29,7 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC))
-)
+@pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
 def test_imports_follow_the_data_flow(path: Path) -> None:
     rel = path.relative_to(SRC)
     package = rel.parts[0].removesuffix(".py") if len(rel.parts) > 1 else rel.stem

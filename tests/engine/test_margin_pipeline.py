@@ -84,9 +84,16 @@ def test_errors_name_the_problem() -> None:
         margin_portfolios([portfolio("a", ("BTC-1JAN30", 1.0))], market(), "deribit-pm")
     with pytest.raises(SolventInputError, match=r"accounts\[1\]\.positions\[0\]\.quantity"):
         parse_portfolio_or_book(
-            {"accounts": [{"account": "a"}, {"account": "b", "positions": [
-                {"instrument": "BTC-PERPETUAL", "quantity": "1"}]}]}
-        )  # fmt: skip
+            {
+                "accounts": [
+                    {"account": "a"},
+                    {
+                        "account": "b",
+                        "positions": [{"instrument": "BTC-PERPETUAL", "quantity": "1"}],
+                    },
+                ]
+            }
+        )
     with pytest.raises(SolventInputError, match=r"accounts\[0\]\.parent"):
         parse_portfolio_or_book({"accounts": [{"account": "a", "parent": "zz"}]})
 

@@ -103,8 +103,15 @@ def test_scaling_the_portfolio_scales_the_scenario_risk(k: float) -> None:
 
 def test_book_equals_accounts_margined_one_by_one() -> None:
     rng = np.random.default_rng(7)
-    names = ["BTC-PERPETUAL", "ETH-PERPETUAL", "BTC_USDC-PERPETUAL", "BTC-27MAR26",
-             "BTC-27MAR26-110000-C", "BTC-27MAR26-90000-P", "ETH-27MAR26-4000-C"]  # fmt: skip
+    names = [
+        "BTC-PERPETUAL",
+        "ETH-PERPETUAL",
+        "BTC_USDC-PERPETUAL",
+        "BTC-27MAR26",
+        "BTC-27MAR26-110000-C",
+        "BTC-27MAR26-90000-P",
+        "ETH-27MAR26-4000-C",
+    ]
     pfs = [
         portfolio(f"a{i}", *[(n, float(rng.normal())) for n in rng.choice(names, 3, False)])
         for i in range(25)

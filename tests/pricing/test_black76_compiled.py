@@ -35,9 +35,14 @@ def test_large_inputs_dispatch_to_the_kernel_with_broadcasting() -> None:
     F, K, T, v, call, _, _ = _inputs(COMPILED_MIN_SIZE)
     big = black76_greeks(F[:, None], K[:, None], T[:, None], v[:, None], call[:, None])
     small = _greeks_numpy(
-        F[:, None], K[:, None], T[:, None], v[:, None], call[:, None], np.asarray(1.0),
+        F[:, None],
+        K[:, None],
+        T[:, None],
+        v[:, None],
+        call[:, None],
+        np.asarray(1.0),
         np.asarray(0.0),
-    )  # fmt: skip
+    )
     assert big.price.shape == (COMPILED_MIN_SIZE, 1)
     np.testing.assert_allclose(big.price, small.price, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(big.delta, small.delta, rtol=1e-9, atol=1e-12)

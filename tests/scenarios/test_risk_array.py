@@ -77,9 +77,14 @@ def test_weights_scale_pnl() -> None:
     table = m.table(["BTC_USDC-PERPETUAL"])
     base = _scenarios(table.underlyings)
     half = ScenarioSet(
-        base.name, base.underlyings, base.moves, base.vol_shocks, np.full(MOVES.size, 0.35),
-        base.vol_rule, base.labels,
-    )  # fmt: skip
+        base.name,
+        base.underlyings,
+        base.moves,
+        base.vol_shocks,
+        np.full(MOVES.size, 0.35),
+        base.vol_rule,
+        base.labels,
+    )
     full = compute_risk_array(table, m.columns(table), base).pnl
     np.testing.assert_allclose(compute_risk_array(table, m.columns(table), half).pnl, 0.35 * full)
 
@@ -87,9 +92,14 @@ def test_weights_scale_pnl() -> None:
 def test_scenario_set_validation_names_the_field() -> None:
     with pytest.raises(SolventInputError, match=r"scenarios\.moves"):
         ScenarioSet(
-            "bad", ("BTC",), np.array([[-1.5]]), np.zeros((1, 1)), np.ones(1), VolShockRule(),
+            "bad",
+            ("BTC",),
+            np.array([[-1.5]]),
+            np.zeros((1, 1)),
+            np.ones(1),
+            VolShockRule(),
             ("x",),
-        )  # fmt: skip
+        )
     with pytest.raises(SolventInputError, match=r"scenarios\.vol_shocks"):
         ScenarioSet(
             "bad", ("BTC",), np.zeros((1, 1)), np.zeros((2, 1)), np.ones(1), VolShockRule(), ("x",)

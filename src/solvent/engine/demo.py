@@ -33,17 +33,22 @@ def sample_book() -> list[Portfolio]:
         return Portfolio(account, collateral, tuple(Position(n, q) for n, q in pos))
 
     return [
-        pf("short-strangle", {"BTC": 1.0},
-           ("BTC-30JAN26-110000-C", -1.0), ("BTC-30JAN26-80000-P", -1.0)),
-        pf("covered-call", {"BTC": 2.0},
-           ("BTC-PERPETUAL", 1.0), ("BTC-27MAR26-110000-C", -1.0)),
-        pf("basis-trade", {"BTC": 0.5},
-           ("BTC-PERPETUAL", 5.0), ("BTC-27MAR26", -5.0)),
-        pf("btc-eth-pair", {"USDC": 20_000.0},
-           ("BTC-PERPETUAL", 1.0), ("ETH-PERPETUAL", -29.0)),
-        pf("eth-risk-reversal", {"ETH": 10.0},
-           ("ETH-27MAR26-4000-C", 10.0), ("ETH-27MAR26-2600-P", -10.0)),
-    ]  # fmt: skip
+        pf(
+            "short-strangle",
+            {"BTC": 1.0},
+            ("BTC-30JAN26-110000-C", -1.0),
+            ("BTC-30JAN26-80000-P", -1.0),
+        ),
+        pf("covered-call", {"BTC": 2.0}, ("BTC-PERPETUAL", 1.0), ("BTC-27MAR26-110000-C", -1.0)),
+        pf("basis-trade", {"BTC": 0.5}, ("BTC-PERPETUAL", 5.0), ("BTC-27MAR26", -5.0)),
+        pf("btc-eth-pair", {"USDC": 20_000.0}, ("BTC-PERPETUAL", 1.0), ("ETH-PERPETUAL", -29.0)),
+        pf(
+            "eth-risk-reversal",
+            {"ETH": 10.0},
+            ("ETH-27MAR26-4000-C", 10.0),
+            ("ETH-27MAR26-2600-P", -10.0),
+        ),
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,15 +117,26 @@ class DeribitPmParams:
 
 _TOP = {"name", "version", "mode", "common", "underlyings", "currencies", "correlation"}
 _COMMON = {
-    "buckets_count", "short_term_vega_power", "long_term_vega_power", "vega_power_term_days",
-    "dte_floor_days", "min_volatility_for_shock_up", "extended_table_factor", "extended_moves",
-    "max_delta_shock", "delta_total_liq_shock_threshold", "mm_factor",
-}  # fmt: skip
+    "buckets_count",
+    "short_term_vega_power",
+    "long_term_vega_power",
+    "vega_power_term_days",
+    "dte_floor_days",
+    "min_volatility_for_shock_up",
+    "extended_table_factor",
+    "extended_moves",
+    "max_delta_shock",
+    "delta_total_liq_shock_threshold",
+    "mm_factor",
+}
 _UNDERLYING = {"price_range", "volatility_range_up", "volatility_range_down"}
 _CURRENCY = {
-    "min_annualised_move", "annualised_move_risk", "pnl_offset", "max_offsetable_pnl",
+    "min_annualised_move",
+    "annualised_move_risk",
+    "pnl_offset",
+    "max_offsetable_pnl",
     "extended_dampener",
-}  # fmt: skip
+}
 
 
 def parse_params(raw: Mapping[str, Any]) -> DeribitPmParams:
@@ -352,9 +363,15 @@ def prepare(
         rate = rate * np.where(table.is_inverse[grp.rows], 1.0, cols.forward[grp.rows])
         roll_rate[grp.rows] = rate * table.contract_size[grp.rows]
     return PreparedRisk(
-        tuple(instruments), market, params, scenarios, risk, groups, roll_rate,
+        tuple(instruments),
+        market,
+        params,
+        scenarios,
+        risk,
+        groups,
+        roll_rate,
         _usd_delta_per_unit(table, cols),
-    )  # fmt: skip
+    )
 
 
 def margin_book(
@@ -422,9 +439,17 @@ def margin_prepared(
         group_delta_usd.append(np.asarray(sub @ prepared.usd_delta[grp.rows]))
 
     ctx = _Context(
-        book, market, params, prepared.scenarios, risk, prepared.groups, raw_vectors,
-        group_vectors, group_roll, group_delta_usd,
-    )  # fmt: skip
+        book,
+        market,
+        params,
+        prepared.scenarios,
+        risk,
+        prepared.groups,
+        raw_vectors,
+        group_vectors,
+        group_roll,
+        group_delta_usd,
+    )
     assemble = _cross if params.cross else _segregated
     im_usd, mm_usd, details = assemble(ctx, detail, explain)
     return BookMargin(MODEL_NAME, params.label, book.accounts, im_usd, mm_usd, details)
@@ -490,9 +515,15 @@ def _segregated(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
         mm = params.mm_factor * im
         im_usd += im * px
         mm_usd += mm * px
-        per_pool[pool] = {"worst_case": worst, "roll_shock": roll, "delta_shock": dshock,
-                          "im": im, "mm": mm, "worst_idx": worst_idx.astype(np.float64),
-                          "worst_grp": worst_grp.astype(np.float64)}  # fmt: skip
+        per_pool[pool] = {
+            "worst_case": worst,
+            "roll_shock": roll,
+            "delta_shock": dshock,
+            "im": im,
+            "mm": mm,
+            "worst_idx": worst_idx.astype(np.float64),
+            "worst_grp": worst_grp.astype(np.float64),
+        }
     details = None
     if detail:
         accounts = []
@@ -511,9 +542,10 @@ def _segregated(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
                 if explain:
                     scen_list = tuple(
                         (scenario_label(scenarios, j, g.underlying), float(raw[k][a, j]))
-                        for k, g in enumerate(groups) if g.settlement == pool
+                        for k, g in enumerate(groups)
+                        if g.settlement == pool
                         for j in range(len(scenarios))
-                    )  # fmt: skip
+                    )
                     contrib = _contributions(book, risk, a, grp, s)
                 pool_results.append(
                     PoolMargin(
@@ -599,8 +631,9 @@ def _cross(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
             if explain:
                 scen_list = tuple(
                     (scenario_label(scenarios, i, uu), float(raw_usd[uu][a, i]))
-                    for uu in underlyings for i in range(n_s)
-                )  # fmt: skip
+                    for uu in underlyings
+                    for i in range(n_s)
+                )
                 contrib = _cross_contributions(
                     book, market, risk, a, groups, worst_idx[a], underlyings
                 )
@@ -627,9 +660,14 @@ def _cross(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
 
 
 def _cross_contributions(
-    book: Book, market: MarketSnapshot, risk: RiskArray, a: int, groups: list[_Group],
-    worst_idx: NDArray[np.intp], underlyings: tuple[str, ...],
-) -> tuple[Contribution, ...]:  # fmt: skip
+    book: Book,
+    market: MarketSnapshot,
+    risk: RiskArray,
+    a: int,
+    groups: list[_Group],
+    worst_idx: NDArray[np.intp],
+    underlyings: tuple[str, ...],
+) -> tuple[Contribution, ...]:
     """Each position's USD P&L in its own underlying's worst scenario (raw, before dampening)."""
     cols_a, qty_a = book.row(a)
     out = []

@@ -35,8 +35,9 @@ def _standard(
 
     if derive_model.is_srm_params(params):
         return derive_model.srm_margin_book(book, market, params, detail, explain)
-    return standard.margin_book(book, market, standard.load_params(params), detail=detail,
-                                explain=explain)  # fmt: skip
+    return standard.margin_book(
+        book, market, standard.load_params(params), detail=detail, explain=explain
+    )
 
 
 def _deribit_pm(

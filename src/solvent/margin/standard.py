@@ -142,9 +142,12 @@ def position_requirements(
     fee = np.where(inverse, 0.0, params.linear_fee_provision * cols.spot[col] * size)
     shape = book.quantities.shape
     values = {
-        "futures_im": fut_im, "options_im": opt_im, "futures_mm": fut_mm,
-        "options_mm": opt_mm, "fee_provision": fee,
-    }  # fmt: skip
+        "futures_im": fut_im,
+        "options_im": opt_im,
+        "futures_mm": fut_mm,
+        "options_mm": opt_mm,
+        "fee_provision": fee,
+    }
     return {k: sp.csr_array((v, (q.row, col)), shape=shape) for k, v in values.items()}
 
 
@@ -177,7 +180,9 @@ def margin_book(
         held = (abs(book.quantities) @ member).toarray() > 0
         details = tuple(
             AccountMargin(
-                book.accounts[a], MODEL_NAME, params.label,
+                book.accounts[a],
+                MODEL_NAME,
+                params.label,
                 tuple(
                     PoolMargin(
                         currency=pool,
@@ -189,12 +194,14 @@ def margin_book(
                             _contributions(book, table, per_position, a, j) if explain else None
                         ),
                     )
-                    for j, pool in enumerate(pools) if held[a, j]
+                    for j, pool in enumerate(pools)
+                    if held[a, j]
                 ),
-                float(im_usd[a]), float(mm_usd[a]),
+                float(im_usd[a]),
+                float(mm_usd[a]),
             )
             for a in range(n_acc)
-        )  # fmt: skip
+        )
     return BookMargin(MODEL_NAME, params.label, book.accounts, im_usd, mm_usd, details)
 
 

@@ -24,9 +24,18 @@ from solvent.market.snapshot import MarketSnapshot, build_snapshot, parse_timest
 EMBEDDED_SNAPSHOT = "deribit_options_snapshot_20260105T153329Z.csv"
 EMBEDDED_PERPETUALS = "perpetual_futures_prices_20260105T153329Z.csv"
 _REQUIRED = (
-    "timestamp", "instrument_name", "underlying", "option_type", "strike", "expiry_datetime",
-    "implied_volatility", "currency", "index_price", "futures_price", "futures_instrument_name",
-)  # fmt: skip
+    "timestamp",
+    "instrument_name",
+    "underlying",
+    "option_type",
+    "strike",
+    "expiry_datetime",
+    "implied_volatility",
+    "currency",
+    "index_price",
+    "futures_price",
+    "futures_instrument_name",
+)
 
 
 def _open(path: Path) -> TextIO:

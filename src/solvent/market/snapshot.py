@@ -133,9 +133,19 @@ class MarketSnapshot:
 
 _TOP_FIELDS = {"as_of", "index", "rates", "instruments", "order_books"}
 _INSTRUMENT_FIELDS = {
-    "name", "kind", "underlying", "settlement", "settlement_asset", "contract_size", "expiry",
-    "strike", "option_type", "mark_price", "mark_iv", "forward",
-}  # fmt: skip
+    "name",
+    "kind",
+    "underlying",
+    "settlement",
+    "settlement_asset",
+    "contract_size",
+    "expiry",
+    "strike",
+    "option_type",
+    "mark_price",
+    "mark_iv",
+    "forward",
+}
 
 
 def parse_timestamp(value: object, field: str) -> datetime:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import QuantLib as ql  # noqa: N813
+import QuantLib as ql
 
 from solvent.errors import SolventInputError
 from solvent.margin.span import span_margin

@@ -29,8 +29,14 @@ def register(app: typer.Typer) -> None:
             + ", ".join(f"{a} {p:,.2f}" for a, p in market.index.items())
         )
         surfaces = Table(title="SVI volatility surfaces (vega-weighted fit to Deribit mark IVs)")
-        for col in ("underlying", "expiries", "RMS IV error", "worst expiry RMS", "butterfly",
-                    "calendar"):  # fmt: skip
+        for col in (
+            "underlying",
+            "expiries",
+            "RMS IV error",
+            "worst expiry RMS",
+            "butterfly",
+            "calendar",
+        ):
             surfaces.add_column(col, justify="right")
         for underlying, rep in result.surfaces.items():
             surfaces.add_row(
