@@ -23,7 +23,7 @@ def _ndtr(x: float) -> float:
     return 0.5 * math.erfc(-x * _INV_SQRT_2)
 
 
-@numba.njit(parallel=True, cache=True, fastmath=False)
+@numba.njit(parallel=True, cache=True, fastmath=False, error_model="numpy", boundscheck=False)
 def _greeks_kernel(  # pragma: no cover - compiled; covered through black76_greeks
     forward: FloatArray,
     strike: FloatArray,
