@@ -130,6 +130,8 @@ def _pool_json(pool: PoolMargin, explain: bool) -> dict[str, Any]:
             "index": pool.worst_scenario.index,
             "label": pool.worst_scenario.label,
         }
+    if pool.risk_measures is not None:
+        out["risk_measures"] = dict(pool.risk_measures)
     if explain:
         out.setdefault("worst_scenario", None)
         out["scenarios"] = [{"label": label, "pnl": pnl} for label, pnl in pool.scenarios or ()]

@@ -51,6 +51,9 @@ class PoolMargin:
     worst_scenario: ScenarioRef | None = None
     scenarios: tuple[tuple[str, float], ...] | None = None
     contributions: tuple[Contribution, ...] | None = None
+    risk_measures: Mapping[str, float] | None = None
+    """Statistics behind the requirement that are not additive parts of it (e.g. fhs-es's VaR
+    and ES at its confidence, USD), rendered as an optional ``risk_measures`` object."""
 
 
 @dataclass(frozen=True, slots=True)

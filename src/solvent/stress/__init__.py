@@ -1,0 +1,1 @@
+"""Stress tests, margin backtests, procyclicality measures and dynamic margin overlays."""

@@ -1,0 +1,50 @@
+"""``solvent backtest --model NAME --history PATH [--asset BTC] [--side long|short]
+[--confidence 0.99] [--horizon-days 1] [--params P] [--chart PATH]`` (FORMATS.md 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from solvent.cli.output import emit_json, run_or_fail
+from solvent.market.history import load_price_history
+from solvent.stress.backtest import DEFAULT_WARMUP_DAYS, Side, run_backtest
+from solvent.stress.chart import write_chart
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("backtest")
+    def backtest(
+        model: Annotated[str, typer.Option("--model", help="Margin model name.")],
+        history: Annotated[Path, typer.Option("--history", help="Price history (FORMATS.md 8).")],
+        asset: Annotated[str, typer.Option("--asset", help="Asset to margin.")] = "BTC",
+        side: Annotated[Side, typer.Option("--side", help="One unit long or short.")] = Side.LONG,
+        confidence: Annotated[
+            float, typer.Option("--confidence", help="Coverage tested (breach rate 1 - c).")
+        ] = 0.99,
+        horizon_days: Annotated[
+            int, typer.Option("--horizon-days", help="Loss horizon (and fhs-es MPOR), days.")
+        ] = 1,
+        params: Annotated[
+            str | None, typer.Option("--params", help="Built-in set name or TOML/JSON file.")
+        ] = None,
+        warmup_days: Annotated[
+            int, typer.Option("--warmup-days", help="Closes before the first margin day.")
+        ] = DEFAULT_WARMUP_DAYS,
+        chart: Annotated[
+            Path | None, typer.Option("--chart", help="PNG path (default: ./backtest_*.png).")
+        ] = None,
+    ) -> None:
+        """Roll a model through a price history, margining one unit each day (JSON + PNG)."""
+        hist = run_or_fail(lambda: load_price_history(history))
+        name = asset.strip().upper()
+        result = run_or_fail(
+            lambda: run_backtest(
+                model, hist, name, side, confidence, horizon_days, params, warmup_days
+            )
+        )
+        target = chart or Path(f"backtest_{model}_{name}_{side}_{horizon_days}d.png")
+        written = write_chart(result, target)
+        emit_json(result.to_json(str(written)))

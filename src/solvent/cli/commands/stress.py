@@ -1,0 +1,52 @@
+"""``solvent stress BOOK --market MARKET [--scenario NAME ...] [--history PATH]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from solvent.cli.output import emit_json, run_or_fail
+from solvent.errors import SolventInputError
+from solvent.market.history import embedded_price_history, load_price_history
+from solvent.market.snapshot import load_market
+from solvent.portfolio.portfolio import load_portfolio_or_book
+from solvent.stress.apply import stress_book
+from solvent.stress.library import StressScenario, stress_library
+
+
+def _pick(library: dict[str, StressScenario], names: list[str] | None) -> list[StressScenario]:
+    if not names:
+        return list(library.values())
+    for i, name in enumerate(names):
+        if name not in library:
+            raise SolventInputError(
+                f"scenario[{i}]", f"unknown scenario {name!r} (known: {', '.join(library)})"
+            )
+    return [library[n] for n in names]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("stress")
+    def stress(
+        book: Annotated[Path, typer.Argument(help="Portfolio or book JSON (FORMATS.md 2).")],
+        market: Annotated[Path, typer.Option("--market", help="Market snapshot JSON.")],
+        scenario: Annotated[
+            list[str] | None, typer.Option("--scenario", help="Scenario name (repeatable).")
+        ] = None,
+        history: Annotated[
+            Path | None, typer.Option("--history", help="History for historical scenarios.")
+        ] = None,
+    ) -> None:
+        """Loss per account, negative-equity accounts and total shortfall per scenario (JSON)."""
+        portfolios, _ = run_or_fail(lambda: load_portfolio_or_book(book))
+        snapshot = run_or_fail(lambda: load_market(market))
+        hist = run_or_fail(
+            lambda: embedded_price_history() if history is None else load_price_history(history)
+        )
+        chosen = run_or_fail(lambda: _pick(stress_library(hist), scenario))
+        results = run_or_fail(lambda: stress_book(portfolios, snapshot, chosen))
+        emit_json(
+            {"as_of": snapshot.as_of.isoformat(), "scenarios": [r.to_json() for r in results]}
+        )

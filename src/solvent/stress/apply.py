@@ -1,0 +1,153 @@
+"""Apply stress scenarios to a book: loss per account (USD), negative equity, total shortfall.
+
+For each scenario and every account at once:
+
+- positions: full revaluation (:func:`compute_risk_array`, instantaneous: no time passes) of one
+  unit of every instrument at the scenario's moves and vol shocks; settlement-asset P&L is
+  converted to USD at the scenario's price of the settlement asset (a coin at its moved price, a
+  stablecoin at its possibly depegged price). An option's value also changes with a depeg of its
+  settlement stablecoin: ``value x (d - 1)`` is added for a linear option settled in it.
+- collateral: each balance revalued at the scenario price (coins moved, stablecoins at their
+  scenario price), gross (no haircut): ``sum b (P1 - P0)``.
+- ``equity_usd`` before = gross collateral + option values (the engine's definition without
+  haircuts, docs/glossary.md); ``loss_usd = -(position P&L + collateral change)``;
+  ``equity_after_usd = equity_usd - loss_usd``; ``shortfall_usd = max(0, -equity_after_usd)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from solvent.market.snapshot import MarketSnapshot
+from solvent.portfolio.book import Book
+from solvent.portfolio.portfolio import Portfolio
+from solvent.scenarios.risk_array import compute_risk_array
+from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRule
+from solvent.stress.library import STABLECOINS, StressScenario
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class StressResult:
+    """One scenario over the book; arrays per account (USD)."""
+
+    scenario: StressScenario
+    accounts: tuple[str, ...]
+    equity_usd: FloatArray
+    position_pnl_usd: FloatArray
+    collateral_change_usd: FloatArray
+    loss_usd: FloatArray
+    equity_after_usd: FloatArray
+    shortfall_usd: FloatArray
+
+    def to_json(self) -> dict[str, object]:
+        s = self.scenario
+        negative = [a for a, e in zip(self.accounts, self.equity_after_usd, strict=True) if e < 0]
+        return {
+            "name": s.name,
+            "kind": str(s.kind),
+            "description": s.description,
+            "start": s.start,
+            "end": s.end,
+            "moves": dict(s.moves),
+            "default_move": s.default_move,
+            "vol_shocks": dict(s.vol_shocks),
+            "default_vol_shock": s.default_vol_shock,
+            "stablecoin_prices": dict(s.stablecoin_prices),
+            "proxied": list(s.proxied),
+            "accounts": [
+                {
+                    "account": a,
+                    "equity_usd": float(self.equity_usd[i]),
+                    "position_pnl_usd": float(self.position_pnl_usd[i]),
+                    "collateral_change_usd": float(self.collateral_change_usd[i]),
+                    "loss_usd": float(self.loss_usd[i]),
+                    "equity_after_usd": float(self.equity_after_usd[i]),
+                    "shortfall_usd": float(self.shortfall_usd[i]),
+                }
+                for i, a in enumerate(self.accounts)
+            ],
+            "total_loss_usd": float(self.loss_usd.sum()),
+            "negative_equity_accounts": negative,
+            "total_shortfall_usd": float(self.shortfall_usd.sum()),
+        }
+
+
+def _price(market: MarketSnapshot, asset: str, field: str) -> float:
+    return market.price_usd(asset, field)
+
+
+def _scenario_price(market: MarketSnapshot, asset: str, s: StressScenario, field: str) -> float:
+    if asset in STABLECOINS:
+        return s.stable_price(asset)
+    return _price(market, asset, field) * (1.0 + s.move(asset))
+
+
+def stress_book(
+    portfolios: Sequence[Portfolio], market: MarketSnapshot, scenarios: Sequence[StressScenario]
+) -> list[StressResult]:
+    """Every scenario applied to every account (see the module docstring)."""
+    book = Book.from_portfolios(portfolios)
+    table = market.table(list(book.instruments), "positions")
+    cols = market.columns(table)
+    n_s = len(scenarios)
+    und = table.underlyings
+    moves = np.array([[s.move(u) for u in und] for s in scenarios]).reshape(n_s, len(und))
+    shocks = np.array([[s.vol_shock(u) for u in und] for s in scenarios]).reshape(n_s, len(und))
+    if len(table):
+        sset = ScenarioSet(
+            name="stress",
+            underlyings=und,
+            moves=moves,
+            vol_shocks=shocks,
+            weights=np.ones(n_s),
+            vol_rule=VolShockRule(kind=VolShockKind.RELATIVE),
+            labels=tuple(s.name for s in scenarios),
+        )
+        pnl = compute_risk_array(table, cols, sset).pnl  # (I, S) settlement units
+    else:
+        pnl = np.zeros((0, n_s))
+    settle = table.settlement_assets
+    p1 = np.array([[_scenario_price(market, a, s, "settlement_asset") for a in settle]
+                   for s in scenarios]).reshape(n_s, len(settle))  # fmt: skip
+    p0 = np.array([_price(market, a, "settlement_asset") for a in settle])
+    code = table.settlement_code
+    mark_settle = np.where(table.is_option, cols.mark_price, 0.0)  # option value, settlement units
+    # USD P&L per unit: scenario P&L at the scenario price of the settlement asset, plus the
+    # revaluation of the option's current value when the settlement asset's price changes.
+    r_usd = pnl * p1[:, code].T + mark_settle[:, None] * (p1[:, code].T - p0[code][:, None])
+    pos_pnl = np.asarray(book.quantities @ r_usd).reshape(len(book), n_s)
+    assets = sorted({a for p in portfolios for a in p.collateral})
+    bal = np.array([[p.collateral.get(a, 0.0) for a in assets] for p in portfolios]).reshape(
+        len(portfolios), len(assets)
+    )
+    c0 = np.array([_price(market, a, f"collateral.{a}") if np.any(bal[:, j]) else 0.0
+                   for j, a in enumerate(assets)])  # fmt: skip
+    c1 = np.array([[_scenario_price(market, a, s, f"collateral.{a}") if c0[j] else 0.0
+                    for j, a in enumerate(assets)] for s in scenarios])  # fmt: skip
+    c1 = c1.reshape(n_s, len(assets))
+    coll_change = bal @ (c1 - c0[None, :]).T  # (A, S)
+    option_usd = np.asarray(book.quantities @ (mark_settle * p0[code]))
+    equity = bal @ c0 + option_usd
+    out = []
+    for k, s in enumerate(scenarios):
+        loss = -(pos_pnl[:, k] + coll_change[:, k])
+        after = equity - loss
+        out.append(
+            StressResult(
+                s,
+                book.accounts,
+                equity,
+                pos_pnl[:, k],
+                coll_change[:, k],
+                loss,
+                after,
+                np.maximum(-after, 0.0),
+            )
+        )
+    return out
