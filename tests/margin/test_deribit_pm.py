@@ -177,3 +177,15 @@ def test_parameter_files_are_validated(tmp_path: Path) -> None:
 
 def test_result_names_the_parameter_set() -> None:
     assert _one(("BTC-PERPETUAL", 1.0)).parameters == "deribit-pm@2026-02"
+
+
+def test_shipped_correlation_is_reproduced_from_the_shipped_history() -> None:
+    """The cross-mode matrix in the parameter file is the Pearson correlation of the embedded
+    daily closes over the 1,095 joint returns to 2026-05-20 (solvent correlation)."""
+    from solvent.market.history import embedded_price_history
+    from solvent.scenarios.correlation import correlation_report
+
+    report = correlation_report(
+        embedded_price_history(), XPM.correlation_assets, window_days=1095
+    )
+    np.testing.assert_allclose(report.plain, XPM.correlation, atol=5e-5)
