@@ -16,9 +16,9 @@ immutable value; :func:`update` returns a new one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import numpy as np
@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from solvent.errors import SolventInputError
 from solvent.margin.fhs_es.filtering import ewma_sigma
+from solvent.market.history import PriceHistory
 
 FloatArray = NDArray[np.float64]
 Clock = Callable[[], datetime]
@@ -97,7 +98,8 @@ def update(
         raise SolventInputError("signal", f"must be finite and >= 0, got {signal!r}")
     vol_target = 1.0 + params.sensitivity * (vol_ratio - 1.0)
     external = 1.0 + signal
-    reason = ChangeReason.EXTERNAL_SIGNAL if external > vol_target else ChangeReason.VOL_REGIME
+    external_wins = signal > 0.0 and external > vol_target
+    reason = ChangeReason.EXTERNAL_SIGNAL if external_wins else ChangeReason.VOL_REGIME
     target = min(max(max(vol_target, external), params.floor), params.cap)
     gap = target - state.multiplier
     step = min(max(gap, -params.max_step), params.max_step)
@@ -146,3 +148,50 @@ def run(
         state = update(state, float(ratio), params, clock, float(sig[i]))
         path[i] = state.multiplier
     return path, state
+
+
+@dataclass(frozen=True, slots=True)
+class DynamicReplay:
+    """The multiplier over a price history: one value per day (after that day's close) and the
+    change log, each event stamped with its day (the replay's clock)."""
+
+    asset: str
+    dates: NDArray[np.datetime64]
+    multiplier: FloatArray
+    vol_ratio: FloatArray
+    state: DynamicState
+
+
+def replay(
+    history: PriceHistory,
+    asset: str,
+    params: DynamicParams,
+    signals: Mapping[str, float] | None = None,
+    lam: float = 0.97,
+    long_window: int = 365,
+) -> DynamicReplay:
+    """Run the multiplier over ``asset``'s daily closes in ``history``; ``signals`` maps ISO days
+    (``2022-11-08``) to external signals applied at that day's update."""
+    returns = history.log_returns([asset])
+    r = np.asarray(returns.column(asset), dtype=np.float64)
+    ratios = vol_ratios(r, lam, long_window)
+    days = returns.dates
+    index = {str(d): i for i, d in enumerate(days)}
+    sig = np.zeros(r.size)
+    for day, value in (signals or {}).items():
+        if day not in index:
+            raise SolventInputError(f"signals.{day}", f"no return of {asset} on that day")
+        sig[index[day]] = value
+    cursor = {"i": 0}
+
+    def clock() -> datetime:
+        day: datetime = days[cursor["i"]].astype("datetime64[s]").item()
+        return day.replace(tzinfo=UTC)
+
+    state = initial_state(params)
+    path = np.empty(r.size)
+    for i in range(r.size):
+        cursor["i"] = i
+        state = update(state, float(ratios[i]), params, clock, float(sig[i]))
+        path[i] = state.multiplier
+    return DynamicReplay(asset, days, path, ratios, state)
