@@ -45,7 +45,7 @@ from solvent.margin.result import (
 )
 from solvent.market.snapshot import MarketColumns, MarketSnapshot
 from solvent.portfolio.book import Book
-from solvent.pricing.black76 import black76_greeks
+from solvent.pricing.unit_greeks import unit_greeks
 from solvent.scenarios.risk_array import RiskArray, compute_risk_array
 from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRule
 
@@ -313,16 +313,7 @@ def _groups(table: InstrumentTable) -> list[_Group]:
 
 def _usd_delta_per_unit(table: InstrumentTable, cols: MarketColumns) -> FloatArray:
     """USD delta of 1 unit long: forward x Black delta for options, forward for delta-1."""
-    g = black76_greeks(
-        cols.forward,
-        np.where(table.is_option, table.strike, cols.forward),
-        cols.time,
-        np.where(table.is_option, cols.vol, 0.0),
-        table.is_call,
-        cols.discount,
-    )
-    delta = np.where(table.is_option, g.delta, 1.0)
-    out: FloatArray = delta * cols.forward * table.contract_size
+    out: FloatArray = unit_greeks(table, cols).delta * cols.forward
     return out
 
 

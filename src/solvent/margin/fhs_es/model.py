@@ -47,7 +47,7 @@ from solvent.margin.result import (
 from solvent.market.history import PriceHistory
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
-from solvent.pricing.black76 import black76_greeks
+from solvent.pricing.unit_greeks import unit_greeks
 from solvent.scenarios.risk_array import compute_risk_array
 
 FloatArray = NDArray[np.float64]
@@ -122,15 +122,7 @@ def usd_risk_array(book: Book, market: MarketSnapshot, fhs: FhsScenarios) -> Flo
 def _net_delta(book: Book, market: MarketSnapshot, underlying: str) -> FloatArray:
     table = market.table(list(book.instruments), "positions")
     cols = market.columns(table)
-    g = black76_greeks(
-        cols.forward,
-        np.where(table.is_option, table.strike, cols.forward),
-        cols.time,
-        np.where(table.is_option, cols.vol, 0.2),
-        table.is_call,
-        cols.discount,
-    )
-    per_unit = np.where(table.is_option, g.delta, 1.0) * table.contract_size
+    per_unit = unit_greeks(table, cols).delta
     mine = np.array([table.underlyings[int(c)] == underlying for c in table.underlying_code])
     return np.asarray(book.quantities @ np.where(mine, per_unit, 0.0), dtype=np.float64)
 

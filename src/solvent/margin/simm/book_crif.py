@@ -26,7 +26,7 @@ from solvent.margin.simm.calibrate_crypto import BUCKETS
 from solvent.margin.simm.crif import PRODUCT_CLASSES, RISK_TYPES, Crif, ProductClass, RiskType
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
-from solvent.pricing.black76 import black76_greeks
+from solvent.pricing.unit_greeks import unit_greeks
 
 TENORS = ("2w", "1m", "3m", "6m", "1y", "2y", "3y", "5y", "10y", "15y", "20y", "30y")
 TENOR_YEARS = np.array([14 / 365, 1 / 12, 0.25, 0.5, 1, 2, 3, 5, 10, 15, 20, 30], dtype=np.float64)
@@ -57,17 +57,9 @@ class BookSensitivities:
     def __init__(self, book: Book, market: MarketSnapshot) -> None:
         table = market.table(book.instruments, "positions")
         cols = market.columns(table)
-        g = black76_greeks(
-            cols.forward,
-            np.where(table.is_option, table.strike, cols.forward),
-            cols.time,
-            np.where(table.is_option, cols.vol, 0.0),
-            table.is_call,
-            cols.discount,
-        )
-        size = table.contract_size
-        delta_1pct = 0.01 * np.where(table.is_option, g.delta, 1.0) * cols.forward * size
-        vega_1pt = np.where(table.is_option, g.vega / 100.0, 0.0) * size
+        g = unit_greeks(table, cols)
+        delta_1pct = 0.01 * g.delta * cols.forward
+        vega_1pt = g.vega / 100.0
         n_u, n_t = len(table.underlyings), TENOR_YEARS.size
         rows = np.arange(len(table))
         to_underlying = sp.csr_array(
