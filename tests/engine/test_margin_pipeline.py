@@ -100,3 +100,22 @@ def test_errors_name_the_problem() -> None:
 
 def test_model_names_cover_the_contract() -> None:
     assert set(model_names()) >= {"standard", "deribit-pm", "derive-pm", "span", "fhs-es", "simm"}
+
+
+def test_derive_pm_explain_shares_add_up_and_pmrm1_variant() -> None:
+    pf = portfolio("a", SHORT_CALL, ("BTC-27MAR26-90000-P", -1.0), ("BTC-PERPETUAL", 0.3))
+    (report,) = margin_portfolios([pf], market(), "derive-pm", explain=True)
+    (pool,) = report.margin.pools
+    shares = [c.initial_margin for c in pool.contributions or ()]
+    assert len(shares) == 3
+    assert sum(shares) == pytest.approx(pool.initial_margin, rel=1e-4)  # type: ignore[arg-type]
+    c = pool.components
+    assert pool.initial_margin == pytest.approx(
+        c["scenario_loss_im"] + c["mm_contingency"] + c["im_contingency"], rel=1e-12
+    )
+    (v1,) = margin_portfolios([pf], market(), "derive-pm", "derive-pmrm1")
+    assert v1.margin.parameters.startswith("derive-pmrm1@")
+    c1 = v1.margin.pools[0].components
+    assert v1.margin.initial_margin_usd == pytest.approx(
+        c1["scenario_loss_mm"] + c1["im_add_on"], rel=1e-12
+    )

@@ -29,6 +29,9 @@ peg add-on included), ``scenario_loss_mm`` (times the MM factor), ``mm_contingen
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +39,14 @@ import numpy as np
 from solvent.errors import SolventInputError
 from solvent.instruments.table import KIND_CODES
 from solvent.instruments.terms import InstrumentKind
-from solvent.margin.derive.params import load_pmrm2_params, load_srm_params
+from solvent.margin.derive.params import (
+    PMRM1Params,
+    PMRM2Params,
+    load_pmrm1_params,
+    load_pmrm2_params,
+    load_srm_params,
+)
+from solvent.margin.derive.pmrm1 import pmrm1_margin
 from solvent.margin.derive.pmrm2 import pmrm2_margin
 from solvent.margin.derive.portfolio import (
     DeriveMarket,
@@ -45,15 +55,18 @@ from solvent.margin.derive.portfolio import (
     market_from_arrays,
 )
 from solvent.margin.derive.srm import srm_margin
+from solvent.margin.explain import euler_contributions
 from solvent.margin.registry import MarginModel
 from solvent.margin.result import AccountMargin, BookMargin, PoolMargin, ScenarioRef
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 
 PM_NAME = "derive-pm"
+PMRM1_PREFIX = "derive-pmrm1"
 SRM_PREFIX = "derive-srm"
 _SECONDS_PER_YEAR = 365.0 * 86400.0
 _PM_COMPONENTS = ("scenario_loss_im", "scenario_loss_mm", "mm_contingency", "im_contingency")
+_PM1_COMPONENTS = ("scenario_loss_mm", "im_add_on")
 _KIND_NAMES = {
     KIND_CODES[InstrumentKind.OPTION]: "option",
     KIND_CODES[InstrumentKind.PERPETUAL]: "perpetual",
@@ -98,69 +111,141 @@ def _markets(book: Book, market: MarketSnapshot, account: int) -> list[tuple[str
     return out
 
 
+def _is_set(params: str | None, prefix: str) -> bool:
+    """Whether ``params`` names a built-in set starting with ``prefix``, or is a TOML file whose
+    ``base_set`` does."""
+    if params is None:
+        return False
+    path = Path(params)
+    if not path.suffix:
+        return params.startswith(prefix)
+    if path.suffix.lower() == ".toml" and path.is_file():
+        base = tomllib.loads(path.read_text(encoding="utf-8")).get("base_set", "")
+        return isinstance(base, str) and base.startswith(prefix)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _PmRun:
+    """One Derive sub-account's result in the common shape (USD, requirements positive)."""
+
+    components: dict[str, float]
+    initial_margin: float
+    maintenance_margin: float
+    worst_loss: float
+    worst: ScenarioRef
+    scenarios: tuple[tuple[str, float], ...]
+
+
+def _pmrm2(dm: DeriveMarket, underlying: str, *, params: PMRM2Params) -> _PmRun:
+    r = pmrm2_margin(DerivePortfolio(market=dm), params)
+    mm_c, im_c = r.components["mm_contingency"], r.components["im_contingency"]
+    return _PmRun(
+        {
+            "scenario_loss_im": r.im_requirement - mm_c - im_c,
+            "scenario_loss_mm": r.mm_requirement - mm_c,
+            "mm_contingency": mm_c,
+            "im_contingency": im_c,
+        },
+        r.im_requirement,
+        r.mm_requirement,
+        r.worst_loss,
+        ScenarioRef(r.worst_index, f"{underlying} {r.worst_label}"),
+        tuple(
+            (f"{underlying} {lab}", float(p))
+            for lab, p in zip(r.scenario_labels, r.scenario_pnl, strict=True)
+        ),
+    )
+
+
+def _pmrm1(dm: DeriveMarket, underlying: str, *, params: PMRM1Params) -> _PmRun:
+    r = pmrm1_margin(DerivePortfolio(market=dm), params)
+    return _PmRun(
+        {
+            "scenario_loss_mm": r.mm_requirement,
+            "im_add_on": r.im_requirement - r.mm_requirement,
+        },
+        r.im_requirement,
+        r.mm_requirement,
+        r.worst_loss,
+        ScenarioRef(r.worst_index, f"{underlying} {r.worst_label}"),
+        tuple(
+            (f"{underlying} {lab}", float(p))
+            for lab, p in zip(r.scenario_labels, r.scenario_pnl, strict=True)
+        ),
+    )
+
+
 def pm_margin_book(
     book: Book, market: MarketSnapshot, params: str | None, detail: bool, explain: bool
 ) -> BookMargin:
-    """PMRM_2 for every account (one Derive sub-account per account and underlying)."""
-    pm = load_pmrm2_params(params or PM_NAME)
-    label = f"{pm.name}@{pm.version}"
+    """PMRM_2 (or PMRM v1 with a ``derive-pmrm1`` set) for every account: one Derive sub-account
+    per account and underlying, requirements added up (module docstring)."""
+    run: Callable[[DeriveMarket, str], _PmRun]
+    names: tuple[str, ...]
+    if _is_set(params, PMRM1_PREFIX):
+        p1 = load_pmrm1_params(params or PMRM1_PREFIX)
+        label, names = f"{p1.name}@{p1.version}", _PM1_COMPONENTS
+        run = partial(_pmrm1, params=p1)
+    else:
+        p2 = load_pmrm2_params(params or PM_NAME)
+        label, names = f"{p2.name}@{p2.version}", _PM_COMPONENTS
+        run = partial(_pmrm2, params=p2)
     n = len(book)
+    totals = {name: np.zeros(n) for name in names}
     im = np.zeros(n)
     mm = np.zeros(n)
-    details = []
+    per_account: list[tuple[ScenarioRef | None, tuple[tuple[str, float], ...]]] = []
     for a in range(n):
-        comps = dict.fromkeys(_PM_COMPONENTS, 0.0)
         worst: tuple[float, ScenarioRef] | None = None
-        scenarios: list[tuple[str, float]] = []
+        scenarios: tuple[tuple[str, float], ...] = ()
         for underlying, dm in _markets(book, market, a):
             if dm.base_position != 0.0:
                 raise SolventInputError(
                     f"accounts[{a}].positions",
                     f"derive-pm does not margin spot {underlying}: hold it as collateral",
                 )
-            r = pmrm2_margin(DerivePortfolio(market=dm), pm)
-            mm_c, im_c = r.components["mm_contingency"], r.components["im_contingency"]
-            comps["mm_contingency"] += mm_c
-            comps["im_contingency"] += im_c
-            comps["scenario_loss_im"] += r.im_requirement - mm_c - im_c
-            comps["scenario_loss_mm"] += r.mm_requirement - mm_c
-            if worst is None or r.worst_loss < worst[0]:
-                worst = (r.worst_loss, ScenarioRef(r.worst_index, f"{underlying} {r.worst_label}"))
+            result = run(dm, underlying)
+            for name, value in result.components.items():
+                totals[name][a] += value
+            im[a] += result.initial_margin
+            mm[a] += result.maintenance_margin
+            if worst is None or result.worst_loss < worst[0]:
+                worst = (result.worst_loss, result.worst)
+            scenarios += result.scenarios
+        per_account.append((None if worst is None else worst[1], scenarios))
+    details = None
+    if detail:
+        accounts = []
+        for a in range(n):
+            worst_ref, scenarios = per_account[a]
+            contributions = None
             if explain:
-                scenarios += [
-                    (f"{underlying} {lab}", float(p))
-                    for lab, p in zip(r.scenario_labels, r.scenario_pnl, strict=True)
-                ]
-        im[a] = comps["scenario_loss_im"] + comps["mm_contingency"] + comps["im_contingency"]
-        mm[a] = comps["scenario_loss_mm"] + comps["mm_contingency"]
-        if detail:
+                contributions = euler_contributions(
+                    book,
+                    a,
+                    lambda b: pm_margin_book(b, market, params, False, False).initial_margin_usd,
+                )
             pool = PoolMargin(
                 currency="USD",
                 initial_margin=float(im[a]),
                 maintenance_margin=float(mm[a]),
-                components=comps,
-                worst_scenario=None if worst is None else worst[1],
-                scenarios=tuple(scenarios) if explain else None,
-                contributions=() if explain else None,
+                components={name: float(totals[name][a]) for name in names},
+                worst_scenario=worst_ref,
+                scenarios=scenarios if explain else None,
+                contributions=contributions,
             )
             pools = (pool,) if book.row(a)[0].size else ()
-            details.append(
+            accounts.append(
                 AccountMargin(book.accounts[a], PM_NAME, label, pools, float(im[a]), float(mm[a]))
             )
-    return BookMargin(PM_NAME, label, book.accounts, im, mm, tuple(details) if detail else None)
+        details = tuple(accounts)
+    return BookMargin(PM_NAME, label, book.accounts, im, mm, details)
 
 
 def is_srm_params(params: str | None) -> bool:
     """Whether a ``standard`` parameter choice names Derive's Standard Manager."""
-    if params is None:
-        return False
-    if params.startswith(SRM_PREFIX) and not Path(params).suffix:
-        return True
-    path = Path(params)
-    if path.suffix.lower() == ".toml" and path.is_file():
-        base = tomllib.loads(path.read_text(encoding="utf-8")).get("base_set", "")
-        return isinstance(base, str) and base.startswith(SRM_PREFIX)
-    return False
+    return _is_set(params, SRM_PREFIX)
 
 
 def srm_margin_book(

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
+from solvent.margin.explain import euler_contributions
 from solvent.margin.params import check_fields, number_in, resolve_params
 from solvent.margin.registry import MarginModel
-from solvent.margin.result import AccountMargin, BookMargin, Contribution, PoolMargin
+from solvent.margin.result import AccountMargin, BookMargin, PoolMargin
 from solvent.margin.simm.book_crif import BookSensitivities
 from solvent.margin.simm.calibration import SimmCalibration, load_calibration
 from solvent.margin.simm.model import SimmResult, compute_simm
@@ -30,7 +32,7 @@ from solvent.portfolio.book import Book
 
 MODEL_NAME = "simm"
 DEFAULT_PARAMS = "simm-crypto"
-_EULER_STEP = 1e-4
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,11 @@ def _components(result: SimmResult) -> dict[str, float]:
     return parts
 
 
+def _simm_of(book: Book, market: MarketSnapshot, calibration: SimmCalibration) -> FloatArray:
+    sens = BookSensitivities(book, market)
+    return np.array([compute_simm(sens.crif(i), calibration).simm for i in range(len(book))])
+
+
 def margin_book(
     book: Book,
     market: MarketSnapshot,
@@ -90,7 +97,11 @@ def margin_book(
         result = compute_simm(sens.crif(a), calibration)
         im[a] = result.simm
         if detail:
-            contributions = _euler(book, market, calibration, a) if explain else None
+            contributions = (
+                euler_contributions(book, a, lambda b: _simm_of(b, market, calibration))
+                if explain
+                else None
+            )
             pool = PoolMargin(
                 currency="USD",
                 initial_margin=result.simm,
@@ -112,34 +123,6 @@ def margin_book(
             )
     return BookMargin(
         MODEL_NAME, p.label, book.accounts, im, p.mm_factor * im, tuple(details) if detail else None
-    )
-
-
-def _euler(
-    book: Book, market: MarketSnapshot, calibration: SimmCalibration, account: int
-) -> tuple[Contribution, ...]:
-    """Each position's Euler share of the account's SIMM (central finite difference)."""
-    cols, qty = book.row(account)
-    if cols.size == 0:
-        return ()
-    k = cols.size
-    # 2k perturbed copies of the account: position j scaled by (1 +- h)
-    scale = np.ones((2 * k, k))
-    scale[np.arange(k), np.arange(k)] += _EULER_STEP
-    scale[k + np.arange(k), np.arange(k)] -= _EULER_STEP
-    bumped = Book.from_arrays(
-        tuple(f"bump-{i}" for i in range(2 * k)),
-        book.instruments,
-        np.repeat(np.arange(2 * k), k),
-        np.tile(cols, 2 * k),
-        (scale * qty[None, :]).ravel(),
-    )
-    sens = BookSensitivities(bumped, market)
-    values = np.array([compute_simm(sens.crif(i), calibration).simm for i in range(2 * k)])
-    shares = (values[:k] - values[k:]) / (2 * _EULER_STEP)
-    return tuple(
-        Contribution(book.instruments[c], float(q), initial_margin=float(s))
-        for c, q, s in zip(cols, qty, shares, strict=True)
     )
 
 
