@@ -118,6 +118,10 @@ def margin_portfolios(
     return reports
 
 
+margin = margin_portfolios
+"""The Python API's name for :func:`margin_portfolios`: ``margin(book, market, model, params)``."""
+
+
 def _pool_json(pool: PoolMargin, explain: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "currency": pool.currency,

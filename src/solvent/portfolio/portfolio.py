@@ -115,6 +115,11 @@ def parse_portfolio_or_book(raw: object) -> tuple[list[Portfolio], bool]:
     return [parse_portfolio(raw)], False
 
 
+def load_book(path: str | Path) -> list[Portfolio]:
+    """The portfolios of a portfolio or book JSON file (a single portfolio is a one-account book)."""
+    return load_portfolio_or_book(path)[0]
+
+
 def load_portfolio_or_book(path: str | Path) -> tuple[list[Portfolio], bool]:
     """Read a portfolio or book JSON file (FORMATS.md 2)."""
     with Path(path).open("r", encoding="utf-8") as fh:
