@@ -116,7 +116,7 @@ def parse_portfolio_or_book(raw: object) -> tuple[list[Portfolio], bool]:
 
 
 def load_book(path: str | Path) -> list[Portfolio]:
-    """The portfolios of a portfolio or book JSON file (a single portfolio is a one-account book)."""
+    """The portfolios of a portfolio or book JSON file (one portfolio is a one-account book)."""
     return load_portfolio_or_book(path)[0]
 
 
