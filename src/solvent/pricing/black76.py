@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -117,12 +118,16 @@ def black76_greeks(
     if math.prod(shape) >= COMPILED_MIN_SIZE:
         from solvent.pricing.black76_compiled import greeks_compiled
 
-        def flat(a: FloatArray) -> FloatArray:
-            return np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).ravel()
+        size = math.prod(shape)
 
-        is_call_flat = np.ascontiguousarray(np.broadcast_to(call, shape)).ravel()
+        def flat(a: NDArray[Any]) -> NDArray[Any]:
+            # A 0-stride view for scalars and 1-D broadcasts (no copy); a copy only when a
+            # multi-dimensional broadcast has to be flattened.
+            view = np.broadcast_to(a, shape)
+            return view if view.ndim == 1 else view.reshape(size)
+
         out = greeks_compiled(
-            flat(F), flat(K), flat(T), flat(v), is_call_flat, flat(df), flat(r)
+            flat(F), flat(K), flat(T), flat(v), flat(np.asarray(is_call)), flat(df), flat(r)
         ).reshape((5, *shape))
         return Greeks(out[0], out[1], out[2], out[3], out[4])
     return _greeks_numpy(F, K, T, v, call, df, r)

@@ -8,9 +8,11 @@ with no temporaries. ``tests/pricing/test_black76_compiled.py`` checks it agains
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from solvent.pricing.black76 import FloatArray
 
@@ -70,15 +72,16 @@ def _greeks_kernel(  # pragma: no cover - compiled; covered through black76_gree
 
 
 def greeks_compiled(
-    forward: FloatArray,
-    strike: FloatArray,
-    time: FloatArray,
-    vol: FloatArray,
-    is_call: np.ndarray,
-    discount: FloatArray,
-    rate: FloatArray,
+    forward: NDArray[Any],
+    strike: NDArray[Any],
+    time: NDArray[Any],
+    vol: NDArray[Any],
+    is_call: NDArray[Any],
+    discount: NDArray[Any],
+    rate: NDArray[Any],
 ) -> FloatArray:
-    """(5, n) array of price, delta, gamma, vega, theta for flat, equal-length float64 inputs."""
+    """(5, n) array of price, delta, gamma, vega, theta for flat, equal-length 1-D inputs (any
+    strides, e.g. 0-stride broadcasts of a scalar; ``is_call`` boolean or numeric)."""
     out = np.empty((5, forward.shape[0]), dtype=np.float64)
     _greeks_kernel(forward, strike, time, vol, is_call, discount, rate, out)
     return out
