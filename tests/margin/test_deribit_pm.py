@@ -185,7 +185,5 @@ def test_shipped_correlation_is_reproduced_from_the_shipped_history() -> None:
     from solvent.market.history import embedded_price_history
     from solvent.scenarios.correlation import correlation_report
 
-    report = correlation_report(
-        embedded_price_history(), XPM.correlation_assets, window_days=1095
-    )
+    report = correlation_report(embedded_price_history(), XPM.correlation_assets, window_days=1095)
     np.testing.assert_allclose(report.plain, XPM.correlation, atol=5e-5)
