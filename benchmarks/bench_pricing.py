@@ -121,7 +121,8 @@ def main() -> None:
     print(
         f"ratio math-module loop / vectorized: {ratio:,.0f}x (target >= {TARGET_RATIO:.0f}x: "
         f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}; a hand-written scalar loop over the "
-        "math module is about 2 us an option, so no numpy kernel reaches 100x it)"
+        "math module takes about 2 us an option; the compiled kernel about 35-70 ns on 2 cores, "
+        "most of it two erfc calls and the 40 MB of fresh output)"
     )
     started = time.perf_counter()
     for f, k, t, vol, c in sample[:KERNEL_LOOP_SAMPLE]:
