@@ -187,3 +187,25 @@ def test_shipped_correlation_is_reproduced_from_the_shipped_history() -> None:
 
     report = correlation_report(embedded_price_history(), XPM.correlation_assets, window_days=1095)
     np.testing.assert_allclose(report.plain, XPM.correlation, atol=5e-5)
+
+
+@pytest.mark.parametrize(
+    "positions",
+    [
+        # two underlyings in the USDC pool: their worst losses add up
+        (("BTC_USDC-PERPETUAL", 1.0), ("ETH_USDC-PERPETUAL", -10.0)),
+        # the extended table binds: contributions share its scaling and dampening pro rata
+        (("BTC-PERPETUAL", 1000.0), ("BTC-27MAR26-110000-C", -5.0)),
+    ],
+)
+def test_explain_contributions_add_up_to_the_worst_case(
+    positions: tuple[tuple[str, float], ...],
+) -> None:
+    m = market([{"name": "ETH_USDC-PERPETUAL", "mark_price": ETH}])
+    book = Book.from_portfolios([portfolio("a", *positions)])
+    detail = margin_book(book, m, PARAMS, explain=True).detail
+    assert detail is not None
+    (pool,) = detail[0].pools
+    total = sum(c.pnl for c in pool.contributions or ())  # type: ignore[misc]
+    assert -total == pytest.approx(pool.components["worst_case"], rel=1e-12)
+    assert len(pool.contributions or ()) == len(positions)

@@ -473,108 +473,132 @@ class _Context:
 _Assembled = tuple[FloatArray, FloatArray, tuple[AccountMargin, ...] | None]
 
 
+@dataclass(frozen=True, slots=True)
+class _PoolArrays:
+    """One segregated pool over all accounts: components and IM/MM (pool currency) and, per
+    group of the pool, each account's worst scenario and its loss."""
+
+    worst_case: FloatArray
+    roll_shock: FloatArray
+    delta_shock: FloatArray
+    initial_margin: FloatArray
+    maintenance_margin: FloatArray
+    members: tuple[int, ...]
+    worst_index: NDArray[np.intp]  # (accounts, members)
+    group_loss: FloatArray  # (accounts, members), >= 0
+
+
 def _segregated(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
     book, market, params = ctx.book, ctx.market, ctx.params
-    scenarios, risk = ctx.scenarios, ctx.risk
-    groups, raw, vectors, rolls, deltas = ctx.groups, ctx.raw, ctx.vectors, ctx.rolls, ctx.deltas
     n_acc = len(book)
-    pools = sorted({g.settlement for g in groups})
+    rows = np.arange(n_acc)
     im_usd = np.zeros(n_acc)
     mm_usd = np.zeros(n_acc)
-    per_pool: dict[str, dict[str, FloatArray]] = {}
-    for pool in pools:
-        members = [k for k, g in enumerate(groups) if g.settlement == pool]
+    pools: dict[str, _PoolArrays] = {}
+    for pool in sorted({g.settlement for g in ctx.groups}):
+        members = tuple(k for k, g in enumerate(ctx.groups) if g.settlement == pool)
         px = market.price_usd(pool, "settlement_asset")
-        worst = np.zeros(n_acc)
-        roll = np.zeros(n_acc)
-        dshock = np.zeros(n_acc)
-        worst_idx = np.zeros(n_acc, dtype=np.intp)
-        worst_grp = np.full(n_acc, members[0], dtype=np.intp)
-        biggest = np.full(n_acc, -1.0)
-        for k in members:
-            v = vectors[k]
-            idx = np.argmin(v, axis=1)
-            loss = np.maximum(-v[np.arange(n_acc), idx], 0.0)
-            worst += loss
-            take = loss > biggest
-            biggest = np.where(take, loss, biggest)
-            worst_idx = np.where(take, idx, worst_idx)
-            worst_grp = np.where(take, k, worst_grp)
-            roll += rolls[k]
-            dshock += _delta_shock(deltas[k], params) / px
+        worst_index = np.stack([np.argmin(ctx.vectors[k], axis=1) for k in members], axis=1)
+        group_loss = np.stack(
+            [
+                np.maximum(-ctx.vectors[k][rows, worst_index[:, m]], 0.0)
+                for m, k in enumerate(members)
+            ],
+            axis=1,
+        )
+        worst = group_loss.sum(axis=1)
+        roll = np.sum([ctx.rolls[k] for k in members], axis=0)
+        dshock = np.sum([_delta_shock(ctx.deltas[k], params) for k in members], axis=0) / px
         im = worst + roll + dshock
         mm = params.mm_factor * im
         im_usd += im * px
         mm_usd += mm * px
-        per_pool[pool] = {
-            "worst_case": worst,
-            "roll_shock": roll,
-            "delta_shock": dshock,
-            "im": im,
-            "mm": mm,
-            "worst_idx": worst_idx.astype(np.float64),
-            "worst_grp": worst_grp.astype(np.float64),
-        }
+        pools[pool] = _PoolArrays(worst, roll, dshock, im, mm, members, worst_index, group_loss)
     details = None
     if detail:
-        accounts = []
-        for a in range(n_acc):
-            cols_a, _ = book.row(a)
-            held = {int(risk.table.settlement_code[c]) for c in cols_a}
-            pool_results = []
-            for pool in pools:
-                if risk.table.settlement_assets.index(pool) not in held:
-                    continue
-                d = per_pool[pool]
-                grp = groups[int(d["worst_grp"][a])]
-                s = int(d["worst_idx"][a])
-                scen_list = None
-                contrib = None
-                if explain:
-                    scen_list = tuple(
-                        (scenario_label(scenarios, j, g.underlying), float(raw[k][a, j]))
-                        for k, g in enumerate(groups)
-                        if g.settlement == pool
-                        for j in range(len(scenarios))
-                    )
-                    contrib = _contributions(book, risk, a, grp, s)
-                pool_results.append(
-                    PoolMargin(
-                        currency=pool,
-                        initial_margin=float(d["im"][a]),
-                        maintenance_margin=float(d["mm"][a]),
-                        components={
-                            "worst_case": float(d["worst_case"][a]),
-                            "roll_shock": float(d["roll_shock"][a]),
-                            "delta_shock": float(d["delta_shock"][a]),
-                        },
-                        worst_scenario=ScenarioRef(s, scenario_label(scenarios, s, grp.underlying)),
-                        scenarios=scen_list,
-                        contributions=contrib,
-                    )
-                )
-            accounts.append(
-                AccountMargin(
-                    book.accounts[a],
-                    MODEL_NAME,
-                    params.label,
-                    tuple(pool_results),
-                    float(im_usd[a]),
-                    float(mm_usd[a]),
-                )
+        details = tuple(
+            AccountMargin(
+                book.accounts[a],
+                MODEL_NAME,
+                params.label,
+                tuple(
+                    _segregated_pool(ctx, a, pool, arrays, explain)
+                    for pool, arrays in pools.items()
+                    if _holds(ctx, a, pool)
+                ),
+                float(im_usd[a]),
+                float(mm_usd[a]),
             )
-        details = tuple(accounts)
+            for a in range(n_acc)
+        )
     return im_usd, mm_usd, details
 
 
-def _contributions(
-    book: Book, risk: RiskArray, a: int, grp: _Group, s: int
+def _holds(ctx: _Context, a: int, pool: str) -> bool:
+    cols, _ = ctx.book.row(a)
+    code = ctx.risk.table.settlement_assets.index(pool)
+    return bool(np.any(ctx.risk.table.settlement_code[cols] == code))
+
+
+def _segregated_pool(
+    ctx: _Context, a: int, pool: str, arrays: _PoolArrays, explain: bool
+) -> PoolMargin:
+    """One account's pool. The worst scenario shown is that of the pool's largest group loss.
+    Contributions: every position of the pool at its group's worst scenario; where the group
+    has a loss, the P&L is scaled pro rata so the group's contributions add up to its counted
+    loss (the extended table's scaling and dampening are shared in proportion), so all the
+    contributions add up to ``-worst_case``."""
+    m_big = int(np.argmax(arrays.group_loss[a]))
+    big = ctx.groups[arrays.members[m_big]]
+    s = int(arrays.worst_index[a, m_big])
+    scenarios = None
+    contributions = None
+    if explain:
+        scenarios = tuple(
+            (scenario_label(ctx.scenarios, j, ctx.groups[k].underlying), float(ctx.raw[k][a, j]))
+            for k in arrays.members
+            for j in range(len(ctx.scenarios))
+        )
+        contributions = tuple(
+            c
+            for m, k in enumerate(arrays.members)
+            for c in _group_contributions(
+                ctx,
+                a,
+                ctx.groups[k],
+                int(arrays.worst_index[a, m]),
+                -float(arrays.group_loss[a, m]),
+            )
+        )
+    return PoolMargin(
+        currency=pool,
+        initial_margin=float(arrays.initial_margin[a]),
+        maintenance_margin=float(arrays.maintenance_margin[a]),
+        components={
+            "worst_case": float(arrays.worst_case[a]),
+            "roll_shock": float(arrays.roll_shock[a]),
+            "delta_shock": float(arrays.delta_shock[a]),
+        },
+        worst_scenario=ScenarioRef(s, scenario_label(ctx.scenarios, s, big.underlying)),
+        scenarios=scenarios,
+        contributions=contributions,
+    )
+
+
+def _group_contributions(
+    ctx: _Context, a: int, group: _Group, s: int, counted: float
 ) -> tuple[Contribution, ...]:
-    cols_a, qty_a = book.row(a)
-    in_grp = np.isin(cols_a, grp.rows)
+    """Positions of ``group`` with their P&L in scenario ``s``, scaled to add up to ``counted``
+    (the group's counted loss, <= 0) when there is a loss."""
+    cols, qty = ctx.book.row(a)
+    mine = np.isin(cols, group.rows)
+    pnl = qty[mine] * ctx.risk.pnl[cols[mine], s]
+    total = float(pnl.sum())
+    if counted < 0.0 and total != 0.0:
+        pnl = pnl * (counted / total)
     return tuple(
-        Contribution(book.instruments[c], float(q), float(q * risk.pnl[c, s]))
-        for c, q in zip(cols_a[in_grp], qty_a[in_grp], strict=True)
+        Contribution(ctx.book.instruments[c], float(q), float(p))
+        for c, q, p in zip(cols[mine], qty[mine], pnl, strict=True)
     )
 
 
