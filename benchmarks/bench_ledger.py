@@ -42,10 +42,16 @@ def _transfers(url: str, label: str, n_accounts: int = 100, total: int = 20_000)
     rng = np.random.default_rng(1)
     pairs = rng.integers(0, n_accounts, size=(total, 2))
     ops = [
-        transfer(names[a], names[b if b != a else (a + 1) % n_accounts], "USDC", 1 + i % 997,
-                 Reason.TRANSFER, f"t{i}")
+        transfer(
+            names[a],
+            names[b if b != a else (a + 1) % n_accounts],
+            "USDC",
+            1 + i % 997,
+            Reason.TRANSFER,
+            f"t{i}",
+        )
         for i, (a, b) in enumerate(pairs)
-    ]  # fmt: skip
+    ]
     single = 300
     start = time.perf_counter()
     for op in ops[:single]:
@@ -65,17 +71,29 @@ def _transfers(url: str, label: str, n_accounts: int = 100, total: int = 20_000)
 
 
 def _market(book: dict[str, list[list[float]]]) -> MarketSnapshot:
-    return parse_market({
-        "as_of": "2024-08-08T23:54:00Z",
-        "index": {"BTC": 61_837.635, "ETH": 2_700.0, "USDC": 1.0},
-        "instruments": [
-            {"name": "BTC-PERPETUAL", "kind": "perpetual", "underlying": "BTC",
-             "settlement": "inverse", "mark_price": 61_840.0},
-            {"name": "ETH-PERPETUAL", "kind": "perpetual", "underlying": "ETH",
-             "settlement": "inverse", "mark_price": 2_701.0},
-        ],
-        "order_books": {"BTC": {"bids": book["bids"], "asks": book["asks"]}},
-    })  # fmt: skip
+    return parse_market(
+        {
+            "as_of": "2024-08-08T23:54:00Z",
+            "index": {"BTC": 61_837.635, "ETH": 2_700.0, "USDC": 1.0},
+            "instruments": [
+                {
+                    "name": "BTC-PERPETUAL",
+                    "kind": "perpetual",
+                    "underlying": "BTC",
+                    "settlement": "inverse",
+                    "mark_price": 61_840.0,
+                },
+                {
+                    "name": "ETH-PERPETUAL",
+                    "kind": "perpetual",
+                    "underlying": "ETH",
+                    "settlement": "inverse",
+                    "mark_price": 2_701.0,
+                },
+            ],
+            "order_books": {"BTC": {"bids": book["bids"], "asks": book["asks"]}},
+        }
+    )
 
 
 def _health(n: int = 100_000) -> None:
@@ -89,15 +107,19 @@ def _health(n: int = 100_000) -> None:
     qty = rng.normal(0.0, 1.0, (n, 2)) * np.array([12.0, 150.0])
     accounts = [f"a{i}" for i in range(n)]
     book = Book.from_arrays(
-        accounts, ["BTC-PERPETUAL", "ETH-PERPETUAL"],
-        np.repeat(np.arange(n), 2), np.tile(np.arange(2), n), qty.ravel(),
-    )  # fmt: skip
+        accounts,
+        ["BTC-PERPETUAL", "ETH-PERPETUAL"],
+        np.repeat(np.arange(n), 2),
+        np.tile(np.arange(2), n),
+        qty.ravel(),
+    )
     model = get_model("standard")
     start = time.perf_counter()
     collateral = value_collateral_matrix(balances, symbols, market)
     margin = model.run(book, market, None, False, False)
-    codes = health_codes(collateral.value_usd, margin.initial_margin_usd,
-                         margin.maintenance_margin_usd)  # fmt: skip
+    codes = health_codes(
+        collateral.value_usd, margin.initial_margin_usd, margin.maintenance_margin_usd
+    )
     vector = time.perf_counter() - start
     sample = 1_000
     start = time.perf_counter()

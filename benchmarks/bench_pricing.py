@@ -94,8 +94,10 @@ def main() -> None:
     price_times = _times(lambda: black76_price(F, K, T, v, call), repeat=5)
     best, median = min(greek_times), statistics.median(greek_times)
 
-    sample = [(float(F[i]), float(K[i]), float(T[i]), float(v[i]), bool(call[i]))
-              for i in range(LOOP_SAMPLE)]  # fmt: skip
+    sample = [
+        (float(F[i]), float(K[i]), float(T[i]), float(v[i]), bool(call[i]))
+        for i in range(LOOP_SAMPLE)
+    ]
     started = time.perf_counter()
     for args in sample:
         loop_greeks(*args)

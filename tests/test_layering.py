@@ -8,9 +8,24 @@ from pathlib import Path
 import pytest
 
 LAYERS = [
-    "errors", "data", "market", "instruments", "pricing", "scenarios", "portfolio", "margin",
-    "collateral", "accounts", "ledger", "liquidation", "solvency", "stress", "engine", "api", "cli",
-]  # fmt: skip
+    "errors",
+    "data",
+    "market",
+    "instruments",
+    "pricing",
+    "scenarios",
+    "portfolio",
+    "margin",
+    "collateral",
+    "accounts",
+    "ledger",
+    "liquidation",
+    "solvency",
+    "stress",
+    "engine",
+    "api",
+    "cli",
+]
 # market <-> instruments: the snapshot resolves terms; instruments never import market.
 ALLOWED_EXTRA = {("market", "instruments"), ("market", "pricing")}
 SRC = Path(__file__).resolve().parents[1] / "src" / "solvent"

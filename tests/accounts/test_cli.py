@@ -14,10 +14,15 @@ MARKET = {
     "as_of": "2026-01-05T00:00:00Z",
     "index": {"BTC": 90_000.0, "USDC": 1.0},
     "instruments": [
-        {"name": "BTC-PERPETUAL", "kind": "perpetual", "underlying": "BTC",
-         "settlement": "inverse", "mark_price": 90_000.0},
+        {
+            "name": "BTC-PERPETUAL",
+            "kind": "perpetual",
+            "underlying": "BTC",
+            "settlement": "inverse",
+            "mark_price": 90_000.0,
+        },
     ],
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -45,8 +50,15 @@ def test_account_lifecycle(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("deposit", "c1", "BTC", "0.00000001")["balance"] == "1.50000001"
     shown = cli("show", "c1")
     assert shown["balances"] == {"BTC": "1.50000001"} and shown["state"] == "healthy"
-    for key in ("equity_usd", "collateral_value_usd", "initial_margin_usd",
-                "maintenance_margin_usd", "excess_usd", "margin_ratio", "positions"):  # fmt: skip
+    for key in (
+        "equity_usd",
+        "collateral_value_usd",
+        "initial_margin_usd",
+        "maintenance_margin_usd",
+        "excess_usd",
+        "margin_ratio",
+        "positions",
+    ):
         assert key in shown
     # 1.50000001 BTC x 90,000 x (1 - 10 %) = 121,500.0008 USD
     assert shown["collateral_value_usd"] == pytest.approx(121_500.0008)
@@ -60,8 +72,12 @@ def test_account_lifecycle(cli) -> None:  # type: ignore[no-untyped-def]
     cli("withdraw", "c1", "BTC", "0.5")
     audit = cli("audit")
     assert audit["ok"] is True
-    assert audit["assets"]["BTC"] == {"deposited": 1.50000001, "withdrawn": 0.5,
-                                      "held": 1.00000001, "held_exact": "1.00000001"}  # fmt: skip
+    assert audit["assets"]["BTC"] == {
+        "deposited": 1.50000001,
+        "withdrawn": 0.5,
+        "held": 1.00000001,
+        "held_exact": "1.00000001",
+    }
 
 
 def test_refusals(cli) -> None:  # type: ignore[no-untyped-def]

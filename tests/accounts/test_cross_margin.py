@@ -29,19 +29,24 @@ class Flat:
 
 
 def flat_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) -> Flat:
-    notional = sum(abs(p.quantity) * market.quote(p.instrument).mark_price_usd
-                   for p in portfolio.positions)  # fmt: skip
+    notional = sum(
+        abs(p.quantity) * market.quote(p.instrument).mark_price_usd for p in portfolio.positions
+    )
     return Flat(0.10 * notional, 0.05 * notional)
 
 
 def market(btc: float, eth: float) -> MarketSnapshot:
     perp = {"kind": "perpetual", "settlement": "linear", "settlement_asset": "USDC"}
-    return parse_market({
-        "as_of": "2026-01-05T00:00:00Z", "index": {"BTC": btc, "ETH": eth, "USDC": 1.0},
-        "instruments": [
-            dict(perp, name="BTC_USDC-PERPETUAL", underlying="BTC", mark_price=btc),
-            dict(perp, name="ETH_USDC-PERPETUAL", underlying="ETH", mark_price=eth),
-        ]})  # fmt: skip
+    return parse_market(
+        {
+            "as_of": "2026-01-05T00:00:00Z",
+            "index": {"BTC": btc, "ETH": eth, "USDC": 1.0},
+            "instruments": [
+                dict(perp, name="BTC_USDC-PERPETUAL", underlying="BTC", mark_price=btc),
+                dict(perp, name="ETH_USDC-PERPETUAL", underlying="ETH", mark_price=eth),
+            ],
+        }
+    )
 
 
 ENTRY = market(50_000.0, 4_000.0)
@@ -80,7 +85,8 @@ def test_isolated_loss_is_not_covered(tmp_path: Path) -> None:
     service = build(tmp_path, AccountMode.ISOLATED)
     s1 = service.show("s1", NOW).health  # 5,000 USD of gains, IM 3,000
     assert (s1.equity_usd, s1.initial_margin_usd, s1.state) == pytest.approx(
-        (5_000.0, 3_000.0, HealthState.HEALTHY))  # fmt: skip
+        (5_000.0, 3_000.0, HealthState.HEALTHY)
+    )
     s2 = service.show("s2", NOW).health  # 1,000 - 2,000 = -1,000 USD: bankrupt
     assert s2.equity_usd == pytest.approx(-1_000.0)
     assert s2.initial_margin_usd == pytest.approx(600.0)
@@ -90,8 +96,10 @@ def test_isolated_loss_is_not_covered(tmp_path: Path) -> None:
 
 def counts(service: AccountService) -> tuple[int, ...]:
     with service.ledger.engine.connect() as conn:
-        return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
-                     for t in (schema.operations, schema.entries, schema.trades))  # fmt: skip
+        return tuple(
+            conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (schema.operations, schema.entries, schema.trades)
+        )
 
 
 def test_withdrawal_and_trade_refused_below_im_nothing_written(tmp_path: Path) -> None:

@@ -23,22 +23,50 @@ MARKET: dict[str, Any] = {
     "index": {"BTC": 65666.19, "ETH": 3512.40, "USDC": 1.0},
     "rates": {"USD": 0.0},
     "instruments": [
-        {"name": "BTC-PERPETUAL", "kind": "perpetual", "underlying": "BTC",
-         "settlement": "inverse", "mark_price": 65910.57},
-        {"name": "BTC-28JUN24", "kind": "future", "underlying": "BTC", "settlement": "inverse",
-         "expiry": "2024-06-28T08:00:00Z", "mark_price": 67371.75},
-        {"name": "BTC-28JUN24-70000-C", "kind": "option", "underlying": "BTC",
-         "settlement": "inverse", "expiry": "2024-06-28T08:00:00Z", "strike": 70000,
-         "option_type": "call", "forward": 67371.75, "mark_iv": 0.45},
+        {
+            "name": "BTC-PERPETUAL",
+            "kind": "perpetual",
+            "underlying": "BTC",
+            "settlement": "inverse",
+            "mark_price": 65910.57,
+        },
+        {
+            "name": "BTC-28JUN24",
+            "kind": "future",
+            "underlying": "BTC",
+            "settlement": "inverse",
+            "expiry": "2024-06-28T08:00:00Z",
+            "mark_price": 67371.75,
+        },
+        {
+            "name": "BTC-28JUN24-70000-C",
+            "kind": "option",
+            "underlying": "BTC",
+            "settlement": "inverse",
+            "expiry": "2024-06-28T08:00:00Z",
+            "strike": 70000,
+            "option_type": "call",
+            "forward": 67371.75,
+            "mark_iv": 0.45,
+        },
         {"name": "BTC", "kind": "spot", "underlying": "BTC", "settlement": "linear"},
         {"name": "ETH_USDC-28JUN24-3400-P", "mark_iv": 0.6},
     ],
-}  # fmt: skip
+}
 T = (
     datetime(2024, 6, 28, 8, tzinfo=UTC) - datetime(2024, 6, 17, 10, 22, 20, 501000, tzinfo=UTC)
 ).total_seconds() / (365 * 86400)
-KEYS = {"name", "mark_price", "mark_price_usd", "mark_iv", "forward", "delta", "gamma", "vega",
-        "theta"}  # fmt: skip
+KEYS = {
+    "name",
+    "mark_price",
+    "mark_price_usd",
+    "mark_iv",
+    "forward",
+    "delta",
+    "gamma",
+    "vega",
+    "theta",
+}
 
 
 def _write(tmp_path: Path, market: dict[str, Any] | str) -> Path:
@@ -86,8 +114,7 @@ def test_price_prints_the_formats_shape(tmp_path: Path) -> None:
             assert isinstance(row[key], float | int) and not isinstance(row[key], bool), key
 
     # Delta-1: delta 1, other greeks 0, no IV; the mark is the USD price.
-    for name, mark in (("BTC-PERPETUAL", 65910.57), ("BTC-28JUN24", 67371.75),
-                       ("BTC", 65666.19)):  # fmt: skip
+    for name, mark in (("BTC-PERPETUAL", 65910.57), ("BTC-28JUN24", 67371.75), ("BTC", 65666.19)):
         row = rows[name]
         assert row["mark_price"] == row["mark_price_usd"] == row["forward"] == mark
         assert (row["delta"], row["gamma"], row["vega"], row["theta"]) == (1.0, 0.0, 0.0, 0.0)
@@ -123,10 +150,12 @@ def test_price_prints_the_formats_shape(tmp_path: Path) -> None:
         (lambda m: m["instruments"][1].update(kind="swap"), "instruments[1].kind"),
         (lambda m: m["instruments"][2].update(mark_iv=-0.45), "instruments[2].mark_iv"),
         (lambda m: m["instruments"][1].pop("mark_price"), "instruments[1].mark_price"),
-        (lambda m: m["instruments"][2].update(expiry="2024-06-01T08:00:00Z"),
-         "instruments[2].expiry"),
+        (
+            lambda m: m["instruments"][2].update(expiry="2024-06-01T08:00:00Z"),
+            "instruments[2].expiry",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_market_fails_cleanly(tmp_path: Path, change: Any, needle: str) -> None:
     market = json.loads(json.dumps(MARKET))
     change(market)
@@ -147,14 +176,24 @@ def test_installed_command_end_to_end(tmp_path: Path) -> None:
     """The real entry point in a subprocess: a NaN index exits non-zero, stderr only."""
     exe = Path(sys.executable).parent / "solvent"
     cmd = [str(exe)] if exe.is_file() else [sys.executable, "-m", "solvent.cli.main"]
-    ok = subprocess.run([*cmd, "price", str(_write(tmp_path, MARKET))], capture_output=True,
-                        text=True, timeout=60, check=False)  # fmt: skip
+    ok = subprocess.run(
+        [*cmd, "price", str(_write(tmp_path, MARKET))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
     assert len(json.loads(ok.stdout)["instruments"]) == 5
     bad = json.loads(json.dumps(MARKET))
     bad["index"]["BTC"] = float("nan")
-    fail = subprocess.run([*cmd, "price", str(_write(tmp_path, json.dumps(bad)))],
-                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    fail = subprocess.run(
+        [*cmd, "price", str(_write(tmp_path, json.dumps(bad)))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert fail.returncode != 0
     assert fail.stdout == ""
     assert "index.BTC" in fail.stderr

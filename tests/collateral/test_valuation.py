@@ -53,8 +53,12 @@ def walk_book(bids: list[list[float]], quantity: Decimal) -> Decimal:
 
 def test_class_haircuts_sit_in_the_seed_ranges() -> None:
     s = default_schedule()
-    seed = {"stablecoin": (0.0, 0.05), "major": (0.10, 0.15), "midcap": (0.25, 0.50),
-            "longtail": (0.70, 0.90)}  # fmt: skip
+    seed = {
+        "stablecoin": (0.0, 0.05),
+        "major": (0.10, 0.15),
+        "midcap": (0.25, 0.50),
+        "longtail": (0.70, 0.90),
+    }
     for asset_class, rule in s.classes.items():
         low, high = seed[asset_class.value]
         assert low <= rule.haircut <= high
@@ -63,8 +67,11 @@ def test_class_haircuts_sit_in_the_seed_ranges() -> None:
 
 
 def test_concentration_tiers_are_marginal_hand_computed() -> None:
-    tiers = default_schedule().classes[next(c for c in default_schedule().classes
-                                            if c.value == "major")].tiers  # fmt: skip
+    tiers = (
+        default_schedule()
+        .classes[next(c for c in default_schedule().classes if c.value == "major")]
+        .tiers
+    )
     # 60 M USD of BTC: 10 M at 10 %, 40 M at 12.5 %, 10 M at 15 % = 1 + 5 + 1.5 = 7.5 M USD.
     amount = tiers.haircut_amount_usd(np.array([60e6, 5e6, 250e6]))
     assert amount[0] == pytest.approx(7.5e6)

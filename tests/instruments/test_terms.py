@@ -51,8 +51,9 @@ def test_expiry_is_normalised_to_utc_and_time_is_act365() -> None:
     assert inst.time_to_expiry(as_of) == 1.0
     assert inst.time_to_expiry(EXPIRY - timedelta(hours=12)) == 0.5 / 365
     assert SECONDS_PER_YEAR == 31_536_000.0
-    perp = make_instrument(name="BTC-PERPETUAL", kind="perpetual", underlying="BTC",
-                           settlement="inverse")  # fmt: skip
+    perp = make_instrument(
+        name="BTC-PERPETUAL", kind="perpetual", underlying="BTC", settlement="inverse"
+    )
     assert perp.time_to_expiry(as_of) == 0.0
 
 

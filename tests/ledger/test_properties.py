@@ -28,16 +28,27 @@ ASSETS = ("BTC", "USDC")
 PERP = TradeTerms("BTC_USDC-PERPETUAL", TradeStyle.FUTURES, SettlementKind.LINEAR, "USDC")
 
 actions = st.one_of(
-    st.tuples(st.just("deposit"), st.sampled_from(USERS), st.sampled_from(ASSETS),
-              st.integers(1, 10**9)),
-    st.tuples(st.just("withdraw"), st.sampled_from(USERS), st.sampled_from(ASSETS),
-              st.integers(1, 10**9)),
-    st.tuples(st.just("transfer"), st.sampled_from(USERS), st.sampled_from(USERS),
-              st.sampled_from(ASSETS), st.integers(1, 10**9)),
+    st.tuples(
+        st.just("deposit"), st.sampled_from(USERS), st.sampled_from(ASSETS), st.integers(1, 10**9)
+    ),
+    st.tuples(
+        st.just("withdraw"), st.sampled_from(USERS), st.sampled_from(ASSETS), st.integers(1, 10**9)
+    ),
+    st.tuples(
+        st.just("transfer"),
+        st.sampled_from(USERS),
+        st.sampled_from(USERS),
+        st.sampled_from(ASSETS),
+        st.integers(1, 10**9),
+    ),
     st.tuples(st.just("fee"), st.sampled_from(USERS), st.integers(1, 10**6)),
-    st.tuples(st.just("trade"), st.sampled_from(USERS), st.integers(-300, 300).filter(bool),
-              st.integers(50_000, 70_000)),
-)  # fmt: skip
+    st.tuples(
+        st.just("trade"),
+        st.sampled_from(USERS),
+        st.integers(-300, 300).filter(bool),
+        st.integers(50_000, 70_000),
+    ),
+)
 
 
 def run(ledger: Ledger, steps: list[tuple]) -> dict[tuple[str, str], int]:  # type: ignore[type-arg]

@@ -117,14 +117,20 @@ def test_audit_detects_tampering(ledger: Ledger) -> None:
     ledger.post(transfer(EXTERNAL, "alice", "BTC", 10, Reason.DEPOSIT, "d"))
     assert ledger.audit().ok
     with ledger.engine.begin() as conn:
-        conn.execute(schema.balances.update().where(schema.balances.c.account_id == "alice")
-                     .values(amount=11))  # fmt: skip
+        conn.execute(
+            schema.balances.update()
+            .where(schema.balances.c.account_id == "alice")
+            .values(amount=11)
+        )
     problems = ledger.audit().problems
     assert any("cached 11, journal 10" in p for p in problems)
     assert any("held 11 != deposited 10" in p for p in problems)
     with ledger.engine.begin() as conn:
-        conn.execute(schema.balances.update().where(schema.balances.c.account_id == "alice")
-                     .values(amount=10))  # fmt: skip
+        conn.execute(
+            schema.balances.update()
+            .where(schema.balances.c.account_id == "alice")
+            .values(amount=10)
+        )
         conn.execute(schema.entries.delete().where(schema.entries.c.account_id == "alice"))
     problems = ledger.audit().problems
     assert any("entries, expected 2" in p for p in problems)
@@ -173,8 +179,10 @@ def test_concurrent_withdrawals_cannot_double_spend(db_url: str) -> None:
 
     def withdraw(i: int) -> bool:
         try:
-            led.post(transfer("carol", EXTERNAL, "USDC", 30, Reason.WITHDRAWAL, f"w{i}"),
-                     Overdraft.REFUSE)  # fmt: skip
+            led.post(
+                transfer("carol", EXTERNAL, "USDC", 30, Reason.WITHDRAWAL, f"w{i}"),
+                Overdraft.REFUSE,
+            )
             return True
         except SolventInputError:
             return False

@@ -164,10 +164,13 @@ def test_loader_errors_name_the_column(tmp_path: Path) -> None:
     cols = header.split(",")
     drop = cols.index("implied_volatility")
     missing.write_text(
-        "\n".join(",".join(c for j, c in enumerate(line.split(",")) if j != drop)
-                  for line in [header, *lines[:3]]) + "\n",
+        "\n".join(
+            ",".join(c for j, c in enumerate(line.split(",")) if j != drop)
+            for line in [header, *lines[:3]]
+        )
+        + "\n",
         encoding="utf-8",
-    )  # fmt: skip
+    )
     with pytest.raises(SolventInputError, match="implied_volatility"):
         load_deribit_chain(missing)
 

@@ -46,8 +46,9 @@ def example() -> dict[str, Any]:
     return raw
 
 
-def ql_black(is_call: bool, strike: float, forward: float, vol: float, t: float,
-             discount: float = 1.0) -> float:  # fmt: skip
+def ql_black(
+    is_call: bool, strike: float, forward: float, vol: float, t: float, discount: float = 1.0
+) -> float:
     kind = ql.Option.Call if is_call else ql.Option.Put
     return float(ql.blackFormula(kind, strike, forward, vol * math.sqrt(t), discount))
 
@@ -109,8 +110,11 @@ def test_linear_option_mark_is_usd_and_rates_discount() -> None:
     assert q.mark_price == pytest.approx(expected, rel=1e-12)
     assert q.mark_price_usd == q.mark_price
     # And back: a USD mark gives the same vol.
-    raw["instruments"][-1] = {"name": "BTC_USDC-28JUN24-60000-P", "mark_price": expected,
-                              "forward": 67000.0}  # fmt: skip
+    raw["instruments"][-1] = {
+        "name": "BTC_USDC-28JUN24-60000-P",
+        "mark_price": expected,
+        "forward": 67000.0,
+    }
     assert parse_market(raw).quote(q.instrument.name).mark_iv == pytest.approx(0.5, rel=1e-10)
 
 
@@ -120,9 +124,15 @@ def test_forward_defaults_to_same_expiry_future_else_index() -> None:
     raw["instruments"] += [
         {"name": "BTC-26JUL24-70000-P", "mark_iv": 0.5},  # no future of that expiry
         {"name": "ETH-28JUN24-3500-C", "mark_iv": 0.6},  # BTC's future is not ETH's forward
-        {"name": "ETH-28JUN24", "mark_price": 3530.0, "kind": "future", "underlying": "ETH",
-         "settlement": "inverse", "expiry": "2024-06-28T08:00:00Z"},  # listed after the option
-    ]  # fmt: skip
+        {
+            "name": "ETH-28JUN24",
+            "mark_price": 3530.0,
+            "kind": "future",
+            "underlying": "ETH",
+            "settlement": "inverse",
+            "expiry": "2024-06-28T08:00:00Z",
+        },  # listed after the option
+    ]
     m = parse_market(raw)
     assert m.quote("BTC-28JUN24-70000-C").forward == 67371.75
     assert m.quote("BTC-26JUL24-70000-P").forward == 65666.19
@@ -316,8 +326,9 @@ def test_columns_follow_the_table() -> None:
 
 def test_order_books_are_parsed_into_the_snapshot() -> None:
     raw = example()
-    raw["order_books"] = {"BTC": {"bids": [[65660.0, 1.5], [65650.0, 3.0]],
-                                  "asks": [[65670.0, 2.0]]}}  # fmt: skip
+    raw["order_books"] = {
+        "BTC": {"bids": [[65660.0, 1.5], [65650.0, 3.0]], "asks": [[65670.0, 2.0]]}
+    }
     book = parse_market(raw).order_books["BTC"]
     assert list(book.bid_prices) == [65660.0, 65650.0] and list(book.ask_sizes) == [2.0]
     raw["order_books"]["BTC"]["asks"] = [[65670.0, float("nan")]]

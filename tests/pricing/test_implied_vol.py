@@ -23,8 +23,14 @@ def _random(n: int, seed: int, max_sd: float = 4.0) -> dict[str, np.ndarray]:
     v = rng.uniform(0.05, 2.5, n)
     x = rng.uniform(-max_sd, max_sd, n) * v * np.sqrt(T)
     r = rng.uniform(0.0, 0.08, n)
-    return {"F": F, "K": F * np.exp(-x), "T": T, "v": v, "call": rng.random(n) < 0.5,
-            "df": np.exp(-r * T)}  # fmt: skip
+    return {
+        "F": F,
+        "K": F * np.exp(-x),
+        "T": T,
+        "v": v,
+        "call": rng.random(n) < 0.5,
+        "df": np.exp(-r * T),
+    }
 
 
 def test_matches_quantlib_implied_std_dev() -> None:
@@ -37,9 +43,16 @@ def test_matches_quantlib_implied_std_dev() -> None:
         kind = ql.Option.Call if call[i] else ql.Option.Put
         try:
             std = ql.blackFormulaImpliedStdDev(
-                kind, float(K[i]), float(F[i]), float(price[i]), float(df[i]), 0.0,
-                float(v[i] * math.sqrt(T[i]) * 1.3), 1e-12, 1000,
-            )  # fmt: skip
+                kind,
+                float(K[i]),
+                float(F[i]),
+                float(price[i]),
+                float(df[i]),
+                0.0,
+                float(v[i] * math.sqrt(T[i]) * 1.3),
+                1e-12,
+                1000,
+            )
         except RuntimeError:  # QuantLib's solver gives up in the far wings
             continue
         theirs[i] = std / math.sqrt(T[i])
@@ -62,8 +75,9 @@ def test_round_trip_on_thousands_of_options() -> None:
     price = black76_price(F, K, T, v, call, df)
     iv = implied_vol(price, F, K, T, call, df)
     assert np.all(np.isfinite(iv))
-    np.testing.assert_allclose(black76_price(F, K, T, iv, call, df) / (F + K), price / (F + K),
-                               rtol=0, atol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        black76_price(F, K, T, iv, call, df) / (F + K), price / (F + K), rtol=0, atol=1e-15
+    )
     vega = black76_greeks(F, K, T, v, call, df).vega
     resolution = 50.0 * np.finfo(float).eps * (F + K) / vega
     assert np.all(np.abs(iv - v) <= 1e-10 * v + resolution)

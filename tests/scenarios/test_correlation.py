@@ -67,9 +67,20 @@ def test_cli_prints_the_documented_shape(tmp_path) -> None:  # type: ignore[no-u
     csv.write_text("\n".join(lines))
     out = subprocess.run(
         [sys.executable, "-m", "solvent.cli.main", "correlation", "--history", str(csv)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data = json.loads(out.stdout)
-    assert set(data) == {"assets", "start", "end", "observations", "ewma_lambda", "window_days",
-                         "plain", "ewma", "daily_volatility"}  # fmt: skip
+    assert set(data) == {
+        "assets",
+        "start",
+        "end",
+        "observations",
+        "ewma_lambda",
+        "window_days",
+        "plain",
+        "ewma",
+        "daily_volatility",
+    }
     assert data["assets"] == ["BTC", "ETH"] and data["observations"] == 59

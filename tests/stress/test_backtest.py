@@ -32,8 +32,9 @@ DAYS = np.array([400, 1000, 1500, 2300, 3150], dtype=np.intp)
 def _model_margin(params, asset: str, side: Side, day: int) -> float:  # type: ignore[no-untyped-def]
     series = HISTORY.series(asset)
     snap = day_snapshot(asset, series.dates[day], float(series.closes[day]))
-    book = Book.from_arrays(("x",), (perpetual_name(asset),), np.array([0]), np.array([0]),
-                            np.array([side.sign]))  # fmt: skip
+    book = Book.from_arrays(
+        ("x",), (perpetual_name(asset),), np.array([0]), np.array([0]), np.array([side.sign])
+    )
     return float(margin_book(book, snap, params, history=HISTORY).margin.initial_margin_usd[0])
 
 
@@ -99,23 +100,61 @@ def test_any_registry_model_runs() -> None:
 def test_cli_backtest(tmp_path: Path) -> None:
     chart = tmp_path / "c.png"
     out = subprocess.run(
-        [sys.executable, "-m", "solvent.cli.main", "backtest", "--model", "fhs-es", "--history",
-         str(Path(__file__).resolve().parents[2] / "src/solvent/data/prices"), "--asset", "ETH",
-         "--side", "short", "--chart", str(chart)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "solvent.cli.main",
+            "backtest",
+            "--model",
+            "fhs-es",
+            "--history",
+            str(Path(__file__).resolve().parents[2] / "src/solvent/data/prices"),
+            "--asset",
+            "ETH",
+            "--side",
+            "short",
+            "--chart",
+            str(chart),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data = json.loads(out.stdout)
-    for key in ("model", "asset", "confidence", "horizon_days", "observations", "breaches",
-                "breach_rate", "kupiec_p", "christoffersen_p", "max_1d_increase",
-                "max_30d_increase", "peak_to_trough", "chart"):  # fmt: skip
+    for key in (
+        "model",
+        "asset",
+        "confidence",
+        "horizon_days",
+        "observations",
+        "breaches",
+        "breach_rate",
+        "kupiec_p",
+        "christoffersen_p",
+        "max_1d_increase",
+        "max_30d_increase",
+        "peak_to_trough",
+        "chart",
+    ):
         assert key in data
     assert data["chart"] == str(chart) and chart.read_bytes()[:4] == b"\x89PNG"
     assert data["side"] == "short" and data["breach_rate"] == data["breaches"] / 2825
     bad = subprocess.run(
-        [sys.executable, "-m", "solvent.cli.main", "backtest", "--model", "fhs-es", "--history",
-         str(tmp_path / "missing"), "--chart", str(chart)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "solvent.cli.main",
+            "backtest",
+            "--model",
+            "fhs-es",
+            "--history",
+            str(tmp_path / "missing"),
+            "--chart",
+            str(chart),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0 and "history" in bad.stderr
 
 

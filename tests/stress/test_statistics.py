@@ -73,8 +73,9 @@ def test_christoffersen_zero_count_edges() -> None:
     res = christoffersen_independence(last)
     n00, n01 = 18, 1
     pi = 1 / 19
-    expected = -2 * (18 * math.log(1 - pi) + math.log(pi) - n00 * math.log(18 / 19)
-                     - n01 * math.log(1 / 19))  # fmt: skip
+    expected = -2 * (
+        18 * math.log(1 - pi) + math.log(pi) - n00 * math.log(18 / 19) - n01 * math.log(1 / 19)
+    )
     assert res.lr == pytest.approx(expected, abs=1e-12)  # = 0: pi01 equals pi
     assert christoffersen_independence(np.ones(10, dtype=bool)).lr == pytest.approx(0.0)
 

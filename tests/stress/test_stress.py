@@ -27,9 +27,13 @@ def _close(asset: str, day: str) -> float:
 
 @pytest.mark.parametrize(
     ("name", "start", "end"),
-    [("2020-03-12", "2020-03-11", "2020-03-12"), ("2021-05-19", "2021-05-18", "2021-05-19"),
-     ("2022-05-luna", "2022-05-05", "2022-05-12"), ("2022-11-ftx", "2022-11-06", "2022-11-13")],
-)  # fmt: skip
+    [
+        ("2020-03-12", "2020-03-11", "2020-03-12"),
+        ("2021-05-19", "2021-05-18", "2021-05-19"),
+        ("2022-05-luna", "2022-05-05", "2022-05-12"),
+        ("2022-11-ftx", "2022-11-06", "2022-11-13"),
+    ],
+)
 def test_historical_moves_are_the_close_changes(name: str, start: str, end: str) -> None:
     s = LIB[name]
     for asset in ("BTC", "ETH"):
@@ -78,22 +82,40 @@ def test_depeg_hits_collateral_and_usdc_settled_options() -> None:
 
 def test_cli_stress(tmp_path: Path) -> None:
     book = tmp_path / "book.json"
-    book.write_text(json.dumps({"accounts": [
-        {"account": "a", "collateral": {"USDC": 1000.0},
-         "positions": [{"instrument": "BTC_USDC-PERPETUAL", "quantity": 1.0}]}]}))  # fmt: skip
+    book.write_text(
+        json.dumps(
+            {
+                "accounts": [
+                    {
+                        "account": "a",
+                        "collateral": {"USDC": 1000.0},
+                        "positions": [{"instrument": "BTC_USDC-PERPETUAL", "quantity": 1.0}],
+                    }
+                ]
+            }
+        )
+    )
     mk = tmp_path / "market.json"
-    mk.write_text(json.dumps({"as_of": "2026-01-05T08:00:00Z", "index": {"BTC": 100000.0},
-                              "instruments": [{"name": "BTC_USDC-PERPETUAL",
-                                               "mark_price": 100000.0}]}))  # fmt: skip
+    mk.write_text(
+        json.dumps(
+            {
+                "as_of": "2026-01-05T08:00:00Z",
+                "index": {"BTC": 100000.0},
+                "instruments": [{"name": "BTC_USDC-PERPETUAL", "mark_price": 100000.0}],
+            }
+        )
+    )
     run = [sys.executable, "-m", "solvent.cli.main", "stress", str(book), "--market", str(mk)]
-    out = json.loads(subprocess.run([*run, "--scenario", "2020-03-12"], capture_output=True,
-                                    text=True, check=True).stdout)  # fmt: skip
+    out = json.loads(
+        subprocess.run(
+            [*run, "--scenario", "2020-03-12"], capture_output=True, text=True, check=True
+        ).stdout
+    )
     (sc,) = out["scenarios"]
     move = _close("BTC", "2020-03-12") / _close("BTC", "2020-03-11") - 1
     assert sc["accounts"][0]["loss_usd"] == pytest.approx(-move * 100000.0)
     assert sc["negative_equity_accounts"] == ["a"]
-    everything = json.loads(subprocess.run(run, capture_output=True, text=True,
-                                           check=True).stdout)  # fmt: skip
+    everything = json.loads(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
     assert len(everything["scenarios"]) == 8
     bad = subprocess.run([*run, "--scenario", "nope"], capture_output=True, text=True)
     assert bad.returncode != 0 and "scenario[0]" in bad.stderr

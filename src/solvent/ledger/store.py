@@ -382,8 +382,9 @@ class LedgerTransaction:
                 Posting(account_id, asset.symbol, -fee_units, Reason.FEE),
                 Posting(FEES, asset.symbol, fee_units, Reason.FEE),
             ]
-        operation = Operation(Reason.TRADE, reference or f"trade:{terms.instrument}",
-                              tuple(postings))  # fmt: skip
+        operation = Operation(
+            Reason.TRADE, reference or f"trade:{terms.instrument}", tuple(postings)
+        )
         if postings:
             op_id = self.post(operation, Overdraft.ALLOW)
         else:

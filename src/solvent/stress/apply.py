@@ -113,8 +113,9 @@ def stress_book(
     else:
         pnl = np.zeros((0, n_s))
     settle = table.settlement_assets
-    p1 = np.array([[_scenario_price(market, a, s, "settlement_asset") for a in settle]
-                   for s in scenarios]).reshape(n_s, len(settle))  # fmt: skip
+    p1 = np.array(
+        [[_scenario_price(market, a, s, "settlement_asset") for a in settle] for s in scenarios]
+    ).reshape(n_s, len(settle))
     p0 = np.array([_price(market, a, "settlement_asset") for a in settle])
     code = table.settlement_code
     mark_settle = np.where(table.is_option, cols.mark_price, 0.0)  # option value, settlement units
@@ -126,10 +127,21 @@ def stress_book(
     bal = np.array([[p.collateral.get(a, 0.0) for a in assets] for p in portfolios]).reshape(
         len(portfolios), len(assets)
     )
-    c0 = np.array([_price(market, a, f"collateral.{a}") if np.any(bal[:, j]) else 0.0
-                   for j, a in enumerate(assets)])  # fmt: skip
-    c1 = np.array([[_scenario_price(market, a, s, f"collateral.{a}") if c0[j] else 0.0
-                    for j, a in enumerate(assets)] for s in scenarios])  # fmt: skip
+    c0 = np.array(
+        [
+            _price(market, a, f"collateral.{a}") if np.any(bal[:, j]) else 0.0
+            for j, a in enumerate(assets)
+        ]
+    )
+    c1 = np.array(
+        [
+            [
+                _scenario_price(market, a, s, f"collateral.{a}") if c0[j] else 0.0
+                for j, a in enumerate(assets)
+            ]
+            for s in scenarios
+        ]
+    )
     c1 = c1.reshape(n_s, len(assets))
     coll_change = bal @ (c1 - c0[None, :]).T  # (A, S)
     option_usd = np.asarray(book.quantities @ (mark_settle * p0[code]))

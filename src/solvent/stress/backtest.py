@@ -93,8 +93,9 @@ def evaluate(margin: FloatArray, loss: FloatArray, confidence: float) -> Backtes
     n, x = int(breaches.size), int(breaches.sum())
     pof = kupiec_pof(n, x, 1.0 - confidence)
     ind = christoffersen_independence(breaches)
-    return BacktestStats(n, x, x / n, pof.lr, pof.p_value, ind.lr, ind.p_value,
-                         procyclicality(margin))  # fmt: skip
+    return BacktestStats(
+        n, x, x / n, pof.lr, pof.p_value, ind.lr, ind.p_value, procyclicality(margin)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,9 +190,12 @@ def registry_margins(
     margin_model = get_model(model)
     dates, closes = _closes(history, asset)
     book = Book.from_arrays(
-        ("backtest",), (perpetual_name(asset),), np.array([0]), np.array([0]),
+        ("backtest",),
+        (perpetual_name(asset),),
+        np.array([0]),
+        np.array([0]),
         np.array([side.sign]),
-    )  # fmt: skip
+    )
     out = np.empty(days.size)
     for i, t in enumerate(days):
         snap = day_snapshot(asset, dates[t], float(closes[t]))
@@ -304,8 +308,9 @@ def run_backtest(
     else:
         margin = registry_margins(model, params, history, asset, side, days)
         snap = day_snapshot(asset, dates[days[0]], float(closes[days[0]]))
-        book = Book.from_arrays(("b",), (perpetual_name(asset),), np.array([0]), np.array([0]),
-                                np.array([1.0]))  # fmt: skip
+        book = Book.from_arrays(
+            ("b",), (perpetual_name(asset),), np.array([0]), np.array([0]), np.array([1.0])
+        )
         label = get_model(model).run(book, snap, params, False, False).parameters
     return BacktestResult(
         model=model,

@@ -23,8 +23,14 @@ def write_chart(result: BacktestResult, path: Path) -> Path:
     ax.plot(dates, pnl, lw=0.6, color="0.45", label="realized P&L (USD)")
     ax.plot(dates, -result.margin, lw=1.0, color="tab:blue", label="- initial margin (USD)")
     hit = np.flatnonzero(result.breaches)
-    ax.scatter([dates[i] for i in hit], pnl[hit], s=14, color="red", zorder=3,
-               label=f"breaches ({hit.size})")  # fmt: skip
+    ax.scatter(
+        [dates[i] for i in hit],
+        pnl[hit],
+        s=14,
+        color="red",
+        zorder=3,
+        label=f"breaches ({hit.size})",
+    )
     ax.set_title(
         f"{result.model} ({result.parameters}) - {result.asset} {result.side}, "
         f"{result.horizon_days}d, {result.confidence:.1%}"

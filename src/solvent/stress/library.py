@@ -118,17 +118,33 @@ def _vol_from_move(move: float) -> float:
 def hypothetical_scenarios() -> tuple[StressScenario, ...]:
     """The hypothetical scenarios of the module docstring."""
     return (
-        StressScenario("crash-40-vol-x2", StressKind.HYPOTHETICAL,
-                       "every non-stable asset -40 %, implied vols doubled",
-                       default_move=-0.40, default_vol_shock=1.0),
-        StressScenario("rally-40-vol-x1.5", StressKind.HYPOTHETICAL,
-                       "every non-stable asset +40 %, implied vols x1.5",
-                       default_move=0.40, default_vol_shock=0.5),
-        StressScenario("usdc-depeg-0.9", StressKind.HYPOTHETICAL, "USDC at 0.90 USD",
-                       stablecoin_prices=MappingProxyType({"USDC": 0.9})),
-        StressScenario("usdt-depeg-0.9", StressKind.HYPOTHETICAL, "USDT at 0.90 USD",
-                       stablecoin_prices=MappingProxyType({"USDT": 0.9})),
-    )  # fmt: skip
+        StressScenario(
+            "crash-40-vol-x2",
+            StressKind.HYPOTHETICAL,
+            "every non-stable asset -40 %, implied vols doubled",
+            default_move=-0.40,
+            default_vol_shock=1.0,
+        ),
+        StressScenario(
+            "rally-40-vol-x1.5",
+            StressKind.HYPOTHETICAL,
+            "every non-stable asset +40 %, implied vols x1.5",
+            default_move=0.40,
+            default_vol_shock=0.5,
+        ),
+        StressScenario(
+            "usdc-depeg-0.9",
+            StressKind.HYPOTHETICAL,
+            "USDC at 0.90 USD",
+            stablecoin_prices=MappingProxyType({"USDC": 0.9}),
+        ),
+        StressScenario(
+            "usdt-depeg-0.9",
+            StressKind.HYPOTHETICAL,
+            "USDT at 0.90 USD",
+            stablecoin_prices=MappingProxyType({"USDT": 0.9}),
+        ),
+    )
 
 
 def stress_library(history: PriceHistory) -> dict[str, StressScenario]:

@@ -173,10 +173,14 @@ def test_attribution_sums_to_es_and_scales_linearly() -> None:
                 ("BTC-27MAR26-90000-P", 3.0),
                 ("ETH-27MAR26-4000-C", -10.0),
             ),
-            portfolio("b", ("BTC-PERPETUAL", 2.0), ("BTC-27MAR26-90000-P", 6.0),
-                      ("ETH-27MAR26-4000-C", -20.0)),
+            portfolio(
+                "b",
+                ("BTC-PERPETUAL", 2.0),
+                ("BTC-27MAR26-90000-P", 6.0),
+                ("ETH-27MAR26-4000-C", -20.0),
+            ),
         ]
-    )  # fmt: skip
+    )
     result = margin_book(book, m, PARAMS, explain=True)
     assert result.margin.detail is not None
     pool = result.margin.detail[0].pools[0]
@@ -313,8 +317,9 @@ def test_registry_end_to_end(tmp_path: Path) -> None:
     assert pool["initial_margin"] == pytest.approx(sum(pool["components"].values()))
     override = tmp_path / "p.toml"
     override.write_text("confidence = 0.99\n")
-    r99 = margin_portfolios([portfolio("a", ("BTC-PERPETUAL", 1.0))], market(), "fhs-es",
-                            str(override))  # fmt: skip
+    r99 = margin_portfolios(
+        [portfolio("a", ("BTC-PERPETUAL", 1.0))], market(), "fhs-es", str(override)
+    )
     assert r99[0].margin.initial_margin_usd > out["initial_margin_usd"]
     assert r99[0].margin.parameters == "fhs-es+p@2026-05"
     json.dumps(out)

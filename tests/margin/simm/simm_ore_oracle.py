@@ -6,9 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 HEADER = (
-    "TradeID", "PortfolioID", "ProductClass", "RiskType", "Qualifier", "Bucket", "Label1",
-    "Label2", "Amount", "AmountCurrency", "AmountUSD", "IMModel",
-)  # fmt: skip
+    "TradeID",
+    "PortfolioID",
+    "ProductClass",
+    "RiskType",
+    "Qualifier",
+    "Bucket",
+    "Label1",
+    "Label2",
+    "Amount",
+    "AmountCurrency",
+    "AmountUSD",
+    "IMModel",
+)
 
 Line = tuple[str, str, str, str, str, str, float]  # pc, risk type, qualifier, bucket, l1, l2, usd
 
@@ -42,8 +52,15 @@ def ore_simm(lines: list[Line], mpor_days: int = 10) -> dict[tuple[str, str, str
     res: Any = calc.finalSimmResults(ORE.SimmConfiguration.SimmSide_Call, nsd).second
     out: dict[tuple[str, str, str], float] = {}
     pcs = ("All", "RatesFX", "Credit", "Equity", "Commodity")
-    rcs = ("All", "InterestRate", "CreditQualifying", "CreditNonQualifying", "Equity",
-           "Commodity", "FX")  # fmt: skip
+    rcs = (
+        "All",
+        "InterestRate",
+        "CreditQualifying",
+        "CreditNonQualifying",
+        "Equity",
+        "Commodity",
+        "FX",
+    )
     mts = ("All", "Delta", "Vega", "Curvature", "BaseCorr")
     for pc in pcs:
         for rc in rcs:
@@ -66,8 +83,12 @@ def solvent_simm(result_json: dict[str, Any]) -> dict[tuple[str, str, str], floa
         out[(pc, "All", "All")] = body["total"]
         for rc, parts in body["risk_classes"].items():
             out[(pc, rc, "All")] = parts["total"]
-            for mt, key in (("Delta", "delta"), ("Vega", "vega"), ("Curvature", "curvature"),
-                            ("BaseCorr", "base_corr")):  # fmt: skip
+            for mt, key in (
+                ("Delta", "delta"),
+                ("Vega", "vega"),
+                ("Curvature", "curvature"),
+                ("BaseCorr", "base_corr"),
+            ):
                 if parts[key] != 0.0:
                     out[(pc, rc, mt)] = parts[key]
     return out

@@ -51,8 +51,13 @@ def test_correlations_and_structure() -> None:
     # majors (bucket 3): mean pairwise correlation of 10-day log returns on common days
     series = {a: dict(zip(*_closes(a), strict=True)) for a in ("BNB", "SOL", "XRP")}
     days = sorted(set.intersection(*(set(s) for s in series.values())))
-    rets = [np.log(np.array([series[a][d] for d in days[10:]]) /
-                   np.array([series[a][d] for d in days[:-10]])) for a in series]  # fmt: skip
+    rets = [
+        np.log(
+            np.array([series[a][d] for d in days[10:]])
+            / np.array([series[a][d] for d in days[:-10]])
+        )
+        for a in series
+    ]
     c = np.corrcoef(np.vstack(rets))
     assert com.intra[2] == pytest.approx(np.mean(c[np.triu_indices(3, 1)]), abs=0.005 + 1e-12)
     # BTC - ETH correlation is high, stablecoins uncorrelated by policy

@@ -53,8 +53,12 @@ def test_single_bucket_equity_delta_by_hand() -> None:
     s1, s2 = 1.0e6, -5.0e5
     ws1, ws2 = 30 * s1, 30 * s2
     expected = math.sqrt(ws1**2 + ws2**2 + 2 * 0.18 * ws1 * ws2)
-    got = equity(crif(("Equity", "Risk_Equity", "A", "1", "", "", s1),
-                      ("Equity", "Risk_Equity", "B", "1", "", "", s2)))  # fmt: skip
+    got = equity(
+        crif(
+            ("Equity", "Risk_Equity", "A", "1", "", "", s1),
+            ("Equity", "Risk_Equity", "B", "1", "", "", s2),
+        )
+    )
     assert got["delta"] == pytest.approx(expected, rel=1e-12)
     assert got["total"] == got["delta"]
 
@@ -66,8 +70,12 @@ def test_concentration_threshold_and_f_factor() -> None:
     ws_a, ws_b = 30 * s_a * cr_a, 30 * s_b
     f = 1.0 / cr_a
     expected = math.sqrt(ws_a**2 + ws_b**2 + 2 * 0.18 * f * ws_a * ws_b)
-    got = equity(crif(("Equity", "Risk_Equity", "A", "1", "", "", s_a),
-                      ("Equity", "Risk_Equity", "B", "1", "", "", s_b)))  # fmt: skip
+    got = equity(
+        crif(
+            ("Equity", "Risk_Equity", "A", "1", "", "", s_a),
+            ("Equity", "Risk_Equity", "B", "1", "", "", s_b),
+        )
+    )
     assert got["delta"] == pytest.approx(expected, rel=1e-12)
     # the 1-day calibration has no concentration factor (SIMM technical paper, section I.4)
     got1 = equity(crif(("Equity", "Risk_Equity", "A", "1", "", "", s_a)), CAL1)
@@ -79,9 +87,13 @@ def test_two_buckets_gamma_and_residual() -> None:
     k1, k5, kr = 30 * 1e6, 26 * 2e6, 50 * 1e5
     s1, s5 = k1, -k5
     expected = math.sqrt(k1**2 + k5**2 + 2 * 0.14 * s1 * s5) + kr
-    got = equity(crif(("Equity", "Risk_Equity", "A", "1", "", "", 1e6),
-                      ("Equity", "Risk_Equity", "B", "5", "", "", -2e6),
-                      ("Equity", "Risk_Equity", "R", "Residual", "", "", 1e5)))  # fmt: skip
+    got = equity(
+        crif(
+            ("Equity", "Risk_Equity", "A", "1", "", "", 1e6),
+            ("Equity", "Risk_Equity", "B", "5", "", "", -2e6),
+            ("Equity", "Risk_Equity", "R", "Residual", "", "", 1e5),
+        )
+    )
     assert got["delta"] == pytest.approx(expected, rel=1e-12)
 
 
@@ -115,8 +127,12 @@ def test_interest_rate_delta_tenors_and_subcurves() -> None:
     a, b = 1.0e4, -2.0e4
     wa, wb = 60 * a, 60 * b
     expected = math.sqrt(wa**2 + wb**2 + 2 * 0.95 * 0.993 * wa * wb)
-    out = simm(crif(("RatesFX", "Risk_IRCurve", "USD", "1", "5y", "OIS", a),
-                    ("RatesFX", "Risk_IRCurve", "USD", "1", "10y", "Libor3m", b)))  # fmt: skip
+    out = simm(
+        crif(
+            ("RatesFX", "Risk_IRCurve", "USD", "1", "5y", "OIS", a),
+            ("RatesFX", "Risk_IRCurve", "USD", "1", "10y", "Libor3m", b),
+        )
+    )
     ir = out["product_classes"]["RatesFX"]["risk_classes"]["InterestRate"]
     assert ir["delta"] == pytest.approx(expected, rel=1e-12)
 
@@ -124,9 +140,13 @@ def test_interest_rate_delta_tenors_and_subcurves() -> None:
 def test_psi_within_a_product_class_and_sum_across() -> None:
     # RatesFX holds IR (60 x 1e4) and equity (30 x 1e6): psi(IR, EQ) = 0.07
     ir, eq = 60 * 1e4, 30 * 1e6
-    out = simm(crif(("RatesFX", "Risk_IRCurve", "USD", "1", "5y", "OIS", 1e4),
-                    ("RatesFX", "Risk_Equity", "A", "1", "", "", 1e6),
-                    ("Commodity", "Risk_Commodity", "Gold", "12", "", "", 1e6)))  # fmt: skip
+    out = simm(
+        crif(
+            ("RatesFX", "Risk_IRCurve", "USD", "1", "5y", "OIS", 1e4),
+            ("RatesFX", "Risk_Equity", "A", "1", "", "", 1e6),
+            ("Commodity", "Risk_Commodity", "Gold", "12", "", "", 1e6),
+        )
+    )
     rates = math.sqrt(ir**2 + eq**2 + 2 * 0.07 * ir * eq)
     assert out["product_classes"]["RatesFX"]["total"] == pytest.approx(rates, rel=1e-12)
     assert out["product_classes"]["Commodity"]["total"] == pytest.approx(21 * 1e6, rel=1e-12)
@@ -134,9 +154,13 @@ def test_psi_within_a_product_class_and_sum_across() -> None:
 
 
 def test_fx_delta_ignores_calculation_currency() -> None:
-    out = simm(crif(("RatesFX", "Risk_FX", "USD", "", "", "", 1e9),
-                    ("RatesFX", "Risk_FX", "EUR", "", "", "", 1e6),
-                    ("RatesFX", "Risk_FX", "BRL", "", "", "", -1e6)))  # fmt: skip
+    out = simm(
+        crif(
+            ("RatesFX", "Risk_FX", "USD", "", "", "", 1e9),
+            ("RatesFX", "Risk_FX", "EUR", "", "", "", 1e6),
+            ("RatesFX", "Risk_FX", "BRL", "", "", "", -1e6),
+        )
+    )
     fx = out["product_classes"]["RatesFX"]["risk_classes"]["FX"]
     w_eur, w_brl = 7.4 * 1e6, -14.7 * 1e6  # regular / high-vol RW vs USD
     assert fx["delta"] == pytest.approx(

@@ -161,8 +161,9 @@ def margin_book(
             worst[start:stop] = np.argmax(main, axis=1)
             if explain:
                 tails.append(tail_indices(main, conf))
-    comps = combine(out["es_main"], out["es_stressed"], out["es_floor"], params.overlays,
-                    fhs.vol_ratio)  # fmt: skip
+    comps = combine(
+        out["es_main"], out["es_stressed"], out["es_floor"], params.overlays, fhs.vol_ratio
+    )
     comps["liquidity"] = np.zeros(n_acc)
     if params.liquidity_enabled:
         for u in table.underlyings:

@@ -16,15 +16,33 @@ from solvent.margin.params import check_fields, number_in, resolve_params
 MODEL_NAME = "fhs-es"
 
 _TOP = {
-    "name", "version", "history", "vol_history", "ewma_lambda", "confidence", "mpor_days",
-    "lookback_days", "seed_days", "min_scenarios", "vol_beta", "max_vol_move", "mm_fraction",
-    "liquidity", "overlays",
-}  # fmt: skip
+    "name",
+    "version",
+    "history",
+    "vol_history",
+    "ewma_lambda",
+    "confidence",
+    "mpor_days",
+    "lookback_days",
+    "seed_days",
+    "min_scenarios",
+    "vol_beta",
+    "max_vol_move",
+    "mm_fraction",
+    "liquidity",
+    "overlays",
+}
 _LIQUIDITY = {"enabled", "factor", "unfilled_slippage"}
 _OVERLAYS = {
-    "buffer", "buffer_rate", "buffer_release_start", "buffer_release_full", "stressed_weight",
-    "stressed_window_days", "floor", "floor_years",
-}  # fmt: skip
+    "buffer",
+    "buffer_rate",
+    "buffer_release_start",
+    "buffer_release_full",
+    "stressed_weight",
+    "stressed_window_days",
+    "floor",
+    "floor_years",
+}
 
 
 @dataclass(frozen=True, slots=True)

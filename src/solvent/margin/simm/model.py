@@ -197,9 +197,9 @@ class _Factors:
     q_label2: IntArray  # per qualifier label2 code (credit non-qualifying groups)
 
 
-def _net_factors(lines: _Lines, cls: BucketedClass) -> tuple[
-    IntArray, IntArray, IntArray, FloatArray, StrArray, StrArray
-]:  # fmt: skip
+def _net_factors(
+    lines: _Lines, cls: BucketedClass
+) -> tuple[IntArray, IntArray, IntArray, FloatArray, StrArray, StrArray]:
     """Net lines by (qualifier, bucket, label1, label2); return factor bucket, qualifier index,
     qualifier bucket, net amount, factor label1, qualifier label2."""
     b_line = _label_index(lines.bucket, cls.buckets, lines.line, "Bucket")
@@ -495,9 +495,12 @@ def _fx(crif: Crif, cal: SimmCalibration, currency: str) -> tuple[float, float, 
         np.fill_diagonal(rho2, 1.0)
         k = np.sqrt(max(float(cvr @ rho2 @ cvr), 0.0))
         curvature = curvature_margin(
-            cvr, np.array([k]), clip_sum(np.array([cvr.sum()]), np.array([k])), np.ones((1, 1)),
+            cvr,
+            np.array([k]),
+            clip_sum(np.array([cvr.sum()]), np.array([k])),
+            np.ones((1, 1)),
             cal.curvature_lambda_base,
-        )  # fmt: skip
+        )
     return delta, vega, curvature
 
 
@@ -524,11 +527,21 @@ def _risk_classes(crif: Crif, cal: SimmCalibration, currency: str) -> dict[str, 
     if ir is not None:
         out["InterestRate"] = RiskClassMargin(ir[0], ir[1], ir[2], 0.0)
     for name, cls, extra, d_t, v_t in (
-        ("CreditQualifying", cal.credit_qualifying, cal.credit_q_extra, RiskType.CREDIT_Q,
-         RiskType.CREDIT_VOL),
-        ("CreditNonQualifying", cal.credit_non_qualifying, cal.credit_nq_extra,
-         RiskType.CREDIT_NON_Q, RiskType.CREDIT_VOL_NON_Q),
-    ):  # fmt: skip
+        (
+            "CreditQualifying",
+            cal.credit_qualifying,
+            cal.credit_q_extra,
+            RiskType.CREDIT_Q,
+            RiskType.CREDIT_VOL,
+        ),
+        (
+            "CreditNonQualifying",
+            cal.credit_non_qualifying,
+            cal.credit_nq_extra,
+            RiskType.CREDIT_NON_Q,
+            RiskType.CREDIT_VOL_NON_Q,
+        ),
+    ):
         d_lines, v_lines = _Lines.of(crif, (d_t,)), _Lines.of(crif, (v_t,))
         bc = _base_corr(crif, cal) if name == "CreditQualifying" else None
         if d_lines.empty and v_lines.empty and bc is None:
