@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from solvent.accounts.health import HealthState, health_codes
+from solvent.engine.accounts import AccountService, Order, trade_terms
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.model import EXTERNAL, AccountMode, Reason, transfer
-from solvent.ledger.service import AccountService, Order, trade_terms
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot, parse_market
 from solvent.portfolio.portfolio import Portfolio

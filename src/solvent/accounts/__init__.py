@@ -1,3 +1,5 @@
-"""Account health (equity vs IM/MM, states), vectorized. The stateful account operations (margin
-units, withdrawals, trades, what-if checks) live in :mod:`solvent.ledger.service`, below this
-package in the data flow, because they write the ledger."""
+"""Account health (equity vs IM/MM, states), vectorized.
+
+The stateful account operations (margin units, withdrawals, trades, what-if checks) live in
+:mod:`solvent.engine.accounts`, the pipeline that joins the ledger, collateral, margin and health
+(engine/ comes after all of them in the data flow)."""

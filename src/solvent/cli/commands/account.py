@@ -1,6 +1,6 @@
 """``solvent account create|deposit|withdraw|trade|check|show|audit`` (FORMATS.md 9).
 
-An edge only: parse the arguments, call :class:`solvent.ledger.service.AccountService` on the
+An edge only: parse the arguments, call :class:`solvent.engine.accounts.AccountService` on the
 ledger at ``--db`` (default ``$SOLVENT_DB``, else ``sqlite:///solvent.db``), render one JSON object.
 Amounts and prices are decimal strings parsed exactly; balances are printed as decimal strings.
 """
@@ -15,9 +15,9 @@ import typer
 from solvent.accounts.health import Health
 from solvent.cli.output import emit_json, fail, run_or_fail
 from solvent.collateral.assets import format_decimal, parse_decimal
+from solvent.engine.accounts import AccountService, MarginFigures, Order
 from solvent.errors import SolventInputError
 from solvent.ledger.model import AccountMode, PositionState
-from solvent.ledger.service import AccountService, MarginFigures, Order
 from solvent.ledger.store import Ledger
 from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot, load_market

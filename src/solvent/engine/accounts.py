@@ -14,8 +14,8 @@ linear, that amount divided by the mark for inverse, in coin), options add their
 (``q * mark * size``; premium was paid in cash at the trade). A positive virtual amount is haircut
 like the asset; a negative one is a debt without haircut benefit.
 
-The margin requirement comes from an injected :class:`MarginFunction` (the CLI wires the engine's
-``solvent.margin.api.margin_portfolio``), so this layer is testable on its own.
+The margin requirement comes from an injected :class:`MarginFunction` (the CLI wires a model of
+:mod:`solvent.margin.registry`), so the account logic is testable on its own.
 """
 
 from __future__ import annotations
