@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import lfilter
 
 from solvent.errors import SolventInputError
 
@@ -34,6 +33,8 @@ def ewma_sigma(returns: FloatArray, lam: float, seed: int) -> FloatArray:
     var0 = np.mean(r[:seed] ** 2, axis=0)
     var0 = np.where(var0 > 0.0, var0, 1e-12)
     # y[t] = lam * y[t-1] + (1 - lam) * r[t]^2 with y[-1] = var0; sigma[t+1]^2 = y[t].
+    from scipy.signal import lfilter  # imported here: scipy.signal costs ~1 s at CLI start-up
+
     y, _ = lfilter([1.0 - lam], [1.0, -lam], r**2, axis=0, zi=(lam * var0)[None, :])
     out: FloatArray = np.sqrt(np.vstack([var0[None, :], y]))
     return out

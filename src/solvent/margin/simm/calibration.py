@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from solvent.errors import SolventInputError
 
@@ -156,12 +156,12 @@ class SimmCalibration:
     @property
     def sigma_multiplier(self) -> float:
         """sqrt(365 / (1.4 x MPOR)) / Phi^-1(0.99): turns a delta RW into a vega-side vol."""
-        return float(np.sqrt(365.0 / (1.4 * self.mpor_days)) / norm.ppf(0.99))
+        return float(np.sqrt(365.0 / (1.4 * self.mpor_days)) / ndtri(0.99))
 
     @property
     def curvature_lambda_base(self) -> float:
         """Phi^-1(0.995)^2 - 1 (= 5.634897), the lambda of the curvature margin at theta = 0."""
-        return float(norm.ppf(0.995) ** 2 - 1.0)
+        return float(ndtri(0.995) ** 2 - 1.0)
 
     def tenor_days(self, tenor: str) -> float:
         """Calendar days of a SIMM vertex label (2w = 14, 1m = 365/12, 1y = 365)."""
