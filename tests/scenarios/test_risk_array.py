@@ -104,3 +104,16 @@ def test_scenario_set_validation_names_the_field() -> None:
         ScenarioSet(
             "bad", ("BTC",), np.zeros((1, 1)), np.zeros((2, 1)), np.ones(1), VolShockRule(), ("x",)
         )
+
+
+def test_usd_pnl_values_coin_pnl_at_the_scenario_price() -> None:
+    """An inverse perpetual's coin P&L valued at the moved coin price is the linear P&L."""
+    risk = _risk(["BTC-PERPETUAL", "BTC_USDC-PERPETUAL"])
+    m = market()
+    usd = risk.usd_pnl(m)
+    np.testing.assert_allclose(usd[0], BTC * MOVES, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(usd[1], BTC * MOVES, rtol=1e-12, atol=1e-9)
+    rates = risk.settlement_usd(m)
+    assert risk.table.settlement_assets == ("BTC", "USDC")
+    np.testing.assert_allclose(rates[0], BTC * (1 + MOVES))
+    np.testing.assert_allclose(rates[1], 1.0)

@@ -613,13 +613,12 @@ def _cross(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
     raw_usd = {u: np.zeros((n_acc, n_s)) for u in underlyings}
     roll_usd = np.zeros(n_acc)
     net_delta = {u: np.zeros(n_acc) for u in underlyings}
+    settle_usd = risk.settlement_usd(market)  # (settlement assets, scenarios)
     for k, g in enumerate(groups):
-        px = market.price_usd(g.settlement, "settlement_asset")
-        factor = 1.0 + scenarios.moves[:, scenarios.column(g.underlying)]
-        at_scenario_price = factor if g.settlement == g.underlying else np.ones(n_s)
-        usd_vectors[g.underlying] += vectors[k] * px * at_scenario_price[None, :]
-        raw_usd[g.underlying] += raw[k] * px * at_scenario_price[None, :]
-        roll_usd += rolls[k] * px
+        rate = settle_usd[risk.table.settlement_assets.index(g.settlement)][None, :]
+        usd_vectors[g.underlying] += vectors[k] * rate
+        raw_usd[g.underlying] += raw[k] * rate
+        roll_usd += rolls[k] * market.price_usd(g.settlement, "settlement_asset")
         net_delta[g.underlying] += deltas[k]
     losses = np.zeros((n_acc, len(underlyings)))
     directions = np.zeros((n_acc, len(underlyings)))
@@ -635,6 +634,7 @@ def _cross(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
     im = worst + roll_usd + dshock
     mm = params.mm_factor * im
     details = None
+    usd_pnl = risk.usd_pnl(market) if detail and explain else risk.pnl
     if detail:
         accounts = []
         for a in range(n_acc):
@@ -649,9 +649,7 @@ def _cross(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
                     for uu in underlyings
                     for i in range(n_s)
                 )
-                contrib = _cross_contributions(
-                    book, market, risk, a, groups, worst_idx[a], underlyings
-                )
+                contrib = _cross_contributions(book, risk, usd_pnl, a, worst_idx[a], underlyings)
             pool = PoolMargin(
                 currency="USD",
                 initial_margin=float(im[a]),
@@ -676,22 +674,19 @@ def _cross(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
 
 def _cross_contributions(
     book: Book,
-    market: MarketSnapshot,
     risk: RiskArray,
+    usd_pnl: FloatArray,
     a: int,
-    groups: list[_Group],
     worst_idx: NDArray[np.intp],
     underlyings: tuple[str, ...],
 ) -> tuple[Contribution, ...]:
-    """Each position's USD P&L in its own underlying's worst scenario (raw, before dampening)."""
-    cols_a, qty_a = book.row(a)
-    out = []
-    table = risk.table
-    for c, q in zip(cols_a, qty_a, strict=True):
-        u = table.underlyings[int(table.underlying_code[c])]
-        settle = table.settlement_assets[int(table.settlement_code[c])]
-        s = int(worst_idx[underlyings.index(u)])
-        px = market.price_usd(settle, "settlement_asset")
-        f = float(risk.price_factor[c, s]) if settle == u else 1.0
-        out.append(Contribution(book.instruments[c], float(q), float(q * risk.pnl[c, s] * px * f)))
-    return tuple(out)
+    """Each position's USD P&L in its own underlying's worst scenario (raw, before dampening);
+    ``usd_pnl`` is :meth:`RiskArray.usd_pnl`."""
+    cols, qty = book.row(a)
+    column = np.array([underlyings.index(u) for u in risk.table.underlyings])
+    worst = worst_idx[column[risk.table.underlying_code[cols]]]
+    pnl = qty * usd_pnl[cols, worst]
+    return tuple(
+        Contribution(book.instruments[c], float(q), float(p))
+        for c, q, p in zip(cols, qty, pnl, strict=True)
+    )

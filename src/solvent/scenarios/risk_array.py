@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from solvent.instruments.table import InstrumentTable
-from solvent.market.snapshot import MarketColumns
+from solvent.market.snapshot import MarketColumns, MarketSnapshot
 from solvent.pricing.black76 import black76_price
 from solvent.pricing.delta_one import inverse_pnl, linear_pnl
 from solvent.scenarios.scenario_set import FloatArray, ScenarioSet
@@ -26,16 +26,32 @@ from solvent.scenarios.vol_shock import shocked_vol
 
 @dataclass(frozen=True, slots=True)
 class RiskArray:
-    """``pnl`` (instruments x scenarios), settlement-asset units per 1 unit long, weighted.
-
-    ``price_factor[i, s]`` is ``1 + move`` of instrument ``i``'s underlying in scenario ``s``
-    (used to value coin P&L at the scenario's price).
-    """
+    """``pnl`` (instruments x scenarios), settlement-asset units per 1 unit long, weighted."""
 
     table: InstrumentTable
     scenarios: ScenarioSet
     pnl: FloatArray
-    price_factor: FloatArray
+
+    def settlement_usd(self, market: MarketSnapshot) -> FloatArray:
+        """(settlement assets x scenarios): the USD value of one unit of each settlement asset in
+        each scenario. A coin that is itself a scenario underlying is valued at its moved price
+        (today's index times ``1 + move``); any other asset (a USD stablecoin) at today's price."""
+        sset = self.scenarios
+        rows = []
+        for asset in self.table.settlement_assets:
+            px = market.price_usd(asset, "settlement_asset")
+            moved = asset in sset.underlyings
+            rows.append(
+                px * (1.0 + sset.moves[:, sset.column(asset)]) if moved else np.full(len(sset), px)
+            )
+        out: FloatArray = np.vstack(rows)
+        return out
+
+    def usd_pnl(self, market: MarketSnapshot) -> FloatArray:
+        """``pnl`` in USD: each instrument's settlement-asset P&L at the scenario's value of its
+        settlement asset (:meth:`settlement_usd`)."""
+        out: FloatArray = self.pnl * self.settlement_usd(market)[self.table.settlement_code]
+        return out
 
 
 def compute_risk_array(
@@ -70,4 +86,4 @@ def compute_risk_array(
         inverse = table.is_inverse[d1][:, None]
         pnl[d1] = np.where(inverse, inverse_pnl(f0[d1], f1[d1]), linear_pnl(f0[d1], f1[d1]))
     pnl *= table.contract_size[:, None] * scenarios.weights[None, :]
-    return RiskArray(table=table, scenarios=scenarios, pnl=pnl, price_factor=factor)
+    return RiskArray(table=table, scenarios=scenarios, pnl=pnl)

@@ -106,17 +106,7 @@ def usd_risk_array(book: Book, market: MarketSnapshot, fhs: FhsScenarios) -> Flo
     """USD P&L of 1 unit long of every book instrument in every scenario (instruments x
     scenarios): settlement-asset P&L times the settlement asset's scenario price."""
     table = market.table(list(book.instruments), "positions")
-    cols = market.columns(table)
-    risk = compute_risk_array(table, cols, fhs.scenarios)
-    sset = fhs.scenarios
-    conv = np.empty(len(table.settlement_assets), dtype=object)
-    for k, asset in enumerate(table.settlement_assets):
-        px = market.price_usd(asset, "settlement_asset")
-        factor = 1.0 + sset.moves[:, sset.column(asset)] if asset in sset.underlyings else None
-        conv[k] = px * (factor if factor is not None else np.ones(len(sset)))
-    rate = np.vstack([conv[int(c)] for c in table.settlement_code])
-    out: FloatArray = risk.pnl * rate
-    return out
+    return compute_risk_array(table, market.columns(table), fhs.scenarios).usd_pnl(market)
 
 
 def _net_delta(book: Book, market: MarketSnapshot, underlying: str) -> FloatArray:
