@@ -14,7 +14,8 @@ import numpy as np
 
 from solvent.instruments.table import InstrumentTable
 from solvent.market.snapshot import MarketSnapshot
-from solvent.pricing.black76 import FloatArray, black76_greeks, premium_adjusted_delta
+from solvent.pricing.black76 import FloatArray, premium_adjusted_delta
+from solvent.pricing.unit_greeks import table_greeks
 
 DAYS_PER_YEAR = 365.0
 
@@ -44,15 +45,7 @@ def price_instruments(market: MarketSnapshot) -> PricedInstruments:
     table = market.table(list(market.quotes))
     cols = market.columns(table)
     opt = table.is_option
-    g = black76_greeks(
-        cols.forward,
-        np.where(opt, table.strike, cols.forward),
-        cols.time,
-        np.where(opt, cols.vol, 0.0),
-        table.is_call,
-        cols.discount,
-        cols.rate,
-    )
+    g = table_greeks(table, cols)
     mark_usd = np.where(opt & table.is_inverse, cols.mark_price * cols.forward, cols.mark_price)
     coin_price = np.where(opt & table.is_inverse, cols.mark_price, np.nan)
     return PricedInstruments(
@@ -61,9 +54,9 @@ def price_instruments(market: MarketSnapshot) -> PricedInstruments:
         mark_price_usd=mark_usd,
         mark_iv=np.where(opt, cols.vol, np.nan),
         forward=cols.forward,
-        delta=np.where(opt, g.delta, 1.0),
-        gamma=np.where(opt, g.gamma, 0.0),
-        vega=np.where(opt, g.vega / 100.0, 0.0),
-        theta=np.where(opt, g.theta / DAYS_PER_YEAR, 0.0),
+        delta=g.delta,
+        gamma=g.gamma,
+        vega=g.vega / 100.0,
+        theta=g.theta / DAYS_PER_YEAR,
         delta_coin=premium_adjusted_delta(g.delta, coin_price),
     )
