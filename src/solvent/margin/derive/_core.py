@@ -9,7 +9,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from solvent.margin.derive.portfolio import SECONDS_PER_DAY, SECONDS_PER_YEAR, DeriveOptions
+from solvent.margin.derive.portfolio import (
+    SECONDS_PER_DAY,
+    SECONDS_PER_YEAR,
+    DeriveMarket,
+    DeriveOptions,
+)
 from solvent.pricing.black76 import black76_price
 
 FloatArray = NDArray[np.float64]
@@ -68,6 +73,33 @@ def net_options(options: DeriveOptions, n_expiries: int) -> FloatArray:
     return np.bincount(
         options.expiry_index, weights=np.abs(options.amount), minlength=n_expiries
     ).astype(np.float64)
+
+
+def market_confidence(market: DeriveMarket) -> float:
+    """The market's oracle confidence: the spot's, and the perp's too when a perp is held."""
+    if market.perp_position != 0.0:
+        return min(market.spot_confidence, market.perp_confidence)
+    return market.spot_confidence
+
+
+def expiry_confidence(market: DeriveMarket, expiries: dict[str, FloatArray]) -> FloatArray:
+    """Per expiry, the lowest of its forward, rate and vol confidences and of
+    :func:`market_confidence`; ``expiries`` is :meth:`DeriveMarket.expiry_arrays`."""
+    market_conf = market_confidence(market)
+    n_exp = len(market.expiries)
+    if not n_exp:
+        return np.zeros(0)
+    return np.asarray(
+        np.minimum.reduce(
+            [
+                expiries["fwd_conf"],
+                expiries["rate_conf"],
+                expiries["vol_conf"],
+                np.full(n_exp, market_conf),
+            ]
+        ),
+        dtype=np.float64,
+    )
 
 
 def confidence_charge(

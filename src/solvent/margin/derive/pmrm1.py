@@ -25,7 +25,9 @@ from numpy.typing import NDArray
 
 from solvent.margin.derive._core import (
     confidence_charge,
+    expiry_confidence,
     expiry_values,
+    market_confidence,
     naked_shorts,
     net_options,
     vol_shock_multipliers,
@@ -81,16 +83,8 @@ def pmrm1_margin(portfolio: DerivePortfolio, params: PMRM1Params) -> PMRM1Result
     sec = ex["sec"]
     tau = years(sec)
     rate = ex["rate"]
-    min_conf = mkt.spot_confidence
-    if mkt.perp_position != 0.0:
-        min_conf = min(min_conf, mkt.perp_confidence)
-    exp_conf = (
-        np.minimum.reduce(
-            [ex["fwd_conf"], ex["rate_conf"], ex["vol_conf"], np.full(n_exp, min_conf)]
-        )
-        if n_exp
-        else np.zeros(0)
-    )
+    min_conf = market_confidence(mkt)
+    exp_conf = expiry_confidence(mkt, ex)
 
     scen = params.scenarios
     spot_rows = np.array(

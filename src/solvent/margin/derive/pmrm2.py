@@ -33,7 +33,9 @@ from numpy.typing import NDArray
 from solvent.errors import SolventInputError
 from solvent.margin.derive._core import (
     confidence_charge,
+    expiry_confidence,
     expiry_values,
+    market_confidence,
     naked_shorts,
     net_options,
     vol_shock_multipliers,
@@ -168,16 +170,8 @@ def pmrm2_margin(portfolio: DerivePortfolio, params: PMRM2Params) -> PMRM2Result
     tau = years(sec)
     rate = np.maximum(ex["rate"], 0.0)
     discount = np.exp(-rate * tau)
-    port_conf = mkt.spot_confidence
-    if mkt.perp_position != 0.0:
-        port_conf = min(port_conf, mkt.perp_confidence)
-    exp_conf = (
-        np.minimum.reduce(
-            [ex["fwd_conf"], ex["rate_conf"], ex["vol_conf"], np.full(n_exp, port_conf)]
-        )
-        if n_exp
-        else np.zeros(0)
-    )
+    port_conf = market_confidence(mkt)
+    exp_conf = expiry_confidence(mkt, ex)
 
     # --- evaluation rows: base, basis up, basis down, then every scenario ----------------------
     scen = params.scenarios
