@@ -51,10 +51,9 @@ from solvent.ledger.store import (
     Overdraft,
     TradeRecord,
 )
+from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.portfolio import Portfolio, Position
-
-MARGIN_MODELS = ("standard", "deribit-pm", "derive-pm", "span", "fhs-es", "simm")
 
 
 class MarginFigures(Protocol):
@@ -155,8 +154,8 @@ class AccountService:
         model: str = "standard",
     ) -> AccountRecord:
         """Create an account, or a ``cross``/``isolated`` sub-account of ``parent``."""
-        if model not in MARGIN_MODELS:
-            raise SolventInputError("model", f"unknown margin model {model!r}")
+        get_model(model)  # a clear error naming the known models; nothing written
+
         return self.ledger.create_account(account_id, parent=parent, mode=mode, model=model)
 
     @staticmethod
