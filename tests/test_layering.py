@@ -9,6 +9,7 @@ import pytest
 
 LAYERS = [
     "errors",
+    "validation",
     "data",
     "market",
     "instruments",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from solvent.errors import SolventInputError
+from solvent.validation import number_in_range
 
 
 def builtin_names(prefix: str = "") -> list[str]:
@@ -103,12 +104,7 @@ def number_in(table: Mapping[str, Any], key: str, path: str, lo: float, hi: floa
     """``table[key]`` as a float in ``[lo, hi]``; errors name ``path.key``."""
     if key not in table:
         raise SolventInputError(f"params.{path}{key}", "required field is missing")
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SolventInputError(f"params.{path}{key}", f"must be a number, got {value!r}")
-    if not lo <= float(value) <= hi:
-        raise SolventInputError(f"params.{path}{key}", f"must be in [{lo}, {hi}], got {value!r}")
-    return float(value)
+    return number_in_range(table[key], f"params.{path}{key}", lo, hi)
 
 
 def check_fields(table: Mapping[str, Any], allowed: set[str], path: str) -> None:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from solvent.errors import SolventInputError
-from solvent.market.snapshot import MarketSnapshot, build_snapshot, parse_timestamp
+from solvent.market.snapshot import MarketSnapshot, build_snapshot
+from solvent.validation import iso_timestamp
 
 EMBEDDED_SNAPSHOT = "deribit_options_snapshot_20260105T153329Z.csv"
 EMBEDDED_PERPETUALS = "perpetual_futures_prices_20260105T153329Z.csv"
@@ -128,7 +129,7 @@ def load_deribit_chain(
 ) -> MarketSnapshot:
     """Market snapshot of a Deribit chain CSV (options, their listed futures, optional perps)."""
     as_of, index, records = chain_to_records(read_chain_rows(path), perpetual_marks)
-    return build_snapshot(parse_timestamp(as_of, "timestamp"), index, {}, records)
+    return build_snapshot(iso_timestamp(as_of, "timestamp"), index, {}, records)
 
 
 def load_embedded_chain() -> MarketSnapshot:

@@ -12,10 +12,9 @@ linear options, USD for futures, perpetuals and spot); vols as decimals; time in
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -29,6 +28,12 @@ from solvent.instruments.terms import Instrument, InstrumentKind, make_instrumen
 from solvent.market.order_book import OrderBook, parse_order_book
 from solvent.pricing.black76 import FloatArray, black76_price
 from solvent.pricing.implied_vol import implied_vol
+from solvent.validation import (
+    finite_number,
+    iso_timestamp,
+    non_negative_number,
+    positive_number,
+)
 
 USD_ASSETS = frozenset({"USD", "USDC", "USDT"})
 """Assets valued at exactly 1 USD when the snapshot's index does not price them."""
@@ -148,40 +153,11 @@ _INSTRUMENT_FIELDS = {
 }
 
 
-def parse_timestamp(value: object, field: str) -> datetime:
-    """ISO 8601 timestamp with a timezone (``Z`` accepted) -> aware UTC datetime."""
-    if not isinstance(value, str):
-        raise SolventInputError(field, f"must be an ISO 8601 timestamp string, got {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise SolventInputError(field, f"not an ISO 8601 timestamp: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise SolventInputError(field, f"timestamp needs a timezone (e.g. Z): {value!r}")
-    return parsed.astimezone(UTC)
-
-
-def number(value: object, field: str, *, positive: bool = True, allow_zero: bool = False) -> float:
-    """A finite JSON number (not a string, not a bool); > 0 (or >= 0) when asked."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SolventInputError(field, f"must be a number, got {value!r}")
-    try:
-        out = float(value)
-    except OverflowError:  # a JSON integer beyond the float range
-        raise SolventInputError(field, f"must be finite, got {value!r}") from None
-    if not math.isfinite(out):
-        raise SolventInputError(field, f"must be finite, got {value!r}")
-    if positive and (out < 0 or (out == 0 and not allow_zero)):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise SolventInputError(field, f"must be {bound}, got {value!r}")
-    return out
-
-
 def _asset_prices(raw: object, field: str, *, positive: bool) -> dict[str, float]:
     if not isinstance(raw, dict):
         raise SolventInputError(field, "must be an object of asset -> number")
     return {
-        str(k): number(v, f"{field}.{k}", positive=positive, allow_zero=not positive)
+        str(k): (positive_number if positive else finite_number)(v, f"{field}.{k}")
         for k, v in raw.items()
     }
 
@@ -201,14 +177,14 @@ def _instrument_terms(raw: dict[str, Any], field: str) -> Instrument:
         underlying=raw.get("underlying", parsed.underlying if parsed else ""),
         settlement=raw.get("settlement", parsed.settlement if parsed else ""),
         settlement_asset=raw.get("settlement_asset", parsed.settlement_asset if parsed else None),
-        contract_size=number(raw.get("contract_size", 1.0), f"{field}.contract_size"),
+        contract_size=positive_number(raw.get("contract_size", 1.0), f"{field}.contract_size"),
         expiry=(
-            parse_timestamp(expiry, f"{field}.expiry")
+            iso_timestamp(expiry, f"{field}.expiry")
             if expiry is not None
             else (parsed.expiry if parsed else None)
         ),
         strike=(
-            number(strike, f"{field}.strike")
+            positive_number(strike, f"{field}.strike")
             if strike is not None
             else (parsed.strike if parsed else None)
         ),
@@ -227,7 +203,7 @@ def parse_market(raw: object) -> MarketSnapshot:
     for required in ("as_of", "index", "instruments"):
         if required not in raw:
             raise SolventInputError(required, "required field is missing")
-    as_of = parse_timestamp(raw["as_of"], "as_of")
+    as_of = iso_timestamp(raw["as_of"], "as_of")
     index = _asset_prices(raw["index"], "index", positive=True)
     rates = _asset_prices(raw.get("rates", {}), "rates", positive=False)
     books_raw = raw.get("order_books", {})
@@ -280,13 +256,13 @@ def build_snapshot(
                 raise SolventInputError(
                     f"instruments[{i}].mark_price", f"required for a {inst.kind}"
                 )
-            mark = number(rec["mark_price"], f"instruments[{i}].mark_price")
+            mark = positive_number(rec["mark_price"], f"instruments[{i}].mark_price")
             if inst.expiry is not None:
                 future_marks[(inst.underlying, inst.expiry)] = mark
             quotes[inst.name] = InstrumentQuote(inst, mark, mark, None, inst.time_to_expiry(as_of))
         elif inst.kind is InstrumentKind.SPOT:
             spot = index.get(inst.underlying, 1.0)
-            mark = number(rec.get("mark_price", spot), f"instruments[{i}].mark_price")
+            mark = positive_number(rec.get("mark_price", spot), f"instruments[{i}].mark_price")
             quotes[inst.name] = InstrumentQuote(inst, mark, mark, None, 0.0)
 
     option_rows = [
@@ -325,7 +301,7 @@ def _option_quotes(
         field = f"instruments[{i}]"
         assert inst.expiry is not None and inst.strike is not None
         if "forward" in rec:
-            forward[j] = number(rec["forward"], f"{field}.forward")
+            forward[j] = positive_number(rec["forward"], f"{field}.forward")
         else:
             forward[j] = future_marks.get(
                 (inst.underlying, inst.expiry), index.get(inst.underlying, 1.0)
@@ -335,9 +311,9 @@ def _option_quotes(
         is_call[j] = inst.option_type == "call"
         inverse[j] = inst.is_inverse
         if "mark_price" in rec:  # validated even when mark_iv wins
-            mark[j] = number(rec["mark_price"], f"{field}.mark_price", allow_zero=True)
+            mark[j] = non_negative_number(rec["mark_price"], f"{field}.mark_price")
         if "mark_iv" in rec:
-            iv[j] = number(rec["mark_iv"], f"{field}.mark_iv")
+            iv[j] = positive_number(rec["mark_iv"], f"{field}.mark_iv")
             if iv[j] == 0:
                 raise SolventInputError(f"{field}.mark_iv", "must be > 0")
         elif "mark_price" not in rec:

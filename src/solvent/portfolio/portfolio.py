@@ -7,7 +7,6 @@ Collateral balances are in units of each asset (1.5 BTC), signed (negative = bor
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -16,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from solvent.errors import SolventInputError
+from solvent.validation import finite_number
 
 
 class SubAccountMode(StrEnum):
@@ -47,12 +47,6 @@ class Portfolio:
 _PORTFOLIO_FIELDS = {"account", "collateral", "positions", "parent", "mode"}
 
 
-def _finite(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SolventInputError(field, f"must be a finite number, got {value!r}")
-    return float(value)
-
-
 def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
     """Validated :class:`Portfolio` from its JSON object; errors name the field."""
     if not isinstance(raw, dict):
@@ -66,7 +60,9 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
     collateral_raw = raw.get("collateral", {})
     if not isinstance(collateral_raw, dict):
         raise SolventInputError(f"{field}.collateral", "must be an object of asset -> amount")
-    collateral = {str(a): _finite(v, f"{field}.collateral.{a}") for a, v in collateral_raw.items()}
+    collateral = {
+        str(a): finite_number(v, f"{field}.collateral.{a}") for a, v in collateral_raw.items()
+    }
     positions_raw = raw.get("positions", [])
     if not isinstance(positions_raw, list):
         raise SolventInputError(f"{field}.positions", "must be a list")
@@ -77,7 +73,7 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
             raise SolventInputError(pf, 'must be {"instrument": name, "quantity": number}')
         if not isinstance(p["instrument"], str) or not p["instrument"]:
             raise SolventInputError(f"{pf}.instrument", "must be a non-empty string")
-        positions.append(Position(p["instrument"], _finite(p["quantity"], f"{pf}.quantity")))
+        positions.append(Position(p["instrument"], finite_number(p["quantity"], f"{pf}.quantity")))
     parent = raw.get("parent")
     mode_raw = raw.get("mode")
     if parent is not None and (not isinstance(parent, str) or not parent):

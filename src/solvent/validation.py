@@ -1,0 +1,62 @@
+"""Checks for values read from input files: each returns the value or raises
+:class:`~solvent.errors.SolventInputError` naming the field, so no caller builds half an object.
+
+JSON numbers only (a string such as ``"1.5"`` or a boolean is refused), finite, and in range.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from solvent.errors import SolventInputError
+
+
+def finite_number(value: object, field: str) -> float:
+    """A finite JSON number (int or float, not a bool, not a string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SolventInputError(field, f"must be a number, got {value!r}")
+    try:
+        out = float(value)
+    except OverflowError:  # a JSON integer beyond the float range
+        raise SolventInputError(field, f"must be finite, got {value!r}") from None
+    if not math.isfinite(out):
+        raise SolventInputError(field, f"must be finite, got {value!r}")
+    return out
+
+
+def positive_number(value: object, field: str) -> float:
+    """A finite number > 0."""
+    out = finite_number(value, field)
+    if out <= 0:
+        raise SolventInputError(field, f"must be > 0, got {value!r}")
+    return out
+
+
+def non_negative_number(value: object, field: str) -> float:
+    """A finite number >= 0."""
+    out = finite_number(value, field)
+    if out < 0:
+        raise SolventInputError(field, f"must be >= 0, got {value!r}")
+    return out
+
+
+def number_in_range(value: object, field: str, lo: float, hi: float) -> float:
+    """A finite number in ``[lo, hi]``."""
+    out = finite_number(value, field)
+    if not lo <= out <= hi:
+        raise SolventInputError(field, f"must be in [{lo}, {hi}], got {value!r}")
+    return out
+
+
+def iso_timestamp(value: object, field: str) -> datetime:
+    """ISO 8601 timestamp with a timezone (``Z`` accepted) -> aware UTC datetime."""
+    if not isinstance(value, str):
+        raise SolventInputError(field, f"must be an ISO 8601 timestamp string, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise SolventInputError(field, f"not an ISO 8601 timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise SolventInputError(field, f"timestamp needs a timezone (e.g. Z): {value!r}")
+    return parsed.astimezone(UTC)
