@@ -112,11 +112,11 @@ def position_requirements(
     q = book.quantities.tocoo()
     col = q.col
     size = np.abs(q.data)
-    underlying = [table.underlyings[int(c)] for c in table.underlying_code]
-    rates = [params.futures_rates(u) for u in underlying]
-    im_base = np.array([r.initial_base for r in rates])[col]
-    mm_base = np.array([r.maintenance_base for r in rates])[col]
-    slope = np.array([r.size_slope for r in rates])[col]
+    rates = [params.futures_rates(u) for u in table.underlyings]  # one set per underlying
+    of_position = table.underlying_code[col]
+    im_base = np.array([r.initial_base for r in rates])[of_position]
+    mm_base = np.array([r.maintenance_base for r in rates])[of_position]
+    slope = np.array([r.size_slope for r in rates])[of_position]
     inverse = table.is_inverse[col]
     option = table.is_option[col]
     # Notional value per unit, in the settlement currency.

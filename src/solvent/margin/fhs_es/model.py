@@ -113,7 +113,7 @@ def _net_delta(book: Book, market: MarketSnapshot, underlying: str) -> FloatArra
     table = market.table(list(book.instruments), "positions")
     cols = market.columns(table)
     per_unit = unit_greeks(table, cols).delta
-    mine = np.array([table.underlyings[int(c)] == underlying for c in table.underlying_code])
+    mine = table.underlying_code == table.underlyings.index(underlying)
     return np.asarray(book.quantities @ np.where(mine, per_unit, 0.0), dtype=np.float64)
 
 
