@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from solvent.pricing.black76 import FloatArray, black76_greeks, black76_price
+from solvent.arrays import FloatArray
+from solvent.pricing.black76 import black76_greeks, black76_price
 from solvent.pricing.implied_vol import implied_vol
 
 N = 1_000_000

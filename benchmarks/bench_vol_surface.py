@@ -21,6 +21,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 import solvent
+from solvent.arrays import FloatArray
 from solvent.market.svi import butterfly_grid, svi_g, svi_total_variance
 from solvent.market.vol_surface import (
     VEGA_WEIGHT_FLOOR,
@@ -28,7 +29,7 @@ from solvent.market.vol_surface import (
     fit_vol_surface,
     liquid_mask,
 )
-from solvent.pricing.black76 import FloatArray, black76_greeks
+from solvent.pricing.black76 import black76_greeks
 
 SNAPSHOT = (
     Path(solvent.__file__).resolve().parent

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 LAYERS = [
+    "arrays",
     "errors",
     "validation",
     "data",

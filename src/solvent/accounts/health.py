@@ -14,8 +14,6 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-
 
 class HealthState(StrEnum):
     """Account state by severity (codes 0..3 in :func:`health_codes`)."""

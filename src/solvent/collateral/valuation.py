@@ -22,13 +22,12 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
+from solvent.arrays import FloatArray
 from solvent.collateral.assets import AssetRegistry, default_assets
 from solvent.collateral.liquidity import BidDepth, bid_depth, liquidity_haircut
 from solvent.collateral.schedule import HaircutSchedule, default_schedule
 from solvent.errors import SolventInputError
 from solvent.market.snapshot import MarketSnapshot
-
-FloatArray = npt.NDArray[np.float64]
 
 
 class HaircutRule(Enum):

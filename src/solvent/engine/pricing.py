@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from solvent.arrays import FloatArray
 from solvent.instruments.table import InstrumentTable
 from solvent.market.snapshot import MarketSnapshot
-from solvent.pricing.black76 import FloatArray, premium_adjusted_delta
+from solvent.pricing.black76 import premium_adjusted_delta
 from solvent.pricing.unit_greeks import table_greeks
 
 DAYS_PER_YEAR = 365.0

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.instruments.table import InstrumentTable
 from solvent.margin.params import check_fields, number_in, resolve_params
@@ -49,7 +50,6 @@ from solvent.pricing.unit_greeks import unit_greeks
 from solvent.scenarios.risk_array import RiskArray, compute_risk_array
 from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRule
 
-FloatArray = NDArray[np.float64]
 MODEL_NAME = "deribit-pm"
 VOL_LABELS = ("vol up", "vol same", "vol down")
 CHUNK_ACCOUNTS = 32_768

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
 
 from solvent.instruments.table import InstrumentTable
 from solvent.margin.params import check_fields, number_in, resolve_params
@@ -36,7 +35,6 @@ from solvent.margin.result import AccountMargin, BookMargin, Contribution, PoolM
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 
-FloatArray = NDArray[np.float64]
 MODEL_NAME = "standard"
 COMPONENTS = ("futures_im", "options_im", "futures_mm", "options_mm", "fee_provision")
 

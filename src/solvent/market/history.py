@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 
-FloatArray = NDArray[np.float64]
 DateArray = NDArray[np.datetime64]
 
 EMBEDDED_PRICES_DIR = Path(__file__).resolve().parents[1] / "data" / "prices"

@@ -29,12 +29,11 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError, StaleDataError
 from solvent.market.oracle import Timestamp, epoch_seconds
-
-FloatArray = NDArray[np.float64]
 
 _LN2 = math.log(2.0)
 

@@ -38,11 +38,10 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from solvent.errors import SolventInputError, StaleDataError
 
-FloatArray = NDArray[np.float64]
 Timestamp = datetime | float | int
 """An aware :class:`datetime` or epoch seconds (UTC)."""
 

@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.instruments.names import parse_instrument_name
 from solvent.instruments.table import InstrumentTable
 from solvent.instruments.terms import Instrument, InstrumentKind, make_instrument
 from solvent.market.order_book import OrderBook, parse_order_book
-from solvent.pricing.black76 import FloatArray, black76_price
+from solvent.pricing.black76 import black76_price
 from solvent.pricing.implied_vol import implied_vol
 from solvent.validation import (
     finite_number,

@@ -42,9 +42,8 @@ from enum import Enum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-
-FloatArray = NDArray[np.float64]
 
 #: Tolerance on g(k) below which a slice is flagged as butterfly arbitrage (g is dimensionless,
 #: of order 1 near the money; -1e-9 absorbs rounding only).

@@ -28,14 +28,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
+from solvent.arrays import BoolArray, FloatArray
 from solvent.errors import SolventInputError
 from solvent.market.svi import FitMethod, SviParams, fit_svi_slice, svi_total_variance
 from solvent.pricing.black76 import black76_greeks
-
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 
 #: Liquid strikes: two-sided quote and Black |delta| within these bounds (inclusive).
 LIQUID_DELTA_MIN = 0.05

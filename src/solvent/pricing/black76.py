@@ -29,8 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
+from solvent.arrays import BoolArray, FloatArray
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 COMPILED_MIN_SIZE = 50_000

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from solvent.pricing.black76 import FloatArray
+from solvent.arrays import FloatArray
 
 
 def linear_pnl(entry_price: ArrayLike, exit_price: ArrayLike) -> FloatArray:

@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
-from solvent.pricing.black76 import FloatArray, norm_pdf
+from solvent.arrays import FloatArray
+from solvent.pricing.black76 import norm_pdf
 
 _MAX_TOTAL_VOL = 20.0  # vol * sqrt(T); far beyond any market (e.g. 2000 % for 0.1 y)
 _MAX_ITERATIONS = 100

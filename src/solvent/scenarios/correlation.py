@@ -17,12 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.market.history import PriceHistory
-
-FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from solvent.arrays import FloatArray
 from solvent.instruments.table import InstrumentTable
 from solvent.market.snapshot import MarketColumns, MarketSnapshot
 from solvent.pricing.black76 import black76_price
 from solvent.pricing.delta_one import inverse_pnl, linear_pnl
-from solvent.scenarios.scenario_set import FloatArray, ScenarioSet
+from solvent.scenarios.scenario_set import ScenarioSet
 from solvent.scenarios.vol_shock import shocked_vol
 
 

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-
-FloatArray = NDArray[np.float64]
 
 
 class VolShockKind(StrEnum):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from solvent.scenarios.scenario_set import FloatArray, VolShockKind, VolShockRule
+from solvent.arrays import FloatArray
+from solvent.scenarios.scenario_set import VolShockKind, VolShockRule
 
 DAYS_PER_YEAR = 365.0
 

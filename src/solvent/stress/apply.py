@@ -20,16 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 from solvent.portfolio.portfolio import Portfolio
 from solvent.scenarios.risk_array import compute_risk_array
 from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRule
 from solvent.stress.library import STABLECOINS, StressScenario
-
-FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)

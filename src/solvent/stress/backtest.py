@@ -25,6 +25,7 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.margin.fhs_es.filtering import ewma_sigma, window_sums
 from solvent.margin.fhs_es.model import combine
@@ -42,7 +43,6 @@ from solvent.stress.statistics import (
     procyclicality,
 )
 
-FloatArray = NDArray[np.float64]
 DEFAULT_WARMUP_DAYS = 365
 FHS_MODEL = "fhs-es"
 

@@ -24,11 +24,11 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.margin.fhs_es.filtering import ewma_sigma
 from solvent.market.history import PriceHistory
 
-FloatArray = NDArray[np.float64]
 Clock = Callable[[], datetime]
 
 

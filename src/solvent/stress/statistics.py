@@ -28,9 +28,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from scipy.special import chdtrc
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-
-FloatArray = NDArray[np.float64]
 
 
 def _xlogy(x: float, y: float) -> float:

@@ -7,8 +7,8 @@ loops are over a handful of expiries, never over positions.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.margin.derive.portfolio import (
     SECONDS_PER_DAY,
     SECONDS_PER_YEAR,
@@ -16,8 +16,6 @@ from solvent.margin.derive.portfolio import (
     DeriveOptions,
 )
 from solvent.pricing.black76 import black76_price
-
-FloatArray = NDArray[np.float64]
 
 THIRTY_DAYS_SEC = 30.0 * SECONDS_PER_DAY
 

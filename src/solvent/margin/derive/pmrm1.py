@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.margin.derive._core import (
     confidence_charge,
     expiry_confidence,
@@ -36,8 +36,6 @@ from solvent.margin.derive._core import (
 from solvent.margin.derive.params import PMRM1Params, VolShock
 from solvent.margin.derive.pmrm2 import BASIS_LABEL
 from solvent.margin.derive.portfolio import DerivePortfolio
-
-FloatArray = NDArray[np.float64]
 
 MODEL_NAME = "derive-pmrm1"
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.margin.derive._core import (
     confidence_charge,
@@ -43,8 +43,6 @@ from solvent.margin.derive._core import (
 )
 from solvent.margin.derive.params import PMRM2Params, SkewParams, VolShock
 from solvent.margin.derive.portfolio import DerivePortfolio
-
-FloatArray = NDArray[np.float64]
 
 MODEL_NAME = "derive-pm"
 BASIS_LABEL = "basis contingency"

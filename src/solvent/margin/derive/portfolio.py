@@ -24,13 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
+from solvent.arrays import BoolArray, FloatArray, IntArray
 from solvent.errors import SolventInputError
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 SECONDS_PER_YEAR = 31_536_000.0
 SECONDS_PER_DAY = 86_400.0

@@ -30,14 +30,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.margin.derive._core import years
 from solvent.margin.derive.params import SRMParams
 from solvent.margin.derive.portfolio import DeriveMarket, DeriveSRMPortfolio
 from solvent.pricing.black76 import black76_price
-
-FloatArray = NDArray[np.float64]
 
 MODEL_NAME = "standard"
 

@@ -15,11 +15,9 @@ target vol, then summed over the margin period of risk (overlapping windows).
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-
-FloatArray = NDArray[np.float64]
 
 
 def ewma_sigma(returns: FloatArray, lam: float, seed: int) -> FloatArray:

@@ -16,11 +16,9 @@ alone then carry the risk). Vectorized over accounts with ``np.interp`` on cumul
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.market.order_book import OrderBook
-
-FloatArray = NDArray[np.float64]
 
 
 def _walk(prices: FloatArray, sizes: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.margin.fhs_es.liquidity import close_out_cost
 from solvent.margin.fhs_es.params import MODEL_NAME, FhsParams, Overlays, load_params
 from solvent.margin.fhs_es.scenarios import FhsScenarios, build_scenarios
@@ -50,7 +51,6 @@ from solvent.portfolio.book import Book
 from solvent.pricing.unit_greeks import unit_greeks
 from solvent.scenarios.risk_array import compute_risk_array
 
-FloatArray = NDArray[np.float64]
 CHUNK_ACCOUNTS = 4096
 COMPONENTS = ("es", "stressed_period", "floor", "buffer", "liquidity")
 

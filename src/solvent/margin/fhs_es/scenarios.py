@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.margin.fhs_es.filtering import (
     ewma_sigma,
@@ -40,7 +41,6 @@ from solvent.market.history import PriceHistory, embedded_price_history, load_pr
 from solvent.market.snapshot import USD_ASSETS
 from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRule
 
-FloatArray = NDArray[np.float64]
 DateArray = NDArray[np.datetime64]
 DAYS_PER_YEAR = 365.0
 MIN_VOL_SHOCK = -0.9

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-
-FloatArray = NDArray[np.float64]
 
 
 def tail_count(n: int, confidence: float) -> int:

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+from solvent.arrays import FloatArray
 
 VERSION = "2.6-crypto"
 BUCKETS: dict[str, tuple[str, ...]] = {

@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from scipy.special import ndtri
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-
-FloatArray = npt.NDArray[np.float64]
 
 CALIBRATION_DIR = "calibration"
 SUPPORTED_VERSIONS: tuple[str, ...] = ("2.6", "2.6-crypto")

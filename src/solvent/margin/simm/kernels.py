@@ -7,10 +7,8 @@ margins, S_b = max(min(sum WS, K_b), -K_b), gamma_bc inter-bucket correlations.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from solvent.arrays import FloatArray, IntArray
 
 
 def group_sum(index: IntArray, values: FloatArray, n: int) -> FloatArray:

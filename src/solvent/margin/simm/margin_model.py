@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.margin.explain import euler_contributions
 from solvent.margin.params import check_fields, number_in, resolve_params
 from solvent.margin.registry import MarginModel
@@ -32,7 +32,6 @@ from solvent.portfolio.book import Book
 
 MODEL_NAME = "simm"
 DEFAULT_PARAMS = "simm-crypto"
-FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from solvent.arrays import FloatArray, IntArray
 from solvent.errors import SolventInputError
 from solvent.margin.simm.calibration import (
     RISK_CLASSES,
@@ -30,8 +31,6 @@ from solvent.margin.simm.kernels import (
     pair_sum_min_max,
 )
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 StrArray = npt.NDArray[np.str_]
 
 SUPPORTED_CURRENCIES: tuple[str, ...] = ("USD",)

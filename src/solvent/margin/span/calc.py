@@ -38,10 +38,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from solvent.arrays import FloatArray
 from solvent.margin.span.risk_params import LegSide, SpanRiskParameters
 from solvent.margin.span.scenarios import LABELS, N_SCENARIOS, TIME_RISK_SCENARIOS
-
-FloatArray = NDArray[np.float64]
 
 #: Remaining deltas within this (relative) distance of zero after a spread are set to zero, so
 #: rounding never leaves a phantom sliver of delta to form further spreads.

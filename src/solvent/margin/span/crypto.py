@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from solvent.arrays import BoolArray, FloatArray
 from solvent.errors import SolventInputError
 from solvent.margin.span.risk_params import (
     CombinedCommodity,
@@ -45,9 +46,6 @@ from solvent.margin.span.risk_params import (
 )
 from solvent.margin.span.scenarios import EXTREME, PRICE_MOVES, VOL_MOVES
 from solvent.pricing.black76 import black76_greeks, black76_price
-
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 
 DEFAULT_PARAMS = "span-crypto"
 _MIN_VOL = 1e-4  # absolute vol shifts never take a vol below this
