@@ -20,11 +20,13 @@ from typing import Any
 import numpy as np
 
 from solvent.collateral.valuation import CollateralValuation, value_collateral
-from solvent.margin.registry import get_model
+from solvent.margin.protocol import Detail, PricedMarket
+from solvent.margin.registry import get_model, resolve_alias
 from solvent.margin.result import AccountMargin, PoolMargin
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
-from solvent.portfolio.portfolio import Portfolio, Position, SubAccountMode
+from solvent.portfolio.groups import merge_cross_groups
+from solvent.portfolio.portfolio import Portfolio
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,36 +47,6 @@ class MarginReport:
     members: tuple[str, ...]
 
 
-def _groups(portfolios: Sequence[Portfolio]) -> tuple[list[Portfolio], list[int]]:
-    """Effective portfolios (a parent with its cross sub-accounts merged) and, for each input
-    account, the index of the effective portfolio it belongs to."""
-    index = {p.account: i for i, p in enumerate(portfolios)}
-    root = list(range(len(portfolios)))
-    for i, p in enumerate(portfolios):
-        if p.parent is not None and p.mode is SubAccountMode.CROSS and p.parent in index:
-            root[i] = index[p.parent]
-    # Follow chains of cross sub-accounts to the top.
-    for i in range(len(root)):
-        seen = {i}
-        while root[root[i]] != root[i] and root[i] not in seen:
-            seen.add(root[i])
-            root[i] = root[root[i]]
-    tops = sorted(set(root))
-    slot = {t: k for k, t in enumerate(tops)}
-    merged: list[Portfolio] = []
-    for t in tops:
-        members = [portfolios[i] for i in range(len(portfolios)) if root[i] == t]
-        collateral: dict[str, float] = {}
-        positions: list[Position] = []
-        for m in members:
-            for asset, amount in m.collateral.items():
-                collateral[asset] = collateral.get(asset, 0.0) + amount
-            positions.extend(m.positions)
-        top = portfolios[t]
-        merged.append(Portfolio(top.account, collateral, tuple(positions), top.parent, top.mode))
-    return merged, [slot[root[i]] for i in range(len(portfolios))]
-
-
 def margin_portfolios(
     portfolios: Sequence[Portfolio],
     market: MarketSnapshot,
@@ -84,13 +56,17 @@ def margin_portfolios(
     explain: bool = False,
 ) -> list[MarginReport]:
     """Margin every portfolio (FORMATS.md 2) under ``model``; results in input order."""
-    margin_model = get_model(model)
-    merged, group_of = _groups(portfolios)
+    margin_model = get_model(resolve_alias(model, params))
+    loaded = margin_model.load_params(params)
+    merged, group_of = merge_cross_groups(portfolios)
     book = Book.from_portfolios(merged)
-    table = market.table(book.instruments, "positions")
-    result = margin_model.run(book, market, params, True, explain)
+    priced = PricedMarket.resolve(market, book.instruments)
+    prepared = margin_model.prepare(priced, book.instruments, loaded)
+    result = margin_model.margin(
+        prepared, book, detail=Detail.EXPLAIN if explain else Detail.ACCOUNTS
+    )
     assert result.detail is not None
-    cols = market.columns(table)
+    table, cols = priced.table, priced.columns
     mark_usd = np.where(
         table.is_option & table.is_inverse, cols.mark_price * cols.forward, cols.mark_price
     )

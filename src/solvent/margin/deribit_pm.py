@@ -37,6 +37,7 @@ from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.instruments.table import InstrumentTable
 from solvent.margin.params import check_fields, number_in, resolve_params
+from solvent.margin.protocol import LegacyModel
 from solvent.margin.result import (
     AccountMargin,
     BookMargin,
@@ -690,3 +691,12 @@ def _cross_contributions(
         Contribution(book.instruments[c], float(q), float(p))
         for c, q, p in zip(cols, qty, pnl, strict=True)
     )
+
+
+def _run(
+    book: Book, market: MarketSnapshot, params: str | None, detail: bool, explain: bool
+) -> BookMargin:
+    return margin_book(book, market, load_params(params), detail=detail, explain=explain)
+
+
+MODEL = LegacyModel(MODEL_NAME, "Deribit portfolio margin risk matrix", _run)

@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from solvent.instruments.table import InstrumentTable
 from solvent.margin.params import check_fields, number_in, resolve_params
+from solvent.margin.protocol import LegacyModel
 from solvent.margin.result import AccountMargin, BookMargin, Contribution, PoolMargin
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
@@ -218,3 +219,12 @@ def _contributions(
         for c, q in zip(cols, qty, strict=True)
         if int(table.settlement_code[c]) == pool
     )
+
+
+def _run(
+    book: Book, market: MarketSnapshot, params: str | None, detail: bool, explain: bool
+) -> BookMargin:
+    return margin_book(book, market, load_params(params), detail=detail, explain=explain)
+
+
+MODEL = LegacyModel(MODEL_NAME, "per-position margin, no offsets", _run)

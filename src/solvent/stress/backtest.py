@@ -32,6 +32,7 @@ from solvent.margin.fhs_es.model import combine
 from solvent.margin.fhs_es.params import FhsParams, Overlays
 from solvent.margin.fhs_es.params import load_params as load_fhs_params
 from solvent.margin.fhs_es.tail import tail_count
+from solvent.margin.protocol import Detail, PricedMarket, margin_book
 from solvent.margin.registry import get_model
 from solvent.market.history import PriceHistory
 from solvent.market.snapshot import MarketSnapshot, build_snapshot
@@ -188,6 +189,7 @@ def registry_margins(
     """Initial margin (USD) of one unit on each of ``days`` (indexes into the asset's closes),
     one snapshot and one registry call per day."""
     margin_model = get_model(model)
+    loaded = margin_model.load_params(params)
     dates, closes = _closes(history, asset)
     book = Book.from_arrays(
         ("backtest",),
@@ -199,7 +201,9 @@ def registry_margins(
     out = np.empty(days.size)
     for i, t in enumerate(days):
         snap = day_snapshot(asset, dates[t], float(closes[t]))
-        out[i] = margin_model.run(book, snap, params, False, False).initial_margin_usd[0]
+        priced = PricedMarket.resolve(snap, book.instruments)
+        prepared = margin_model.prepare(priced, book.instruments, loaded)
+        out[i] = margin_model.margin(prepared, book, detail=Detail.TOTALS).initial_margin_usd[0]
     return out
 
 
@@ -311,7 +315,7 @@ def run_backtest(
         book = Book.from_arrays(
             ("b",), (perpetual_name(asset),), np.array([0]), np.array([0]), np.array([1.0])
         )
-        label = get_model(model).run(book, snap, params, False, False).parameters
+        label = margin_book(get_model(model), book, snap, params, detail=Detail.TOTALS).parameters
     return BacktestResult(
         model=model,
         parameters=label,

@@ -19,6 +19,7 @@ from solvent.engine.accounts import AccountService, MarginFigures, Order
 from solvent.errors import SolventInputError
 from solvent.ledger.model import AccountMode, PositionState
 from solvent.ledger.store import Ledger
+from solvent.margin.protocol import Detail, margin_book
 from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot, load_market
 from solvent.portfolio.book import Book
@@ -60,7 +61,9 @@ def engine_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) -> M
     if not portfolio.positions:
         get_model(model)  # an unknown model is still an error
         return _Figures(0.0, 0.0)
-    result = get_model(model).run(Book.from_portfolios([portfolio]), market, None, False, False)
+    result = margin_book(
+        get_model(model), Book.from_portfolios([portfolio]), market, detail=Detail.TOTALS
+    )
     return _Figures(float(result.initial_margin_usd[0]), float(result.maintenance_margin_usd[0]))
 
 

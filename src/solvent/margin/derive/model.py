@@ -56,7 +56,7 @@ from solvent.margin.derive.portfolio import (
 )
 from solvent.margin.derive.srm import srm_margin
 from solvent.margin.explain import euler_contributions
-from solvent.margin.registry import MarginModel
+from solvent.margin.protocol import LegacyModel
 from solvent.margin.result import AccountMargin, BookMargin, PoolMargin, ScenarioRef
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
@@ -285,4 +285,4 @@ def srm_margin_book(
     return BookMargin("standard", label, book.accounts, im, mm, tuple(details) if detail else None)
 
 
-MODEL = MarginModel(PM_NAME, "Derive v2 portfolio margin (PMRM_2)", pm_margin_book)
+MODEL = LegacyModel(PM_NAME, "Derive v2 portfolio margin (PMRM_2)", pm_margin_book)

@@ -37,7 +37,7 @@ from solvent.margin.fhs_es.liquidity import close_out_cost
 from solvent.margin.fhs_es.params import MODEL_NAME, FhsParams, Overlays, load_params
 from solvent.margin.fhs_es.scenarios import FhsScenarios, build_scenarios
 from solvent.margin.fhs_es.tail import es_var, tail_indices
-from solvent.margin.registry import MarginModel
+from solvent.margin.protocol import LegacyModel
 from solvent.margin.result import (
     AccountMargin,
     BookMargin,
@@ -225,4 +225,4 @@ def _run(
     return margin_book(book, market, load_params(params), detail=detail, explain=explain).margin
 
 
-MODEL = MarginModel("fhs-es", "filtered historical simulation Expected Shortfall (USD pool)", _run)
+MODEL = LegacyModel("fhs-es", "filtered historical simulation Expected Shortfall (USD pool)", _run)

@@ -22,7 +22,7 @@ import numpy as np
 from solvent.arrays import FloatArray
 from solvent.margin.explain import euler_contributions
 from solvent.margin.params import check_fields, number_in, resolve_params
-from solvent.margin.registry import MarginModel
+from solvent.margin.protocol import LegacyModel
 from solvent.margin.result import AccountMargin, BookMargin, PoolMargin
 from solvent.margin.simm.book_crif import BookSensitivities
 from solvent.margin.simm.calibration import SimmCalibration, load_calibration
@@ -125,7 +125,7 @@ def margin_book(
     )
 
 
-MODEL = MarginModel(
+MODEL = LegacyModel(
     MODEL_NAME,
     "ISDA SIMM v2.6 (crypto calibration) on the book's delta and vega",
     lambda book, market, params, detail, explain: margin_book(

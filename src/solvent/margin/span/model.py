@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from solvent.margin.registry import MarginModel
+from solvent.margin.protocol import LegacyModel
 from solvent.margin.result import AccountMargin, BookMargin, Contribution, PoolMargin, ScenarioRef
 from solvent.margin.span.calc import SpanBookResult, span_book
 from solvent.margin.span.crypto import (
@@ -202,7 +202,7 @@ def _pool(
     )
 
 
-MODEL = MarginModel(
+MODEL = LegacyModel(
     MODEL_NAME,
     "SPAN scan risk with risk arrays computed from the market",
     lambda book, market, params, detail, explain: margin_book(

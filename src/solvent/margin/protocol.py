@@ -1,0 +1,188 @@
+"""The one typed door every margin model goes through: three phases, one market form.
+
+A model is a module exposing ``MODEL``, an object with:
+
+- ``name``, ``description``, ``needs`` (the :class:`MarketData` it reads);
+- ``load_params(spec) -> Params``: once per run. ``spec`` is ``None`` (the model's default set), a
+  built-in set name, or a TOML/JSON file path. The result is frozen and validated, and carries
+  ``params_id`` (:class:`ParamsId`: ``name@version`` plus a digest of its content);
+- ``prepare(market, instruments, params) -> Prepared``: once per market update. ``market`` is the
+  :class:`PricedMarket` resolved once per run; ``instruments`` are the book's columns (a subset of
+  the market's, in book order). Everything that depends on the market and not on the book lives
+  in ``Prepared``: risk arrays, sensitivities, scenario labels;
+- ``margin(prepared, book, *, detail) -> BookMargin``: any number of times per update, for any
+  book whose ``instruments`` equal ``prepared``'s. ``detail`` (:class:`Detail`) says how much to
+  build: USD totals only, per-account pools, or the full explanation.
+
+:func:`margin_book` is the one-shot path (load, resolve, prepare, margin) and must give the same
+result as a caller that keeps ``Prepared`` and re-margins against it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from solvent.arrays import FloatArray
+from solvent.errors import SolventInputError
+from solvent.instruments.table import InstrumentTable
+from solvent.margin.result import BookMargin
+from solvent.market.snapshot import MarketColumns, MarketSnapshot
+from solvent.portfolio.book import Book
+
+
+class Detail(enum.IntEnum):
+    """How much of a result to build (each level includes the ones before it)."""
+
+    TOTALS = 0
+    """USD initial and maintenance margin per account only (the real-time path)."""
+    ACCOUNTS = 1
+    """Plus each account's pools: components and worst scenario."""
+    EXPLAIN = 2
+    """Plus every scenario's P&L and each position's contribution."""
+
+
+class MarketData(enum.StrEnum):
+    """Market data a model may read beyond instrument terms and marks."""
+
+    MARKS = "marks"
+    """Marks, forwards, times to expiry (every model)."""
+    VOLATILITY = "volatility"
+    """Option implied volatilities."""
+    INDEX = "index"
+    """The oracle index price of every underlying and collateral asset."""
+    ORDER_BOOKS = "order_books"
+    """Order-book depth (liquidity add-ons)."""
+    PRICE_HISTORY = "price_history"
+    """Daily closes before the snapshot (historical-simulation models)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParamsId:
+    """Who a parameter set is: ``name@version`` and a SHA-256 digest of its resolved content,
+    so that two sets with different values never carry the same full label."""
+
+    name: str
+    version: str
+    digest: str
+
+    @property
+    def label(self) -> str:
+        """``name@version``, the form results report under ``parameters``."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def full_label(self) -> str:
+        """``name@version#digest12``: unique per content."""
+        return f"{self.label}#{self.digest[:12]}"
+
+
+@dataclass(frozen=True, slots=True)
+class PricedMarket:
+    """The market resolved once per run for a list of instruments: terms as an
+    :class:`InstrumentTable`, market columns aligned with it, and each row's settlement-asset
+    price in USD. Models receive this and never call ``snapshot.table`` themselves."""
+
+    snapshot: MarketSnapshot
+    table: InstrumentTable
+    columns: MarketColumns
+    settlement_usd: FloatArray
+    """USD per unit of each row's settlement asset."""
+
+    @classmethod
+    def resolve(cls, snapshot: MarketSnapshot, instruments: Sequence[str]) -> PricedMarket:
+        """Resolve ``instruments`` against ``snapshot`` (errors name ``positions[i]``)."""
+        table = snapshot.table(list(instruments), "positions")
+        columns = snapshot.columns(table)
+        prices = np.array(
+            [snapshot.price_usd(a, "settlement_asset") for a in table.settlement_assets],
+            dtype=np.float64,
+        )
+        settlement_usd: FloatArray = prices[table.settlement_code] if len(table) else np.zeros(0)
+        return cls(snapshot, table, columns, settlement_usd)
+
+    @property
+    def instruments(self) -> tuple[str, ...]:
+        """Instrument names, in row order."""
+        return tuple(self.table.names)
+
+    def subset(self, instruments: Sequence[str]) -> PricedMarket:
+        """The same market restricted to (and reordered as) ``instruments``."""
+        if tuple(instruments) == self.instruments:
+            return self
+        known = set(self.table.names)
+        missing = [n for n in instruments if n not in known]
+        if missing:
+            raise SolventInputError("instruments", f"not in the priced market: {missing[0]!r}")
+        return PricedMarket.resolve(self.snapshot, instruments)
+
+
+@runtime_checkable
+class MarginModel(Protocol):
+    """What ``MODEL`` is in every model module (see the module docstring)."""
+
+    name: str
+    description: str
+    needs: frozenset[MarketData]
+
+    def load_params(self, spec: str | None) -> Any: ...
+
+    def prepare(self, market: PricedMarket, instruments: Sequence[str], params: Any) -> Any: ...
+
+    def margin(self, prepared: Any, book: Book, *, detail: Detail) -> BookMargin: ...
+
+
+def margin_book(
+    model: MarginModel,
+    book: Book,
+    snapshot: MarketSnapshot,
+    params: str | None = None,
+    *,
+    detail: Detail = Detail.ACCOUNTS,
+) -> BookMargin:
+    """One-shot margin of ``book``: load the parameters, resolve the market, prepare, margin."""
+    loaded = model.load_params(params)
+    market = PricedMarket.resolve(snapshot, book.instruments)
+    prepared = model.prepare(market, book.instruments, loaded)
+    return model.margin(prepared, book, detail=detail)
+
+
+LegacyRun = Callable[[Book, MarketSnapshot, "str | None", bool, bool], BookMargin]
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyModel:
+    """Transitional adapter: a model still written as one ``run(book, snapshot, params_spec,
+    detail, explain)`` function, seen through the three-phase protocol. Its ``prepare`` does no
+    work (everything happens in ``margin``). To be removed once every model is ported."""
+
+    name: str
+    description: str
+    run: LegacyRun
+    needs: frozenset[MarketData] = frozenset({MarketData.MARKS})
+
+    def load_params(self, spec: str | None) -> str | None:
+        return spec
+
+    def prepare(
+        self, market: PricedMarket, instruments: Sequence[str], params: str | None
+    ) -> tuple[MarketSnapshot, str | None, tuple[str, ...]]:
+        return market.snapshot, params, tuple(instruments)
+
+    def margin(
+        self,
+        prepared: tuple[MarketSnapshot, str | None, tuple[str, ...]],
+        book: Book,
+        *,
+        detail: Detail,
+    ) -> BookMargin:
+        snapshot, params, instruments = prepared
+        if book.instruments != instruments:
+            raise SolventInputError(
+                "book.instruments", "must be the prepared instruments, in order"
+            )
+        return self.run(book, snapshot, params, detail >= Detail.ACCOUNTS, detail >= Detail.EXPLAIN)
