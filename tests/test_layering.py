@@ -11,6 +11,7 @@ LAYERS = [
     "arrays",
     "errors",
     "validation",
+    "files",
     "data",
     "market",
     "instruments",

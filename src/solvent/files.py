@@ -72,12 +72,12 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _DuplicateKey(key)
+            raise _DuplicateKeyError(key)
         out[key] = value
     return out
 
 
-class _DuplicateKey(Exception):
+class _DuplicateKeyError(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
@@ -112,7 +112,7 @@ def loads_json(text: str, field: str, source: str = "input") -> Any:
         raise SolventInputError(field, f"{source}: JSON nested deeper than {MAX_NESTING} levels")
     try:
         return json.loads(text, object_pairs_hook=_refuse_duplicates)
-    except _DuplicateKey as exc:
+    except _DuplicateKeyError as exc:
         raise SolventInputError(field, f"{source}: duplicate JSON key {exc.key!r}") from None
     except json.JSONDecodeError as exc:
         raise SolventInputError(

@@ -21,22 +21,15 @@ def shown(value: object) -> str:
         return f"an object of {len(value)} fields"
     if isinstance(value, list | tuple):
         return f"a list of {len(value)} items"
-    if isinstance(value, float) or type(value).__module__ == "numpy":
-        text = repr(float(value)) if _is_real(value) else repr(value)  # no np.float64(...)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        text = str(value) if value.bit_length() < 128 else f"an integer of {len(str(value))} digits"
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", None) == 0:  # a numpy scalar: no np.float64(...) repr
+        return shown(item())
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        text = f"an integer of {value.bit_length()} bits"
     else:
         text = repr(value)
     text = " ".join(text.split())
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
-
-
-def _is_real(value: object) -> bool:
-    try:
-        float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        return False
-    return True
 
 
 def finite_number(value: object, field: str) -> float:

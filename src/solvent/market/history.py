@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
+from solvent.files import read_text
 
 DateArray = NDArray[np.datetime64]
 
@@ -267,11 +268,7 @@ def embedded_price_history() -> PriceHistory:
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SolventInputError(path.name, f"cannot read {path}: {exc}") from exc
-    return text.splitlines()
+    return read_text(path, "history").splitlines()
 
 
 def _find_header(lines: list[str]) -> tuple[int, list[str]]:

@@ -11,7 +11,6 @@ linear options, USD for futures, perpetuals and spot); vols as decimals; time in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ import numpy as np
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
+from solvent.files import read_json
 from solvent.instruments.names import parse_instrument_name
 from solvent.instruments.table import InstrumentTable
 from solvent.instruments.terms import Instrument, InstrumentKind, make_instrument
@@ -354,8 +354,5 @@ def _option_quotes(
 
 def load_market(path: str | Path) -> MarketSnapshot:
     """Read and validate a market JSON file (FORMATS.md 1)."""
-    with Path(path).open("r", encoding="utf-8") as fh:
-        # Bare NaN/Infinity are read as floats here so that validation rejects them naming the
-        # field they sit in (every number goes through :func:`number`).
-        raw = json.load(fh)
-    return parse_market(raw)
+    # Bare NaN/Infinity are read as floats so that validation rejects them naming the field.
+    return parse_market(read_json(path, "market"))

@@ -6,15 +6,14 @@ Collateral balances are in units of each asset (1.5 BTC), signed (negative = bor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from solvent.errors import SolventInputError
+from solvent.files import read_json
 from solvent.validation import finite_number
 
 
@@ -118,6 +117,4 @@ def load_book(path: str | Path) -> list[Portfolio]:
 
 def load_portfolio_or_book(path: str | Path) -> tuple[list[Portfolio], bool]:
     """Read a portfolio or book JSON file (FORMATS.md 2)."""
-    with Path(path).open("r", encoding="utf-8") as fh:
-        raw: Any = json.load(fh)
-    return parse_portfolio_or_book(raw)
+    return parse_portfolio_or_book(read_json(path, "portfolio"))

@@ -12,7 +12,6 @@ Concentration thresholds are stored in USD millions (per CRIF unit) and returned
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,6 +22,7 @@ from scipy.special import ndtri
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
+from solvent.files import loads_json, read_text
 
 CALIBRATION_DIR = "calibration"
 SUPPORTED_VERSIONS: tuple[str, ...] = ("2.6", "2.6-crypto")
@@ -443,11 +443,8 @@ def load_calibration(
         text = resources.files(__package__).joinpath(CALIBRATION_DIR, fname).read_text()
         name = fname
     else:
-        text, name = path.read_text(), str(path)
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SolventInputError(name, f"invalid JSON: {exc}") from exc
+        text, name = read_text(path, "calibration"), str(path)
+    raw = loads_json(text, "calibration", name)
     if not isinstance(raw, dict):
         raise SolventInputError(name, "expected a JSON object")
     return calibration_from_dict(raw, name)

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from solvent.errors import SolventInputError
+from solvent.files import read_text
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "ProductClass",
@@ -201,4 +202,4 @@ def parse_crif(text: str, source: str = "crif") -> Crif:
 def load_crif(path: Path | str) -> Crif:
     """Read and parse the CRIF CSV file at ``path`` (see :func:`parse_crif`)."""
     p = Path(path)
-    return parse_crif(p.read_text(encoding="utf-8"), source=p.name)
+    return parse_crif(read_text(p, "crif"), source=p.name)
