@@ -32,23 +32,47 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"' + rb"|'[^']*'")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
+def is_directory(path: str | Path, field: str) -> bool:
+    """Whether ``path`` is a directory; a path that cannot even be looked at (a name too long,
+    no permission on its folder, a NUL character) is refused naming ``field``."""
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError) as exc:
+        reason = _reason(exc)
+    raise SolventInputError(field, f"{shown_path(path)}: cannot read ({reason})")
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` quoted for a message, cut to 80 characters."""
+    text = repr(str(path))
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
 def read_bytes(path: str | Path, field: str) -> bytes:
     """The bytes of the regular file at ``path``; refuses what is not a readable file."""
     p = Path(path)
+    name = shown_path(p)
+    if is_directory(p, field):
+        raise SolventInputError(field, f"{name} is a directory, expected a file")
     try:
-        if p.is_dir():
-            raise SolventInputError(field, f"{str(p)!r} is a directory, expected a file")
-        if not p.exists():
-            raise SolventInputError(field, f"{str(p)!r}: no such file")
-        size = p.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise SolventInputError(
-                field, f"{str(p)!r} is too large ({size} bytes; limit {MAX_INPUT_BYTES})"
-            )
+        exists = p.exists()
+        size = p.stat().st_size if exists else 0
+    except (OSError, ValueError) as exc:  # a name too long, a NUL in the name...
+        raise SolventInputError(field, f"{name}: cannot read ({_reason(exc)})") from None
+    if not exists:
+        raise SolventInputError(field, f"{name}: no such file")
+    if size > MAX_INPUT_BYTES:
+        raise SolventInputError(
+            field, f"{name} is too large ({size} bytes; limit {MAX_INPUT_BYTES})"
+        )
+    try:
         return p.read_bytes()
-    except OSError as exc:  # permissions, a FIFO gone away, a name too long...
-        reason = exc.strerror or type(exc).__name__
-        raise SolventInputError(field, f"{str(p)!r}: cannot read ({reason})") from None
+    except OSError as exc:  # no permission, a device that fails...
+        raise SolventInputError(field, f"{name}: cannot read ({_reason(exc)})") from None
 
 
 def decode_text(data: bytes, field: str, source: str = "input") -> str:
@@ -65,7 +89,7 @@ def decode_text(data: bytes, field: str, source: str = "input") -> str:
 
 def read_text(path: str | Path, field: str) -> str:
     """The UTF-8 text of the file at ``path``."""
-    return decode_text(read_bytes(path, field), field, repr(str(path)))
+    return decode_text(read_bytes(path, field), field, shown_path(path))
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -124,7 +148,7 @@ def loads_json(text: str, field: str, source: str = "input") -> Any:
 
 def read_json(path: str | Path, field: str) -> Any:
     """The parsed JSON document at ``path`` (see :func:`loads_json`)."""
-    return loads_json(read_text(path, field), field, repr(str(path)))
+    return loads_json(read_text(path, field), field, shown_path(path))
 
 
 def loads_toml(text: str, field: str, source: str = "input") -> dict[str, Any]:
@@ -141,7 +165,7 @@ def loads_toml(text: str, field: str, source: str = "input") -> dict[str, Any]:
 
 def read_toml(path: str | Path, field: str) -> dict[str, Any]:
     """The parsed TOML document at ``path``."""
-    return loads_toml(read_text(path, field), field, repr(str(path)))
+    return loads_toml(read_text(path, field), field, shown_path(path))
 
 
 def csv_rows(

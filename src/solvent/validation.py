@@ -22,7 +22,9 @@ def shown(value: object) -> str:
     if isinstance(value, list | tuple):
         return f"a list of {len(value)} items"
     item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "ndim", None) == 0:  # a numpy scalar: no np.float64(...) repr
+    if (
+        callable(item) and getattr(value, "ndim", None) == 0
+    ):  # a numpy scalar: no np.float64(...) repr
         return shown(item())
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         text = f"an integer of {value.bit_length()} bits"

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-from solvent.files import read_text
+from solvent.files import is_directory, read_text
 
 DateArray = NDArray[np.datetime64]
 
@@ -246,13 +246,11 @@ def load_price_history(path: str | Path) -> PriceHistory:
     layout. A file: the long ``date,asset,close`` layout, or a single CryptoDataDownload file.
     """
     source = Path(path)
-    if source.is_dir():
+    if is_directory(source, "history"):
         files = sorted(p for p in source.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
         if not files:
             raise SolventInputError("history", f"no .csv files in directory {source}")
         return _merge(_read_cdd(f) for f in files)
-    if not source.is_file():
-        raise SolventInputError("history", f"no such file or directory: {source}")
     lines = _read_lines(source)
     header_line, _ = _find_header(lines)
     first = [c.strip().lower() for c in next(csv.reader([lines[header_line]]))]
