@@ -43,9 +43,9 @@ def is_directory(path: str | Path, field: str) -> bool:
 
 
 def shown_path(path: str | Path) -> str:
-    """``path`` quoted for a message, cut to 80 characters."""
-    text = repr(str(path))
-    return text if len(text) <= 80 else text[:77] + "..."
+    """``path`` quoted for a message; a path longer than 200 characters keeps its end."""
+    text = str(path)
+    return repr(text if len(text) <= 200 else "..." + text[-197:])
 
 
 def _reason(exc: Exception) -> str:

@@ -27,7 +27,7 @@ from solvent.cli.main import all_commands, app
 
 DOCUMENTED_EXIT_1 = {"account audit"}  # "exits non-zero when anything is off" (formats.md 9)
 SLOW_WHEN_VALID = {"demo"}  # runs the whole embedded job: fuzzed arguments only
-EXAMPLES = 24
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "24"))
 
 AS_OF = "2026-01-05T08:00:00Z"
 MARKET: dict[str, Any] = {

@@ -7,7 +7,9 @@ the parser's own error printing switched off and turns what comes back into the 
 - bad input (:class:`~solvent.errors.SolventError`, a usage error such as a missing option or a
   value of the wrong type): ``solvent: error: ...`` on one line of stderr, exit 2;
 - ``--help``, or a command group run without a sub-command: the help on stdout, exit 0;
-- an interrupt: exit 130.
+- an interrupt: exit 130;
+- input accepted with a warning (:class:`~solvent.errors.SolventWarning`): after the output,
+  ``solvent: warning: ...`` on one line of stderr per warning, exit 0.
 
 Anything else is a bug in Solvent and is not hidden: its traceback is shown. A numpy
 ``RuntimeWarning`` (overflow, invalid value) is such a bug too (the loaders refuse numbers that
@@ -27,7 +29,7 @@ from typer import _click
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
-from solvent.errors import SolventError
+from solvent.errors import SolventError, SolventWarning
 
 PREFIX = "solvent: error: "
 BAD_INPUT = 2
@@ -64,7 +66,8 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", SolventWarning)
                 warnings.simplefilter("error", RuntimeWarning)
                 code = super().main(
                     args, prog_name or "solvent", complete_var, standalone_mode=False, **extra
@@ -83,4 +86,9 @@ class OneLineErrors(TyperGroup):
             fail("aborted", 1)
         except SolventError as exc:
             fail(str(exc))
+        for w in caught:  # after a successful command only: an error is one line
+            if isinstance(w.message, SolventWarning):
+                sys.stderr.write(f"solvent: warning: {one_line(str(w.message))}\n")
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         raise SystemExit(code if isinstance(code, int) else 0)

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from solvent.errors import SolventInputError
 from solvent.files import read_text
+from solvent.validation import shown
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "ProductClass",
@@ -156,7 +157,7 @@ def parse_crif(text: str, source: str = "crif") -> Crif:
                 bad = int(np.flatnonzero(inverse.reshape(-1) == k)[0])
                 raise SolventInputError(
                     f"{source}[{line[bad]}].{name}",
-                    f"unknown {name} {cols[bad, j]!r} (supported: "
+                    f"unknown {name} {shown(cols[bad, j])} (supported: "
                     + ", ".join(
                         (pc.value for pc in PRODUCT_CLASSES)
                         if name == "ProductClass"
