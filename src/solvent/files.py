@@ -48,6 +48,21 @@ def shown_path(path: str | Path) -> str:
     return repr(text if len(text) <= 200 else "..." + text[-197:])
 
 
+def output_path(path: str | Path, field: str, suffix: str) -> Path:
+    """``path`` checked as a file to write: it ends in ``suffix`` (e.g. ``.png``), its folder
+    exists (none is created) and it is not a directory."""
+    p = Path(path)
+    if p.suffix.lower() != suffix:
+        raise SolventInputError(field, f"{shown_path(p)} must end in {suffix}")
+    if is_directory(p, field):
+        raise SolventInputError(field, f"{shown_path(p)} is a directory")
+    if not is_directory(p.parent, field):
+        raise SolventInputError(
+            field, f"{shown_path(p)}: the folder {str(p.parent)!r} does not exist"
+        )
+    return p
+
+
 def _reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or type(exc).__name__
 

@@ -82,3 +82,11 @@ def iso_timestamp(value: object, field: str) -> datetime:
     if parsed.tzinfo is None:
         raise SolventInputError(field, f"timestamp needs a timezone (e.g. Z): {shown(value)}")
     return parsed.astimezone(UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """The one timestamp form every output uses: ISO 8601 in UTC with a ``Z`` suffix
+    (``2024-06-17T10:22:20.501000Z``; whole seconds print without a fraction)."""
+    if moment.tzinfo is None:
+        raise ValueError("iso_utc needs an aware datetime")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

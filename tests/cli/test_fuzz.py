@@ -27,7 +27,7 @@ from solvent.cli.main import all_commands, app
 
 DOCUMENTED_EXIT_1 = {"account audit"}  # "exits non-zero when anything is off" (formats.md 9)
 SLOW_WHEN_VALID = {"demo"}  # runs the whole embedded job: fuzzed arguments only
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "24"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "16"))  # per command; more with FUZZ_EXAMPLES
 
 AS_OF = "2026-01-05T08:00:00Z"
 MARKET: dict[str, Any] = {
@@ -120,7 +120,7 @@ def _closes() -> list[tuple[str, float, float]]:
             60_000 * (1 + 0.03 * ((d * 7) % 5 - 2) + 0.001 * d),
             3_000 * (1 + 0.04 * ((d * 3) % 5 - 2) + 0.001 * d),
         )
-        for d in range(400)
+        for d in range(160)
     ]
 
 
@@ -365,9 +365,9 @@ VALID = {  # a sensible value for each parameter name, so that one fault reaches
     "fee": ["0.001", "0"],
     "confidence": ["0.99", "0.95"],
     "horizon_days": ["1", "2"],
-    "warmup_days": ["30", "100"],
+    "warmup_days": ["30", "60"],
     "ewma_lambda": ["0.97", "0.9"],
-    "window_days": ["30", "200"],
+    "window_days": ["30", "100"],
     "floor": ["1"],
     "cap": ["3", "2"],
     "max_step": ["0.1", "0.5"],
@@ -521,15 +521,16 @@ def check_run(argv: list[str], cwd: Path) -> None:
     previous = Path.cwd()
     os.chdir(cwd)
     try:
-        result = CliRunner().invoke(app, argv, env={"SOLVENT_DB": None, "COLUMNS": "100"})
+        env = {"SOLVENT_DB": f"sqlite:///{cwd / 'ledger.db'}", "COLUMNS": "100"}
+        result = CliRunner().invoke(app, argv, env=env)
     finally:
         os.chdir(previous)
     shown = " ".join(repr(a) for a in argv)
-    if os.environ.get("FUZZ_LOG"):
-        with open(os.environ["FUZZ_LOG"], "a") as fh:
-            fh.write(
-                f"{result.exit_code}\t{argv[0]} {argv[1] if argv[0] in ('account', 'market') else ''}\t{result.stderr.strip()[:150]}\n"
-            )
+    log = os.environ.get("FUZZ_LOG")  # a file collecting every run's exit code and stderr
+    if log:
+        with open(log, "a", encoding="utf-8") as fh:
+            first = " ".join(result.stderr.split())[:150]
+            fh.write(f"{result.exit_code}\t{' '.join(argv[:2])}\t{first}\n")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         import traceback
 
@@ -538,7 +539,8 @@ def check_run(argv: list[str], cwd: Path) -> None:
     allowed = {0, 2} | ({1} if " ".join(argv[:2]) in DOCUMENTED_EXIT_1 else set())
     assert result.exit_code in allowed, f"solvent {shown}: exit {result.exit_code}\n{result.stderr}"
     if result.exit_code == 0:
-        assert result.stderr == "", f"solvent {shown}: stderr on success:\n{result.stderr}"
+        odd = [x for x in result.stderr.splitlines() if not x.startswith("solvent: warning: ")]
+        assert not odd, f"solvent {shown}: stderr on success:\n{result.stderr}"
     else:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("solvent: error: "), (

@@ -307,8 +307,11 @@ class AccountService:
             )
             health = self._health(tx, unit, market)
             if health.excess_usd < 0:
+                # Blame the fee when the trade alone would have passed (the fee is cash out).
+                fee_usd = float(asset.to_decimal(fee_units)) * market.price_usd(asset.symbol)
+                blamed = "fee" if fee_units and health.excess_usd + fee_usd >= 0 else "quantity"
                 raise SolventInputError(
-                    "quantity",
+                    blamed,
                     f"trade would leave {unit[0].id!r} below initial margin "
                     f"(equity {health.equity_usd:.2f} USD < IM "
                     f"{health.initial_margin_usd:.2f} USD)",

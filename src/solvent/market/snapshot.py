@@ -32,6 +32,7 @@ from solvent.pricing.black76 import black76_price
 from solvent.pricing.implied_vol import implied_vol
 from solvent.validation import (
     iso_timestamp,
+    iso_utc,
     non_negative_number,
     number_in_range,
     positive_number,
@@ -359,7 +360,7 @@ def build_snapshot(
         if inst.expiry is not None and inst.expiry <= as_of:
             raise SolventInputError(
                 f"{field}.expiry",
-                f"{inst.name} expired at {inst.expiry.isoformat()} (as_of {as_of.isoformat()})",
+                f"{inst.name} expired at {iso_utc(inst.expiry)} (as_of {iso_utc(as_of)})",
             )
         if inst.underlying not in index and inst.underlying not in USD_ASSETS:
             raise SolventInputError("index", f"no index price for {inst.underlying} ({inst.name})")

@@ -17,7 +17,9 @@ from solvent.portfolio.portfolio import load_portfolio_or_book
 def register(app: typer.Typer) -> None:
     @app.command("margin")
     def margin(
-        portfolio: Annotated[Path, typer.Argument(help="Portfolio or book JSON (FORMATS.md 2).")],
+        portfolio: Annotated[
+            Path, typer.Argument(help="Portfolio or book JSON (docs/formats.md 2).")
+        ],
         market: Annotated[Path, typer.Option("--market", help="Market snapshot JSON.")],
         model: Annotated[str, typer.Option("--model", help="Margin model name.")] = "standard",
         params: Annotated[
@@ -27,7 +29,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--explain", help="Add every scenario and each position's share.")
         ] = False,
     ) -> None:
-        """Initial and maintenance margin of a portfolio or a whole book (FORMATS.md 3)."""
+        """Initial and maintenance margin of a portfolio or a whole book (docs/formats.md 3)."""
         run_or_fail(lambda: get_model(model))
         portfolios, is_book = run_or_fail(lambda: load_portfolio_or_book(portfolio))
         snapshot = run_or_fail(lambda: load_market(market))

@@ -18,11 +18,11 @@ from solvent.cli.output import emit_json, fail, run_or_fail
 
 
 def deribit_market_json(chain: Path, perpetuals: Path | None) -> dict[str, Any]:
-    """The FORMATS 1 market object of a Deribit chain CSV (and optional perpetual marks CSV)."""
+    """The market object (docs/formats.md 1) of a Deribit chain CSV and optional perpetual marks."""
     from solvent.errors import SolventInputError
     from solvent.market.deribit import chain_to_records, read_chain_rows, read_perpetual_marks
     from solvent.market.snapshot import build_snapshot
-    from solvent.validation import iso_timestamp
+    from solvent.validation import iso_timestamp, iso_utc
 
     for path, field in ((chain, "CHAIN"), (perpetuals, "--perpetuals")):
         if path is not None and not path.is_file():
@@ -35,7 +35,7 @@ def deribit_market_json(chain: Path, perpetuals: Path | None) -> dict[str, Any]:
     as_of, index, records = chain_to_records(read_chain_rows(chain), marks)
     when = iso_timestamp(as_of, "timestamp")
     build_snapshot(when, index, {}, records)  # refuse now what `--market` would refuse later
-    stamp = when.isoformat().replace("+00:00", "Z")
+    stamp = iso_utc(when)
     return {"as_of": stamp, "index": index, "rates": {}, "instruments": records}
 
 

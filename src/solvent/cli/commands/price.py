@@ -11,6 +11,7 @@ import typer
 from solvent.cli.output import emit_json, run_or_fail
 from solvent.engine.pricing import PricedInstruments, price_instruments
 from solvent.market.snapshot import load_market
+from solvent.validation import iso_utc
 
 
 def _nullable(x: float) -> float | None:
@@ -18,7 +19,7 @@ def _nullable(x: float) -> float | None:
 
 
 def priced_to_json(as_of: str, priced: PricedInstruments) -> dict[str, Any]:
-    """FORMATS.md 4 ``solvent price`` output (``delta_coin`` only where it applies)."""
+    """docs/formats.md 4 ``solvent price`` output (``delta_coin`` only where it applies)."""
     rows: list[dict[str, Any]] = []
     for i, name in enumerate(priced.table.names):
         row: dict[str, Any] = {
@@ -41,10 +42,10 @@ def priced_to_json(as_of: str, priced: PricedInstruments) -> dict[str, Any]:
 def register(app: typer.Typer) -> None:
     @app.command("price")
     def price(
-        market: Annotated[Path, typer.Argument(help="Market snapshot JSON (FORMATS.md 1).")],
+        market: Annotated[Path, typer.Argument(help="Market snapshot JSON (docs/formats.md 1).")],
     ) -> None:
         """Every instrument: mark, IV, forward, delta, gamma, vega, theta (JSON)."""
         snapshot = run_or_fail(lambda: load_market(market))
         priced = run_or_fail(lambda: price_instruments(snapshot))
-        as_of = snapshot.as_of.isoformat().replace("+00:00", "Z")
+        as_of = iso_utc(snapshot.as_of)
         emit_json(priced_to_json(as_of, priced))
