@@ -122,12 +122,12 @@ def _unported(name: str) -> Composition:
             Explanation(components={"es": -1.0}),
         )
     if name == "simm":
-        from solvent.margin.params import resolve_params
-        from solvent.margin.simm.margin_model import DEFAULT_PARAMS, parse_params
+        from solvent.margin.simm.margin_model import load_params as simm_params
 
         im = dict.fromkeys(("delta", "vega", "curvature", "other_risk_classes"), 1.0)
-        mm_factor = parse_params(resolve_params(DEFAULT_PARAMS, None)).mm_factor
-        return Composition.scaled(im, mm_factor, Explanation(components=im, tolerance=1e-4))
+        return Composition.scaled(
+            im, simm_params().mm_factor, Explanation(components=im, tolerance=1e-4)
+        )
     raise AssertionError(f"{name}: a model must declare composition(params) (see protocol.py)")
 
 
