@@ -91,3 +91,15 @@ def test_imports_follow_the_data_flow(path: Path) -> None:
             continue
         assert imported in LAYERS, f"{path.relative_to(SRC)} imports unknown solvent.{imported}"
         assert LAYERS.index(imported) < rank, f"{path.relative_to(SRC)} imports {module}"
+
+
+MARGIN_DOOR = {"solvent.margin.protocol", "solvent.margin.registry", "solvent.margin.result"}
+"""What a package below margin/ may use of it: the protocol, the registry, the result types."""
+
+
+@pytest.mark.parametrize("package", ["collateral", "accounts", "stress"])
+def test_no_package_reaches_into_a_model(package: str) -> None:
+    for path in sorted((SRC / package).rglob("*.py")):
+        for module in imported_modules(path):
+            if module.startswith("solvent.margin"):
+                assert module in MARGIN_DOOR, f"{path.relative_to(SRC)} imports {module}"
