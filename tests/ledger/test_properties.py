@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solvent.errors import SolventInputError
+from solvent.instruments.terms import Settlement
 from solvent.ledger.model import (
     EXTERNAL,
     FEES,
     Reason,
-    SettlementKind,
     TradeStyle,
     TradeTerms,
     transfer,
@@ -25,7 +25,7 @@ from solvent.ledger.store import Ledger
 
 USERS = ("u1", "u2", "u3")
 ASSETS = ("BTC", "USDC")
-PERP = TradeTerms("BTC_USDC-PERPETUAL", TradeStyle.FUTURES, SettlementKind.LINEAR, "USDC")
+PERP = TradeTerms("BTC_USDC-PERPETUAL", TradeStyle.FUTURES, Settlement.LINEAR, "USDC")
 
 actions = st.one_of(
     st.tuples(

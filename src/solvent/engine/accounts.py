@@ -32,13 +32,11 @@ from solvent.collateral.assets import parse_amount, parse_decimal
 from solvent.collateral.schedule import HaircutSchedule
 from solvent.collateral.valuation import value_collateral
 from solvent.errors import SolventInputError
-from solvent.instruments.terms import InstrumentKind, Settlement
+from solvent.instruments.terms import InstrumentKind
 from solvent.ledger.model import (
     EXTERNAL,
-    AccountMode,
     PositionState,
     Reason,
-    SettlementKind,
     TradeStyle,
     TradeTerms,
     transfer,
@@ -53,7 +51,7 @@ from solvent.ledger.store import (
 )
 from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot
-from solvent.portfolio.portfolio import Portfolio, Position
+from solvent.portfolio.portfolio import Portfolio, Position, SubAccountMode
 
 
 class MarginFigures(Protocol):
@@ -111,9 +109,7 @@ def trade_terms(market: MarketSnapshot, instrument: str, field: str = "instrumen
     return TradeTerms(
         instrument=terms.name,
         style=TradeStyle.PREMIUM if terms.is_option else TradeStyle.FUTURES,
-        settlement=SettlementKind.INVERSE
-        if terms.settlement is Settlement.INVERSE
-        else SettlementKind.LINEAR,
+        settlement=terms.settlement,
         settlement_asset=terms.settlement_asset,
         contract_size=Decimal(repr(terms.contract_size)),
     )
@@ -150,7 +146,7 @@ class AccountService:
         account_id: str,
         *,
         parent: str | None = None,
-        mode: AccountMode | None = None,
+        mode: SubAccountMode | None = None,
         model: str = "standard",
     ) -> AccountRecord:
         """Create an account, or a ``cross``/``isolated`` sub-account of ``parent``."""
@@ -161,10 +157,10 @@ class AccountService:
     @staticmethod
     def unit_of(tx: LedgerTransaction, record: AccountRecord) -> tuple[AccountRecord, ...]:
         """The margin unit of ``record``: itself if isolated, else its root and cross siblings."""
-        if record.mode is AccountMode.ISOLATED:
+        if record.mode is SubAccountMode.ISOLATED:
             return (record,)
         family = tx.family(record.root)
-        return tuple(r for r in family if r.mode is not AccountMode.ISOLATED)
+        return tuple(r for r in family if r.mode is not SubAccountMode.ISOLATED)
 
     # --- health --------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
 
 from solvent.errors import SolventInputError
+from solvent.instruments.terms import Settlement
 
 EXTERNAL = "@external"
 """The outside world: deposits come from it, withdrawals go to it. Its balance is minus the total
@@ -51,26 +52,12 @@ class AccountKind(StrEnum):
     EXTERNAL = "external"
 
 
-class AccountMode(StrEnum):
-    """How a sub-account is margined: with its parent (``cross``) or alone (``isolated``)."""
-
-    CROSS = "cross"
-    ISOLATED = "isolated"
-
-
 class TradeStyle(StrEnum):
     """``futures``: no cash at the trade, realized P&L settles on closing. ``premium``: the price is
     paid in cash at the trade (options), nothing settles on closing."""
 
     FUTURES = "futures"
     PREMIUM = "premium"
-
-
-class SettlementKind(StrEnum):
-    """``linear``: P&L in a USD stablecoin; ``inverse``: P&L in the coin."""
-
-    LINEAR = "linear"
-    INVERSE = "inverse"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +119,7 @@ class TradeTerms:
 
     instrument: str
     style: TradeStyle
-    settlement: SettlementKind
+    settlement: Settlement
     settlement_asset: str
     contract_size: Decimal = Decimal(1)
 
@@ -180,7 +167,7 @@ def apply_fill(before: PositionState, terms: TradeTerms, quantity: Decimal, pric
             closed = min(abs(quantity), abs(q0))
             sign = 1 if q0 > 0 else -1
             move = (price - avg0) * closed * sign * terms.contract_size
-            realized = move if terms.settlement is SettlementKind.LINEAR else move / price
+            realized = move if terms.settlement is Settlement.LINEAR else move / price
             q1 = q0 + quantity
             if q1 == 0:
                 average = Decimal(0)

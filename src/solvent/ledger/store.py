@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from solvent.collateral.assets import AssetRegistry, default_assets
 from solvent.errors import SolventInputError
+from solvent.instruments.terms import Settlement
 from solvent.ledger import schema
 from solvent.ledger.db import migrate, open_engine
 from solvent.ledger.model import (
@@ -36,17 +37,16 @@ from solvent.ledger.model import (
     SYSTEM_ACCOUNTS,
     VENUE,
     AccountKind,
-    AccountMode,
     Operation,
     PositionState,
     Posting,
     Reason,
-    SettlementKind,
     TradeStyle,
     TradeTerms,
     apply_fill,
     to_units_floor,
 )
+from solvent.portfolio.portfolio import SubAccountMode
 
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 
@@ -65,7 +65,7 @@ class AccountRecord:
     id: str
     kind: AccountKind
     parent: str | None
-    mode: AccountMode | None
+    mode: SubAccountMode | None
     model: str
 
     @property
@@ -202,7 +202,7 @@ class LedgerTransaction:
         account_id: str,
         *,
         parent: str | None = None,
-        mode: AccountMode | None = None,
+        mode: SubAccountMode | None = None,
         model: str = "standard",
         kind: AccountKind = AccountKind.USER,
     ) -> AccountRecord:
@@ -445,7 +445,7 @@ def _record(row: Any) -> AccountRecord:
         id=row["id"],
         kind=AccountKind(row["kind"]),
         parent=row["parent_id"],
-        mode=None if row["mode"] is None else AccountMode(row["mode"]),
+        mode=None if row["mode"] is None else SubAccountMode(row["mode"]),
         model=row["model"],
     )
 
@@ -522,7 +522,7 @@ class Ledger:
         account_id: str,
         *,
         parent: str | None = None,
-        mode: AccountMode | None = None,
+        mode: SubAccountMode | None = None,
         model: str = "standard",
     ) -> AccountRecord:
         with self.transaction() as tx:
@@ -577,7 +577,7 @@ class Ledger:
             terms = TradeTerms(
                 r.instrument,
                 TradeStyle(r.style),
-                SettlementKind(r.settlement),
+                Settlement(r.settlement),
                 r.settlement_asset,
                 Decimal(r.contract_size),
             )

@@ -17,13 +17,13 @@ from solvent.cli.output import emit_json, fail, run_or_fail
 from solvent.collateral.assets import format_decimal, parse_decimal
 from solvent.engine.accounts import AccountService, MarginFigures, Order
 from solvent.errors import SolventInputError
-from solvent.ledger.model import AccountMode, PositionState
+from solvent.ledger.model import PositionState
 from solvent.ledger.store import Ledger
 from solvent.margin.protocol import Detail, margin_book
 from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot, load_market
 from solvent.portfolio.book import Book
-from solvent.portfolio.portfolio import Portfolio
+from solvent.portfolio.portfolio import Portfolio, SubAccountMode
 
 DbOption = Annotated[
     str | None,
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
             parsed_mode = None
             if mode is not None:
                 try:
-                    parsed_mode = AccountMode(mode)
+                    parsed_mode = SubAccountMode(mode)
                 except ValueError:
                     raise SolventInputError("mode", "must be cross or isolated") from None
             record = _service(db).create(account_id, parent=parent, mode=parsed_mode, model=model)
