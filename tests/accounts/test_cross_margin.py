@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from solvent.accounts.health import HealthState, health_codes
-from solvent.engine.accounts import AccountService, Order, trade_terms
+from solvent.engine.accounts import AccountService, MarketFreshness, Order, trade_terms
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.model import EXTERNAL, Reason, transfer
@@ -51,11 +51,12 @@ def market(btc: float, eth: float) -> MarketSnapshot:
 
 ENTRY = market(50_000.0, 4_000.0)
 NOW = market(60_000.0, 3_000.0)
+AT_THE_MARKET = MarketFreshness(clock=lambda: NOW.as_of)  # the markets are not stale
 
 
 def build(tmp_path: Path, mode: SubAccountMode) -> AccountService:
     ledger = Ledger.open(f"sqlite:///{tmp_path / f'{mode.value}.db'}")
-    service = AccountService(ledger, flat_margin)
+    service = AccountService(ledger, flat_margin, freshness=AT_THE_MARKET)
     service.create("p")
     service.create("s1", parent="p", mode=mode)
     service.create("s2", parent="p", mode=mode)

@@ -142,6 +142,9 @@ def test_positions_average_price_and_realized_pnl_hand_computed(ledger: Ledger) 
     inverse = TradeTerms("BTC-PERPETUAL", TradeStyle.FUTURES, Settlement.INVERSE, "BTC")
     ledger.post(transfer(EXTERNAL, "alice", "USDC", 100_000_000_000, Reason.DEPOSIT, "d"))
     ledger.post(transfer(EXTERNAL, "alice", "BTC", 100_000_000, Reason.DEPOSIT, "d"))
+    # the venue pays realized P&L from its own (funded) balance: 1,000 USDC and 1 BTC of capital
+    ledger.post(transfer(EXTERNAL, VENUE, "USDC", 1_000_000_000, Reason.DEPOSIT, "capital"))
+    ledger.post(transfer(EXTERNAL, VENUE, "BTC", 100_000_000, Reason.DEPOSIT, "capital"))
     with ledger.transaction() as tx:
         tx.trade("alice", linear, Decimal("1"), Decimal("60000"))
         tx.trade("alice", linear, Decimal("1"), Decimal("63000"))  # avg 61500
@@ -164,10 +167,13 @@ def test_positions_average_price_and_realized_pnl_hand_computed(ledger: Ledger) 
         "BTC": 100_000_000 + 9_090_909,
     }
     assert ledger.balances(FEES) == {"USDC": 2_500_000}
-    assert ledger.balances(VENUE) == {"USDC": -500_000_000, "BTC": -9_090_909}
+    assert ledger.balances(VENUE) == {
+        "USDC": 1_000_000_000 - 500_000_000,
+        "BTC": 100_000_000 - 9_090_909,
+    }
     report = ledger.audit()
     assert report.ok, report.problems
-    assert report.assets["USDC"].held == 100_000_000_000
+    assert report.assets["USDC"].held == 100_000_000_000 + 1_000_000_000
 
 
 def test_concurrent_withdrawals_cannot_double_spend(db_url: str) -> None:
