@@ -356,3 +356,33 @@ def test_engine_sequences_conserve_and_bound_money_sqlite(
 
 def test_engine_sequences_conserve_and_bound_money_postgres(new_postgres_database) -> None:  # type: ignore[no-untyped-def]
     _engine_property(new_postgres_database, 5)
+
+
+# --- 5. market freshness for operations that need marks ------------------------------------------
+
+
+def test_stale_markets_are_refused_for_trades_and_withdrawals(db_url: str) -> None:
+    from datetime import timedelta
+
+    from solvent.errors import StaleDataError
+
+    ledger = Ledger.open(db_url)
+    later = MARKET.as_of + timedelta(minutes=6)
+    service = AccountService(ledger, flat_margin, freshness=MarketFreshness(clock=lambda: later))
+    service.create("u")
+    service.deposit("u", "BTC", "1")  # a deposit needs no market
+    before = rows(ledger)
+    with pytest.raises(StaleDataError) as err:
+        service.trade("u", "BTC-PERPETUAL", "0.1", str(MARK), MARKET)
+    assert err.value.field == "market" and "360 s old" in err.value.message
+    with pytest.raises(StaleDataError):
+        service.withdraw("u", "BTC", "0.1", MARKET)
+    assert rows(ledger) == before
+    assert service.show("u", MARKET).balances == {"BTC": 100_000_000}  # reads stay allowed
+    relaxed = AccountService(
+        ledger,
+        flat_margin,
+        freshness=MarketFreshness(timedelta(minutes=10), clock=lambda: later),
+    )
+    relaxed.withdraw("u", "BTC", "0.1", MARKET)
+    ledger.close()
