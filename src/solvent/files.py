@@ -155,10 +155,12 @@ def loads_json(text: str, field: str, source: str = "input") -> Any:
         raise SolventInputError(field, f"{source}: duplicate JSON key {exc.key!r}") from None
     except json.JSONDecodeError as exc:
         raise SolventInputError(
-            field, f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            field, f"{source}: cannot parse JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
     except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
-        raise SolventInputError(field, f"{source}: invalid JSON: {one_line(str(exc))}") from None
+        raise SolventInputError(
+            field, f"{source}: cannot parse JSON: {one_line(str(exc))}"
+        ) from None
 
 
 def read_json(path: str | Path, field: str) -> Any:
@@ -173,9 +175,13 @@ def loads_toml(text: str, field: str, source: str = "input") -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SolventInputError(field, f"{source}: invalid TOML: {one_line(str(exc))}") from None
+        raise SolventInputError(
+            field, f"{source}: cannot parse TOML: {one_line(str(exc))}"
+        ) from None
     except (ValueError, RecursionError) as exc:
-        raise SolventInputError(field, f"{source}: invalid TOML: {one_line(str(exc))}") from None
+        raise SolventInputError(
+            field, f"{source}: cannot parse TOML: {one_line(str(exc))}"
+        ) from None
 
 
 def read_toml(path: str | Path, field: str) -> dict[str, Any]:
@@ -188,7 +194,7 @@ def csv_rows(
 ) -> list[list[str]]:
     """Every row of CSV ``lines``; a malformed CSV (an unterminated quote, a field beyond the
     csv module's size limit) is refused naming the line."""
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    reader = csv.reader(lines, delimiter=delimiter)
     rows: list[list[str]] = []
     try:
         for row in reader:

@@ -56,6 +56,7 @@ from solvent.ledger.store import (
 from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.portfolio import Portfolio, Position, SubAccountMode
+from solvent.validation import iso_utc
 
 
 class MarginFigures(Protocol):
@@ -106,8 +107,8 @@ class MarketFreshness:
             when = "old" if age > 0 else "in the future"
             raise StaleDataError(
                 field,
-                f"the market snapshot (as_of {market.as_of.isoformat()}) is {abs(age):.0f} s "
-                f"{when} at {now.isoformat()}, beyond the {limit:.0f} s allowed for trades and "
+                f"the market snapshot (as_of {iso_utc(market.as_of)}) is {abs(age):.0f} s "
+                f"{when} at {iso_utc(now)}, beyond the {limit:.0f} s allowed for trades and "
                 "withdrawals (pass a fresh market, or --now/--max-market-age for a replay)",
             )
 

@@ -8,7 +8,6 @@ that cell is empty, ``Amount`` is used if ``AmountCurrency`` is USD. Amounts kee
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from solvent.errors import SolventInputError
-from solvent.files import read_text
+from solvent.files import csv_rows, read_text
 from solvent.validation import shown
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -105,6 +104,11 @@ class Crif:
         )
 
 
+MAX_AMOUNT_USD = 1e15
+"""Largest absolute sensitivity amount accepted (USD): SIMM squares and sums amounts, and 1e15
+keeps every intermediate figure finite (docs/formats.md, "Validation rules")."""
+
+
 def _parse_amount(text: str, field: str) -> float:
     try:
         value = float(text)
@@ -112,6 +116,10 @@ def _parse_amount(text: str, field: str) -> float:
         raise SolventInputError(field, f"not a number: {text!r}") from None
     if not math.isfinite(value):
         raise SolventInputError(field, f"not a finite number: {text!r}")
+    if abs(value) > MAX_AMOUNT_USD:
+        raise SolventInputError(
+            field, f"{text!r} is beyond the largest amount accepted ({MAX_AMOUNT_USD:g} USD)"
+        )
     return value
 
 
@@ -123,11 +131,10 @@ def parse_crif(text: str, source: str = "crif") -> Crif:
     """
     first = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=first.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise SolventInputError(source, "empty file (expected a CRIF header row)") from None
+    table = csv_rows(io.StringIO(text), source, source, delimiter)
+    if not table:
+        raise SolventInputError(source, "empty file (expected a CRIF header row)")
+    header = [h.strip() for h in table[0]]
     header = [h.lstrip("\ufeff") for h in header]
     col = {name: i for i, name in enumerate(header)}
     for name in REQUIRED_COLUMNS:
@@ -138,7 +145,7 @@ def parse_crif(text: str, source: str = "crif") -> Crif:
 
     rows: list[list[str]] = []
     lines: list[int] = []
-    for lineno, row in enumerate(reader, start=2):
+    for lineno, row in enumerate(table[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) < width:
@@ -176,7 +183,7 @@ def parse_crif(text: str, source: str = "crif") -> Crif:
     text_amount = np.where(use_amount, amt_col, usd_col)
     try:
         amount = text_amount.astype(np.float64)
-        ok = bool(np.all(np.isfinite(amount)))
+        ok = bool(np.all(np.abs(amount) <= MAX_AMOUNT_USD))  # NaN fails too
     except ValueError:
         ok = False
     if not ok:  # find and name the first bad cell
