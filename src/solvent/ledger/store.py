@@ -201,7 +201,14 @@ class LedgerTransaction:
             select(schema.balances).where(schema.balances.c.account_id.in_(ids))
         ).all()
         for row in rows:
-            result[row.account_id][row.asset] = int(row.amount)
+            units = _as_int(row.amount)
+            if units is None:
+                raise SolventInputError(
+                    "balances",
+                    f"the stored {row.asset} balance of {row.account_id!r} is corrupt "
+                    f"({row.amount!r}); nothing can be booked on it (see `solvent account audit`)",
+                )
+            result[row.account_id][row.asset] = units
         return result
 
     def positions(self, account_ids: Iterable[str]) -> dict[str, list[PositionState]]:
