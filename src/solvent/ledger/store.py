@@ -255,6 +255,7 @@ class LedgerTransaction:
             raise SolventInputError(
                 "ref", f"{ref!r}: 1-128 characters of A-Z a-z 0-9 . _ : - (no leading punctuation)"
             )
+        self.account(account_id)
         text = _canonical({"kind": kind.value, "account": account_id, **request})
         row = self.connection.execute(
             select(schema.client_refs).where(schema.client_refs.c.ref == ref)
