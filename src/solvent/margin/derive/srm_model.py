@@ -1,12 +1,117 @@
-"""``--model derive-srm``: Derive's Standard Manager (:mod:`solvent.margin.derive.srm`).
+"""``--model derive-srm``: Derive's Standard Manager (:mod:`solvent.margin.derive.srm`) through the
+model protocol, over the whole book at once (:mod:`solvent.margin.derive.book_srm`).
 
 Also reachable as ``--model standard --params derive-srm`` (the public alias, see
-:func:`solvent.margin.registry.resolve_alias`).
+:func:`solvent.margin.registry.resolve_alias`). Either way the result reports model
+``standard`` (the name this manager has always been published under) and the parameter set
+``derive-srm@...`` (or ``derive-srm-mainnet@...``, or a file's).
+
+The book maps onto Derive's inputs as for derive-pm (:mod:`solvent.margin.derive.model`), except
+that each account is one Standard Manager sub-account holding every underlying it trades (one
+Derive market per underlying) and spot positions are its base asset. One USD pool; components,
+per market: ``<UNDERLYING>.initial_margin`` and ``<UNDERLYING>.maintenance_margin`` (that market's
+requirement); IM and MM are their sums. The manager is per position (no scenarios): ``--explain``
+adds empty ``scenarios`` and ``contributions``.
 """
 
 from __future__ import annotations
 
-from solvent.margin.derive.model import srm_margin_book
-from solvent.margin.protocol import LegacyModel
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-MODEL = LegacyModel("derive-srm", "Derive v2 Standard Manager (per-market rules)", srm_margin_book)
+import numpy as np
+
+from solvent.errors import SolventInputError
+from solvent.margin.derive.book_columns import BookPositions
+from solvent.margin.derive.book_srm import PreparedSrm, SrmBook, prepare_srm, srm_book
+from solvent.margin.derive.model import params_id
+from solvent.margin.derive.params import SRMParams, load_srm_params
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
+from solvent.margin.result import AccountMargin, BookMargin, PoolMargin
+from solvent.portfolio.book import Book
+
+SRM_NAME = "derive-srm"
+REPORTED_MODEL = "standard"
+"""The ``model`` field of every result (FORMATS.md: the manager's published name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SrmParams:
+    """A loaded Standard Manager parameter set."""
+
+    params: SRMParams
+    params_id: ParamsId
+
+
+@dataclass(frozen=True, slots=True)
+class SrmPrepared:
+    """derive-srm prepared for one market."""
+
+    kernel: PreparedSrm
+    params_id: ParamsId
+    instruments: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeriveSrmModel:
+    """The derive-srm model (see the module docstring)."""
+
+    name: str = SRM_NAME
+    description: str = "Derive v2 Standard Manager (per-market rules)"
+    needs: frozenset[MarketData] = frozenset(
+        {MarketData.MARKS, MarketData.VOLATILITY, MarketData.INDEX}
+    )
+
+    def load_params(self, spec: str | None) -> SrmParams:
+        p = load_srm_params(spec or SRM_NAME)
+        return SrmParams(p, params_id(p, p.name, p.version))
+
+    def prepare(
+        self, market: PricedMarket, instruments: Sequence[str], params: SrmParams
+    ) -> SrmPrepared:
+        kernel = prepare_srm(market.subset(instruments), params.params)
+        return SrmPrepared(kernel, params.params_id, tuple(instruments))
+
+    def requirement(self, prepared: SrmPrepared, book: Book) -> SrmBook:
+        """The book's figures as arrays (no per-account objects)."""
+        if book.instruments != prepared.instruments:
+            raise SolventInputError(
+                "book.instruments", "must be the prepared instruments, in order"
+            )
+        return srm_book(prepared.kernel, BookPositions.of(book, prepared.kernel.cols))
+
+    def margin(self, prepared: SrmPrepared, book: Book, *, detail: Detail) -> BookMargin:
+        res = self.requirement(prepared, book)
+        label = prepared.params_id.label
+        if detail < Detail.ACCOUNTS:
+            return BookMargin(REPORTED_MODEL, label, book.accounts, res.im, res.mm)
+        explain = detail >= Detail.EXPLAIN
+        underlyings = prepared.kernel.cols.underlyings
+        n_acc = len(book)
+        starts = np.searchsorted(res.sub_account, np.arange(n_acc + 1), side="left")
+        im, mm = res.im.tolist(), res.mm.tolist()
+        m_im, m_mm = res.market_im.tolist(), res.market_mm.tolist()
+        names = [underlyings[int(u)] for u in res.sub_underlying]
+        accounts = []
+        for a in range(n_acc):
+            s0, s1 = int(starts[a]), int(starts[a + 1])
+            comps: dict[str, float] = {}
+            for s in range(s0, s1):
+                comps[f"{names[s]}.initial_margin"] = m_im[s]
+                comps[f"{names[s]}.maintenance_margin"] = m_mm[s]
+            pool = PoolMargin(
+                "USD",
+                im[a],
+                mm[a],
+                comps,
+                scenarios=() if explain else None,
+                contributions=() if explain else None,
+            )
+            pools = (pool,) if s1 > s0 else ()
+            accounts.append(
+                AccountMargin(book.accounts[a], REPORTED_MODEL, label, pools, im[a], mm[a])
+            )
+        return BookMargin(REPORTED_MODEL, label, book.accounts, res.im, res.mm, tuple(accounts))
+
+
+MODEL = DeriveSrmModel()

@@ -1,33 +1,34 @@
-"""``solvent margin --model simm``: ISDA SIMM on the same portfolios as the scenario models.
+"""``solvent margin --model simm``: ISDA SIMM on the same portfolios as the scenario models,
+through the model protocol and over the whole book at once.
 
-Each account's delta and vega become CRIF lines (:mod:`solvent.margin.simm.book_crif`) and go
-through the SIMM aggregation (:func:`solvent.margin.simm.model.compute_simm`) with the calibration
-of the parameter set (``simm-crypto``: 2.6-crypto, 1-day; ``simm-crypto-10d``; or a file).
+Each account's delta and vega are the CRIF lines of :mod:`solvent.margin.simm.book_crif`, margined
+with the calibration of the parameter set (``simm-crypto``: 2.6-crypto, 1-day;
+``simm-crypto-10d``; or a file) by :mod:`solvent.margin.simm.book` (the SIMM aggregation as array
+algebra over accounts x underlyings; equal to one :func:`solvent.margin.simm.model.compute_simm`
+per account, :mod:`solvent.margin.simm.reference`).
 
 One USD pool. Components: ``delta``, ``vega``, ``curvature`` of the Commodity risk class that
 carries crypto, plus ``other_risk_classes`` (the psi-aggregated remainder; zero for a crypto
 book): ``IM = delta + vega + curvature + other_risk_classes``; ``MM = mm_factor * IM``.
-``--explain`` gives each position's Euler share of IM, ``q_i * dIM/dq_i`` by a central finite
-difference (they add up to IM exactly when no concentration threshold binds).
+``--explain`` gives each position's Euler share of IM
+(:func:`solvent.margin.simm.book.euler_shares`: analytic, adding up to IM on any book, hedged
+ones included); ``scenarios`` is empty (SIMM has none).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from solvent.arrays import FloatArray
-from solvent.margin.explain import euler_contributions
+from solvent.errors import SolventInputError
 from solvent.margin.params import check_fields, number_in, resolve_params
-from solvent.margin.protocol import LegacyModel
-from solvent.margin.result import AccountMargin, BookMargin, PoolMargin
-from solvent.margin.simm.book_crif import BookSensitivities
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
+from solvent.margin.result import AccountMargin, BookMargin, Contribution, PoolMargin
+from solvent.margin.simm.book import SimmColumns, euler_shares, simm_book
 from solvent.margin.simm.calibration import SimmCalibration, load_calibration
-from solvent.margin.simm.model import SimmResult, compute_simm
-from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 
 MODEL_NAME = "simm"
@@ -36,6 +37,9 @@ DEFAULT_PARAMS = "simm-crypto"
 
 @dataclass(frozen=True, slots=True)
 class SimmMarginParams:
+    """A SIMM parameter set: the calibration (``simm_version``, ``mpor_days``) and the MM
+    factor (MM = mm_factor x SIMM)."""
+
     name: str
     version: str
     simm_version: str
@@ -59,76 +63,91 @@ def parse_params(raw: Mapping[str, Any]) -> SimmMarginParams:
     )
 
 
-def _components(result: SimmResult) -> dict[str, float]:
-    parts = {"delta": 0.0, "vega": 0.0, "curvature": 0.0}
-    commodity = 0.0
-    for pc in result.product_classes:
-        for name, rc in pc.risk_classes:
-            if pc.name == "Commodity" and name == "Commodity":
-                parts["delta"] += rc.delta
-                parts["vega"] += rc.vega
-                parts["curvature"] += rc.curvature + rc.base_corr
-                commodity += rc.total
-    parts["other_risk_classes"] = result.simm - commodity
-    return parts
+@dataclass(frozen=True, slots=True)
+class SimmParams:
+    """A loaded set with its calibration."""
+
+    params: SimmMarginParams
+    calibration: SimmCalibration
+    params_id: ParamsId
 
 
-def _simm_of(book: Book, market: MarketSnapshot, calibration: SimmCalibration) -> FloatArray:
-    sens = BookSensitivities(book, market)
-    return np.array([compute_simm(sens.crif(i), calibration).simm for i in range(len(book))])
+@dataclass(frozen=True, slots=True)
+class SimmPrepared:
+    """SIMM prepared for one market: unit sensitivities and calibration columns."""
+
+    cols: SimmColumns
+    params: SimmMarginParams
+    params_id: ParamsId
+    instruments: tuple[str, ...]
 
 
-def margin_book(
-    book: Book,
-    market: MarketSnapshot,
-    params: str | None = None,
-    detail: bool = True,
-    explain: bool = False,
-) -> BookMargin:
-    """SIMM of every account of ``book`` (one SIMM aggregation per account)."""
-    p = parse_params(resolve_params(DEFAULT_PARAMS, params))
-    calibration = load_calibration(p.simm_version, p.mpor_days)
-    sens = BookSensitivities(book, market)
-    n = len(book)
-    im = np.zeros(n)
-    details = []
-    for a in range(n):
-        result = compute_simm(sens.crif(a), calibration)
-        im[a] = result.simm
-        if detail:
-            contributions = (
-                euler_contributions(book, a, lambda b: _simm_of(b, market, calibration))
-                if explain
-                else None
+@dataclass(frozen=True, slots=True)
+class SimmModel:
+    """The simm model (see the module docstring)."""
+
+    name: str = MODEL_NAME
+    description: str = "ISDA SIMM v2.6 (crypto calibration) on the book's delta and vega"
+    needs: frozenset[MarketData] = frozenset({MarketData.MARKS, MarketData.VOLATILITY})
+
+    def load_params(self, spec: str | None) -> SimmParams:
+        raw = resolve_params(DEFAULT_PARAMS, spec)
+        p = parse_params(raw)
+        digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+        calibration = load_calibration(p.simm_version, p.mpor_days)
+        return SimmParams(p, calibration, ParamsId(p.name, p.version, digest))
+
+    def prepare(
+        self, market: PricedMarket, instruments: Sequence[str], params: SimmParams
+    ) -> SimmPrepared:
+        cols = SimmColumns.of(market.subset(instruments), params.calibration)
+        return SimmPrepared(cols, params.params, params.params_id, tuple(instruments))
+
+    def margin(self, prepared: SimmPrepared, book: Book, *, detail: Detail) -> BookMargin:
+        if book.instruments != prepared.instruments:
+            raise SolventInputError(
+                "book.instruments", "must be the prepared instruments, in order"
             )
+        res = simm_book(prepared.cols, book)
+        mm_factor = prepared.params.mm_factor
+        label = prepared.params_id.label
+        mm = mm_factor * res.im
+        if detail < Detail.ACCOUNTS:
+            return BookMargin(MODEL_NAME, label, book.accounts, res.im, mm)
+        explain = detail >= Detail.EXPLAIN
+        counts = book.quantities.indptr[1:] - book.quantities.indptr[:-1]
+        im = res.im.tolist()
+        parts = {
+            "delta": res.delta.tolist(),
+            "vega": res.vega.tolist(),
+            "curvature": res.curvature.tolist(),
+            "other_risk_classes": res.other.tolist(),
+        }
+        accounts = []
+        for a in range(len(book)):
+            contributions = None
+            if explain:
+                cols, shares = euler_shares(prepared.cols, book, a)
+                _, qty = book.row(a)
+                contributions = tuple(
+                    Contribution(book.instruments[c], float(q), initial_margin=float(s))
+                    for c, q, s in zip(cols, qty, shares, strict=True)
+                )
             pool = PoolMargin(
                 currency="USD",
-                initial_margin=result.simm,
-                maintenance_margin=p.mm_factor * result.simm,
-                components=_components(result),
+                initial_margin=im[a],
+                maintenance_margin=mm_factor * im[a],
+                components={k: v[a] for k, v in parts.items()},
                 scenarios=() if explain else None,
                 contributions=contributions,
             )
-            pools = (pool,) if book.row(a)[0].size else ()
-            details.append(
+            pools = (pool,) if counts[a] else ()
+            accounts.append(
                 AccountMargin(
-                    book.accounts[a],
-                    MODEL_NAME,
-                    p.label,
-                    pools,
-                    float(im[a]),
-                    float(p.mm_factor * im[a]),
+                    book.accounts[a], MODEL_NAME, label, pools, im[a], float(mm_factor * im[a])
                 )
             )
-    return BookMargin(
-        MODEL_NAME, p.label, book.accounts, im, p.mm_factor * im, tuple(details) if detail else None
-    )
+        return BookMargin(MODEL_NAME, label, book.accounts, res.im, mm, tuple(accounts))
 
 
-MODEL = LegacyModel(
-    MODEL_NAME,
-    "ISDA SIMM v2.6 (crypto calibration) on the book's delta and vega",
-    lambda book, market, params, detail, explain: margin_book(
-        book, market, params, detail, explain
-    ),
-)
+MODEL = SimmModel()
