@@ -12,7 +12,11 @@ A model is a module exposing ``MODEL``, an object with:
   in ``Prepared``: risk arrays, sensitivities, scenario labels;
 - ``margin(prepared, book, *, detail) -> BookMargin``: any number of times per update, for any
   book whose ``instruments`` equal ``prepared``'s. ``detail`` (:class:`Detail`) says how much to
-  build: USD totals only, per-account pools, or the full explanation.
+  build: USD totals only, per-account pools, or the full explanation. Models assemble the result
+  with :func:`solvent.margin.build.build_book_margin` (one builder for every model);
+- ``composition(params) -> Composition``: the model's documented formula re-deriving each pool's
+  IM and MM from its ``components`` (:class:`~solvent.margin.result.Composition`), checked for
+  every model by tests/margin/test_model_contract.py.
 
 :func:`margin_book` is the one-shot path (load, resolve, prepare, margin) and must give the same
 result as a caller that keeps ``Prepared`` and re-margins against it.
@@ -30,7 +34,7 @@ import numpy as np
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.instruments.table import InstrumentTable
-from solvent.margin.result import BookMargin
+from solvent.margin.result import BookMargin, Composition
 from solvent.market.snapshot import MarketColumns, MarketSnapshot
 from solvent.portfolio.book import Book
 
@@ -135,6 +139,8 @@ class MarginModel(Protocol):
 
     def margin(self, prepared: Any, book: Book, *, detail: Detail) -> BookMargin: ...
 
+    def composition(self, params: Any) -> Composition: ...
+
 
 def margin_book(
     model: MarginModel,
@@ -186,3 +192,8 @@ class LegacyModel:
                 "book.instruments", "must be the prepared instruments, in order"
             )
         return self.run(book, snapshot, params, detail >= Detail.ACCOUNTS, detail >= Detail.EXPLAIN)
+
+    def composition(self, params: str | None) -> Composition:
+        """Not declared by models still behind this adapter: their documented formulas are
+        spelled out in tests/margin/test_model_contract.py until they are ported."""
+        raise NotImplementedError(f"{self.name} is not ported to the protocol yet")
