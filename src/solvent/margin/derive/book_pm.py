@@ -251,44 +251,59 @@ class PmBook:
     worst_index: IntArray
     basis: FloatArray
     pnl: FloatArray | None
+    shares: FloatArray | None = None
+    """With ``pnl``: each position's share of its account's IM (USD, book CSR order)."""
+
+
+def _position_prices(
+    prep: PreparedPm, pos: BookPositions, opt: IntArray, pair: IntArray, n_pairs: int
+) -> tuple[FloatArray | None, IntArray]:
+    """Prices of the option positions whose expiry group has mixed forwards, priced on their
+    pair's forward (the forward of its first option, lowest column, as the reference's "first
+    forward seen per expiry"): (rows x those positions) or None, and which positions they are."""
+    cols = prep.cols
+    column = pos.column[opt]
+    k = np.flatnonzero(cols.mixed_forward[cols.group[column]])
+    if not k.size:
+        return None, k
+    _, first = np.unique(pair, return_index=True)
+    first_of_pair = np.empty(n_pairs, dtype=np.intp)
+    first_of_pair[pair[first]] = first
+    src = column[first_of_pair[pair[k]]]
+    g = cols.group[column[k]]
+    own = _option_prices(
+        prep.params,
+        prep.rows_spot,
+        prep.rows_mode,
+        cols.strike[column[k]],
+        cols.is_call[column[k]],
+        cols.vol[column[k]],
+        prep.tau[g],
+        cols.forward[src],
+        cols.group_sec[g],
+        prep.up[g],
+        prep.down[g],
+    )
+    return own, k
 
 
 def _values(
     prep: PreparedPm, pos: BookPositions, opt: IntArray, pair: IntArray, n_pairs: int
-) -> FloatArray:
-    """(pairs x rows): sum of units x price over each (sub-account, expiry) pair's options."""
+) -> tuple[FloatArray, FloatArray | None, IntArray]:
+    """(pairs x rows): sum of units x price over each (sub-account, expiry) pair's options; and
+    the mixed-forward positions' own prices (rows x k) with their indices into ``opt``."""
     cols = prep.cols
     column = pos.column[opt]
     units = pos.units[opt]
-    mixed = cols.mixed_forward[cols.group[column]]
-    same = ~mixed
+    own, k = _position_prices(prep, pos, opt, pair, n_pairs)
+    same = np.ones(opt.shape[0], dtype=np.bool_)
+    same[k] = False
     m = sp.csr_array((units[same], (pair[same], column[same])), shape=(n_pairs, len(cols.names)))
     values = np.asarray(m @ prep.prices, dtype=np.float64)
-    if mixed.any():
-        # The pair's forward is the forward of its first option (lowest column), as the
-        # reference's "first forward seen per expiry".
-        k = np.flatnonzero(mixed)
-        _, first = np.unique(pair, return_index=True)
-        first_of_pair = np.empty(n_pairs, dtype=np.intp)
-        first_of_pair[pair[first]] = first
-        src = column[first_of_pair[pair[k]]]
-        g = cols.group[column[k]]
-        own = _option_prices(
-            prep.params,
-            prep.rows_spot,
-            prep.rows_mode,
-            cols.strike[column[k]],
-            cols.is_call[column[k]],
-            cols.vol[column[k]],
-            prep.tau[g],
-            cols.forward[src],
-            cols.group_sec[g],
-            prep.up[g],
-            prep.down[g],
-        )
+    if own is not None:
         mk = sp.csr_array((units[k], (pair[k], np.arange(k.size))), shape=(n_pairs, k.size))
         values = values + np.asarray(mk @ own.T, dtype=np.float64)
-    return values
+    return values, own, k
 
 
 def _pm_chunk(prep: PreparedPm, pos: BookPositions, keep_pnl: bool) -> PmBook:
@@ -315,7 +330,7 @@ def _pm_chunk(prep: PreparedPm, pos: BookPositions, keep_pnl: bool) -> PmBook:
     n_pairs = pair_keys.shape[0]
     pair_sub = (pair_keys // max(cols.n_groups, 1)).astype(np.intp)
     pair_g = (pair_keys % max(cols.n_groups, 1)).astype(np.intp)
-    values = _values(prep, pos, opt, pair, n_pairs)  # pairs x rows
+    values, own, own_k = _values(prep, pos, opt, pair, n_pairs)  # pairs x rows
     e_mtm = values[:, 0]
     e_basis = (
         np.minimum(np.minimum(values[:, 1] - e_mtm, values[:, 2] - e_mtm), 0.0)
@@ -393,6 +408,16 @@ def _pm_chunk(prep: PreparedPm, pos: BookPositions, keep_pnl: bool) -> PmBook:
         im_m = (worst - static_cont) * (m1.im_factor + peg) - 0.0 + mtm
         im_req, mm_req = mtm - im_m, mtm - mm_m
         comps = {"scenario_loss_mm": mm_req, "im_add_on": im_req - mm_req}
+    shares = None
+    if keep_pnl:
+        shares = _shares(
+            prep,
+            pos,
+            _ChunkState(
+                opt, pair, pair_g, values, own, own_k, sg, net, perp, spot_sub, worst_index
+            ),
+            peg,
+        )
     return PmBook(
         im=pos.segment(pos.sub_account, im_req, n_acc),
         mm=pos.segment(pos.sub_account, mm_req, n_acc),
@@ -403,7 +428,101 @@ def _pm_chunk(prep: PreparedPm, pos: BookPositions, keep_pnl: bool) -> PmBook:
         worst_index=worst_index,
         basis=basis,
         pnl=pnl if keep_pnl else None,
+        shares=shares,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _ChunkState:
+    """What :func:`_shares` needs from a chunk's evaluation (see :func:`_pm_chunk`)."""
+
+    opt: IntArray
+    pair: IntArray
+    pair_g: IntArray
+    values: FloatArray
+    own: FloatArray | None
+    own_k: IntArray
+    strike_pair: IntArray
+    strike_net: FloatArray
+    perp: FloatArray
+    spot_sub: FloatArray
+    worst_index: IntArray
+
+
+def _shares(prep: PreparedPm, pos: BookPositions, st: _ChunkState, peg: float) -> FloatArray:
+    """Each position's share of its account's IM requirement (USD), adding up to it.
+
+    The requirement is ``-(factor) * worst + contingencies`` (v1: ``-(worst - static) *
+    factor``), every piece a sum over positions once the worst scenario, the sign of each
+    expiry's shocked value (static discount), of each skew P&L, of each strike's net amount
+    (naked shorts) and of the perpetual position are fixed: the position's share is its own
+    term in each sum (an exact Euler allocation of a function that is linear by pieces).
+    """
+    params = prep.params
+    n_s = prep.n_scenarios
+    column = pos.column
+    units = pos.units
+    sub = pos.sub
+    opt = st.opt
+    out = np.zeros(units.shape[0])
+    w = st.worst_index[sub]  # per position: its sub-account's worst scenario (n_s = basis)
+    in_scen = w < n_s
+    row = np.where(in_scen, 3 + np.minimum(w, max(n_s - 1, 0)), 0)
+    damp = prep.damp[np.minimum(w, max(n_s - 1, 0))] if n_s else np.ones(units.shape[0])
+    damp = np.where(in_scen, damp, 0.0) if prep.v2 else in_scen.astype(np.float64)
+
+    # option positions: prices of their own unit in the rows that matter
+    price = prep.prices[column[opt]]
+    if st.own is not None:
+        price[st.own_k] = st.own.T
+    o_row = row[opt]
+    o_units = units[opt]
+    v_row = st.values[st.pair, o_row]
+    e_mtm = st.values[st.pair, 0]
+    g = st.pair_g[st.pair]  # per option position: its expiry group
+    if prep.v2:
+        sd = np.where(v_row >= 0.0, prep.static_pos[g], prep.static_neg[g])
+    else:
+        sd = np.where(v_row > 0.0, prep.static_pos[g], 1.0)
+    scen_share = (o_units * price[np.arange(opt.size), o_row] * sd - o_units * price[:, 0]) * damp[
+        opt
+    ]
+    if prep.v2:
+        skew = (prep.rows_mode == _LINEAR) | (prep.rows_mode == _ABS)
+        p_e = (v_row * sd - e_mtm) * damp[opt]
+        scen_share = np.where(skew[o_row], -np.sign(p_e) * scen_share, scen_share)
+    d1 = st.values[st.pair, 1] - e_mtm
+    d2 = st.values[st.pair, 2] - e_mtm
+    leg = np.where(d1 <= d2, 1, 2)
+    basis_share = np.where(
+        np.minimum(d1, d2) < 0.0,
+        o_units * (price[np.arange(opt.size), leg] - price[:, 0]) * prep.basis_factor[g],
+        0.0,
+    )
+    pnl_share = np.zeros(units.shape[0])
+    pnl_share[opt] = np.where(in_scen[opt], scen_share, basis_share)
+    perp_rows = np.flatnonzero(prep.cols.is_perp[column])
+    s_spot = prep.rows_spot[row[perp_rows]]
+    pnl_share[perp_rows] = (
+        units[perp_rows] * (s_spot - 1.0) * st.spot_sub[sub[perp_rows]] * damp[perp_rows]
+    )
+
+    naked_share = np.zeros(units.shape[0])
+    naked_share[opt] = np.where(st.strike_net[st.strike_pair] < 0.0, -o_units, 0.0)
+    perp_sign = np.zeros(units.shape[0])
+    perp_sign[perp_rows] = np.sign(st.perp[sub[perp_rows]]) * units[perp_rows]
+    spot = st.spot_sub[sub] if sub.size else np.zeros(0)
+    if isinstance(params, PMRM2Params):
+        o2 = params.other
+        cont = perp_sign * spot * (o2.mm_perp_percent + o2.im_perp_percent) + naked_share * spot * (
+            o2.mm_option_percent + o2.im_option_percent
+        )
+        out = -(params.margin.im_factor + peg) * pnl_share + cont
+    else:
+        o1 = params.other
+        static = perp_sign * o1.perp_percent * spot + naked_share * o1.option_percent * spot
+        out = -(pnl_share - static) * (params.margin.im_factor + peg)
+    return np.asarray(out, dtype=np.float64)
 
 
 def pm_book(prep: PreparedPm, pos: BookPositions, *, keep_pnl: bool = False) -> PmBook:
@@ -425,6 +544,9 @@ def pm_book(prep: PreparedPm, pos: BookPositions, *, keep_pnl: bool = False) -> 
         worst_index=np.concatenate([c.worst_index for c in parts]),
         basis=np.concatenate([c.basis for c in parts]),
         pnl=np.concatenate([c.pnl for c in parts if c.pnl is not None]) if keep_pnl else None,
+        shares=(
+            np.concatenate([c.shares for c in parts if c.shares is not None]) if keep_pnl else None
+        ),
     )
 
 

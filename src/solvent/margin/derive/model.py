@@ -28,7 +28,10 @@ The worst scenario and ``--explain``: every underlying contributes its scenarios
 contingency (labelled ``"<UNDERLYING> basis contingency"``, the loss of the worst forward move)
 to the pool's ``scenarios`` list, in underlying order; ``worst_scenario.index`` points into that
 list (the underlying whose worst case is the largest loss). ``contributions`` are each position's
-Euler share of IM, ``q_i dIM/dq_i`` (:func:`solvent.margin.explain.euler_contributions`).
+share of IM (:func:`solvent.margin.derive.book_pm._shares`): IM is linear by pieces in the
+positions, so with the worst scenario, the static-discount side of each expiry, the sign of each
+skew P&L, of each strike's net amount and of the perpetual position held fixed, each position's
+share is its own term; the shares add up to IM (to rounding), on hedged books too.
 """
 
 from __future__ import annotations
@@ -42,6 +45,15 @@ from pathlib import Path
 import numpy as np
 
 from solvent.errors import SolventInputError
+from solvent.margin.build import (
+    ContributionKind,
+    PoolArrays,
+    PositionValues,
+    ScenarioRows,
+    WorstScenario,
+    build_book_margin,
+    has_positions,
+)
 from solvent.margin.derive.book_columns import BookPositions
 from solvent.margin.derive.book_pm import PmBook, PreparedPm, pm_book, prepare_pm
 from solvent.margin.derive.params import (
@@ -50,9 +62,8 @@ from solvent.margin.derive.params import (
     load_pmrm1_params,
     load_pmrm2_params,
 )
-from solvent.margin.explain import euler_contributions
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
-from solvent.margin.result import AccountMargin, BookMargin, PoolMargin, ScenarioRef
+from solvent.margin.result import BookMargin, Composition
 from solvent.portfolio.book import Book
 
 PM_NAME = "derive-pm"
@@ -136,79 +147,90 @@ class DerivePmModel:
             raise SolventInputError(
                 "book.instruments", "must be the prepared instruments, in order"
             )
+        book = sorted_book(book)
         kernel = prepared.kernel
         pos = BookPositions.of(book, kernel.cols)
         explain = detail >= Detail.EXPLAIN
         res = pm_book(kernel, pos, keep_pnl=explain)
-        label = prepared.params_id.label
-        if detail < Detail.ACCOUNTS:
-            return BookMargin(PM_NAME, label, book.accounts, res.im, res.mm)
-        return BookMargin(
-            PM_NAME,
-            label,
-            book.accounts,
-            res.im,
-            res.mm,
-            self._details(prepared, book, pos, res, explain),
+        pools = [self._pool(kernel, book, res, explain)] if detail >= Detail.ACCOUNTS else []
+        return build_book_margin(
+            book,
+            model=PM_NAME,
+            parameters=prepared.params_id.label,
+            initial_margin_usd=res.im,
+            maintenance_margin_usd=res.mm,
+            pools=pools,
+            detail=detail,
         )
 
-    def _details(
-        self, prepared: PmPrepared, book: Book, pos: BookPositions, res: PmBook, explain: bool
-    ) -> tuple[AccountMargin, ...]:
-        kernel = prepared.kernel
-        names = kernel.component_names
-        underlyings = kernel.cols.underlyings
-        n_s = kernel.n_scenarios
-        block = n_s + 1  # each underlying's scenarios, then its basis contingency
+    def composition(self, params: PmParams) -> Composition:
+        """PMRM_2: ``IM = scenario_loss_im + mm_contingency + im_contingency``, ``MM =
+        scenario_loss_mm + mm_contingency``; PMRM v1: ``IM = scenario_loss_mm + im_add_on``,
+        ``MM = scenario_loss_mm``."""
+        if isinstance(params.params, PMRM1Params):
+            return Composition(
+                {"scenario_loss_mm": 1.0, "im_add_on": 1.0}, {"scenario_loss_mm": 1.0}
+            )
+        return Composition(
+            {"scenario_loss_im": 1.0, "mm_contingency": 1.0, "im_contingency": 1.0},
+            {"scenario_loss_mm": 1.0, "mm_contingency": 1.0},
+        )
+
+    @staticmethod
+    def _pool(kernel: PreparedPm, book: Book, res: PmBook, explain: bool) -> PoolArrays:
+        """The USD pool: components, the worst scenario in the account's own list and, with
+        ``explain``, that list (every underlying's scenarios then its basis contingency) and
+        each position's Euler share of IM."""
         n_acc = len(book)
-        # per account: its sub-accounts are a contiguous run (sorted by account, underlying)
-        starts = np.searchsorted(res.sub_account, np.arange(n_acc + 1), side="left")
-        has_positions = np.diff(np.searchsorted(pos.account, np.arange(n_acc + 1))) > 0
-        comps = {k: res.components[k].tolist() for k in names}
-        im, mm = res.im.tolist(), res.mm.tolist()
-        accounts = []
-        for a in range(n_acc):
-            s0, s1 = int(starts[a]), int(starts[a + 1])
-            worst_ref = None
-            scenarios: tuple[tuple[str, float], ...] | None = None
-            if s1 > s0:
-                local = int(np.argmin(res.worst_loss[s0:s1]))
-                s = s0 + local
-                w = int(res.worst_index[s])
-                u = underlyings[int(res.sub_underlying[s])]
-                worst_ref = ScenarioRef(local * block + w, f"{u} {kernel.scenario_label(w)}")
-            if explain:
-                rows: list[tuple[str, float]] = []
-                for s in range(s0, s1):
-                    u = underlyings[int(res.sub_underlying[s])]
-                    assert res.pnl is not None
-                    rows.extend(
-                        (f"{u} {lab}", float(v))
-                        for lab, v in zip(kernel.labels, res.pnl[s], strict=True)
-                    )
-                    rows.append((f"{u} {kernel.scenario_label(n_s)}", float(res.basis[s])))
-                scenarios = tuple(rows)
-            contributions = None
-            if explain:
-                contributions = euler_contributions(
-                    book, a, lambda b: self.requirement(prepared, b).im
-                )
-            pool = PoolMargin(
-                currency="USD",
-                initial_margin=im[a],
-                maintenance_margin=mm[a],
-                components={k: comps[k][a] for k in names},
-                worst_scenario=worst_ref,
-                scenarios=scenarios,
-                contributions=contributions,
+        n_s = kernel.n_scenarios
+        block = n_s + 1
+        sub_acc = res.sub_account
+        n_subs = sub_acc.shape[0]
+        starts = np.searchsorted(sub_acc, np.arange(n_acc + 1), side="left")
+        order = np.lexsort((np.arange(n_subs), res.worst_loss, sub_acc))
+        first = np.ones(n_subs, dtype=bool)
+        first[1:] = sub_acc[order][1:] != sub_acc[order][:-1]
+        chosen = order[first]  # per account with sub-accounts: its worst one
+        index = np.zeros(n_acc, dtype=np.int64)
+        code = np.zeros(n_acc, dtype=np.int64)
+        acc = sub_acc[chosen]
+        w = res.worst_index[chosen]
+        index[acc] = (chosen - starts[acc]) * block + w
+        code[acc] = res.sub_underlying[chosen] * block + w
+        labels = [
+            f"{u} {kernel.scenario_label(k)}" for u in kernel.cols.underlyings for k in range(block)
+        ]
+        scenarios = None
+        contributions = None
+        if explain:
+            assert res.pnl is not None and res.shares is not None
+            counts = np.diff(starts) * block
+            scenarios = ScenarioRows(
+                labels,
+                np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                (res.sub_underlying[:, None] * block + np.arange(block)[None, :]).ravel(),
+                np.column_stack([res.pnl, res.basis]).ravel(),
             )
-            pools = (pool,) if has_positions[a] else ()
-            accounts.append(
-                AccountMargin(
-                    book.accounts[a], PM_NAME, prepared.params_id.label, pools, im[a], mm[a]
-                )
-            )
-        return tuple(accounts)
+            contributions = PositionValues(res.shares, ContributionKind.INITIAL_MARGIN)
+        return PoolArrays(
+            "USD",
+            res.im,
+            res.mm,
+            {k: res.components[k] for k in kernel.component_names},
+            held=has_positions(book),
+            worst=WorstScenario(index, code, labels),
+            scenarios=scenarios,
+            contributions=contributions,
+        )
+
+
+def sorted_book(book: Book) -> Book:
+    """``book`` with each account's positions in column order (the order results list them)."""
+    if book.quantities.has_sorted_indices:
+        return book
+    q = book.quantities.copy()
+    q.sort_indices()
+    return Book(book.accounts, book.instruments, q)
 
 
 MODEL = DerivePmModel()

@@ -21,13 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
+from solvent.margin.build import PoolArrays, build_book_margin, has_positions
 from solvent.margin.derive.book_columns import BookPositions
 from solvent.margin.derive.book_srm import PreparedSrm, SrmBook, prepare_srm, srm_book
 from solvent.margin.derive.model import params_id
 from solvent.margin.derive.params import SRMParams, load_srm_params
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
-from solvent.margin.result import AccountMargin, BookMargin, PoolMargin
+from solvent.margin.result import BookMargin, Composition
 from solvent.portfolio.book import Book
 
 SRM_NAME = "derive-srm"
@@ -82,36 +84,48 @@ class DeriveSrmModel:
 
     def margin(self, prepared: SrmPrepared, book: Book, *, detail: Detail) -> BookMargin:
         res = self.requirement(prepared, book)
-        label = prepared.params_id.label
-        if detail < Detail.ACCOUNTS:
-            return BookMargin(REPORTED_MODEL, label, book.accounts, res.im, res.mm)
-        explain = detail >= Detail.EXPLAIN
-        underlyings = prepared.kernel.cols.underlyings
-        n_acc = len(book)
-        starts = np.searchsorted(res.sub_account, np.arange(n_acc + 1), side="left")
-        im, mm = res.im.tolist(), res.mm.tolist()
-        m_im, m_mm = res.market_im.tolist(), res.market_mm.tolist()
-        names = [underlyings[int(u)] for u in res.sub_underlying]
-        accounts = []
-        for a in range(n_acc):
-            s0, s1 = int(starts[a]), int(starts[a + 1])
-            comps: dict[str, float] = {}
-            for s in range(s0, s1):
-                comps[f"{names[s]}.initial_margin"] = m_im[s]
-                comps[f"{names[s]}.maintenance_margin"] = m_mm[s]
-            pool = PoolMargin(
-                "USD",
-                im[a],
-                mm[a],
-                comps,
-                scenarios=() if explain else None,
-                contributions=() if explain else None,
+        pools = []
+        if detail >= Detail.ACCOUNTS:
+            # components per market: one (accounts,) column per underlying any account holds
+            underlyings = prepared.kernel.cols.underlyings
+            n_acc = len(book)
+            comps: dict[str, FloatArray] = {}
+            held_u = np.zeros((n_acc, len(underlyings)), dtype=bool)
+            held_u[res.sub_account, res.sub_underlying] = True
+            shown = np.flatnonzero(held_u.any(axis=0))
+            for u in shown:
+                sel = res.sub_underlying == u
+                for key, values in (
+                    ("initial_margin", res.market_im),
+                    ("maintenance_margin", res.market_mm),
+                ):
+                    col = np.zeros(n_acc)
+                    col[res.sub_account[sel]] = values[sel]
+                    comps[f"{underlyings[u]}.{key}"] = col
+            pools.append(
+                PoolArrays(
+                    "USD",
+                    res.im,
+                    res.mm,
+                    comps,
+                    held=has_positions(book),
+                    components_shown=np.repeat(held_u[:, shown], 2, axis=1),
+                )
             )
-            pools = (pool,) if s1 > s0 else ()
-            accounts.append(
-                AccountMargin(book.accounts[a], REPORTED_MODEL, label, pools, im[a], mm[a])
-            )
-        return BookMargin(REPORTED_MODEL, label, book.accounts, res.im, res.mm, tuple(accounts))
+        return build_book_margin(
+            book,
+            model=REPORTED_MODEL,
+            parameters=prepared.params_id.label,
+            initial_margin_usd=res.im,
+            maintenance_margin_usd=res.mm,
+            pools=pools,
+            detail=detail,
+        )
+
+    def composition(self, params: SrmParams) -> Composition:
+        """``IM`` = the sum of the markets' ``<U>.initial_margin``, ``MM`` of their
+        ``<U>.maintenance_margin``."""
+        return Composition({"*.initial_margin": 1.0}, {"*.maintenance_margin": 1.0})
 
 
 MODEL = DeriveSrmModel()

@@ -248,13 +248,15 @@ def _curvature(cols: SimmColumns, v: FloatArray, want_grad: bool) -> _Aggregate:
 class SimmBook:
     """SIMM of every account (USD): ``im`` and its components ``delta``, ``vega``,
     ``curvature`` and ``other_risk_classes`` (``im`` = their sum, to rounding as in
-    :mod:`solvent.margin.simm.margin_model`)."""
+    :mod:`solvent.margin.simm.margin_model`); with ``explain``, ``shares``: each stored position's
+    Euler share of its account's ``im`` (book CSR order)."""
 
     im: FloatArray
     delta: FloatArray
     vega: FloatArray
     curvature: FloatArray
     other: FloatArray
+    shares: FloatArray | None = None
 
 
 def _sensitivities(cols: SimmColumns, book: Book) -> tuple[FloatArray, FloatArray]:
@@ -273,45 +275,31 @@ def _sensitivities(cols: SimmColumns, book: Book) -> tuple[FloatArray, FloatArra
     return delta, vega
 
 
-def simm_book(cols: SimmColumns, book: Book) -> SimmBook:
-    """SIMM of every account of ``book`` (whose columns are ``cols``'s instruments)."""
+def simm_book(cols: SimmColumns, book: Book, *, explain: bool = False) -> SimmBook:
+    """SIMM of every account of ``book`` (whose columns are ``cols``'s instruments); with
+    ``explain`` also each position's Euler share (module docstring)."""
     s, v = _sensitivities(cols, book)
-    d, _ = _delta(cols, s, False)
-    vg, _ = _vega(cols, v, False)
-    cv = _curvature(cols, v, False)
-    return _assemble(cols, d.margin, vg.margin, cv.margin)
-
-
-def _assemble(
-    cols: SimmColumns, delta: FloatArray, vega: FloatArray, curvature: FloatArray
-) -> SimmBook:
+    d, d_weight = _delta(cols, s, explain)
+    vg, v_weight = _vega(cols, v, explain)
+    cv = _curvature(cols, v, explain)
     psi = float(cols.calibration.psi[_COMMODITY, _COMMODITY])
-    commodity = delta + vega + curvature + 0.0
+    commodity = d.margin + vg.margin + cv.margin + 0.0
     im = np.sqrt(np.maximum(commodity * psi * commodity, 0.0))
-    return SimmBook(im, delta, vega, curvature, im - commodity)
-
-
-def euler_shares(cols: SimmColumns, book: Book, account: int) -> tuple[IntArray, FloatArray]:
-    """(instrument columns, USD shares of SIMM) of ``account``'s positions: the Euler allocation
-    of the module docstring. The shares add up to the account's SIMM (to rounding)."""
-    one = book.slice(account, account + 1)
-    start, stop = book.quantities.indptr[account], book.quantities.indptr[account + 1]
-    col = np.asarray(book.quantities.indices[start:stop], dtype=np.intp)
-    qty = np.asarray(book.quantities.data[start:stop], dtype=np.float64)
-    s, v = _sensitivities(cols, one)
-    d, d_weight = _delta(cols, s, True)
-    vg, v_weight = _vega(cols, v, True)
-    cv = _curvature(cols, v, True)
-    assert d.grad is not None and vg.grad is not None and cv.grad is not None
-    u = cols.underlying[col]
-    c_exp = (cols.sf[None, :] * cols.sigma[u][:, None] * cols.vega[col]).sum(axis=1)
-    c_exp = c_exp * cols.curv_on[u]
-    share = (
-        qty * cols.delta[col] * d_weight[0, u] * d.grad[0, u]
-        + qty * cols.vega[col].sum(axis=1) * v_weight[0, u] * vg.grad[0, u]
-        + qty * c_exp * cv.grad[0, u]
-    )
-    res = _assemble(cols, d.margin, vg.margin, cv.margin)
-    commodity = float(d.margin[0] + vg.margin[0] + cv.margin[0])
-    scale = float(res.im[0]) / commodity if commodity > 0.0 else 0.0
-    return col, share * scale
+    shares = None
+    if explain:
+        assert d.grad is not None and vg.grad is not None and cv.grad is not None
+        q = book.quantities
+        acc = np.repeat(np.arange(len(book)), np.diff(q.indptr))
+        col = np.asarray(q.indices, dtype=np.intp)
+        qty = np.asarray(q.data, dtype=np.float64)
+        u = cols.underlying[col]
+        c_unit = (cols.sf[None, :] * cols.sigma[u][:, None] * cols.vega[col]).sum(axis=1)
+        shares = (
+            qty * cols.delta[col] * d_weight[acc, u] * d.grad[acc, u]
+            + qty * cols.vega[col].sum(axis=1) * v_weight[acc, u] * vg.grad[acc, u]
+            + qty * c_unit * cols.curv_on[u] * cv.grad[acc, u]
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(commodity > 0.0, im / commodity, 0.0)
+        shares = shares * scale[acc]
+    return SimmBook(im, d.margin, vg.margin, cv.margin, im - commodity, shares)

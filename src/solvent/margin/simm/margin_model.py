@@ -11,7 +11,7 @@ One USD pool. Components: ``delta``, ``vega``, ``curvature`` of the Commodity ri
 carries crypto, plus ``other_risk_classes`` (the psi-aggregated remainder; zero for a crypto
 book): ``IM = delta + vega + curvature + other_risk_classes``; ``MM = mm_factor * IM``.
 ``--explain`` gives each position's Euler share of IM
-(:func:`solvent.margin.simm.book.euler_shares`: analytic, adding up to IM on any book, hedged
+(:mod:`solvent.margin.simm.book`: analytic, adding up to IM on any book, hedged
 ones included); ``scenarios`` is empty (SIMM has none).
 """
 
@@ -24,10 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from solvent.errors import SolventInputError
+from solvent.margin.build import (
+    ContributionKind,
+    PoolArrays,
+    PositionValues,
+    build_book_margin,
+    has_positions,
+)
 from solvent.margin.params import check_fields, number_in, resolve_params
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
-from solvent.margin.result import AccountMargin, BookMargin, Contribution, PoolMargin
-from solvent.margin.simm.book import SimmColumns, euler_shares, simm_book
+from solvent.margin.result import BookMargin, Composition
+from solvent.margin.simm.book import SimmColumns, simm_book
 from solvent.margin.simm.calibration import SimmCalibration, load_calibration
 from solvent.portfolio.book import Book
 
@@ -108,46 +115,47 @@ class SimmModel:
             raise SolventInputError(
                 "book.instruments", "must be the prepared instruments, in order"
             )
-        res = simm_book(prepared.cols, book)
-        mm_factor = prepared.params.mm_factor
-        label = prepared.params_id.label
-        mm = mm_factor * res.im
-        if detail < Detail.ACCOUNTS:
-            return BookMargin(MODEL_NAME, label, book.accounts, res.im, mm)
         explain = detail >= Detail.EXPLAIN
-        counts = book.quantities.indptr[1:] - book.quantities.indptr[:-1]
-        im = res.im.tolist()
-        parts = {
-            "delta": res.delta.tolist(),
-            "vega": res.vega.tolist(),
-            "curvature": res.curvature.tolist(),
-            "other_risk_classes": res.other.tolist(),
-        }
-        accounts = []
-        for a in range(len(book)):
-            contributions = None
-            if explain:
-                cols, shares = euler_shares(prepared.cols, book, a)
-                _, qty = book.row(a)
-                contributions = tuple(
-                    Contribution(book.instruments[c], float(q), initial_margin=float(s))
-                    for c, q, s in zip(cols, qty, shares, strict=True)
-                )
-            pool = PoolMargin(
-                currency="USD",
-                initial_margin=im[a],
-                maintenance_margin=mm_factor * im[a],
-                components={k: v[a] for k, v in parts.items()},
-                scenarios=() if explain else None,
-                contributions=contributions,
-            )
-            pools = (pool,) if counts[a] else ()
-            accounts.append(
-                AccountMargin(
-                    book.accounts[a], MODEL_NAME, label, pools, im[a], float(mm_factor * im[a])
+        res = simm_book(prepared.cols, book, explain=explain)
+        mm_factor = prepared.params.mm_factor
+        mm = mm_factor * res.im
+        pools = []
+        if detail >= Detail.ACCOUNTS:
+            pools.append(
+                PoolArrays(
+                    "USD",
+                    res.im,
+                    mm,
+                    {
+                        "delta": res.delta,
+                        "vega": res.vega,
+                        "curvature": res.curvature,
+                        "other_risk_classes": res.other,
+                    },
+                    held=has_positions(book),
+                    contributions=(
+                        PositionValues(res.shares, ContributionKind.INITIAL_MARGIN)
+                        if res.shares is not None
+                        else None
+                    ),
                 )
             )
-        return BookMargin(MODEL_NAME, label, book.accounts, res.im, mm, tuple(accounts))
+        return build_book_margin(
+            book,
+            model=MODEL_NAME,
+            parameters=prepared.params_id.label,
+            initial_margin_usd=res.im,
+            maintenance_margin_usd=mm,
+            pools=pools,
+            detail=detail,
+        )
+
+    def composition(self, params: SimmParams) -> Composition:
+        """``IM = delta + vega + curvature + other_risk_classes``; ``MM = mm_factor * IM``."""
+        return Composition.scaled(
+            {"delta": 1.0, "vega": 1.0, "curvature": 1.0, "other_risk_classes": 1.0},
+            params.params.mm_factor,
+        )
 
 
 MODEL = SimmModel()
