@@ -572,8 +572,8 @@ def _chunks(pos: BookPositions) -> list[BookPositions]:
     for a0, a1 in _bounds(pos):
         p0, p1 = np.searchsorted(pos.account, [a0, a1], side="left")
         sub = pos.sub[p0:p1]
-        s0 = int(sub[0]) if sub.size else 0
-        s1 = int(sub[-1]) + 1 if sub.size else 0
+        s0 = int(sub.min()) if sub.size else 0  # an account's sub-accounts are contiguous
+        s1 = int(sub.max()) + 1 if sub.size else 0
         out.append(
             BookPositions(
                 n_accounts=a1 - a0,
