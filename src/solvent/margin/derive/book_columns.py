@@ -45,8 +45,12 @@ class DeriveColumns:
     (options; 0 otherwise); ``group`` the expiry group of an option (-1 otherwise) and
     ``strike_group`` its (expiry group, strike) (-1 otherwise); ``perp_factor`` turns a quantity
     into perpetual-equivalent units (``F / spot``, applied as in the reference mapping).
-    Per expiry group: ``group_underlying``, ``group_sec`` and ``group_forward`` (the forward of
-    the group's first instrument), ``mixed_forward`` whether its options disagree on the forward.
+    Per expiry group: ``group_underlying``, ``group_sec``. Variants (one per option and distinct
+    forward of its group): ``variant_offset`` (per instrument, its first variant; -1 for
+    non-options), ``forward_rank`` (per instrument, the rank of its own forward among its
+    group's), ``variant_column`` and ``variant_forward`` (per variant: the instrument, the
+    forward it is priced on). An option on its group's k-th forward is variant
+    ``variant_offset + k``.
     """
 
     names: tuple[str, ...]
@@ -67,8 +71,10 @@ class DeriveColumns:
     strike_group: IntArray
     group_underlying: IntArray
     group_sec: FloatArray
-    group_forward: FloatArray
-    mixed_forward: BoolArray
+    variant_offset: IntArray
+    forward_rank: IntArray
+    variant_column: IntArray
+    variant_forward: FloatArray
 
     @property
     def n_groups(self) -> int:
@@ -114,17 +120,29 @@ class DeriveColumns:
         strike_group = np.full(n, -1, dtype=np.intp)
         g_u = np.zeros(0, dtype=np.intp)
         g_sec = np.zeros(0)
-        g_fwd = np.zeros(0)
-        mixed = np.zeros(0, dtype=np.bool_)
+        variant_offset = np.full(n, -1, dtype=np.intp)
+        forward_rank = np.zeros(n, dtype=np.intp)
+        v_col = np.zeros(0, dtype=np.intp)
+        v_fwd = np.zeros(0)
         if opt.size:
             keys = np.stack([u[opt].astype(np.float64), sec[opt]], axis=1)
-            uniq, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+            uniq, inv = np.unique(keys, axis=0, return_inverse=True)
             inv = inv.reshape(-1)
             group[opt] = inv
             g_u = uniq[:, 0].astype(np.intp)
             g_sec = uniq[:, 1].copy()
-            g_fwd = forward[opt[first]]
-            mixed = np.bincount(inv, weights=forward[opt] != g_fwd[inv], minlength=len(uniq)) > 0
+            # distinct forwards per group, and each option's rank among its group's
+            f_keys = np.stack([inv.astype(np.float64), forward[opt]], axis=1)
+            f_uniq, f_inv = np.unique(f_keys, axis=0, return_inverse=True)
+            f_group = f_uniq[:, 0].astype(np.intp)
+            n_fwd = np.bincount(f_group, minlength=len(uniq))
+            first_fwd = np.concatenate([[0], np.cumsum(n_fwd)[:-1]])
+            forward_rank[opt] = f_inv.reshape(-1) - first_fwd[inv]
+            count = n_fwd[inv]  # variants of each option
+            variant_offset[opt] = np.concatenate([[0], np.cumsum(count)[:-1]])
+            v_col = np.repeat(opt, count)
+            within = np.arange(v_col.size) - np.repeat(variant_offset[opt], count)
+            v_fwd = f_uniq[first_fwd[group[v_col]] + within, 1]
             s_keys = np.stack([inv.astype(np.float64), strike[opt]], axis=1)
             _, s_inv = np.unique(s_keys, axis=0, return_inverse=True)
             strike_group[opt] = s_inv.reshape(-1)
@@ -147,8 +165,10 @@ class DeriveColumns:
             strike_group=strike_group,
             group_underlying=g_u,
             group_sec=g_sec,
-            group_forward=g_fwd,
-            mixed_forward=mixed,
+            variant_offset=variant_offset,
+            forward_rank=forward_rank,
+            variant_column=v_col,
+            variant_forward=np.asarray(v_fwd, dtype=np.float64),
         )
 
 
@@ -220,6 +240,19 @@ class BookPositions:
     def segment(self, index: IntArray, values: FloatArray, n: int) -> FloatArray:
         """Sum ``values`` by ``index`` (0..n-1), in position order."""
         return np.bincount(index, weights=values, minlength=n).astype(np.float64)
+
+
+def pair_variants(
+    cols: DeriveColumns, column: IntArray, pair: IntArray, n_pairs: int
+) -> tuple[IntArray, IntArray]:
+    """For option positions (``column``) grouped in (sub-account, expiry) ``pair``s: the variant
+    each is priced with (its pair's forward is the forward of the pair's lowest column, the first
+    in CSR order), and the first position of every pair."""
+    _, first = np.unique(pair, return_index=True)
+    first_of_pair = np.empty(n_pairs, dtype=np.intp)
+    first_of_pair[pair[first]] = first
+    rank = cols.forward_rank[column[first_of_pair]]
+    return cols.variant_offset[column] + rank[pair], first_of_pair
 
 
 def pair_index(first: IntArray, second: IntArray, n_second: int) -> tuple[IntArray, IntArray]:

@@ -7,7 +7,8 @@ Everything in that evaluation except the amounts is a property of the instrument
 account, so here:
 
 1. :func:`prepare_pm` (once per market) prices one unit of every option of the book's columns in
-   every row: ``prices`` (instruments x rows), with its expiry's forward split into fixed and
+   every row: ``prices`` (variants x rows; one variant per option and distinct forward of its
+   expiry, :mod:`solvent.margin.derive.book_columns`), with the forward split into fixed and
    variable parts, the row's spot shock and vol leg, as the kernels do;
 2. :func:`pm_book` (once per book) sums ``units x prices`` into every (sub-account, expiry) pair
    with one sparse product, then applies the per-expiry static discounts, dampening and skew rule,
@@ -39,6 +40,7 @@ from solvent.margin.derive.book_columns import (
     DeriveColumns,
     forward_split,
     pair_index,
+    pair_variants,
 )
 from solvent.margin.derive.params import PMRM1Params, PMRM2Params, VolShock
 from solvent.margin.derive.pmrm2 import BASIS_LABEL, _skew_vols
@@ -66,7 +68,7 @@ class PreparedPm:
 
     ``rows_spot``/``rows_mode``: spot multiplier and vol leg of each evaluation row (base, basis
     up, basis down, then the scenarios); ``damp`` per scenario (all 1 for v1); ``prices``
-    (instruments x rows) USD value of one unit of each option (0 for other instruments);
+    (variants x rows) USD value of one unit of each option variant;
     per expiry group: ``tau`` years, ``basis_factor``, ``static_pos``/``static_neg`` (v1: the one
     static discount in both).
     """
@@ -196,23 +198,21 @@ def prepare_pm(market: PricedMarket, params: PMRM2Params | PMRM1Params) -> Prepa
             -tau * (rate * m1.rate_mult_scale + m1.rate_add_scale)
         )
         static_neg = static_pos
-    prices = np.zeros((len(cols.names), rows_spot.shape[0]))
-    opt = np.flatnonzero(cols.is_option)
-    if opt.size:
-        g = cols.group[opt]
-        prices[opt] = _option_prices(
-            params,
-            rows_spot,
-            rows_mode,
-            cols.strike[opt],
-            cols.is_call[opt],
-            cols.vol[opt],
-            tau[g],
-            cols.group_forward[g],
-            sec[g],
-            up[g],
-            down[g],
-        ).T
+    vc = cols.variant_column
+    g = cols.group[vc]
+    prices = _option_prices(
+        params,
+        rows_spot,
+        rows_mode,
+        cols.strike[vc],
+        cols.is_call[vc],
+        cols.vol[vc],
+        tau[g],
+        cols.variant_forward,
+        sec[g],
+        up[g],
+        down[g],
+    ).T
     return PreparedPm(
         params=params,
         cols=cols,
@@ -255,55 +255,14 @@ class PmBook:
     """With ``pnl``: each position's share of its account's IM (USD, book CSR order)."""
 
 
-def _position_prices(
-    prep: PreparedPm, pos: BookPositions, opt: IntArray, pair: IntArray, n_pairs: int
-) -> tuple[FloatArray | None, IntArray]:
-    """Prices of the option positions whose expiry group has mixed forwards, priced on their
-    pair's forward (the forward of its first option, lowest column, as the reference's "first
-    forward seen per expiry"): (rows x those positions) or None, and which positions they are."""
-    cols = prep.cols
-    column = pos.column[opt]
-    k = np.flatnonzero(cols.mixed_forward[cols.group[column]])
-    if not k.size:
-        return None, k
-    _, first = np.unique(pair, return_index=True)
-    first_of_pair = np.empty(n_pairs, dtype=np.intp)
-    first_of_pair[pair[first]] = first
-    src = column[first_of_pair[pair[k]]]
-    g = cols.group[column[k]]
-    own = _option_prices(
-        prep.params,
-        prep.rows_spot,
-        prep.rows_mode,
-        cols.strike[column[k]],
-        cols.is_call[column[k]],
-        cols.vol[column[k]],
-        prep.tau[g],
-        cols.forward[src],
-        cols.group_sec[g],
-        prep.up[g],
-        prep.down[g],
-    )
-    return own, k
-
-
 def _values(
     prep: PreparedPm, pos: BookPositions, opt: IntArray, pair: IntArray, n_pairs: int
-) -> tuple[FloatArray, FloatArray | None, IntArray]:
-    """(pairs x rows): sum of units x price over each (sub-account, expiry) pair's options; and
-    the mixed-forward positions' own prices (rows x k) with their indices into ``opt``."""
-    cols = prep.cols
-    column = pos.column[opt]
-    units = pos.units[opt]
-    own, k = _position_prices(prep, pos, opt, pair, n_pairs)
-    same = np.ones(opt.shape[0], dtype=np.bool_)
-    same[k] = False
-    m = sp.csr_array((units[same], (pair[same], column[same])), shape=(n_pairs, len(cols.names)))
-    values = np.asarray(m @ prep.prices, dtype=np.float64)
-    if own is not None:
-        mk = sp.csr_array((units[k], (pair[k], np.arange(k.size))), shape=(n_pairs, k.size))
-        values = values + np.asarray(mk @ own.T, dtype=np.float64)
-    return values, own, k
+) -> tuple[FloatArray, IntArray]:
+    """(pairs x rows): sum of units x price over each (sub-account, expiry) pair's options, each
+    priced on its pair's forward; and the variant (row of ``prices``) of every option position."""
+    variant, _ = pair_variants(prep.cols, pos.column[opt], pair, n_pairs)
+    m = sp.csr_array((pos.units[opt], (pair, variant)), shape=(n_pairs, prep.prices.shape[0]))
+    return np.asarray(m @ prep.prices, dtype=np.float64), variant
 
 
 def _pm_chunk(prep: PreparedPm, pos: BookPositions, keep_pnl: bool) -> PmBook:
@@ -330,7 +289,7 @@ def _pm_chunk(prep: PreparedPm, pos: BookPositions, keep_pnl: bool) -> PmBook:
     n_pairs = pair_keys.shape[0]
     pair_sub = (pair_keys // max(cols.n_groups, 1)).astype(np.intp)
     pair_g = (pair_keys % max(cols.n_groups, 1)).astype(np.intp)
-    values, own, own_k = _values(prep, pos, opt, pair, n_pairs)  # pairs x rows
+    values, variant = _values(prep, pos, opt, pair, n_pairs)  # pairs x rows
     e_mtm = values[:, 0]
     e_basis = (
         np.minimum(np.minimum(values[:, 1] - e_mtm, values[:, 2] - e_mtm), 0.0)
@@ -413,9 +372,7 @@ def _pm_chunk(prep: PreparedPm, pos: BookPositions, keep_pnl: bool) -> PmBook:
         shares = _shares(
             prep,
             pos,
-            _ChunkState(
-                opt, pair, pair_g, values, own, own_k, sg, net, perp, spot_sub, worst_index
-            ),
+            _ChunkState(opt, pair, pair_g, values, variant, sg, net, perp, spot_sub, worst_index),
             peg,
         )
     return PmBook(
@@ -440,8 +397,7 @@ class _ChunkState:
     pair: IntArray
     pair_g: IntArray
     values: FloatArray
-    own: FloatArray | None
-    own_k: IntArray
+    variant: IntArray
     strike_pair: IntArray
     strike_net: FloatArray
     perp: FloatArray
@@ -472,9 +428,7 @@ def _shares(prep: PreparedPm, pos: BookPositions, st: _ChunkState, peg: float) -
     damp = np.where(in_scen, damp, 0.0) if prep.v2 else in_scen.astype(np.float64)
 
     # option positions: prices of their own unit in the rows that matter
-    price = prep.prices[column[opt]]
-    if st.own is not None:
-        price[st.own_k] = st.own.T
+    price = prep.prices[st.variant]
     o_row = row[opt]
     o_units = units[opt]
     v_row = st.values[st.pair, o_row]

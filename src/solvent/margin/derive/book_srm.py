@@ -4,8 +4,8 @@
 per underlying), each option by its isolated margin, each expiry by the larger of its isolated
 margins and its max loss at expiry. Here every step runs on all positions of the book:
 
-- :func:`prepare_srm` (once per market): each option's undiscounted Black-76 price on its
-  expiry's forward, and each underlying's parameters (``params.for_market``) as columns;
+- :func:`prepare_srm` (once per market): each option's undiscounted Black-76 price on each
+  forward of its expiry, and each underlying's parameters (``params.for_market``) as columns;
 - :func:`srm_book` (once per book): isolated margins per position; sums per (market, expiry)
   pair; the max loss of each pair from the payoff at 0 and at every strike the pair holds,
   evaluated over all (candidate strike, option) couples of the pair at once; per-market and
@@ -29,6 +29,7 @@ from solvent.margin.derive.book_columns import (
     DeriveColumns,
     forward_split,
     pair_index,
+    pair_variants,
 )
 from solvent.margin.derive.params import SRMParams
 from solvent.margin.protocol import PricedMarket
@@ -37,8 +38,9 @@ from solvent.pricing.black76 import black76_price
 
 @dataclass(frozen=True, slots=True)
 class PreparedSrm:
-    """Standard Manager parameters applied to one market: ``price`` (per instrument, USD per unit,
-    0 for non-options) and per-underlying parameter columns (``u_*``)."""
+    """Standard Manager parameters applied to one market: ``price`` (per option variant, USD per
+    unit; :mod:`solvent.margin.derive.book_columns`) and per-underlying parameter columns
+    (``u_*``)."""
 
     params: SRMParams
     cols: DeriveColumns
@@ -78,10 +80,7 @@ def _price(cols: DeriveColumns, column: IntArray, forward: FloatArray) -> FloatA
 def prepare_srm(market: PricedMarket, params: SRMParams) -> PreparedSrm:
     """Price every option of ``market`` and lay out the per-market parameters (once per market)."""
     cols = DeriveColumns.of(market)
-    opt = np.flatnonzero(cols.is_option)
-    price = np.zeros(len(cols.names))
-    if opt.size:
-        price[opt] = _price(cols, opt, cols.group_forward[cols.group[opt]])
+    price = _price(cols, cols.variant_column, cols.variant_forward)
     per = [params.for_market(u) for u in cols.underlyings]
 
     def col(get: str) -> FloatArray:
@@ -173,14 +172,9 @@ def srm_book(prep: PreparedSrm, pos: BookPositions) -> SrmBook:
     pair, pair_keys = pair_index(pos.sub[opt], g, cols.n_groups)
     n_pairs = pair_keys.shape[0]
     pair_sub = (pair_keys // max(cols.n_groups, 1)).astype(np.intp)
-    _, first = np.unique(pair, return_index=True)
-    pair_forward = cols.forward[oc[first]]  # the first option's forward, as the reference
-    price = prep.price[oc]
-    mixed = cols.mixed_forward[g]
-    if mixed.any():
-        k = np.flatnonzero(mixed)
-        price = price.copy()
-        price[k] = _price(cols, oc[k], pair_forward[pair[k]])
+    variant, first = pair_variants(cols, oc, pair, n_pairs)
+    price = prep.price[variant]  # on the pair's forward: its first option's, as the reference
+    pair_forward = cols.forward[oc[first]]
     u = cols.underlying[oc]
     spot = cols.spot[oc]
     strike = cols.strike[oc]
