@@ -17,8 +17,6 @@ ones included); ``scenarios`` is empty (SIMM has none).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +29,16 @@ from solvent.margin.build import (
     build_book_margin,
     has_positions,
 )
-from solvent.margin.params import check_fields, number_in, resolve_params
+from solvent.margin.params import OURS, ParamsSchema, Table, as_number, custom, number, text
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
 from solvent.margin.result import BookMargin, Composition
 from solvent.margin.simm.book import SimmColumns, simm_book
-from solvent.margin.simm.calibration import SimmCalibration, load_calibration
+from solvent.margin.simm.calibration import (
+    SUPPORTED_MPOR_DAYS,
+    SUPPORTED_VERSIONS,
+    SimmCalibration,
+    load_calibration,
+)
 from solvent.portfolio.book import Book
 
 MODEL_NAME = "simm"
@@ -44,30 +47,56 @@ DEFAULT_PARAMS = "simm-crypto"
 
 @dataclass(frozen=True, slots=True)
 class SimmMarginParams:
-    """A SIMM parameter set: the calibration (``simm_version``, ``mpor_days``) and the MM
-    factor (MM = mm_factor x SIMM)."""
+    """A validated simm parameter set: which shipped calibration, and the MM fraction."""
 
     name: str
     version: str
     simm_version: str
     mpor_days: int
     mm_factor: float
+    params_id: ParamsId
 
     @property
     def label(self) -> str:
         return f"{self.name}@{self.version}"
 
 
-def parse_params(raw: Mapping[str, Any]) -> SimmMarginParams:
-    check_fields(raw, {"name", "version", "simm_version", "mpor_days", "mm_factor"}, "")
-    mpor = number_in(raw, "mpor_days", "", 1, 10)
+def _mpor(value: Any, path: str) -> int:
+    """The margin period of risk of a shipped calibration (days)."""
+    days = as_number(value, path)
+    if not days.is_integer() or int(days) not in SUPPORTED_MPOR_DAYS:
+        allowed = " or ".join(str(d) for d in SUPPORTED_MPOR_DAYS)
+        raise SolventInputError(path, f"must be {allowed} (a shipped calibration)")
+    return int(days)
+
+
+FIELDS = Table(
+    {
+        "simm_version": text(choices=SUPPORTED_VERSIONS, source="ISDA SIMM; ours for -crypto"),
+        "mpor_days": custom(_mpor, unit="days", source="ISDA SIMM (10); ours (1)"),
+        "mm_factor": number(0.01, 1.0, unit="MM / IM", source=OURS),
+    }
+)
+
+
+def _build(v: Mapping[str, Any], pid: ParamsId) -> SimmMarginParams:
     return SimmMarginParams(
-        name=str(raw["name"]),
-        version=str(raw["version"]),
-        simm_version=str(raw["simm_version"]),
-        mpor_days=int(mpor),
-        mm_factor=number_in(raw, "mm_factor", "", 0.01, 1.0),
+        pid.name, pid.version, v["simm_version"], v["mpor_days"], v["mm_factor"], pid
     )
+
+
+SCHEMA = ParamsSchema(MODEL_NAME, (DEFAULT_PARAMS, "simm-crypto-10d"), FIELDS, _build)
+"""Declaration, built-in sets and loader of simm parameters."""
+
+
+def parse_params(raw: Mapping[str, Any]) -> SimmMarginParams:
+    """Validate a complete simm parameter dict."""
+    return SCHEMA.from_mapping(raw)
+
+
+def load_params(params: str | None = None) -> SimmMarginParams:
+    """The simm set: ``simm-crypto`` (default), ``simm-crypto-10d``, or a file over it."""
+    return SCHEMA.load(params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +127,9 @@ class SimmModel:
     needs: frozenset[MarketData] = frozenset({MarketData.MARKS, MarketData.VOLATILITY})
 
     def load_params(self, spec: str | None) -> SimmParams:
-        raw = resolve_params(DEFAULT_PARAMS, spec)
-        p = parse_params(raw)
-        digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+        p = load_params(spec)
         calibration = load_calibration(p.simm_version, p.mpor_days)
-        return SimmParams(p, calibration, ParamsId(p.name, p.version, digest))
+        return SimmParams(p, calibration, p.params_id)
 
     def prepare(
         self, market: PricedMarket, instruments: Sequence[str], params: SimmParams

@@ -17,49 +17,19 @@ difference (they add up to IM exactly when no concentration threshold binds).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from solvent.arrays import FloatArray
 from solvent.margin.explain import euler_contributions
-from solvent.margin.params import check_fields, number_in, resolve_params
 from solvent.margin.result import AccountMargin, BookMargin, PoolMargin
 from solvent.margin.simm.book_crif import BookSensitivities
 from solvent.margin.simm.calibration import SimmCalibration, load_calibration
+from solvent.margin.simm.margin_model import load_params
 from solvent.margin.simm.model import SimmResult, compute_simm
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 
 MODEL_NAME = "simm"
-DEFAULT_PARAMS = "simm-crypto"
-
-
-@dataclass(frozen=True, slots=True)
-class SimmMarginParams:
-    name: str
-    version: str
-    simm_version: str
-    mpor_days: int
-    mm_factor: float
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}@{self.version}"
-
-
-def parse_params(raw: Mapping[str, Any]) -> SimmMarginParams:
-    check_fields(raw, {"name", "version", "simm_version", "mpor_days", "mm_factor"}, "")
-    mpor = number_in(raw, "mpor_days", "", 1, 10)
-    return SimmMarginParams(
-        name=str(raw["name"]),
-        version=str(raw["version"]),
-        simm_version=str(raw["simm_version"]),
-        mpor_days=int(mpor),
-        mm_factor=number_in(raw, "mm_factor", "", 0.01, 1.0),
-    )
 
 
 def _components(result: SimmResult) -> dict[str, float]:
@@ -89,7 +59,7 @@ def margin_book(
     explain: bool = False,
 ) -> BookMargin:
     """SIMM of every account of ``book`` (one SIMM aggregation per account)."""
-    p = parse_params(resolve_params(DEFAULT_PARAMS, params))
+    p = load_params(params)
     calibration = load_calibration(p.simm_version, p.mpor_days)
     sens = BookSensitivities(book, market)
     n = len(book)
