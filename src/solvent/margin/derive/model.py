@@ -63,7 +63,7 @@ from solvent.margin.derive.params import (
     load_pmrm2_params,
 )
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
-from solvent.margin.result import BookMargin, Composition
+from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.portfolio.book import Book
 
 PM_NAME = "derive-pm"
@@ -166,14 +166,15 @@ class DerivePmModel:
     def composition(self, params: PmParams) -> Composition:
         """PMRM_2: ``IM = scenario_loss_im + mm_contingency + im_contingency``, ``MM =
         scenario_loss_mm + mm_contingency``; PMRM v1: ``IM = scenario_loss_mm + im_add_on``,
-        ``MM = scenario_loss_mm``."""
+        ``MM = scenario_loss_mm``. The explain shares add up to IM."""
         if isinstance(params.params, PMRM1Params):
-            return Composition(
-                {"scenario_loss_mm": 1.0, "im_add_on": 1.0}, {"scenario_loss_mm": 1.0}
-            )
+            im = {"scenario_loss_mm": 1.0, "im_add_on": 1.0}
+            return Composition(im, {"scenario_loss_mm": 1.0}, Explanation(components=im))
+        im = {"scenario_loss_im": 1.0, "mm_contingency": 1.0, "im_contingency": 1.0}
         return Composition(
-            {"scenario_loss_im": 1.0, "mm_contingency": 1.0, "im_contingency": 1.0},
+            im,
             {"scenario_loss_mm": 1.0, "mm_contingency": 1.0},
+            Explanation(components=im),
         )
 
     @staticmethod
@@ -218,7 +219,7 @@ class DerivePmModel:
             res.mm,
             {k: res.components[k] for k in kernel.component_names},
             held=has_positions(book),
-            worst=WorstScenario(index, code, labels),
+            worst=WorstScenario(index, code, labels) if n_subs else None,
             scenarios=scenarios,
             contributions=contributions,
         )

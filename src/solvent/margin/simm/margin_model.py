@@ -31,7 +31,7 @@ from solvent.margin.build import (
 )
 from solvent.margin.params import OURS, ParamsSchema, Table, as_number, custom, number, text
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
-from solvent.margin.result import BookMargin, Composition
+from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.margin.simm.book import SimmColumns, simm_book
 from solvent.margin.simm.calibration import (
     SUPPORTED_MPOR_DAYS,
@@ -178,11 +178,10 @@ class SimmModel:
         )
 
     def composition(self, params: SimmParams) -> Composition:
-        """``IM = delta + vega + curvature + other_risk_classes``; ``MM = mm_factor * IM``."""
-        return Composition.scaled(
-            {"delta": 1.0, "vega": 1.0, "curvature": 1.0, "other_risk_classes": 1.0},
-            params.params.mm_factor,
-        )
+        """``IM = delta + vega + curvature + other_risk_classes``; ``MM = mm_factor * IM``; the
+        Euler shares add up to IM."""
+        im = {"delta": 1.0, "vega": 1.0, "curvature": 1.0, "other_risk_classes": 1.0}
+        return Composition.scaled(im, params.params.mm_factor, Explanation(components=im))
 
 
 MODEL = SimmModel()
