@@ -36,11 +36,8 @@ share is its own term; the shares add up to IM (to rounding), on hedged books to
 
 from __future__ import annotations
 
-import hashlib
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -56,40 +53,12 @@ from solvent.margin.build import (
 )
 from solvent.margin.derive.book_columns import BookPositions
 from solvent.margin.derive.book_pm import PmBook, PreparedPm, pm_book, prepare_pm
-from solvent.margin.derive.params import (
-    PMRM1Params,
-    PMRM2Params,
-    load_pmrm1_params,
-    load_pmrm2_params,
-)
+from solvent.margin.derive.params import PMRM1Params, PMRM2Params, load_pm_params
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
 from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.portfolio.book import Book
 
 PM_NAME = "derive-pm"
-PMRM1_PREFIX = "derive-pmrm1"
-
-
-def params_id(params: object, name: str, version: str) -> ParamsId:
-    """``name@version`` and the SHA-256 of the loaded set's full repr (all fields, in order)."""
-    return ParamsId(name, version, hashlib.sha256(repr(params).encode()).hexdigest())
-
-
-def is_set(params: str | None, prefix: str) -> bool:
-    """Whether ``params`` names a built-in set starting with ``prefix``, or is a TOML file whose
-    ``base_set`` does."""
-    if params is None:
-        return False
-    path = Path(params)
-    if not path.suffix:
-        return params.startswith(prefix)
-    if path.suffix.lower() == ".toml" and path.is_file():
-        try:
-            base = tomllib.loads(path.read_text(encoding="utf-8")).get("base_set", "")
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return False  # the loader reports the unreadable file
-        return isinstance(base, str) and base.startswith(prefix)
-    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +89,8 @@ class DerivePmModel:
     )
 
     def load_params(self, spec: str | None) -> PmParams:
-        p: PMRM2Params | PMRM1Params
-        if is_set(spec, PMRM1_PREFIX):
-            p = load_pmrm1_params(spec or PMRM1_PREFIX)
-        else:
-            p = load_pmrm2_params(spec or PM_NAME)
-        return PmParams(p, params_id(p, p.name, p.version))
+        p = load_pm_params(spec)
+        return PmParams(p, p.params_id)
 
     def prepare(
         self, market: PricedMarket, instruments: Sequence[str], params: PmParams

@@ -26,7 +26,6 @@ from solvent.errors import SolventInputError
 from solvent.margin.build import PoolArrays, build_book_margin, has_positions
 from solvent.margin.derive.book_columns import BookPositions
 from solvent.margin.derive.book_srm import PreparedSrm, SrmBook, prepare_srm, srm_book
-from solvent.margin.derive.model import params_id
 from solvent.margin.derive.params import SRMParams, load_srm_params
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
 from solvent.margin.result import BookMargin, Composition
@@ -65,8 +64,8 @@ class DeriveSrmModel:
     )
 
     def load_params(self, spec: str | None) -> SrmParams:
-        p = load_srm_params(spec or SRM_NAME)
-        return SrmParams(p, params_id(p, p.name, p.version))
+        p = load_srm_params(spec)
+        return SrmParams(p, p.params_id)
 
     def prepare(
         self, market: PricedMarket, instruments: Sequence[str], params: SrmParams
