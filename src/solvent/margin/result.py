@@ -7,6 +7,7 @@ cross-collateral pool); scenario P&L is signed (< 0 is a loss).
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -79,3 +80,48 @@ class BookMargin:
     initial_margin_usd: NDArray[np.float64]
     maintenance_margin_usd: NDArray[np.float64]
     detail: tuple[AccountMargin, ...] | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Composition:
+    """How a model re-derives a pool's IM and MM from its ``components`` (its documented formula,
+    as data, so that the contract test can check every model the same way).
+
+    ``initial`` and ``maintenance`` map a component name, or an :mod:`fnmatch` pattern such as
+    ``"*.initial_margin"`` (for names that depend on the book), to its coefficient::
+
+        IM = sum over components c of coefficient(initial, c) * components[c]
+
+    and likewise for MM; a component no key matches counts 0 (e.g. ``maintenance_margin =
+    mm_factor * IM`` is ``maintenance = {c: mm_factor for c in initial}``). A name matching
+    several keys takes the first key's coefficient (exact names before patterns).
+    """
+
+    initial: Mapping[str, float]
+    maintenance: Mapping[str, float]
+
+    @classmethod
+    def scaled(cls, initial: Mapping[str, float], mm_factor: float) -> Composition:
+        """``IM`` as given and ``MM = mm_factor * IM``."""
+        return cls(dict(initial), {name: c * mm_factor for name, c in initial.items()})
+
+    def initial_margin(self, components: Mapping[str, float]) -> float:
+        """IM re-derived from ``components`` (pool currency)."""
+        return _combine(self.initial, components)
+
+    def maintenance_margin(self, components: Mapping[str, float]) -> float:
+        """MM re-derived from ``components`` (pool currency)."""
+        return _combine(self.maintenance, components)
+
+
+def _coefficient(terms: Mapping[str, float], name: str) -> float:
+    if name in terms:
+        return terms[name]
+    for pattern, c in terms.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return c
+    return 0.0
+
+
+def _combine(terms: Mapping[str, float], components: Mapping[str, float]) -> float:
+    return float(sum(_coefficient(terms, name) * v for name, v in components.items()))
