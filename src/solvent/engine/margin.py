@@ -208,12 +208,3 @@ def margin_portfolios(
 
 margin = margin_portfolios
 """The Python API's name for :func:`margin_portfolios`: ``margin(book, market, model, params)``."""
-
-
-def __getattr__(name: str) -> object:
-    """``report_to_json`` moved to :mod:`solvent.engine.views`; still importable from here."""
-    if name == "report_to_json":
-        from solvent.engine.views import report_to_json
-
-        return report_to_json
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
