@@ -39,7 +39,7 @@ from solvent.margin.build import (
     scenario_blocks,
 )
 from solvent.margin.protocol import Detail, MarketData, PricedMarket
-from solvent.margin.result import BookMargin, Composition
+from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.margin.span.calc import SpanBookResult, span_book
 from solvent.margin.span.crypto import (
     DEFAULT_PARAMS,
@@ -183,8 +183,13 @@ class SpanModel:
         )
 
     def composition(self, params: SpanCryptoParameters) -> Composition:
-        """``MM = scan + intra - inter + SOM excess``; ``IM = MM + initial_add_on``."""
-        return Composition(_MAINTENANCE | {"initial_add_on": 1.0}, _MAINTENANCE)
+        """``MM = scan + intra - inter + SOM excess``; ``IM = MM + initial_add_on``; the
+        contributions add up to the worst scenario's P&L."""
+        return Composition(
+            _MAINTENANCE | {"initial_add_on": 1.0},
+            _MAINTENANCE,
+            Explanation(worst_scenario=True),
+        )
 
 
 def _with_expiry_tiers(
