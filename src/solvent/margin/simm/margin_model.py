@@ -67,8 +67,8 @@ def _mpor(value: Any, path: str) -> int:
 
 FIELDS = Table(
     {
-        "simm_version": text(choices=SUPPORTED_VERSIONS, source="ISDA SIMM; ours for -crypto"),
-        "mpor_days": custom(_mpor, unit="days", source="ISDA SIMM (10); ours (1)"),
+        "simm_version": text(choices=SUPPORTED_VERSIONS, source="ISDA SIMM 2.6; ours (-crypto)"),
+        "mpor_days": custom(_mpor, allowed="1, 10", unit="days", source="ISDA SIMM (10); ours (1)"),
         "mm_factor": number(0.01, 1.0, unit="MM / IM", source=OURS),
     }
 )
