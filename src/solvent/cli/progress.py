@@ -52,6 +52,7 @@ class StageBar:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        self._progress.update(self._task, description=self._title)
         self._progress.stop()
 
     def started(self, stage: str) -> None:

@@ -15,7 +15,6 @@ the one of that function (tests check that both agree on malformed books).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -39,6 +38,8 @@ _ACCOUNT_FIELDS = frozenset({"account", "collateral", "positions", "parent", "mo
 _MODES = {"cross": SubAccountMode.CROSS, "isolated": SubAccountMode.ISOLATED}
 _instrument = itemgetter("instrument")
 _quantity = itemgetter("quantity")
+_EMPTY: dict[str, Any] = {}
+_NONE: list[Any] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,17 +203,6 @@ def _assemble(
     )
 
 
-def _is_number(value: object) -> bool:
-    return type(value) is float or type(value) is int
-
-
-def _finite(value: float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # a JSON integer beyond the float range
-        return False
-
-
 def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
     """Columns of a well-formed portfolio or book, or ``None`` when anything is unusual (the
     caller then lets :func:`parse_portfolio_or_book` decide and word the error)."""
@@ -237,13 +227,10 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
         account = rec.get("account")
         if type(account) is not str or not account:
             return None
-        coll = rec.get("collateral", {})
+        coll = rec.get("collateral", _EMPTY)
         if type(coll) is not dict:
             return None
-        for value in coll.values():
-            if not _is_number(value) or not _finite(value):
-                return None
-        pos = rec.get("positions", [])
+        pos = rec.get("positions", _NONE)
         if type(pos) is not list:
             return None
         parent = rec.get("parent")
@@ -264,9 +251,17 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
         names.append(account)
         parents.append(parent)
         modes.append(mode)
-        collateral.append({str(a): float(v) for a, v in coll.items()})
+        collateral.append(coll)
         counts.append(len(pos))
         positions.extend(pos)
+    balances = [v for c in collateral for v in c.values()]
+    if not set(map(type, balances)) <= {int, float}:
+        return None
+    try:
+        if not np.all(np.isfinite(np.array(balances, dtype=np.float64))):
+            return None
+    except OverflowError:  # a JSON integer beyond the float range
+        return None
     if not set(map(type, positions)) <= {dict} or not set(map(len, positions)) <= {2}:
         return None
     try:
