@@ -150,8 +150,11 @@ class AccountBook:
         row = groups.group_of[self.position_account]
         order = np.argsort(row, kind="stable")  # group by group, input order inside a group
         codes = self.position_instrument[order]
-        held, first = np.unique(codes, return_index=True)
-        column_order = held[np.argsort(first, kind="stable")]
+        none = np.iinfo(np.intp).max
+        first = np.full(len(self.instruments), none, dtype=np.intp)
+        np.minimum.at(first, codes, np.arange(len(codes), dtype=np.intp))
+        held = np.flatnonzero(first != none)
+        column_order = held[np.argsort(first[held], kind="stable")]
         column = np.full(len(self.instruments), -1, dtype=np.intp)
         column[column_order] = np.arange(len(column_order), dtype=np.intp)
         names = tuple(self.instruments[c] for c in column_order.tolist())
