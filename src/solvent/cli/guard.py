@@ -33,6 +33,8 @@ from solvent.errors import SolventError, SolventWarning
 
 PREFIX = "solvent: error: "
 BAD_INPUT = 2
+MAX_WARNINGS = 20
+"""Warnings printed after a command; more are counted in one last line."""
 
 
 def one_line(text: str) -> str:
@@ -86,9 +88,12 @@ class OneLineErrors(TyperGroup):
             fail("aborted", 1)
         except SolventError as exc:
             fail(str(exc))
-        for w in caught:  # after a successful command only: an error is one line
-            if isinstance(w.message, SolventWarning):
-                sys.stderr.write(f"solvent: warning: {one_line(str(w.message))}\n")
-            else:
+        ours = [w for w in caught if isinstance(w.message, SolventWarning)]
+        for w in ours[:MAX_WARNINGS]:  # after a successful command only: an error is one line
+            sys.stderr.write(f"solvent: warning: {one_line(str(w.message))}\n")
+        if len(ours) > MAX_WARNINGS:
+            sys.stderr.write(f"solvent: warning: and {len(ours) - MAX_WARNINGS} more warnings\n")
+        for w in caught:
+            if not isinstance(w.message, SolventWarning):
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         raise SystemExit(code if isinstance(code, int) else 0)

@@ -1,7 +1,8 @@
 """Portfolios (FORMATS.md 2): one account's collateral and signed positions.
 
 ``quantity > 0`` is long, ``< 0`` short, in units of the underlying (times the contract size).
-Collateral balances are in units of each asset (1.5 BTC), ``>= 0`` (a debt is not collateral).
+Collateral balances are in units of each asset (1.5 BTC), signed: a negative balance is a debt
+(valued at full price, no haircut), accepted with a warning.
 Both are bounded by :data:`MAX_AMOUNT` so that every downstream product and sum stays finite.
 """
 
@@ -69,9 +70,12 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
     if not isinstance(collateral_raw, dict):
         raise SolventInputError(f"{field}.collateral", "must be an object of asset -> amount")
     collateral = {
-        str(a): number_in_range(v, f"{field}.collateral.{a}", 0.0, MAX_AMOUNT)
+        str(a): number_in_range(v, f"{field}.collateral.{a}", -MAX_AMOUNT, MAX_AMOUNT)
         for a, v in collateral_raw.items()
     }
+    for asset, amount in collateral.items():
+        if amount < 0:
+            warn_debt(f"{field}.collateral.{asset}", amount)
     positions_raw = raw.get("positions", [])
     if not isinstance(positions_raw, list):
         raise SolventInputError(f"{field}.positions", "must be a list")
@@ -116,6 +120,11 @@ def parse_portfolio_or_book(raw: object) -> tuple[list[Portfolio], bool]:
         _check_parents(portfolios)
         return portfolios, True
     return [parse_portfolio(raw)], False
+
+
+def warn_debt(field: str, amount: float) -> None:
+    """The warning for a negative collateral balance (a debt)."""
+    warn(field, f"negative balance {amount!r}: a debt, valued at full price with no haircut")
 
 
 def _check_parents(portfolios: list[Portfolio]) -> None:
