@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import func, select
 
 from solvent.accounts.health import HealthState, health_codes
-from solvent.engine.accounts import AccountService, Order, trade_terms
+from solvent.engine.accounts import AccountService, MarketFreshness, Order, trade_terms
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
-from solvent.ledger.model import EXTERNAL, AccountMode, Reason, transfer
+from solvent.ledger.model import EXTERNAL, Reason, transfer
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot, parse_market
-from solvent.portfolio.portfolio import Portfolio
+from solvent.portfolio.portfolio import Portfolio, SubAccountMode
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,12 @@ def market(btc: float, eth: float) -> MarketSnapshot:
 
 ENTRY = market(50_000.0, 4_000.0)
 NOW = market(60_000.0, 3_000.0)
+AT_THE_MARKET = MarketFreshness(clock=lambda: NOW.as_of)  # the markets are not stale
 
 
-def build(tmp_path: Path, mode: AccountMode) -> AccountService:
+def build(tmp_path: Path, mode: SubAccountMode) -> AccountService:
     ledger = Ledger.open(f"sqlite:///{tmp_path / f'{mode.value}.db'}")
-    service = AccountService(ledger, flat_margin)
+    service = AccountService(ledger, flat_margin, freshness=AT_THE_MARKET)
     service.create("p")
     service.create("s1", parent="p", mode=mode)
     service.create("s2", parent="p", mode=mode)
@@ -67,7 +68,7 @@ def build(tmp_path: Path, mode: AccountMode) -> AccountService:
 
 
 def test_cross_gains_cover_a_sibling_loss(tmp_path: Path) -> None:
-    service = build(tmp_path, AccountMode.CROSS)
+    service = build(tmp_path, SubAccountMode.CROSS)
     # one portfolio: 1,000 USDC + BTC uPnL 0.5 x 10,000 - ETH uPnL 2 x 1,000 = 4,000 USD equity;
     # IM 10 % x (0.5 x 60,000 + 2 x 3,000) = 3,600; MM 1,800
     for name in ("p", "s1", "s2"):
@@ -82,7 +83,7 @@ def test_cross_gains_cover_a_sibling_loss(tmp_path: Path) -> None:
 
 
 def test_isolated_loss_is_not_covered(tmp_path: Path) -> None:
-    service = build(tmp_path, AccountMode.ISOLATED)
+    service = build(tmp_path, SubAccountMode.ISOLATED)
     s1 = service.show("s1", NOW).health  # 5,000 USD of gains, IM 3,000
     assert (s1.equity_usd, s1.initial_margin_usd, s1.state) == pytest.approx(
         (5_000.0, 3_000.0, HealthState.HEALTHY)
@@ -103,7 +104,7 @@ def counts(service: AccountService) -> tuple[int, ...]:
 
 
 def test_withdrawal_and_trade_refused_below_im_nothing_written(tmp_path: Path) -> None:
-    service = build(tmp_path, AccountMode.CROSS)
+    service = build(tmp_path, SubAccountMode.CROSS)
     before = counts(service)
     with pytest.raises(SolventInputError, match="below initial margin"):
         service.withdraw("s2", "USDC", "500", NOW)  # equity 3,500 < IM 3,600
@@ -128,7 +129,7 @@ def test_withdrawal_and_trade_refused_below_im_nothing_written(tmp_path: Path) -
 
 
 def test_check_is_a_what_if_that_changes_nothing(tmp_path: Path) -> None:
-    service = build(tmp_path, AccountMode.CROSS)
+    service = build(tmp_path, SubAccountMode.CROSS)
     before = counts(service)
     no = service.check("s1", [Order("BTC_USDC-PERPETUAL", Decimal("0.1"))], NOW)
     assert not no.accepted and no.health.initial_margin_usd == pytest.approx(4_200.0)

@@ -1,5 +1,7 @@
 """Property tests: random sequences of deposits, trades, fees, withdrawals and transfers keep every
-invariant, agree with a plain-Python model of the balances, and the journal replays to the cache."""
+invariant (money conserved per asset over every account, the venue's and the world's included; no
+balance outside what its account type allows), agree with a plain-Python model of the balances, and
+the journal replays to the cache."""
 
 from __future__ import annotations
 
@@ -12,20 +14,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solvent.errors import SolventInputError
+from solvent.instruments.terms import Settlement
 from solvent.ledger.model import (
     EXTERNAL,
     FEES,
+    VENUE,
+    AccountKind,
+    PositionState,
     Reason,
-    SettlementKind,
     TradeStyle,
     TradeTerms,
+    apply_fill,
+    balance_problem,
+    to_units_floor,
     transfer,
 )
-from solvent.ledger.store import Ledger
+from solvent.ledger.store import InsufficientFundsError, Ledger
 
 USERS = ("u1", "u2", "u3")
 ASSETS = ("BTC", "USDC")
-PERP = TradeTerms("BTC_USDC-PERPETUAL", TradeStyle.FUTURES, SettlementKind.LINEAR, "USDC")
+PERP = TradeTerms("BTC_USDC-PERPETUAL", TradeStyle.FUTURES, Settlement.LINEAR, "USDC")
 
 actions = st.one_of(
     st.tuples(
@@ -42,6 +50,7 @@ actions = st.one_of(
         st.integers(1, 10**9),
     ),
     st.tuples(st.just("fee"), st.sampled_from(USERS), st.integers(1, 10**6)),
+    st.tuples(st.just("capital"), st.sampled_from(ASSETS), st.integers(1, 10**9)),
     st.tuples(
         st.just("trade"),
         st.sampled_from(USERS),
@@ -54,9 +63,16 @@ actions = st.one_of(
 def run(ledger: Ledger, steps: list[tuple]) -> dict[tuple[str, str], int]:  # type: ignore[type-arg]
     """Apply ``steps``; returns the balances a plain-Python model expects."""
     model: dict[tuple[str, str], int] = defaultdict(int)
+    positions: dict[str, PositionState] = {}
     for step in steps:
         kind = step[0]
         try:
+            if kind == "capital":  # the venue's own funds, from which it pays realized P&L
+                _, asset, units = step
+                ledger.post(transfer(EXTERNAL, VENUE, asset, units, Reason.DEPOSIT, "c"))
+                model[(VENUE, asset)] += units
+                model[(EXTERNAL, asset)] -= units
+                continue
             if kind == "deposit":
                 _, user, asset, units = step
                 ledger.post(transfer(EXTERNAL, user, asset, units, Reason.DEPOSIT, "d"))
@@ -81,10 +97,24 @@ def run(ledger: Ledger, steps: list[tuple]) -> dict[tuple[str, str], int]:  # ty
                 model[(FEES, "USDC")] += units
             else:
                 _, user, centi_qty, price = step
-                with ledger.transaction() as tx:
-                    r = tx.trade(user, PERP, Decimal(centi_qty) / 100, Decimal(price))
+                flat = PositionState(PERP.instrument, Decimal(0), Decimal(0), Decimal(0), "USDC")
+                fill = apply_fill(
+                    positions.get(user, flat), PERP, Decimal(centi_qty) / 100, Decimal(price)
+                )
+                realized = to_units_floor(fill.realized, 6)
+                try:
+                    with ledger.transaction() as tx:
+                        r = tx.trade(user, PERP, Decimal(centi_qty) / 100, Decimal(price))
+                except InsufficientFundsError:
+                    payer = user if realized < 0 else VENUE
+                    assert realized != 0 and model[(payer, "USDC")] < abs(realized), (
+                        "trade refused although the payer could pay"
+                    )
+                    continue
+                assert r.realized_units == realized
+                positions[user] = r.position
                 model[(user, "USDC")] += r.realized_units
-                model[("@venue", "USDC")] -= r.realized_units
+                model[(VENUE, "USDC")] -= r.realized_units
         except SolventInputError as exc:
             assert "insufficient" in str(exc), exc  # the only refusal these steps can meet
             src = step[1]
@@ -97,6 +127,16 @@ def run(ledger: Ledger, steps: list[tuple]) -> dict[tuple[str, str], int]:  # ty
 def check_invariants(ledger: Ledger, expected: dict[tuple[str, str], int]) -> None:
     report = ledger.audit()
     assert report.ok, report.problems
+    cached = ledger.cached_balances()
+    for asset in ASSETS:  # conservation over every account, the venue's and the world's included
+        assert sum(u for (_, a), u in cached.items() if a == asset) == 0
+    kinds = {u: AccountKind.USER for u in USERS} | {
+        VENUE: AccountKind.SYSTEM,
+        FEES: AccountKind.SYSTEM,
+        EXTERNAL: AccountKind.EXTERNAL,
+    }
+    for (account, _), units in cached.items():
+        assert balance_problem(kinds[account], units) is None, (account, units)
     assert ledger.cached_balances() == expected
     assert ledger.journal_balances() == expected
     for asset, totals in report.assets.items():

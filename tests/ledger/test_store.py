@@ -10,21 +10,21 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
 from solvent.errors import SolventInputError
+from solvent.instruments.terms import Settlement
 from solvent.ledger import schema
 from solvent.ledger.model import (
     EXTERNAL,
     FEES,
     VENUE,
-    AccountMode,
     Operation,
     Posting,
     Reason,
-    SettlementKind,
     TradeStyle,
     TradeTerms,
     transfer,
 )
 from solvent.ledger.store import Ledger, Overdraft
+from solvent.portfolio.portfolio import SubAccountMode
 
 
 def row_counts(ledger: Ledger) -> tuple[int, int, int]:
@@ -110,7 +110,7 @@ def test_refusals_write_nothing(ledger: Ledger) -> None:
     with pytest.raises(SolventInputError, match="already exists"):
         ledger.create_account("alice")
     with pytest.raises(SolventInputError, match="parent"):
-        ledger.create_account("sub", parent="nobody", mode=AccountMode.CROSS)
+        ledger.create_account("sub", parent="nobody", mode=SubAccountMode.CROSS)
 
 
 def test_audit_detects_tampering(ledger: Ledger) -> None:
@@ -138,10 +138,13 @@ def test_audit_detects_tampering(ledger: Ledger) -> None:
 
 
 def test_positions_average_price_and_realized_pnl_hand_computed(ledger: Ledger) -> None:
-    linear = TradeTerms("BTC_USDC-PERPETUAL", TradeStyle.FUTURES, SettlementKind.LINEAR, "USDC")
-    inverse = TradeTerms("BTC-PERPETUAL", TradeStyle.FUTURES, SettlementKind.INVERSE, "BTC")
+    linear = TradeTerms("BTC_USDC-PERPETUAL", TradeStyle.FUTURES, Settlement.LINEAR, "USDC")
+    inverse = TradeTerms("BTC-PERPETUAL", TradeStyle.FUTURES, Settlement.INVERSE, "BTC")
     ledger.post(transfer(EXTERNAL, "alice", "USDC", 100_000_000_000, Reason.DEPOSIT, "d"))
     ledger.post(transfer(EXTERNAL, "alice", "BTC", 100_000_000, Reason.DEPOSIT, "d"))
+    # the venue pays realized P&L from its own (funded) balance: 1,000 USDC and 1 BTC of capital
+    ledger.post(transfer(EXTERNAL, VENUE, "USDC", 1_000_000_000, Reason.DEPOSIT, "capital"))
+    ledger.post(transfer(EXTERNAL, VENUE, "BTC", 100_000_000, Reason.DEPOSIT, "capital"))
     with ledger.transaction() as tx:
         tx.trade("alice", linear, Decimal("1"), Decimal("60000"))
         tx.trade("alice", linear, Decimal("1"), Decimal("63000"))  # avg 61500
@@ -164,10 +167,13 @@ def test_positions_average_price_and_realized_pnl_hand_computed(ledger: Ledger) 
         "BTC": 100_000_000 + 9_090_909,
     }
     assert ledger.balances(FEES) == {"USDC": 2_500_000}
-    assert ledger.balances(VENUE) == {"USDC": -500_000_000, "BTC": -9_090_909}
+    assert ledger.balances(VENUE) == {
+        "USDC": 1_000_000_000 - 500_000_000,
+        "BTC": 100_000_000 - 9_090_909,
+    }
     report = ledger.audit()
     assert report.ok, report.problems
-    assert report.assets["USDC"].held == 100_000_000_000
+    assert report.assets["USDC"].held == 100_000_000_000 + 1_000_000_000
 
 
 def test_concurrent_withdrawals_cannot_double_spend(db_url: str) -> None:

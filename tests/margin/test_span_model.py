@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from helpers import market, portfolio
-from solvent.margin.span.model import MAINTENANCE_TO_INITIAL, margin_book
+from solvent.margin.protocol import Detail
+from solvent.margin.protocol import margin_book as protocol_margin_book
+from solvent.margin.result import BookMargin
+from solvent.margin.span.model import MAINTENANCE_TO_INITIAL, MODEL
+from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
+
+
+def margin_book(book: Book, snapshot: MarketSnapshot) -> BookMargin:
+    return protocol_margin_book(MODEL, book, snapshot, detail=Detail.ACCOUNTS)
 
 
 def _pool(*positions: tuple[str, float]):  # type: ignore[no-untyped-def]

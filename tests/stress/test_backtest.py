@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from solvent.margin.fhs_es.backtest import unit_margins
 from solvent.margin.fhs_es.model import margin_book
-from solvent.margin.fhs_es.params import Overlays, load_params
+from solvent.margin.fhs_es.overlays import OVERLAY_VARIANTS
+from solvent.margin.fhs_es.params import FhsParams, Overlays, load_params
 from solvent.market.history import embedded_price_history
 from solvent.portfolio.book import Book
 from solvent.stress.backtest import (
-    OVERLAY_VARIANTS,
     Side,
     day_snapshot,
-    fhs_es_margins,
     perpetual_name,
     registry_margins,
     run_backtest,
@@ -27,6 +27,14 @@ from solvent.stress.backtest import (
 
 HISTORY = embedded_price_history()
 DAYS = np.array([400, 1000, 1500, 2300, 3150], dtype=np.intp)
+
+
+def fhs_es_margins(
+    params: FhsParams, history: object, asset: str, side: Side, days: np.ndarray
+) -> np.ndarray:
+    """fhs-es's closed backtest path on ``asset``'s closes (the model's backtest capability)."""
+    assert history is HISTORY
+    return unit_margins(params, HISTORY.series(asset).closes, side.sign, days)
 
 
 def _model_margin(params, asset: str, side: Side, day: int) -> float:  # type: ignore[no-untyped-def]

@@ -24,21 +24,22 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
 from solvent.accounts.health import Health, assess
-from solvent.collateral.assets import parse_amount, parse_decimal
+from solvent.collateral.assets import Asset, parse_amount, parse_decimal
 from solvent.collateral.schedule import HaircutSchedule
 from solvent.collateral.valuation import value_collateral
-from solvent.errors import SolventInputError
-from solvent.instruments.terms import InstrumentKind, Settlement
+from solvent.errors import SolventInputError, StaleDataError
+from solvent.instruments.terms import InstrumentKind
+from solvent.ledger.bands import PriceBands, default_price_bands
 from solvent.ledger.model import (
     EXTERNAL,
-    AccountMode,
+    AccountKind,
     PositionState,
     Reason,
-    SettlementKind,
     TradeStyle,
     TradeTerms,
     transfer,
@@ -46,6 +47,7 @@ from solvent.ledger.model import (
 from solvent.ledger.store import (
     AccountRecord,
     AuditReport,
+    InsufficientFundsError,
     Ledger,
     LedgerTransaction,
     Overdraft,
@@ -53,7 +55,7 @@ from solvent.ledger.store import (
 )
 from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot
-from solvent.portfolio.portfolio import Portfolio, Position
+from solvent.portfolio.portfolio import Portfolio, Position, SubAccountMode
 
 
 class MarginFigures(Protocol):
@@ -78,15 +80,58 @@ class Order:
     quantity: Decimal
 
 
+#: How old a market snapshot may be for operations that need marks (trade, withdraw): 5 minutes.
+DEFAULT_MAX_MARKET_AGE = timedelta(minutes=5)
+
+
+def wall_clock() -> datetime:
+    """Now, UTC (the default clock of :class:`AccountService`)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketFreshness:
+    """The freshness rule for operations that need marks: ``|now - market.as_of| <= max_age``,
+    with ``now`` from ``clock`` (the wall clock by default; a fixed instant for replays)."""
+
+    max_age: timedelta = DEFAULT_MAX_MARKET_AGE
+    clock: Callable[[], datetime] = wall_clock
+
+    def check(self, market: MarketSnapshot, field: str = "market") -> None:
+        """Refuse a snapshot older (or further in the future) than ``max_age``."""
+        now = self.clock()
+        age = (now - market.as_of).total_seconds()
+        limit = self.max_age.total_seconds()
+        if abs(age) > limit:
+            when = "old" if age > 0 else "in the future"
+            raise StaleDataError(
+                field,
+                f"the market snapshot (as_of {market.as_of.isoformat()}) is {abs(age):.0f} s "
+                f"{when} at {now.isoformat()}, beyond the {limit:.0f} s allowed for trades and "
+                "withdrawals (pass a fresh market, or --now/--max-market-age for a replay)",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class UnitHealth:
+    """A margin unit's health and the collateral assets the market could not price (each counted
+    for zero in the equity and the collateral value)."""
+
+    health: Health
+    unpriced: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class AccountView:
-    """An account's own balances (base units) and positions, and its margin unit's health."""
+    """An account's own balances (base units) and positions, and its margin unit's health.
+    ``unpriced``: assets of the unit the market has no index price for (counted for zero)."""
 
     account: AccountRecord
     balances: Mapping[str, int]
     positions: tuple[PositionState, ...]
     unit: tuple[str, ...]
     health: Health
+    unpriced: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +156,19 @@ def trade_terms(market: MarketSnapshot, instrument: str, field: str = "instrumen
     return TradeTerms(
         instrument=terms.name,
         style=TradeStyle.PREMIUM if terms.is_option else TradeStyle.FUTURES,
-        settlement=SettlementKind.INVERSE
-        if terms.settlement is Settlement.INVERSE
-        else SettlementKind.LINEAR,
+        settlement=terms.settlement,
         settlement_asset=terms.settlement_asset,
         contract_size=Decimal(repr(terms.contract_size)),
     )
+
+
+def _priced(market: MarketSnapshot, asset: str) -> bool:
+    """Whether ``market`` has a USD price for ``asset`` (an index price, or a USD stablecoin)."""
+    try:
+        market.price_usd(asset)
+    except SolventInputError:
+        return False
+    return True
 
 
 def position_value(
@@ -137,11 +189,19 @@ class AccountService:
     """Account operations with margin checks; every write is one ledger transaction."""
 
     def __init__(
-        self, ledger: Ledger, margin: MarginFunction, schedule: HaircutSchedule | None = None
+        self,
+        ledger: Ledger,
+        margin: MarginFunction,
+        schedule: HaircutSchedule | None = None,
+        *,
+        bands: PriceBands | None = None,
+        freshness: MarketFreshness | None = None,
     ) -> None:
         self.ledger = ledger
         self.margin = margin
         self.schedule = schedule
+        self.bands = bands or default_price_bands()
+        self.freshness = freshness or MarketFreshness()
 
     # --- structure -----------------------------------------------------------------------------
 
@@ -150,7 +210,7 @@ class AccountService:
         account_id: str,
         *,
         parent: str | None = None,
-        mode: AccountMode | None = None,
+        mode: SubAccountMode | None = None,
         model: str = "standard",
     ) -> AccountRecord:
         """Create an account, or a ``cross``/``isolated`` sub-account of ``parent``."""
@@ -161,23 +221,34 @@ class AccountService:
     @staticmethod
     def unit_of(tx: LedgerTransaction, record: AccountRecord) -> tuple[AccountRecord, ...]:
         """The margin unit of ``record``: itself if isolated, else its root and cross siblings."""
-        if record.mode is AccountMode.ISOLATED:
+        if record.mode is SubAccountMode.ISOLATED:
             return (record,)
         family = tx.family(record.root)
-        return tuple(r for r in family if r.mode is not AccountMode.ISOLATED)
+        return tuple(r for r in family if r.mode is not SubAccountMode.ISOLATED)
 
     # --- health --------------------------------------------------------------------------------
 
     def _health(
         self, tx: LedgerTransaction, unit: Sequence[AccountRecord], market: MarketSnapshot
     ) -> Health:
+        return self._unit_health(tx, unit, market).health
+
+    def _unit_health(
+        self, tx: LedgerTransaction, unit: Sequence[AccountRecord], market: MarketSnapshot
+    ) -> UnitHealth:
+        """Health of ``unit``. A balance in an asset the market has no index price for counts for
+        zero (never a debt: balances are never negative) and is listed in ``unpriced``; it never
+        blocks the account. The venue's own accounts have no margin requirement."""
         ids = [r.id for r in unit]
         pooled: dict[str, Decimal] = defaultdict(Decimal)
         for account_balances in tx.balances(ids).values():
             for asset, units in account_balances.items():
                 pooled[asset] += self.ledger.assets.get(asset).to_decimal(units)
+        unpriced = tuple(sorted(a for a, v in pooled.items() if v and not _priced(market, a)))
         netted: dict[str, Decimal] = defaultdict(Decimal)
-        marked: dict[str, float] = {a: float(v) for a, v in pooled.items() if v}
+        marked: dict[str, float] = {
+            a: float(v) for a, v in pooled.items() if v and a not in unpriced
+        }
         collateral = value_collateral(marked, market, self.schedule, self.ledger.assets)
         for account_positions in tx.positions(ids).values():
             for pos in account_positions:
@@ -193,37 +264,40 @@ class AccountService:
                 Position(name, float(q)) for name, q in sorted(netted.items()) if q != 0
             ),
         )
-        figures = self.margin(portfolio, market, root.model)
-        return assess(
-            equity.value_usd,
-            collateral.value_usd,
-            float(figures.initial_margin_usd),
-            float(figures.maintenance_margin_usd),
-        )
+        if root.kind is AccountKind.USER:
+            figures = self.margin(portfolio, market, root.model)
+            im, mm = float(figures.initial_margin_usd), float(figures.maintenance_margin_usd)
+        else:
+            im = mm = 0.0
+        return UnitHealth(assess(equity.value_usd, collateral.value_usd, im, mm), unpriced)
 
     def show(self, account_id: str, market: MarketSnapshot) -> AccountView:
         """The account's balances and positions and its margin unit's health."""
         with self.ledger.transaction() as tx:
             record = tx.account(account_id)
             unit = self.unit_of(tx, record)
+            state = self._unit_health(tx, unit, market)
             return AccountView(
                 account=record,
                 balances={a: u for a, u in tx.balances([account_id])[account_id].items() if u},
                 positions=tuple(tx.positions([account_id])[account_id]),
                 unit=tuple(r.id for r in unit),
-                health=self._health(tx, unit, market),
+                health=state.health,
+                unpriced=state.unpriced,
             )
 
     # --- money ---------------------------------------------------------------------------------
 
     def deposit(self, account_id: str, asset: str, amount: str, reference: str = "") -> int:
-        """Deposit a decimal-string ``amount`` of ``asset``; returns the operation id."""
-        spec = self.ledger.assets.get(asset)
+        """Deposit a decimal-string ``amount`` of ``asset`` into a user account, or into one of the
+        venue's own accounts (``@venue``: the capital it pays P&L and premiums from); returns the
+        operation id. Assets outside the collateral schedule are refused."""
+        spec = self._collateral_asset(asset)
         units = parse_amount(spec, amount)
         with self.ledger.transaction() as tx:
             record = tx.account(account_id)
-            if record.kind.value != "user":
-                raise SolventInputError("account", f"{account_id!r} is not a user account")
+            if record.kind is AccountKind.EXTERNAL:
+                raise SolventInputError("account", f"{account_id!r} is not a ledger account")
             return tx.post(
                 transfer(
                     EXTERNAL,
@@ -236,17 +310,31 @@ class AccountService:
                 Overdraft.REFUSE,
             )
 
+    def _collateral_asset(self, asset: str) -> Asset:
+        """``asset`` if the collateral schedule (the asset registry and its haircut classes)
+        accepts it, else a clear error."""
+        if asset not in self.ledger.assets:
+            known = ", ".join(sorted(a.symbol for a in self.ledger.assets))
+            raise SolventInputError(
+                "asset",
+                f"unknown asset {asset!r}: not in the collateral schedule (accepted: {known})",
+            )
+        return self.ledger.assets.get(asset)
+
     def withdraw(
         self, account_id: str, asset: str, amount: str, market: MarketSnapshot, reference: str = ""
     ) -> tuple[int, Health]:
-        """Withdraw ``amount`` of ``asset``: refused (nothing written) beyond the balance or when
-        the margin unit would fall below its initial margin."""
+        """Withdraw ``amount`` of ``asset``: refused (nothing written) beyond the balance, with a
+        market older than the freshness limit, or when the margin unit would fall below its initial
+        margin. The venue's own accounts have no margin: only their balance bounds them."""
         spec = self.ledger.assets.get(asset)
         units = parse_amount(spec, amount)
         with self.ledger.transaction() as tx:
             record = tx.account(account_id)
-            if record.kind.value != "user":
-                raise SolventInputError("account", f"{account_id!r} is not a user account")
+            if record.kind is AccountKind.EXTERNAL:
+                raise SolventInputError("account", f"{account_id!r} is not a ledger account")
+            if record.kind is AccountKind.USER:
+                self.freshness.check(market)
             unit = self.unit_of(tx, record)
             tx.lock(r.id for r in unit)
             op_id = tx.post(
@@ -280,8 +368,10 @@ class AccountService:
         fee: str | None = None,
         reference: str = "",
     ) -> tuple[TradeRecord, Health]:
-        """Book a fill (decimal strings); refused (nothing written) when the margin unit would end
-        below its initial margin."""
+        """Book a fill (decimal strings); refused (nothing written) when the price is outside the
+        instrument kind's band around the mark, the market is older than the freshness limit, the
+        account or ``@venue`` cannot pay what the fill settles, or the margin unit would end below
+        its initial margin."""
         q = parse_decimal(quantity, "quantity")
         p = parse_decimal(price, "price")
         if q == 0:
@@ -296,9 +386,11 @@ class AccountService:
             if fee_value < 0:
                 raise SolventInputError("fee", "must not be negative")
             fee_units = asset.to_units(fee_value, "fee")
+        self.freshness.check(market)
+        self.bands.check(market.quote(instrument), p)
         with self.ledger.transaction() as tx:
             record = tx.account(account_id)
-            if record.kind.value != "user":
+            if record.kind is not AccountKind.USER:
                 raise SolventInputError("account", f"{account_id!r} is not a user account")
             unit = self.unit_of(tx, record)
             tx.lock(r.id for r in unit)
@@ -341,9 +433,17 @@ class AccountService:
                     raise SolventInputError(f"order[{i}].quantity", "must not be zero")
                 terms = trade_terms(market, order.instrument, f"order[{i}].instrument")
                 mark = Decimal(repr(market.quote(order.instrument).mark_price))
-                tx.trade(account_id, terms, order.quantity, mark, 0, "what-if")
+                try:
+                    tx.trade(account_id, terms, order.quantity, mark, 0, "what-if")
+                except InsufficientFundsError as exc:
+                    refused = f"order[{i}] would be refused: {exc.message}"
+                    break
+            else:
+                refused = None
             health = self._health(tx, unit, market)
-            if health.excess_usd >= 0:
+            if refused is not None:
+                result = CheckResult(False, refused, health)
+            elif health.excess_usd >= 0:
                 reason = (
                     f"equity {health.equity_usd:.2f} USD covers initial margin "
                     f"{health.initial_margin_usd:.2f} USD"
@@ -353,7 +453,8 @@ class AccountService:
                     f"initial margin {health.initial_margin_usd:.2f} USD would exceed equity "
                     f"{health.equity_usd:.2f} USD by {-health.excess_usd:.2f} USD"
                 )
-            result = CheckResult(health.excess_usd >= 0, reason, health)
+            if refused is None:
+                result = CheckResult(health.excess_usd >= 0, reason, health)
         assert result is not None
         return result
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
 
+from solvent.collateral.assets import MAX_UNITS
 from solvent.errors import SolventInputError
+from solvent.instruments.terms import Settlement
 
 EXTERNAL = "@external"
 """The outside world: deposits come from it, withdrawals go to it. Its balance is minus the total
@@ -25,6 +27,8 @@ FEES = "@fees"
 INSURANCE = "@insurance"
 """The insurance fund."""
 SYSTEM_ACCOUNTS = (VENUE, FEES, INSURANCE)
+"""The venue's own accounts. Each holds a non-negative balance per asset: ``@venue`` must be
+funded (a deposit into it is the venue's capital) before it can pay realized P&L or premiums."""
 
 #: Precision of the exact decimal arithmetic on prices and quantities (significant digits).
 DECIMAL_PRECISION = 40
@@ -51,11 +55,39 @@ class AccountKind(StrEnum):
     EXTERNAL = "external"
 
 
-class AccountMode(StrEnum):
-    """How a sub-account is margined: with its parent (``cross``) or alone (``isolated``)."""
+class BalanceBound(StrEnum):
+    """Which balances an account type allows, per asset (base units; MAX_UNITS bounds every one).
 
-    CROSS = "cross"
-    ISOLATED = "isolated"
+    ``non-negative``: user accounts (there is no lending: a user pays fees, premiums and realized
+    losses from what it holds) and the venue's system accounts (``@venue`` pays realized P&L and
+    premiums from its own funded balance, ``@fees`` and ``@insurance`` never pay out more than they
+    hold). ``non-positive``: ``@external``, minus what the venue holds (the world cannot have taken
+    out more than it brought in)."""
+
+    NON_NEGATIVE = "non-negative"
+    NON_POSITIVE = "non-positive"
+
+
+BOUNDS = {
+    AccountKind.USER: BalanceBound.NON_NEGATIVE,
+    AccountKind.SYSTEM: BalanceBound.NON_NEGATIVE,
+    AccountKind.EXTERNAL: BalanceBound.NON_POSITIVE,
+}
+"""The balance rule of each account type, enforced on every posting and checked by the audit."""
+
+
+def balance_problem(kind: AccountKind, units: int) -> str | None:
+    """Why ``units`` is not a balance an account of ``kind`` may hold, or ``None`` if it may."""
+    if type(units) is not int:
+        return f"{units!r} is not an integer of base units"
+    if abs(units) > MAX_UNITS:
+        return f"{units} is beyond the ledger's limit of +-{MAX_UNITS} base units"
+    bound = BOUNDS[kind]
+    if bound is BalanceBound.NON_NEGATIVE and units < 0:
+        return f"{units} is negative; a {kind.value} account's balance must be >= 0"
+    if bound is BalanceBound.NON_POSITIVE and units > 0:
+        return f"{units} is positive; the external account's balance must be <= 0"
+    return None
 
 
 class TradeStyle(StrEnum):
@@ -64,13 +96,6 @@ class TradeStyle(StrEnum):
 
     FUTURES = "futures"
     PREMIUM = "premium"
-
-
-class SettlementKind(StrEnum):
-    """``linear``: P&L in a USD stablecoin; ``inverse``: P&L in the coin."""
-
-    LINEAR = "linear"
-    INVERSE = "inverse"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +127,11 @@ class Operation:
                 raise SolventInputError(
                     f"operation.postings[{i}].amount", "must be a non-zero integer of base units"
                 )
+            if abs(posting.amount) > MAX_UNITS:
+                raise SolventInputError(
+                    f"operation.postings[{i}].amount",
+                    f"{posting.amount} is beyond the ledger's limit of +-{MAX_UNITS} base units",
+                )
             if posting.account == EXTERNAL and self.kind not in (Reason.DEPOSIT, Reason.WITHDRAWAL):
                 raise SolventInputError(
                     f"operation.postings[{i}].account",
@@ -132,7 +162,7 @@ class TradeTerms:
 
     instrument: str
     style: TradeStyle
-    settlement: SettlementKind
+    settlement: Settlement
     settlement_asset: str
     contract_size: Decimal = Decimal(1)
 
@@ -180,7 +210,7 @@ def apply_fill(before: PositionState, terms: TradeTerms, quantity: Decimal, pric
             closed = min(abs(quantity), abs(q0))
             sign = 1 if q0 > 0 else -1
             move = (price - avg0) * closed * sign * terms.contract_size
-            realized = move if terms.settlement is SettlementKind.LINEAR else move / price
+            realized = move if terms.settlement is Settlement.LINEAR else move / price
             q1 = q0 + quantity
             if q1 == 0:
                 average = Decimal(0)

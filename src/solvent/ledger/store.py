@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,34 +25,43 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 
-from solvent.collateral.assets import AssetRegistry, default_assets
+from solvent.collateral.assets import MAX_UNITS, AssetRegistry, default_assets
 from solvent.errors import SolventInputError
+from solvent.instruments.terms import Settlement
 from solvent.ledger import schema
 from solvent.ledger.db import migrate, open_engine
 from solvent.ledger.model import (
+    BOUNDS,
     EXTERNAL,
     FEES,
     SYSTEM_ACCOUNTS,
     VENUE,
     AccountKind,
-    AccountMode,
+    BalanceBound,
     Operation,
     PositionState,
     Posting,
     Reason,
-    SettlementKind,
     TradeStyle,
     TradeTerms,
     apply_fill,
+    balance_problem,
     to_units_floor,
 )
+from solvent.portfolio.portfolio import SubAccountMode
 
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 
 
+class InsufficientFundsError(SolventInputError):
+    """An operation would leave a balance below what its account type allows (nothing written)."""
+
+
 class Overdraft(Enum):
-    """Whether an operation may leave a user account's balance below zero."""
+    """Whether an operation may leave a balance outside what its account type allows
+    (:data:`solvent.ledger.model.BOUNDS`). The engine always refuses."""
 
     REFUSE = "refuse"
     ALLOW = "allow"
@@ -65,7 +74,7 @@ class AccountRecord:
     id: str
     kind: AccountKind
     parent: str | None
-    mode: AccountMode | None
+    mode: SubAccountMode | None
     model: str
 
     @property
@@ -100,6 +109,9 @@ class AuditReport:
 
     assets: Mapping[str, AssetTotals]
     problems: tuple[str, ...] = field(default_factory=tuple)
+    system: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """The venue's own accounts (``@venue``, ``@fees``, ``@insurance``): non-zero balances in base
+    units, from the balance cache."""
 
     @property
     def ok(self) -> bool:
@@ -141,21 +153,31 @@ class LedgerTransaction:
 
     def lock(self, account_ids: Iterable[str]) -> None:
         """Lock the family roots of ``account_ids`` until commit (PostgreSQL row locks; on SQLite
-        the transaction already holds the single write lock)."""
+        the transaction already holds the single write lock).
+
+        User roots are locked first and system accounts (``@venue``...) last, each group in sorted
+        order: every writer takes its locks in the same global order, so writers never deadlock."""
         ids = sorted(set(account_ids))
         if not self._pg or not ids:
             return
-        roots = self.connection.execute(
-            select(func.coalesce(schema.accounts.c.parent_id, schema.accounts.c.id)).where(
-                schema.accounts.c.id.in_(ids)
-            )
-        ).scalars()
-        self.connection.execute(
-            select(schema.accounts.c.id)
-            .where(schema.accounts.c.id.in_(sorted(set(roots))))
-            .order_by(schema.accounts.c.id)
-            .with_for_update()
-        ).all()
+        roots = set(
+            self.connection.execute(
+                select(func.coalesce(schema.accounts.c.parent_id, schema.accounts.c.id)).where(
+                    schema.accounts.c.id.in_(ids)
+                )
+            ).scalars()
+        )
+        for group in (
+            sorted(r for r in roots if not r.startswith("@")),
+            sorted(r for r in roots if r.startswith("@")),
+        ):
+            if group:
+                self.connection.execute(
+                    select(schema.accounts.c.id)
+                    .where(schema.accounts.c.id.in_(group))
+                    .order_by(schema.accounts.c.id)
+                    .with_for_update()
+                ).all()
 
     def balances(self, account_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         """Cached balances (base units) of ``account_ids``: ``{account: {asset: units}}``."""
@@ -202,7 +224,7 @@ class LedgerTransaction:
         account_id: str,
         *,
         parent: str | None = None,
-        mode: AccountMode | None = None,
+        mode: SubAccountMode | None = None,
         model: str = "standard",
         kind: AccountKind = AccountKind.USER,
     ) -> AccountRecord:
@@ -243,85 +265,103 @@ class LedgerTransaction:
     ) -> list[int]:
         """Post ``operations`` in this transaction (in order); returns their ids.
 
-        With ``Overdraft.REFUSE`` a user account's running balance may not drop below zero at any
-        point of the sequence (operations are checked one after another, as if posted singly)."""
+        Checked before anything is written, as if the operations were posted one after another:
+        every running balance fits the ledger's signed 64-bit range (:data:`MAX_UNITS`), and with
+        ``Overdraft.REFUSE`` (the default, and what every operation of the engine uses) no balance
+        leaves what its account type allows (:data:`solvent.ledger.model.BOUNDS`: users and the
+        venue's accounts never below zero). ``Overdraft.ALLOW`` skips the sign rule only (for
+        tests that build states the audit must flag)."""
         if not operations:
             return []
+        single = len(operations) == 1
         for i, op in enumerate(operations):
             try:
                 op.validate()
             except SolventInputError as exc:
-                raise SolventInputError(f"operations[{i}].{exc.field}", exc.message) from None
+                field = exc.field if single else f"operations[{i}].{exc.field}"
+                raise SolventInputError(field, exc.message) from None
         touched = sorted({p.account for op in operations for p in op.postings})
         assets = sorted({p.asset for op in operations for p in op.postings})
         for asset in assets:
             self.assets.get(asset)
-        kinds = dict(
-            self.connection.execute(
+        kinds = {
+            account: AccountKind(kind)
+            for account, kind in self.connection.execute(
                 select(schema.accounts.c.id, schema.accounts.c.kind).where(
                     schema.accounts.c.id.in_(touched)
                 )
             ).all()
-        )
+        }
         missing = [a for a in touched if a not in kinds]
         if missing:
             raise SolventInputError("account", f"unknown account {missing[0]!r}")
-        if overdraft is Overdraft.REFUSE:
-            debited = sorted(
-                {
-                    p.account
-                    for op in operations
-                    for p in op.postings
-                    if p.amount < 0 and kinds[p.account] == AccountKind.USER.value
-                }
-            )
-            self.lock(debited)
-            running = self.balances(debited)
-            for i, op in enumerate(operations):
-                for p in op.postings:
-                    if p.account in running:
-                        held = running[p.account].get(p.asset, 0) + p.amount
-                        running[p.account][p.asset] = held
-                        if held < 0:
-                            raise SolventInputError(
-                                f"operations[{i}].amount",
-                                f"insufficient {p.asset} in {p.account!r}",
-                            )
-        now = _now()
-        ids = list(
-            self.connection.execute(
-                insert(schema.operations).returning(
-                    schema.operations.c.id, sort_by_parameter_order=True
-                ),
-                [
-                    {
-                        "kind": op.kind.value,
-                        "reference": op.reference,
-                        "entry_count": len(op.postings),
-                        "created_at": now,
-                    }
-                    for op in operations
-                ],
-            ).scalars()
-        )
-        entry_rows = [
+        debited = sorted(
             {
-                "operation_id": op_id,
-                "account_id": p.account,
-                "asset": p.asset,
-                "amount": p.amount,
-                "reason": p.reason.value,
+                p.account
+                for op in operations
+                for p in op.postings
+                if p.amount < 0 and BOUNDS[kinds[p.account]] is BalanceBound.NON_NEGATIVE
             }
-            for op_id, op in zip(ids, operations, strict=True)
-            for p in op.postings
-        ]
-        if entry_rows:
-            self.connection.execute(insert(schema.entries), entry_rows)
-        deltas: dict[tuple[str, str], int] = defaultdict(int)
-        for op in operations:
+        )
+        self.lock(debited)
+        running = self.balances(touched)
+        for i, op in enumerate(operations):
+            field = "amount" if single else f"operations[{i}].amount"
             for p in op.postings:
-                deltas[(p.account, p.asset)] += p.amount
-        self._add_to_balances(deltas)
+                before = running[p.account].get(p.asset, 0)
+                held = before + p.amount
+                running[p.account][p.asset] = held
+                if abs(held) > MAX_UNITS:
+                    limit = self.assets.get(p.asset).format(MAX_UNITS)
+                    raise SolventInputError(
+                        field,
+                        f"the {p.asset} balance of {p.account!r} would exceed the ledger's limit "
+                        f"of {limit} {p.asset} (2^63-1 base units)",
+                    )
+                if overdraft is Overdraft.REFUSE and balance_problem(kinds[p.account], held):
+                    raise InsufficientFundsError(field, _overdraft_message(self, p, before))
+        now = _now()
+        try:
+            ids = list(
+                self.connection.execute(
+                    insert(schema.operations).returning(
+                        schema.operations.c.id, sort_by_parameter_order=True
+                    ),
+                    [
+                        {
+                            "kind": op.kind.value,
+                            "reference": op.reference,
+                            "entry_count": len(op.postings),
+                            "created_at": now,
+                        }
+                        for op in operations
+                    ],
+                ).scalars()
+            )
+            entry_rows = [
+                {
+                    "operation_id": op_id,
+                    "account_id": p.account,
+                    "asset": p.asset,
+                    "amount": p.amount,
+                    "reason": p.reason.value,
+                }
+                for op_id, op in zip(ids, operations, strict=True)
+                for p in op.postings
+            ]
+            if entry_rows:
+                self.connection.execute(insert(schema.entries), entry_rows)
+            deltas: dict[tuple[str, str], int] = defaultdict(int)
+            for op in operations:
+                for p in op.postings:
+                    deltas[(p.account, p.asset)] += p.amount
+            self._add_to_balances(deltas)
+        except DataError:
+            # Only reachable when a concurrent writer moved a balance we read (PostgreSQL, an
+            # account that is not locked, e.g. @external): the database refuses the overflow.
+            raise SolventInputError(
+                "amount", "a balance would exceed the ledger's limit of 2^63-1 base units"
+            ) from None
         return ids
 
     def _add_to_balances(self, deltas: Mapping[tuple[str, str], int]) -> None:
@@ -351,6 +391,10 @@ class LedgerTransaction:
         ``@venue`` (reason settlement). Premium style: ``quantity * price * contract_size`` of the
         settlement asset is paid to (buy) or received from (sell) ``@venue`` at the trade. A fee
         (base units of the settlement asset, >= 0) moves to ``@fees``. One operation of kind trade.
+        Refused (nothing written) when it would leave the account or ``@venue`` below zero in the
+        settlement asset (no lending; the venue pays from its funded balance) or a cash flow beyond
+        the ledger's 64-bit range. The price is not checked against the market here: the engine
+        (:mod:`solvent.engine.accounts`) checks it against the instrument kind's price band.
         """
         if quantity == 0:
             raise SolventInputError("quantity", "must not be zero")
@@ -365,6 +409,7 @@ class LedgerTransaction:
         realized_units = 0
         if terms.style is TradeStyle.FUTURES:
             realized_units = to_units_floor(fill.realized, asset.decimals)
+            _check_cash(realized_units, asset.symbol, "realized P&L")
             if realized_units:
                 postings += [
                     Posting(account_id, asset.symbol, realized_units, Reason.SETTLEMENT),
@@ -372,6 +417,7 @@ class LedgerTransaction:
                 ]
         else:
             cash = to_units_floor(-quantity * price * terms.contract_size, asset.decimals)
+            _check_cash(cash, asset.symbol, "premium")
             if cash:
                 postings += [
                     Posting(account_id, asset.symbol, cash, Reason.TRADE),
@@ -385,10 +431,7 @@ class LedgerTransaction:
         operation = Operation(
             Reason.TRADE, reference or f"trade:{terms.instrument}", tuple(postings)
         )
-        if postings:
-            op_id = self.post(operation, Overdraft.ALLOW)
-        else:
-            op_id = self._empty_operation(operation)
+        op_id = self.post(operation) if postings else self._empty_operation(operation)
         self.connection.execute(
             insert(schema.trades).values(
                 operation_id=op_id,
@@ -440,12 +483,34 @@ class LedgerTransaction:
         self.connection.execute(stmt)
 
 
+def _check_cash(units: int, asset: str, what: str) -> None:
+    if abs(units) > MAX_UNITS:
+        raise SolventInputError(
+            "quantity",
+            f"the trade's {what} in {asset} exceeds the ledger's limit of 2^63-1 base units",
+        )
+
+
+def _overdraft_message(tx: LedgerTransaction, posting: Posting, before: int) -> str:
+    asset = tx.assets.get(posting.asset)
+    text = (
+        f"insufficient {posting.asset} in {posting.account!r}: holds {asset.format(before)}, "
+        f"needs {asset.format(-posting.amount)}"
+    )
+    if posting.account in SYSTEM_ACCOUNTS:
+        text += (
+            f" (the venue pays realized P&L and premiums from its own balance: fund it with "
+            f"`solvent account deposit {posting.account} {posting.asset} AMOUNT`)"
+        )
+    return text
+
+
 def _record(row: Any) -> AccountRecord:
     return AccountRecord(
         id=row["id"],
         kind=AccountKind(row["kind"]),
         parent=row["parent_id"],
-        mode=None if row["mode"] is None else AccountMode(row["mode"]),
+        mode=None if row["mode"] is None else SubAccountMode(row["mode"]),
         model=row["model"],
     )
 
@@ -522,7 +587,7 @@ class Ledger:
         account_id: str,
         *,
         parent: str | None = None,
-        mode: AccountMode | None = None,
+        mode: SubAccountMode | None = None,
         model: str = "standard",
     ) -> AccountRecord:
         with self.transaction() as tx:
@@ -551,94 +616,143 @@ class Ledger:
     # --- audit -------------------------------------------------------------------------------
 
     def journal_balances(self) -> dict[tuple[str, str], int]:
-        """Balances recomputed from the journal alone: ``{(account, asset): units}``, non-zero."""
+        """Balances recomputed from the journal alone: ``{(account, asset): units}``, non-zero.
+
+        Summed by the database; if SQLite's 64-bit ``sum`` overflows on a corrupt journal, summed
+        again exactly in Python (arbitrary-precision integers)."""
+        query = select(
+            schema.entries.c.account_id, schema.entries.c.asset, func.sum(schema.entries.c.amount)
+        ).group_by(schema.entries.c.account_id, schema.entries.c.asset)
+        try:
+            with self.engine.connect() as conn:
+                rows = [(a, s, t) for a, s, t in conn.execute(query).all()]
+            return {(a, s): int(t) for a, s, t in rows if int(t) != 0}
+        except (OperationalError, DataError, OverflowError, ValueError):
+            totals: dict[tuple[str, str], int] = defaultdict(int)
+            for _, account, asset, amount in self._entry_rows():
+                totals[(account, asset)] += _as_int(amount) or 0
+            return {k: v for k, v in totals.items() if v != 0}
+
+    def _entry_rows(self) -> Iterator[tuple[int, str, str, Any]]:
+        """Every journal entry ``(operation_id, account, asset, amount)``, streamed."""
+        columns = (
+            schema.entries.c.operation_id,
+            schema.entries.c.account_id,
+            schema.entries.c.asset,
+            schema.entries.c.amount,
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    schema.entries.c.account_id,
-                    schema.entries.c.asset,
-                    func.sum(schema.entries.c.amount),
-                ).group_by(schema.entries.c.account_id, schema.entries.c.asset)
-            ).all()
-        return {(a, s): int(t) for a, s, t in rows if int(t) != 0}
+            result = conn.execution_options(yield_per=10_000).execute(select(*columns))
+            for row in result:
+                yield row[0], row[1], row[2], row[3]
 
     def cached_balances(self) -> dict[tuple[str, str], int]:
-        """The balance cache: ``{(account, asset): units}``, non-zero."""
+        """The balance cache: ``{(account, asset): units}``, non-zero (corrupt rows left out: the
+        audit reports them)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(schema.balances)).all()
-        return {(r.account_id, r.asset): int(r.amount) for r in rows if int(r.amount) != 0}
+        result = {}
+        for r in rows:
+            units = _as_int(r.amount)
+            if units is not None and units != 0:
+                result[(r.account_id, r.asset)] = units
+        return result
 
     def replay_positions(self) -> dict[tuple[str, str], PositionState]:
         """Positions rebuilt from the trades table alone, in booking order."""
+        replayed, problems = self._replay_positions()
+        if problems:
+            raise SolventInputError("trades", problems[0])
+        return replayed
+
+    def _replay_positions(self) -> tuple[dict[tuple[str, str], PositionState], list[str]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(schema.trades).order_by(schema.trades.c.id)).all()
         result: dict[tuple[str, str], PositionState] = {}
+        problems: list[str] = []
         for r in rows:
-            terms = TradeTerms(
-                r.instrument,
-                TradeStyle(r.style),
-                SettlementKind(r.settlement),
-                r.settlement_asset,
-                Decimal(r.contract_size),
-            )
             key = (r.account_id, r.instrument)
-            before = result.get(
-                key,
-                PositionState(r.instrument, Decimal(0), Decimal(0), Decimal(0), r.settlement_asset),
-            )
-            result[key] = apply_fill(before, terms, Decimal(r.quantity), Decimal(r.price)).position
-        return result
+            try:
+                terms = TradeTerms(
+                    r.instrument,
+                    TradeStyle(r.style),
+                    Settlement(r.settlement),
+                    r.settlement_asset,
+                    Decimal(r.contract_size),
+                )
+                before = result.get(
+                    key,
+                    PositionState(
+                        r.instrument, Decimal(0), Decimal(0), Decimal(0), r.settlement_asset
+                    ),
+                )
+                fill = apply_fill(before, terms, Decimal(r.quantity), Decimal(r.price))
+            except (ValueError, ArithmeticError, TypeError):
+                problems.append(f"trade {r.id}: corrupt row (cannot be replayed)")
+                continue
+            result[key] = fill.position
+        return result, problems
 
     def audit(self) -> AuditReport:
-        """Recompute every balance from the journal and check every invariant.
+        """Recompute every balance from the journal and check every invariant; never raises on
+        what it finds (a corrupt row or an unreadable table is reported as a problem).
 
         Checks: each operation has exactly ``entry_count`` entries and sums to zero per asset;
-        cached balances equal the journal's sums; per asset, the total held by all accounts but
-        ``@external`` equals deposited - withdrawn; positions equal the replay of the trades.
+        every stored amount is an integer of base units; cached balances equal the journal's sums;
+        every balance is one its account type allows (:data:`solvent.ledger.model.BOUNDS`: users
+        and the venue's accounts >= 0, ``@external`` <= 0, all within 64 bits); per asset, the
+        total held by all accounts but ``@external`` equals deposited - withdrawn; positions equal
+        the replay of the trades.
         """
         problems: list[str] = []
-        with self.engine.connect() as conn:
-            counts = conn.execute(
-                select(
-                    schema.operations.c.id,
-                    schema.operations.c.entry_count,
-                    func.count(schema.entries.c.id),
-                )
-                .select_from(schema.operations.outerjoin(schema.entries))
-                .group_by(schema.operations.c.id, schema.operations.c.entry_count)
-                .having(func.count(schema.entries.c.id) != schema.operations.c.entry_count)
-            ).all()
-            problems += [f"operation {i}: {n} entries, expected {e}" for i, e, n in counts]
-            unbalanced = conn.execute(
-                select(schema.entries.c.operation_id, schema.entries.c.asset)
-                .group_by(schema.entries.c.operation_id, schema.entries.c.asset)
-                .having(func.sum(schema.entries.c.amount) != 0)
-            ).all()
-            problems += [f"operation {i} does not balance in {a}" for i, a in unbalanced]
-            flows = conn.execute(
-                select(
-                    schema.entries.c.asset,
-                    schema.entries.c.reason,
-                    func.sum(schema.entries.c.amount),
-                )
-                .where(schema.entries.c.account_id == EXTERNAL)
-                .group_by(schema.entries.c.asset, schema.entries.c.reason)
-            ).all()
-        journal = self.journal_balances()
-        cached = self.cached_balances()
-        for key in sorted(set(journal) | set(cached)):
-            if journal.get(key, 0) != cached.get(key, 0):
-                problems.append(
-                    f"balance of {key[0]} in {key[1]}: cached {cached.get(key, 0)}, "
-                    f"journal {journal.get(key, 0)}"
-                )
+        found: dict[str, Any] = {}
+        stages: list[tuple[str, Callable[[], Any]]] = [
+            ("kinds", self._audit_kinds),
+            ("journal", self.journal_balances),
+            ("operations", self._audit_operations),
+            ("entries", self._audit_entries),
+            ("balances", self._audit_cache),
+            ("flows", self._audit_flows),
+            ("positions", self._audit_positions),
+        ]
+        for name, stage in stages:
+            try:
+                found[name] = stage()
+            except (SQLAlchemyError, ArithmeticError, ValueError, TypeError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                problems.append(f"{name}: could not be checked ({type(exc).__name__}: {first})")
+                found[name] = None
+        kinds: dict[str, AccountKind] = {}
+        if found["kinds"] is not None:
+            kinds, kind_problems = found["kinds"]
+            problems += kind_problems
+        for name in ("operations", "entries"):
+            if found[name] is not None:
+                problems += found[name]
+        journal: dict[tuple[str, str], int] = found["journal"] or {}
+        cached: dict[tuple[str, str], int] = {}
+        if found["balances"] is not None:
+            cached, cache_problems = found["balances"]
+            problems += cache_problems
+        if found["journal"] is not None and found["balances"] is not None:
+            for key in sorted(set(journal) | set(cached)):
+                if journal.get(key, 0) != cached.get(key, 0):
+                    problems.append(
+                        f"balance of {key[0]} in {key[1]}: cached {cached.get(key, 0)}, "
+                        f"journal {journal.get(key, 0)}"
+                    )
+        for (account, asset), units in sorted(cached.items()):
+            kind = kinds.get(account)
+            why = None if kind is None else balance_problem(kind, units)
+            if why is not None:
+                problems.append(f"balance of {account} in {asset}: {why}")
         deposited: dict[str, int] = defaultdict(int)
         withdrawn: dict[str, int] = defaultdict(int)
-        for asset, reason, total in flows:
+        for asset, reason, total in found["flows"] or []:
             if reason == Reason.DEPOSIT.value:
-                deposited[asset] += -int(total)
+                deposited[asset] += -total
             elif reason == Reason.WITHDRAWAL.value:
-                withdrawn[asset] += int(total)
+                withdrawn[asset] += total
             else:
                 problems.append(f"{EXTERNAL} has {reason} entries in {asset}")
         held: dict[str, int] = defaultdict(int)
@@ -653,23 +767,141 @@ class Ledger:
                 problems.append(
                     f"{asset}: held {t.held} != deposited {t.deposited} - withdrawn {t.withdrawn}"
                 )
-        replayed = {k: v for k, v in self.replay_positions().items()}
+        if found["positions"] is not None:
+            problems += found["positions"]
+        system: dict[str, dict[str, int]] = {a: {} for a in SYSTEM_ACCOUNTS}
+        for (account, asset), units in sorted(cached.items()):
+            if account in system:
+                system[account][asset] = units
+        return AuditReport(totals, tuple(problems), system)
+
+    def _audit_kinds(self) -> tuple[dict[str, AccountKind], list[str]]:
+        kinds: dict[str, AccountKind] = {}
+        problems: list[str] = []
         with self.engine.connect() as conn:
-            stored = {
-                (r.account_id, r.instrument): _position(r._mapping)
-                for r in conn.execute(select(schema.positions)).all()
-            }
+            for account, kind in conn.execute(
+                select(schema.accounts.c.id, schema.accounts.c.kind)
+            ).all():
+                try:
+                    kinds[account] = AccountKind(kind)
+                except ValueError:
+                    problems.append(f"account {account}: unknown kind {kind!r}")
+        return kinds, problems
+
+    def _audit_operations(self) -> list[str]:
+        """Operations with a wrong number of entries, or that do not sum to zero per asset."""
+        problems: list[str] = []
+        with self.engine.connect() as conn:
+            counts = conn.execute(
+                select(
+                    schema.operations.c.id,
+                    schema.operations.c.entry_count,
+                    func.count(schema.entries.c.id),
+                )
+                .select_from(schema.operations.outerjoin(schema.entries))
+                .group_by(schema.operations.c.id, schema.operations.c.entry_count)
+                .having(func.count(schema.entries.c.id) != schema.operations.c.entry_count)
+            ).all()
+        problems += [f"operation {i}: {n} entries, expected {e}" for i, e, n in counts]
+        try:
+            with self.engine.connect() as conn:
+                unbalanced = [
+                    (i, a)
+                    for i, a in conn.execute(
+                        select(schema.entries.c.operation_id, schema.entries.c.asset)
+                        .group_by(schema.entries.c.operation_id, schema.entries.c.asset)
+                        .having(func.sum(schema.entries.c.amount) != 0)
+                    ).all()
+                ]
+        except (OperationalError, DataError):  # SQLite's 64-bit sum overflowed: sum exactly
+            sums: dict[tuple[int, str], int] = defaultdict(int)
+            for op_id, _, asset, amount in self._entry_rows():
+                sums[(op_id, asset)] += _as_int(amount) or 0
+            unbalanced = sorted(k for k, v in sums.items() if v != 0)
+        problems += [f"operation {i} does not balance in {a}" for i, a in unbalanced]
+        return problems
+
+    def _audit_entries(self) -> list[str]:
+        """Journal entries whose amount is not an integer of base units (SQLite stores any value
+        in any column, e.g. a REAL after a 64-bit overflow)."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name != "sqlite":
+                return []  # BIGINT columns hold nothing else
+            rows = conn.execute(
+                select(schema.entries.c.id, schema.entries.c.amount).where(
+                    func.typeof(schema.entries.c.amount) != "integer"
+                )
+            ).all()
+        return [f"entry {i}: corrupt amount {a!r} (not an integer of base units)" for i, a in rows]
+
+    def _audit_cache(self) -> tuple[dict[tuple[str, str], int], list[str]]:
+        cached: dict[tuple[str, str], int] = {}
+        problems: list[str] = []
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schema.balances)).all()
+        for r in rows:
+            units = _as_int(r.amount)
+            if units is None:
+                problems.append(
+                    f"balance of {r.account_id} in {r.asset}: corrupt value {r.amount!r} (not an "
+                    "integer of base units)"
+                )
+            elif units != 0:
+                cached[(r.account_id, r.asset)] = units
+        return cached, problems
+
+    def _audit_flows(self) -> list[tuple[str, str, int]]:
+        """Per asset and reason, the sum of the external account's entries."""
+        flows: dict[tuple[str, str], int] = defaultdict(int)
+        query = (
+            select(
+                schema.entries.c.asset,
+                schema.entries.c.reason,
+                func.sum(schema.entries.c.amount),
+            )
+            .where(schema.entries.c.account_id == EXTERNAL)
+            .group_by(schema.entries.c.asset, schema.entries.c.reason)
+        )
+        try:
+            with self.engine.connect() as conn:
+                for asset, reason, total in conn.execute(query).all():
+                    flows[(asset, reason)] += int(total)
+        except (OperationalError, DataError):
+            flows.clear()
+            with self.engine.connect() as conn:
+                result = conn.execution_options(yield_per=10_000).execute(
+                    select(
+                        schema.entries.c.asset, schema.entries.c.reason, schema.entries.c.amount
+                    ).where(schema.entries.c.account_id == EXTERNAL)
+                )
+                for asset, reason, amount in result:
+                    flows[(asset, reason)] += _as_int(amount) or 0
+        return [(a, r, t) for (a, r), t in sorted(flows.items())]
+
+    def _audit_positions(self) -> list[str]:
+        replayed, problems = self._replay_positions()
+        stored: dict[tuple[str, str], PositionState | None] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(select(schema.positions)).all():
+                try:
+                    stored[(r.account_id, r.instrument)] = _position(r._mapping)
+                except (ValueError, ArithmeticError):
+                    stored[(r.account_id, r.instrument)] = None
         for key in sorted(set(replayed) | set(stored)):
             a, b = replayed.get(key), stored.get(key)
             if (
                 a is None
                 or b is None
                 or (a.quantity, a.average_price, a.realized_pnl)
-                != (
-                    b.quantity,
-                    b.average_price,
-                    b.realized_pnl,
-                )
+                != (b.quantity, b.average_price, b.realized_pnl)
             ):
                 problems.append(f"position {key[0]} {key[1]} differs from the trade replay")
-        return AuditReport(totals, tuple(problems))
+        return problems
+
+
+def _as_int(value: Any) -> int | None:
+    """A stored amount as an exact integer of base units, or ``None`` when the row is corrupt
+    (a float, a string, beyond 64 bits)."""
+    if type(value) is not int or abs(value) > MAX_UNITS:
+        return None
+    return value

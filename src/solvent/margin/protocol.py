@@ -12,25 +12,33 @@ A model is a module exposing ``MODEL``, an object with:
   in ``Prepared``: risk arrays, sensitivities, scenario labels;
 - ``margin(prepared, book, *, detail) -> BookMargin``: any number of times per update, for any
   book whose ``instruments`` equal ``prepared``'s. ``detail`` (:class:`Detail`) says how much to
-  build: USD totals only, per-account pools, or the full explanation.
+  build: USD totals only, per-account pools, or the full explanation. Models assemble the result
+  with :func:`solvent.margin.build.build_book_margin` (one builder for every model);
+- ``composition(params) -> Composition``: the model's documented formula re-deriving each pool's
+  IM and MM from its ``components`` (:class:`~solvent.margin.result.Composition`), checked for
+  every model by tests/margin/test_model_contract.py.
 
 :func:`margin_book` is the one-shot path (load, resolve, prepare, margin) and must give the same
 result as a caller that keeps ``Prepared`` and re-margins against it.
+
+Optional capabilities: a model may also implement :class:`BacktestCapable` (a closed-form margin
+series for the backtest's one-unit position); callers test for it with ``isinstance`` and fall
+back to the three phases, day by day, otherwise.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from solvent.arrays import FloatArray
+from solvent.arrays import FloatArray, IntArray
 from solvent.errors import SolventInputError
 from solvent.instruments.table import InstrumentTable
-from solvent.margin.result import BookMargin
+from solvent.margin.result import BookMargin, Composition
 from solvent.market.snapshot import MarketColumns, MarketSnapshot
 from solvent.portfolio.book import Book
 
@@ -135,6 +143,47 @@ class MarginModel(Protocol):
 
     def margin(self, prepared: Any, book: Book, *, detail: Detail) -> BookMargin: ...
 
+    def composition(self, params: Any) -> Composition: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UnitBacktest:
+    """The question a margin backtest asks of a model, every day of a close series.
+
+    On day ``t`` (each of ``days``, indexes into ``closes``) the position is ``quantity`` coins
+    (+1 long, -1 short) of one asset held as a linear USDC perpetual marked at ``closes[t]``
+    (USD), in a market as of ``t + 1 day 00:00 UTC``: only ``closes[: t + 1]`` are known. The
+    realized loss is measured ``horizon_days`` observations later; a model with a margin period
+    of risk uses ``horizon_days`` as that period.
+    """
+
+    closes: FloatArray
+    quantity: float
+    days: IntArray
+    horizon_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestMargins:
+    """A model's answer to :class:`UnitBacktest`: the initial margin (USD, >= 0) of each day,
+    the parameter set's label, and optional named variants of the model (e.g. fhs-es's
+    anti-procyclicality overlays), each a margin series over the same days."""
+
+    parameters: str
+    margin: FloatArray
+    variants: Mapping[str, FloatArray] = field(default_factory=dict)
+
+
+@runtime_checkable
+class BacktestCapable(Protocol):
+    """Optional capability: the margin series of :class:`UnitBacktest` without building one
+    market per day. It must equal the three phases run on each day's market (the model's tests
+    check it). With ``variants`` the answer also carries the model's variants."""
+
+    def backtest(
+        self, params: Any, request: UnitBacktest, *, variants: bool
+    ) -> BacktestMargins: ...
+
 
 def margin_book(
     model: MarginModel,
@@ -186,3 +235,8 @@ class LegacyModel:
                 "book.instruments", "must be the prepared instruments, in order"
             )
         return self.run(book, snapshot, params, detail >= Detail.ACCOUNTS, detail >= Detail.EXPLAIN)
+
+    def composition(self, params: str | None) -> Composition:
+        """Not declared by models still behind this adapter: their documented formulas are
+        spelled out in tests/margin/test_model_contract.py until they are ported."""
+        raise NotImplementedError(f"{self.name} is not ported to the protocol yet")

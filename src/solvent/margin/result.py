@@ -7,6 +7,7 @@ cross-collateral pool); scenario P&L is signed (< 0 is a loss).
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -79,3 +80,81 @@ class BookMargin:
     initial_margin_usd: NDArray[np.float64]
     maintenance_margin_usd: NDArray[np.float64]
     detail: tuple[AccountMargin, ...] | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What a pool's ``--explain`` contributions add up to (each contribution counts its ``pnl``,
+    or its ``initial_margin`` when it has no ``pnl``)::
+
+        sum of contributions = (P&L of scenarios[worst_scenario.index] if worst_scenario)
+                               + sum over components c of components[c] * coefficient
+
+    e.g. span: the worst scenario's P&L; deribit-pm: ``-worst_case``; fhs-es: ``-es``; per-position
+    and Euler models: their IM components. ``tolerance`` is relative: an Euler allocation by
+    finite differences adds up only approximately.
+    """
+
+    worst_scenario: bool = False
+    components: Mapping[str, float] = field(default_factory=dict)
+    tolerance: float = 1e-9
+
+    def target(self, pool: PoolMargin) -> float:
+        """What ``pool``'s contributions must add up to (pool currency)."""
+        total = _combine(self.components, pool.components)
+        if self.worst_scenario:
+            if pool.worst_scenario is None or not pool.scenarios:
+                raise ValueError(f"pool {pool.currency} has no worst scenario to explain")
+            total += pool.scenarios[pool.worst_scenario.index][1]
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class Composition:
+    """How a model re-derives a pool's IM and MM from its ``components`` (its documented formula,
+    as data, so that the contract test can check every model the same way).
+
+    ``initial`` and ``maintenance`` map a component name, or an :mod:`fnmatch` pattern such as
+    ``"*.initial_margin"`` (for names that depend on the book), to its coefficient::
+
+        IM = sum over components c of coefficient(initial, c) * components[c]
+
+    and likewise for MM; a component no key matches counts 0 (e.g. ``maintenance_margin =
+    mm_factor * IM`` is ``maintenance = {c: mm_factor for c in initial}``). A name matching
+    several keys takes the first key's coefficient (exact names before patterns).
+
+    ``explained`` says what the ``--explain`` contributions add up to (:class:`Explanation`);
+    ``None`` when the model lists no contributions.
+    """
+
+    initial: Mapping[str, float]
+    maintenance: Mapping[str, float]
+    explained: Explanation | None = None
+
+    @classmethod
+    def scaled(
+        cls, initial: Mapping[str, float], mm_factor: float, explained: Explanation | None = None
+    ) -> Composition:
+        """``IM`` as given and ``MM = mm_factor * IM``."""
+        return cls(dict(initial), {name: c * mm_factor for name, c in initial.items()}, explained)
+
+    def initial_margin(self, components: Mapping[str, float]) -> float:
+        """IM re-derived from ``components`` (pool currency)."""
+        return _combine(self.initial, components)
+
+    def maintenance_margin(self, components: Mapping[str, float]) -> float:
+        """MM re-derived from ``components`` (pool currency)."""
+        return _combine(self.maintenance, components)
+
+
+def _coefficient(terms: Mapping[str, float], name: str) -> float:
+    if name in terms:
+        return terms[name]
+    for pattern, c in terms.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return c
+    return 0.0
+
+
+def _combine(terms: Mapping[str, float], components: Mapping[str, float]) -> float:
+    return float(sum(_coefficient(terms, name) * v for name, v in components.items()))

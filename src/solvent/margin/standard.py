@@ -30,8 +30,8 @@ import numpy as np
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-from solvent.margin.params import check_fields, number_in, resolve_params
-from solvent.margin.protocol import Detail, MarketData, PricedMarket
+from solvent.margin.params import ParamsSchema, Table, frozen_tables, number, table, tables
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
 from solvent.margin.result import AccountMargin, BookMargin, Contribution, PoolMargin
 from solvent.margin.standard_kernel import (
     CHUNK_ACCOUNTS,
@@ -46,8 +46,14 @@ MODEL_NAME = "standard"
 COMPONENTS = ("futures_im", "options_im", "futures_mm", "options_mm", "fee_provision")
 
 
+DERIBIT_2022 = "Deribit support, standard margin (2022-01-11)"
+OPTIONS_SOURCE = "Deribit inverse option rules (third-party quotes)"
+
+
 @dataclass(frozen=True, slots=True)
 class FuturesRates:
+    """Futures margin rates of one underlying (fractions of notional; slope per unit of size)."""
+
     initial_base: float
     maintenance_base: float
     size_slope: float
@@ -55,6 +61,8 @@ class FuturesRates:
 
 @dataclass(frozen=True, slots=True)
 class StandardParams:
+    """A validated ``standard`` parameter set (``margin/params/standard.toml``)."""
+
     name: str
     version: str
     futures: Mapping[str, FuturesRates]
@@ -62,6 +70,7 @@ class StandardParams:
     short_initial_min: float
     short_maintenance: float
     linear_fee_provision: float
+    params_id: ParamsId
 
     @property
     def label(self) -> str:
@@ -71,41 +80,57 @@ class StandardParams:
         return self.futures.get(underlying, self.futures["default"])
 
 
-def parse_params(raw: Mapping[str, Any]) -> StandardParams:
-    """Validate a standard parameter dict."""
-    check_fields(raw, {"name", "version", "futures", "options"}, "")
-    futures = {}
-    for asset, table in raw["futures"].items():
-        path = f"futures.{asset}."
-        check_fields(table, {"initial_base", "maintenance_base", "size_slope"}, path)
-        futures[asset] = FuturesRates(
-            number_in(table, "initial_base", path, 0, 1),
-            number_in(table, "maintenance_base", path, 0, 1),
-            number_in(table, "size_slope", path, 0, 0.01),
-        )
-    if "default" not in futures:
-        from solvent.errors import SolventInputError
+_FUTURES = Table(
+    {
+        "initial_base": number(0, 1, unit="fraction of notional"),
+        "maintenance_base": number(0, 1, unit="fraction of notional"),
+        "size_slope": number(0, 0.01, unit="fraction of notional per unit of size"),
+    },
+    source=DERIBIT_2022,
+)
+_OPTIONS = Table(
+    {
+        "short_initial_max": number(0, 1, unit="fraction of the underlying"),
+        "short_initial_min": number(0, 1, unit="fraction of the underlying"),
+        "short_maintenance": number(0, 1, unit="fraction of the underlying"),
+        "linear_fee_provision": number(0, 0.1, unit="fraction of the index", source="Bybit"),
+    },
+    source=OPTIONS_SOURCE,
+)
+FIELDS = Table(
+    {
+        "futures": tables(_FUTURES, required_keys=("default",), doc="per underlying"),
+        "options": table(_OPTIONS),
+    }
+)
 
-        raise SolventInputError("params.futures.default", "required fallback set")
-    o = raw["options"]
-    check_fields(
-        o,
-        {"short_initial_max", "short_initial_min", "short_maintenance", "linear_fee_provision"},
-        "options.",
-    )
+
+def _build(v: Mapping[str, Any], pid: ParamsId) -> StandardParams:
+    o = v["options"]
     return StandardParams(
-        name=str(raw["name"]),
-        version=str(raw["version"]),
-        futures=futures,
-        short_initial_max=number_in(o, "short_initial_max", "options.", 0, 1),
-        short_initial_min=number_in(o, "short_initial_min", "options.", 0, 1),
-        short_maintenance=number_in(o, "short_maintenance", "options.", 0, 1),
-        linear_fee_provision=number_in(o, "linear_fee_provision", "options.", 0, 0.1),
+        name=pid.name,
+        version=pid.version,
+        futures=frozen_tables(v["futures"], lambda t: FuturesRates(**t)),
+        short_initial_max=o["short_initial_max"],
+        short_initial_min=o["short_initial_min"],
+        short_maintenance=o["short_maintenance"],
+        linear_fee_provision=o["linear_fee_provision"],
+        params_id=pid,
     )
+
+
+SCHEMA = ParamsSchema(MODEL_NAME, ("standard",), FIELDS, _build)
+"""Declaration, built-in sets and loader of ``standard`` parameters."""
+
+
+def parse_params(raw: Mapping[str, Any]) -> StandardParams:
+    """Validate a complete standard parameter dict."""
+    return SCHEMA.from_mapping(raw)
 
 
 def load_params(params: str | None = None) -> StandardParams:
-    return parse_params(resolve_params(MODEL_NAME, params))
+    """The standard set: ``None``/``standard``, or a file merged over it (docs/parameters.md)."""
+    return SCHEMA.load(params)
 
 
 @dataclass(frozen=True, slots=True)

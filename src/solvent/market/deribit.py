@@ -114,13 +114,17 @@ def chain_to_records(
     return rows[0]["timestamp"], index, records
 
 
-def read_perpetual_marks(path: str | Path) -> dict[str, float]:
-    """``instrument_name -> perp_futures_mark_price`` from a perpetual-prices CSV."""
+def read_perpetual_marks(path: str | Path, snapshot_file: str | None = None) -> dict[str, float]:
+    """``instrument_name -> perp_futures_mark_price`` from a perpetual-prices CSV.
+
+    A file that covers several chain snapshots (a ``snapshot_file`` column) is filtered to the rows
+    of ``snapshot_file`` (the chain CSV's file name) when that is given."""
     with _open(Path(path)) as fh:
         return {
             row["instrument_name"]: float(row["perp_futures_mark_price"])
             for row in csv.DictReader(fh)
             if row.get("perp_futures_mark_price")
+            and (snapshot_file is None or row.get("snapshot_file", snapshot_file) == snapshot_file)
         }
 
 

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.instruments.names import parse_instrument_name
 from solvent.instruments.table import InstrumentTable
 from solvent.instruments.terms import Instrument, InstrumentKind, make_instrument
 from solvent.market.order_book import OrderBook, parse_order_book
 from solvent.pricing.black76 import black76_price
+from solvent.pricing.columns import MarketColumns as MarketColumns
 from solvent.pricing.implied_vol import implied_vol
 from solvent.validation import (
     finite_number,
@@ -62,23 +62,6 @@ class InstrumentQuote:
         if self.instrument.is_option and self.instrument.is_inverse:
             return self.mark_price * self.forward
         return self.mark_price
-
-
-@dataclass(frozen=True, slots=True)
-class MarketColumns:
-    """Market data of an :class:`InstrumentTable`, one entry per row, for vectorized kernels.
-
-    ``forward`` and ``spot`` USD; ``time`` years; ``vol`` decimal (NaN for delta-1);
-    ``discount`` exp(-r T); ``rate`` continuously compounded; ``mark_price`` settlement units.
-    """
-
-    forward: FloatArray
-    spot: FloatArray
-    time: FloatArray
-    vol: FloatArray
-    discount: FloatArray
-    rate: FloatArray
-    mark_price: FloatArray
 
 
 @dataclass(frozen=True)

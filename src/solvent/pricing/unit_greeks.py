@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from solvent.instruments.table import InstrumentTable
-from solvent.market.snapshot import MarketColumns
 from solvent.pricing.black76 import Greeks, black76_greeks
+from solvent.pricing.columns import MarketColumns
 
 
 def table_greeks(table: InstrumentTable, cols: MarketColumns) -> Greeks:

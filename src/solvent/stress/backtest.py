@@ -8,32 +8,35 @@ linear perpetual ``<ASSET>_USDC-PERPETUAL`` marked at ``P_T`` (index ``P_T``). T
 is ``-q (P_{T+h} - P_T)`` USD (h observations later); a breach is a realized loss strictly above
 the initial margin. Observations run from ``T = warmup_days`` to the last ``T`` with a ``T + h``.
 
-Every model of the registry is run the same way (:func:`run_backtest`: one snapshot and one
-registry call per day). ``fhs-es`` has a closed path (:func:`fhs_es_margins`): for a single
-linear delta-1 position the scenario P&L is ``q P_T expm1(sigma S)`` with ``S`` the filtered
-h-day sums, so each day needs only a partition of the sums, no pricing; it equals the model's
-own result (tests check a few days) and it gives the overlays' variants cheaply.
+Every model of the registry can be backtested: by default one snapshot and one pass through the
+model's three phases per day. A model that implements the optional
+:class:`~solvent.margin.protocol.BacktestCapable` capability (fhs-es: a closed form for a single
+delta-1 position) answers the whole series at once instead, and may add named variants of itself
+(fhs-es: its anti-procyclicality overlays), reported under ``overlays``. This module knows no
+model by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-from solvent.margin.fhs_es.filtering import ewma_sigma, window_sums
-from solvent.margin.fhs_es.model import combine
-from solvent.margin.fhs_es.params import FhsParams, Overlays
-from solvent.margin.fhs_es.params import load_params as load_fhs_params
-from solvent.margin.fhs_es.tail import tail_count
-from solvent.margin.protocol import Detail, PricedMarket, margin_book
-from solvent.margin.registry import get_model
+from solvent.margin.protocol import (
+    BacktestCapable,
+    Detail,
+    MarginModel,
+    PricedMarket,
+    UnitBacktest,
+)
+from solvent.margin.registry import get_model, resolve_alias
 from solvent.market.history import PriceHistory
 from solvent.market.snapshot import MarketSnapshot, build_snapshot
 from solvent.portfolio.book import Book
@@ -45,7 +48,6 @@ from solvent.stress.statistics import (
 )
 
 DEFAULT_WARMUP_DAYS = 365
-FHS_MODEL = "fhs-es"
 
 
 class Side(StrEnum):
@@ -102,7 +104,8 @@ def evaluate(margin: FloatArray, loss: FloatArray, confidence: float) -> Backtes
 @dataclass(frozen=True, slots=True)
 class BacktestResult:
     """A backtest's series (``dates`` of margin days, ``margin`` and ``loss`` in USD), its
-    statistics, and for fhs-es the statistics of each overlay variant (name -> stats)."""
+    statistics, and the statistics of each of the model's variants (name -> stats; fhs-es's
+    overlays, empty for a model without variants)."""
 
     model: str
     parameters: str
@@ -187,10 +190,24 @@ def registry_margins(
     days: NDArray[np.intp],
 ) -> FloatArray:
     """Initial margin (USD) of one unit on each of ``days`` (indexes into the asset's closes),
-    one snapshot and one registry call per day."""
-    margin_model = get_model(model)
-    loaded = margin_model.load_params(params)
+    one snapshot and one pass through the model's three phases per day."""
+    margin_model = get_model(resolve_alias(model, params))
     dates, closes = _closes(history, asset)
+    loaded = margin_model.load_params(params)
+    margin, _ = _day_by_day(margin_model, loaded, dates, closes, asset, side, days)
+    return margin
+
+
+def _day_by_day(
+    model: MarginModel,
+    params: Any,
+    dates: NDArray[np.datetime64],
+    closes: FloatArray,
+    asset: str,
+    side: Side,
+    days: NDArray[np.intp],
+) -> tuple[FloatArray, str]:
+    """The generic path: (initial margin of each day, the parameter set's label)."""
     book = Book.from_arrays(
         ("backtest",),
         (perpetual_name(asset),),
@@ -199,86 +216,15 @@ def registry_margins(
         np.array([side.sign]),
     )
     out = np.empty(days.size)
+    label = ""
     for i, t in enumerate(days):
         snap = day_snapshot(asset, dates[t], float(closes[t]))
         priced = PricedMarket.resolve(snap, book.instruments)
-        prepared = margin_model.prepare(priced, book.instruments, loaded)
-        out[i] = margin_model.margin(prepared, book, detail=Detail.TOTALS).initial_margin_usd[0]
-    return out
-
-
-def fhs_es_margins(
-    params: FhsParams, history: PriceHistory, asset: str, side: Side, days: NDArray[np.intp]
-) -> FloatArray:
-    """fhs-es initial margin (USD) of one unit on each of ``days``, by the closed path (see the
-    module docstring); equal to :func:`solvent.margin.fhs_es.model.margin_book` on the day's
-    snapshot (no order book, so no liquidity add-on)."""
-    _, closes = _closes(history, asset)
-    r = np.diff(np.log(closes))[:, None]  # r[i] ends at close i + 1
-    h, seed = params.mpor_days, params.seed_days
-    sigma = ewma_sigma(r, params.ewma_lambda, seed)[:, 0]
-    z = r[:, 0] / sigma[:-1]
-    sums = window_sums(z[seed:, None], h)[:, 0]  # sums[j] covers z[seed+j .. seed+j+h-1]
-    raw = window_sums(r, h)[:, 0]  # raw[j] covers r[j .. j+h-1]
-    sq = np.concatenate([[0.0], np.cumsum(r[:, 0] ** 2)])
-    ovl = params.overlays
-    w_long = round(ovl.floor_years * 365.0)
-    w_s = ovl.stressed_window_days
-    win = sq[w_s:] - sq[:-w_s] if r.shape[0] >= w_s else np.zeros(0)
-    out = np.empty(days.size)
-    es = np.empty(days.size)
-    es_floor = np.zeros(days.size)
-    es_stress = np.zeros(days.size)
-    ratio = np.empty(days.size)
-    for i, t in enumerate(days):
-        n_ret = int(t)  # returns known at close t: r[0 .. t-1]
-        n_sum = n_ret - seed - h + 1
-        if n_sum < params.min_scenarios:
-            raise SolventInputError(
-                "warmup_days", f"day {t}: {n_sum} fhs-es scenarios < min_scenarios"
-            )
-        lo = max(0, n_sum - params.lookback_days) if params.lookback_days else 0
-        s = sums[lo:n_sum]
-        k = tail_count(s.size, params.confidence)
-        p = float(closes[t])
-        worst = _k_worst(s, k, side)
-        sig = float(sigma[n_ret])
-        es[i] = p * float(np.mean(-side.sign * np.expm1(sig * worst)))
-        sig_long = float(np.sqrt((sq[n_ret] - sq[max(0, n_ret - w_long)]) / min(n_ret, w_long)))
-        ratio[i] = sig / max(sig_long, 1e-12)
-        if ovl.floor:
-            es_floor[i] = p * float(np.mean(-side.sign * np.expm1(sig_long * worst)))
-        if ovl.stressed_weight > 0:
-            if n_ret <= w_s:
-                w0, w1 = 0, n_ret
-            else:
-                w0 = int(np.argmax(win[: n_ret - w_s + 1]))
-                w1 = w0 + w_s
-            if w1 - w0 < h:
-                w0, w1 = 0, n_ret
-            block = raw[w0 : w1 - h + 1]
-            kb = tail_count(block.size, params.confidence)
-            es_stress[i] = p * float(np.mean(-side.sign * np.expm1(_k_worst(block, kb, side))))
-    comps = combine(es, es_stress, es_floor, ovl, ratio)
-    out = comps["es"] + comps["stressed_period"] + comps["floor"] + comps["buffer"]
-    return out
-
-
-def _k_worst(values: FloatArray, k: int, side: Side) -> FloatArray:
-    """The k values giving the largest losses: smallest for a long, largest for a short."""
-    if side is Side.LONG:
-        return np.partition(values, k - 1)[:k]
-    return np.partition(values, values.size - k)[values.size - k :]
-
-
-OVERLAY_VARIANTS: dict[str, Overlays] = {
-    "none": Overlays(),
-    "buffer": Overlays(buffer=True),
-    "stressed_period": Overlays(stressed_weight=0.25),
-    "floor": Overlays(floor=True),
-    "all": Overlays(buffer=True, stressed_weight=0.25, floor=True),
-}
-"""The fhs-es overlay variants reported by the backtest (EMIR art. 28 (a), (b), (c), all)."""
+        prepared = model.prepare(priced, book.instruments, params)
+        result = model.margin(prepared, book, detail=Detail.TOTALS)
+        out[i] = result.initial_margin_usd[0]
+        label = result.parameters
+    return out, label
 
 
 def run_backtest(
@@ -292,30 +238,24 @@ def run_backtest(
     warmup_days: int = DEFAULT_WARMUP_DAYS,
     overlays: bool = True,
 ) -> BacktestResult:
-    """Backtest ``model`` on ``asset`` (see the module docstring). For fhs-es the parameter set's
-    ``mpor_days`` is set to ``horizon_days`` and the history is the one given; with
-    ``overlays`` the result also has each overlay variant's statistics."""
+    """Backtest ``model`` on ``asset`` (see the module docstring). A model with the backtest
+    capability receives the closes of ``history`` and ``horizon_days`` (fhs-es uses it as its
+    margin period of risk); with ``overlays`` the result also has each of its variants'
+    statistics."""
     dates, closes = _closes(history, asset)
     _check(confidence, horizon_days, warmup_days, closes.size)
     days = np.arange(warmup_days, closes.size - horizon_days, dtype=np.intp)
     loss = -side.sign * (closes[days + horizon_days] - closes[days])
+    margin_model = get_model(resolve_alias(model, params))
+    loaded = margin_model.load_params(params)
     variants: dict[str, BacktestStats] = {}
-    if model == FHS_MODEL:
-        base = load_fhs_params(params)
-        fhs = replace(base, mpor_days=horizon_days)
-        margin = fhs_es_margins(fhs, history, asset, side, days)
-        label = fhs.label
-        if overlays:
-            for name, variant in OVERLAY_VARIANTS.items():
-                m = fhs_es_margins(fhs.with_overlays(variant), history, asset, side, days)
-                variants[name] = evaluate(m, loss, confidence)
+    if isinstance(margin_model, BacktestCapable):
+        request = UnitBacktest(closes, side.sign, days, horizon_days)
+        answer = margin_model.backtest(loaded, request, variants=overlays)
+        margin, label = answer.margin, answer.parameters
+        variants = {name: evaluate(m, loss, confidence) for name, m in answer.variants.items()}
     else:
-        margin = registry_margins(model, params, history, asset, side, days)
-        snap = day_snapshot(asset, dates[days[0]], float(closes[days[0]]))
-        book = Book.from_arrays(
-            ("b",), (perpetual_name(asset),), np.array([0]), np.array([0]), np.array([1.0])
-        )
-        label = margin_book(get_model(model), book, snap, params, detail=Detail.TOTALS).parameters
+        margin, label = _day_by_day(margin_model, loaded, dates, closes, asset, side, days)
     return BacktestResult(
         model=model,
         parameters=label,

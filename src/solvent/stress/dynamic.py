@@ -26,8 +26,8 @@ from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-from solvent.margin.fhs_es.filtering import ewma_sigma
 from solvent.market.history import PriceHistory
+from solvent.riskstats.ewma import ewma_sigma, trailing_rms
 
 Clock = Callable[[], datetime]
 
@@ -126,11 +126,7 @@ def vol_ratios(
     square of the last ``long_window`` returns (all when fewer)."""
     r = np.asarray(returns, dtype=np.float64).reshape(-1)
     sigma = ewma_sigma(r[:, None], lam, seed)[1:, 0]
-    sq = np.concatenate([[0.0], np.cumsum(r**2)])
-    t = np.arange(1, r.size + 1)
-    lo = np.maximum(t - long_window, 0)
-    long_run = np.sqrt((sq[t] - sq[lo]) / (t - lo))
-    out: FloatArray = sigma / np.maximum(long_run, 1e-12)
+    out: FloatArray = sigma / np.maximum(trailing_rms(r, long_window), 1e-12)
     return out
 
 

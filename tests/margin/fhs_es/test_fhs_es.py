@@ -14,17 +14,18 @@ from hypothesis import strategies as st
 
 from helpers import BTC, ETH, market, portfolio
 from solvent.errors import SolventInputError
-from solvent.margin.fhs_es.filtering import ewma_sigma, stressed_window
 from solvent.margin.fhs_es.liquidity import close_out_cost
-from solvent.margin.fhs_es.model import MODEL, buffer_fraction, margin_book
+from solvent.margin.fhs_es.model import MODEL, margin_book
+from solvent.margin.fhs_es.overlays import buffer_fraction
 from solvent.margin.fhs_es.params import Overlays, load_params, parse_params
-from solvent.margin.fhs_es.tail import es_var, tail_count
 from solvent.margin.params import load_builtin
 from solvent.margin.registry import register
 from solvent.market.history import PriceHistory, embedded_price_history
 from solvent.market.order_book import parse_order_book
 from solvent.market.snapshot import parse_market
 from solvent.portfolio.book import Book
+from solvent.riskstats.ewma import ewma_sigma, stressed_window
+from solvent.riskstats.tail import es_var, tail_count
 
 PARAMS = load_params()
 HISTORY = embedded_price_history()

@@ -8,6 +8,7 @@ Amounts and prices are decimal strings parsed exactly; balances are printed as d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -15,21 +16,45 @@ import typer
 from solvent.accounts.health import Health
 from solvent.cli.output import emit_json, fail, run_or_fail
 from solvent.collateral.assets import format_decimal, parse_decimal
-from solvent.engine.accounts import AccountService, MarginFigures, Order
+from solvent.engine.accounts import (
+    DEFAULT_MAX_MARKET_AGE,
+    AccountService,
+    MarginFigures,
+    MarketFreshness,
+    Order,
+)
 from solvent.errors import SolventInputError
-from solvent.ledger.model import AccountMode, PositionState
+from solvent.ledger.bands import load_price_bands
+from solvent.ledger.model import PositionState
 from solvent.ledger.store import Ledger
 from solvent.margin.protocol import Detail, margin_book
 from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot, load_market
 from solvent.portfolio.book import Book
-from solvent.portfolio.portfolio import Portfolio
+from solvent.portfolio.portfolio import Portfolio, SubAccountMode
+from solvent.validation import iso_timestamp
 
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="SQLAlchemy URL (default: $SOLVENT_DB, else sqlite:///solvent.db)."),
 ]
 MarketOption = Annotated[str, typer.Option("--market", help="Market snapshot JSON (FORMATS 1).")]
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        help="ISO timestamp the market's age is measured against (default: the wall clock); "
+        "for replays of old markets.",
+    ),
+]
+MaxAgeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-market-age",
+        help=f"Seconds a market may be old for this operation (default "
+        f"{DEFAULT_MAX_MARKET_AGE.total_seconds():.0f}).",
+    ),
+]
 _NEGATIVE_OK = {"ignore_unknown_options": True}
 _ORDERS = {"ignore_unknown_options": True, "allow_extra_args": True}
 
@@ -67,8 +92,32 @@ def engine_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) -> M
     return _Figures(float(result.initial_margin_usd[0]), float(result.maintenance_margin_usd[0]))
 
 
-def _service(db: str | None) -> AccountService:
-    return AccountService(Ledger.open(db), engine_margin)
+def _freshness(now: str | None, max_age: str | None) -> MarketFreshness:
+    """The market-freshness rule from ``--now`` and ``--max-market-age``."""
+    limit = DEFAULT_MAX_MARKET_AGE
+    if max_age is not None:
+        seconds = parse_decimal(max_age, "max_market_age")
+        if seconds < 0 or seconds > 10**10:
+            raise SolventInputError("max_market_age", "must be a number of seconds in [0, 1e10]")
+        limit = timedelta(seconds=float(seconds))
+    if now is None:
+        return MarketFreshness(limit)
+    instant = iso_timestamp(now, "now")
+    return MarketFreshness(limit, lambda: instant)
+
+
+def _service(
+    db: str | None,
+    *,
+    freshness: MarketFreshness | None = None,
+    bands: str | None = None,
+) -> AccountService:
+    return AccountService(
+        Ledger.open(db),
+        engine_margin,
+        freshness=freshness,
+        bands=None if bands is None else load_price_bands(bands),
+    )
 
 
 def _health(health: Health) -> dict[str, Any]:
@@ -120,7 +169,7 @@ def register(app: typer.Typer) -> None:
             parsed_mode = None
             if mode is not None:
                 try:
-                    parsed_mode = AccountMode(mode)
+                    parsed_mode = SubAccountMode(mode)
                 except ValueError:
                     raise SolventInputError("mode", "must be cross or isolated") from None
             record = _service(db).create(account_id, parent=parent, mode=parsed_mode, model=model)
@@ -162,11 +211,13 @@ def register(app: typer.Typer) -> None:
         amount: Annotated[str, typer.Argument(metavar="AMOUNT")],
         market: MarketOption,
         db: DbOption = None,
+        now: NowOption = None,
+        max_market_age: MaxAgeOption = None,
     ) -> None:
-        """Withdraw AMOUNT of ASSET; refused below the initial margin."""
+        """Withdraw AMOUNT of ASSET; refused below the initial margin or with a stale market."""
 
         def action() -> dict[str, Any]:
-            service = _service(db)
+            service = _service(db, freshness=_freshness(now, max_market_age))
             op, health = service.withdraw(account_id, asset, amount, load_market(market))
             return {
                 "account": account_id,
@@ -190,11 +241,20 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--fee", help="Fee in the settlement asset.")
         ] = None,
         db: DbOption = None,
+        now: NowOption = None,
+        max_market_age: MaxAgeOption = None,
+        price_bands: Annotated[
+            str | None,
+            typer.Option(
+                "--price-bands", help="TOML file overriding the price bands (docs/ledger.md)."
+            ),
+        ] = None,
     ) -> None:
-        """Book a fill of QUANTITY (signed) at PRICE; refused below the initial margin."""
+        """Book a fill of QUANTITY (signed) at PRICE; refused outside the price band around the
+        mark, with a stale market, or below the initial margin."""
 
         def action() -> dict[str, Any]:
-            service = _service(db)
+            service = _service(db, freshness=_freshness(now, max_market_age), bands=price_bands)
             booked, health = service.trade(
                 account_id, instrument, quantity, price, load_market(market), fee
             )
@@ -259,6 +319,7 @@ def register(app: typer.Typer) -> None:
                 "balances": {a: assets.get(a).format(u) for a, u in sorted(view.balances.items())},
                 "positions": [_position(p) for p in view.positions],
                 **_health(view.health),
+                "unpriced": list(view.unpriced),
             }
 
         emit_json(run_or_fail(action))
@@ -287,6 +348,10 @@ def register(app: typer.Typer) -> None:
                     for s, t in report.assets.items()
                 },
                 "problems": list(report.problems),
+                "system": {
+                    account: {a: assets.get(a).format(u) for a, u in sorted(balances.items())}
+                    for account, balances in report.system.items()
+                },
             }
 
         ok, payload = run_or_fail(action)

@@ -1,6 +1,8 @@
 """``fhs-es``: filtered historical simulation Expected Shortfall over a whole book (USD pool).
 
-For every account at once (docs/methodology/fhs-es.md):
+Three phases (:mod:`solvent.margin.protocol`): :meth:`FhsModel.prepare` builds the scenarios and
+the USD risk array once per market update (steps 1-2); :meth:`FhsModel.margin` reduces any book
+against them (steps 3-5). For every account at once (docs/methodology/fhs-es.md):
 
 1. Scenarios (:mod:`.scenarios`): the joint filtered h-day moves of the book's underlyings at
    today's EWMA vol (``main``), the same at the long-run vol (``floor``), and the raw moves of
@@ -10,7 +12,7 @@ For every account at once (docs/methodology/fhs-es.md):
    (``R_usd[i, s] = pnl[i, s] * price(settle_i) * (1 + move_s(settle_i))``).
 3. Account P&L ``P = Q @ R_usd`` (accounts x scenarios, USD), in blocks of accounts; losses
    ``L = -P``. ``ES`` and ``VaR`` at ``confidence`` over ``main`` (:mod:`.tail`).
-4. Requirement (USD, each part >= 0; these are the ``components``)::
+4. Requirement (USD, each part >= 0; these are the ``components``, :mod:`.overlays`)::
 
        es              = max(ES_main, 0)
        stressed_period = max(0, w * (max(ES_stressed, 0) - es))             (overlay b, w > 0)
@@ -27,17 +29,26 @@ For every account at once (docs/methodology/fhs-es.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray
+from solvent.errors import SolventInputError
+from solvent.margin.fhs_es.backtest import unit_margins
 from solvent.margin.fhs_es.liquidity import close_out_cost
-from solvent.margin.fhs_es.params import MODEL_NAME, FhsParams, Overlays, load_params
+from solvent.margin.fhs_es.overlays import COMPONENTS, OVERLAY_VARIANTS, combine
+from solvent.margin.fhs_es.params import MODEL_NAME, FhsParams, load_params
 from solvent.margin.fhs_es.scenarios import FhsScenarios, build_scenarios
-from solvent.margin.fhs_es.tail import es_var, tail_indices
-from solvent.margin.protocol import LegacyModel
+from solvent.margin.protocol import (
+    BacktestMargins,
+    Detail,
+    MarketData,
+    PricedMarket,
+    UnitBacktest,
+)
 from solvent.margin.result import (
     AccountMargin,
     BookMargin,
@@ -46,44 +57,31 @@ from solvent.margin.result import (
     ScenarioRef,
 )
 from solvent.market.history import PriceHistory
+from solvent.market.order_book import OrderBook
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 from solvent.pricing.unit_greeks import unit_greeks
+from solvent.riskstats.tail import es_var, tail_indices
 from solvent.scenarios.risk_array import compute_risk_array
 
 CHUNK_ACCOUNTS = 4096
-COMPONENTS = ("es", "stressed_period", "floor", "buffer", "liquidity")
 
 
-def buffer_fraction(overlays: Overlays, vol_ratio: float | FloatArray) -> FloatArray:
-    """Buffer as a fraction of the margin: full below ``buffer_release_start``, linearly
-    released to 0 at ``buffer_release_full`` (0 when the buffer overlay is off)."""
-    if not overlays.buffer:
-        return np.zeros_like(np.asarray(vol_ratio, dtype=np.float64))
-    span = overlays.buffer_release_full - overlays.buffer_release_start
-    left = np.clip((overlays.buffer_release_full - np.asarray(vol_ratio)) / span, 0.0, 1.0)
-    out: FloatArray = overlays.buffer_rate * left
-    return out
+@dataclass(frozen=True, slots=True)
+class FhsPrepared:
+    """Everything fhs-es needs from one market update, for the instruments in order.
 
+    ``r_usd``: USD P&L of 1 unit long of each instrument in each scenario (instruments x
+    scenarios); ``liquidity``: for each underlying with an order book in the market (when the
+    add-on is on), the book and each instrument's delta per unit on that underlying (coins; 0 for
+    the other underlyings' instruments).
+    """
 
-def combine(
-    es: FloatArray,
-    es_stressed: FloatArray,
-    es_floor: FloatArray,
-    overlays: Overlays,
-    vol_ratio: float | FloatArray,
-) -> dict[str, FloatArray]:
-    """The ES-based components (all but liquidity) from the three blocks' signed ES (USD)."""
-    base = np.maximum(es, 0.0)
-    w = overlays.stressed_weight
-    stressed = np.maximum(w * (np.maximum(es_stressed, 0.0) - base), 0.0)
-    floor = (
-        np.maximum(np.maximum(es_floor, 0.0) - base - stressed, 0.0)
-        if overlays.floor
-        else np.zeros_like(base)
-    )
-    buffer = buffer_fraction(overlays, vol_ratio) * (base + stressed + floor)
-    return {"es": base, "stressed_period": stressed, "floor": floor, "buffer": buffer}
+    params: FhsParams
+    instruments: tuple[str, ...]
+    scenarios: FhsScenarios
+    r_usd: FloatArray
+    liquidity: tuple[tuple[OrderBook, FloatArray], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +90,7 @@ class FhsBookMargin:
 
     ``es``/``var``: signed ES and VaR of the ``main`` block at ``confidence`` (loss > 0);
     ``components``: name -> per-account USD array (see the module docstring);
-    ``margin``: the registry's :class:`BookMargin`.
+    ``margin``: the protocol's :class:`BookMargin`.
     """
 
     margin: BookMargin
@@ -102,36 +100,36 @@ class FhsBookMargin:
     scenarios: FhsScenarios
 
 
-def usd_risk_array(book: Book, market: MarketSnapshot, fhs: FhsScenarios) -> FloatArray:
-    """USD P&L of 1 unit long of every book instrument in every scenario (instruments x
-    scenarios): settlement-asset P&L times the settlement asset's scenario price."""
-    table = market.table(list(book.instruments), "positions")
-    return compute_risk_array(table, market.columns(table), fhs.scenarios).usd_pnl(market)
-
-
-def _net_delta(book: Book, market: MarketSnapshot, underlying: str) -> FloatArray:
-    table = market.table(list(book.instruments), "positions")
-    cols = market.columns(table)
-    per_unit = unit_greeks(table, cols).delta
-    mine = table.underlying_code == table.underlyings.index(underlying)
-    return np.asarray(book.quantities @ np.where(mine, per_unit, 0.0), dtype=np.float64)
-
-
-def margin_book(
-    book: Book,
-    market: MarketSnapshot,
+def prepare(
+    market: PricedMarket,
+    instruments: Sequence[str],
     params: FhsParams,
     *,
     history: PriceHistory | None = None,
-    detail: bool = True,
-    explain: bool = False,
-) -> FhsBookMargin:
-    """fhs-es margin of every account of ``book`` (see the module docstring). ``history``
-    overrides the parameter set's history (the closes up to the day before ``market.as_of``
-    are used either way)."""
-    table = market.table(list(book.instruments), "positions")
-    fhs = build_scenarios(table.underlyings, market.as_of, params, history)
-    r_usd = usd_risk_array(book, market, fhs)
+) -> FhsPrepared:
+    """Scenarios (steps 1-2 of the module docstring) and the USD risk array of ``instruments``.
+    ``history`` overrides the parameter set's history (the closes up to the day before
+    ``market``'s ``as_of`` are used either way)."""
+    priced = market.subset(instruments)
+    table = priced.table
+    snapshot = priced.snapshot
+    fhs = build_scenarios(table.underlyings, snapshot.as_of, params, history)
+    r_usd = compute_risk_array(table, priced.columns, fhs.scenarios).usd_pnl(snapshot)
+    liquidity: list[tuple[OrderBook, FloatArray]] = []
+    if params.liquidity_enabled:
+        per_unit = unit_greeks(table, priced.columns).delta
+        for code, u in enumerate(table.underlyings):
+            ob = snapshot.order_books.get(u)
+            if ob is not None:
+                liquidity.append((ob, np.where(table.underlying_code == code, per_unit, 0.0)))
+    return FhsPrepared(params, priced.instruments, fhs, r_usd, tuple(liquidity))
+
+
+def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMargin:
+    """fhs-es margin of every account of ``book`` (steps 3-5 of the module docstring)."""
+    if book.instruments != prepared.instruments:
+        raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
+    params, fhs, r_usd = prepared.params, prepared.scenarios, prepared.r_usd
     n_acc = len(book)
     out = {name: np.zeros(n_acc) for name in ("es_main", "var_main", "es_floor", "es_stressed")}
     worst = np.zeros(n_acc, dtype=np.intp)
@@ -147,25 +145,24 @@ def margin_book(
             out["es_floor"][start:stop] = es_var(losses[:, fhs.floor], conf).es
         if params.overlays.stressed_weight > 0:
             out["es_stressed"][start:stop] = es_var(losses[:, fhs.stressed], conf).es
-        if detail:
+        if detail >= Detail.ACCOUNTS:
             worst[start:stop] = np.argmax(main, axis=1)
-            if explain:
+            if detail >= Detail.EXPLAIN:
                 tails.append(tail_indices(main, conf))
     comps = combine(
         out["es_main"], out["es_stressed"], out["es_floor"], params.overlays, fhs.vol_ratio
     )
     comps["liquidity"] = np.zeros(n_acc)
-    if params.liquidity_enabled:
-        for u in table.underlyings:
-            ob = market.order_books.get(u)
-            if ob is not None:
-                cost = close_out_cost(ob, _net_delta(book, market, u), params.unfilled_slippage)
-                comps["liquidity"] += params.liquidity_factor * cost
+    for ob, delta in prepared.liquidity:
+        net = np.asarray(book.quantities @ delta, dtype=np.float64)
+        comps["liquidity"] += params.liquidity_factor * close_out_cost(
+            ob, net, params.unfilled_slippage
+        )
     im = sum((comps[c] for c in COMPONENTS), np.zeros(n_acc))
     mm = params.mm_fraction * im
     details = None
-    if detail:
-        tail_all = np.vstack(tails) if explain else None
+    if detail >= Detail.ACCOUNTS:
+        tail_all = np.vstack(tails) if detail >= Detail.EXPLAIN else None
         measures = {"var": out["var_main"], "es": out["es_main"]}
         details = tuple(
             _account(book, a, params, fhs, r_usd, comps, im, mm, worst, tail_all, measures)
@@ -173,6 +170,23 @@ def margin_book(
         )
     margin = BookMargin(MODEL_NAME, params.label, book.accounts, im, mm, details)
     return FhsBookMargin(margin, out["es_main"], out["var_main"], comps, fhs)
+
+
+def margin_book(
+    book: Book,
+    market: MarketSnapshot,
+    params: FhsParams,
+    *,
+    history: PriceHistory | None = None,
+    detail: bool = True,
+    explain: bool = False,
+) -> FhsBookMargin:
+    """One-shot fhs-es margin of ``book`` with its measures: resolve, :func:`prepare` (with an
+    optional ``history`` override), :func:`book_margin`."""
+    priced = PricedMarket.resolve(market, book.instruments)
+    prepared = prepare(priced, book.instruments, params, history=history)
+    level = Detail.EXPLAIN if explain else Detail.ACCOUNTS if detail else Detail.TOTALS
+    return book_margin(prepared, book, level)
 
 
 def _account(
@@ -219,10 +233,42 @@ def _account(
     )
 
 
-def _run(
-    book: Book, market: MarketSnapshot, params: str | None, detail: bool, explain: bool
-) -> BookMargin:
-    return margin_book(book, market, load_params(params), detail=detail, explain=explain).margin
+@dataclass(frozen=True, slots=True)
+class FhsModel:
+    """``fhs-es`` through the model protocol, with the backtest capability."""
+
+    name: str = MODEL_NAME
+    description: str = "filtered historical simulation Expected Shortfall (USD pool)"
+    needs: frozenset[MarketData] = frozenset(
+        {MarketData.MARKS, MarketData.VOLATILITY, MarketData.INDEX, MarketData.ORDER_BOOKS}
+        | {MarketData.PRICE_HISTORY}
+    )
+
+    def load_params(self, spec: str | None) -> FhsParams:
+        return load_params(spec)
+
+    def prepare(
+        self, market: PricedMarket, instruments: Sequence[str], params: FhsParams
+    ) -> FhsPrepared:
+        return prepare(market, instruments, params)
+
+    def margin(self, prepared: FhsPrepared, book: Book, *, detail: Detail) -> BookMargin:
+        return book_margin(prepared, book, detail).margin
+
+    def backtest(
+        self, params: FhsParams, request: UnitBacktest, *, variants: bool
+    ) -> BacktestMargins:
+        """The closed path of :mod:`.backtest` with ``mpor_days = horizon_days``; the
+        variants are :data:`~.overlays.OVERLAY_VARIANTS`."""
+        fhs = replace(params, mpor_days=request.horizon_days)
+        closes, q, days = request.closes, request.quantity, request.days
+        named = {}
+        if variants:
+            named = {
+                name: unit_margins(fhs.with_overlays(ovl), closes, q, days)
+                for name, ovl in OVERLAY_VARIANTS.items()
+            }
+        return BacktestMargins(fhs.label, unit_margins(fhs, closes, q, days), named)
 
 
-MODEL = LegacyModel("fhs-es", "filtered historical simulation Expected Shortfall (USD pool)", _run)
+MODEL = FhsModel()

@@ -11,38 +11,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from solvent.errors import SolventInputError
-from solvent.margin.params import check_fields, number_in, resolve_params
+from solvent.margin.params import OURS, ParamsSchema, Table, flag, integer, number, table, text
+from solvent.margin.protocol import ParamsId
 
 MODEL_NAME = "fhs-es"
-
-_TOP = {
-    "name",
-    "version",
-    "history",
-    "vol_history",
-    "ewma_lambda",
-    "confidence",
-    "mpor_days",
-    "lookback_days",
-    "seed_days",
-    "min_scenarios",
-    "vol_beta",
-    "max_vol_move",
-    "mm_fraction",
-    "liquidity",
-    "overlays",
-}
-_LIQUIDITY = {"enabled", "factor", "unfilled_slippage"}
-_OVERLAYS = {
-    "buffer",
-    "buffer_rate",
-    "buffer_release_start",
-    "buffer_release_full",
-    "stressed_weight",
-    "stressed_window_days",
-    "floor",
-    "floor_years",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +64,7 @@ class FhsParams:
     liquidity_factor: float
     unfilled_slippage: float
     overlays: Overlays
+    params_id: ParamsId
 
     @property
     def label(self) -> str:
@@ -103,73 +76,87 @@ class FhsParams:
         return replace(self, overlays=overlays)
 
 
-def _flag(table: Mapping[str, Any], key: str, path: str) -> bool:
-    value = table.get(key, False)
-    if not isinstance(value, bool):
-        raise SolventInputError(f"params.{path}{key}", f"must be true or false, got {value!r}")
-    return value
+def _overlays_check(values: Mapping[str, Any], path: str) -> None:
+    if values["buffer_release_full"] <= values["buffer_release_start"]:
+        raise SolventInputError(f"{path}.buffer_release_full", "must be above buffer_release_start")
 
 
-def _integer(table: Mapping[str, Any], key: str, path: str, lo: int, hi: int) -> int:
-    value = number_in(table, key, path, lo, hi)
-    if value != int(value):
-        raise SolventInputError(f"params.{path}{key}", f"must be an integer, got {value!r}")
-    return int(value)
+_LIQUIDITY = Table(
+    {
+        "enabled": flag(default=False),
+        "factor": number(0.0, 100.0, unit="multiple of the close-out cost"),
+        "unfilled_slippage": number(0.0, 1.0, unit="fraction of mid"),
+    },
+    source=OURS,
+)
+_OVERLAYS = Table(
+    {
+        "buffer": flag(default=False),
+        "buffer_rate": number(0.0, 5.0, unit="fraction of margin"),
+        "buffer_release_start": number(0.0, 100.0, unit="vol ratio"),
+        "buffer_release_full": number(0.0, 100.0, unit="vol ratio"),
+        "stressed_weight": number(0.0, 1.0, unit="weight"),
+        "stressed_window_days": integer(2, 10_000, unit="days"),
+        "floor": flag(default=False),
+        "floor_years": number(0.1, 100.0, unit="years"),
+    },
+    check=_overlays_check,
+    source="ours, after EMIR RTS 153/2013 art. 28",
+)
+FIELDS = Table(
+    {
+        "history": text(default="embedded", doc='"embedded" or a price-history path'),
+        "vol_history": text(default="", doc="optional implied-vol history path"),
+        "ewma_lambda": number(0.5, 0.9999, unit="decay per day"),
+        "confidence": number(0.5, 0.9999, unit="ES level"),
+        "mpor_days": integer(1, 60, unit="days"),
+        "lookback_days": integer(0, 100_000, unit="days (0 = all)"),
+        "seed_days": integer(1, 1000, unit="days"),
+        "min_scenarios": integer(1, 100_000, unit="scenarios"),
+        "vol_beta": number(-20.0, 20.0, unit="relative vol change per log return"),
+        "max_vol_move": number(0.0, 20.0, unit="relative vol move"),
+        "mm_fraction": number(0.01, 1.0, unit="MM / IM"),
+        "liquidity": table(_LIQUIDITY, optional=True),
+        "overlays": table(_OVERLAYS, optional=True),
+    },
+    source=OURS,
+)
 
 
-def _text(table: Mapping[str, Any], key: str) -> str:
-    value = table.get(key, "")
-    if not isinstance(value, str):
-        raise SolventInputError(f"params.{key}", f"must be a string, got {value!r}")
-    return value
+def _build(v: Mapping[str, Any], pid: ParamsId) -> FhsParams:
+    liq = v["liquidity"]
+    return FhsParams(
+        name=pid.name,
+        version=pid.version,
+        history=v["history"] or "embedded",
+        vol_history=v["vol_history"],
+        ewma_lambda=v["ewma_lambda"],
+        confidence=v["confidence"],
+        mpor_days=v["mpor_days"],
+        lookback_days=v["lookback_days"],
+        seed_days=v["seed_days"],
+        min_scenarios=v["min_scenarios"],
+        vol_beta=v["vol_beta"],
+        max_vol_move=v["max_vol_move"],
+        mm_fraction=v["mm_fraction"],
+        liquidity_enabled=liq["enabled"],
+        liquidity_factor=liq["factor"],
+        unfilled_slippage=liq["unfilled_slippage"],
+        overlays=Overlays(**v["overlays"]),
+        params_id=pid,
+    )
+
+
+SCHEMA = ParamsSchema(MODEL_NAME, ("fhs-es", "fhs-es-99", "fhs-es-apc"), FIELDS, _build)
+"""Declaration, built-in sets and loader of fhs-es parameters."""
 
 
 def parse_params(raw: Mapping[str, Any]) -> FhsParams:
-    """Validate an fhs-es parameter dict."""
-    check_fields(raw, _TOP, "")
-    liq = raw.get("liquidity", {})
-    ovl = raw.get("overlays", {})
-    for key, table in (("liquidity", liq), ("overlays", ovl)):
-        if not isinstance(table, dict):
-            raise SolventInputError(f"params.{key}", "must be a table")
-    check_fields(liq, _LIQUIDITY, "liquidity.")
-    check_fields(ovl, _OVERLAYS, "overlays.")
-    overlays = Overlays(
-        buffer=_flag(ovl, "buffer", "overlays."),
-        buffer_rate=number_in(ovl, "buffer_rate", "overlays.", 0.0, 5.0),
-        buffer_release_start=number_in(ovl, "buffer_release_start", "overlays.", 0.0, 100.0),
-        buffer_release_full=number_in(ovl, "buffer_release_full", "overlays.", 0.0, 100.0),
-        stressed_weight=number_in(ovl, "stressed_weight", "overlays.", 0.0, 1.0),
-        stressed_window_days=_integer(ovl, "stressed_window_days", "overlays.", 2, 10_000),
-        floor=_flag(ovl, "floor", "overlays."),
-        floor_years=number_in(ovl, "floor_years", "overlays.", 0.1, 100.0),
-    )
-    if overlays.buffer_release_full <= overlays.buffer_release_start:
-        raise SolventInputError(
-            "params.overlays.buffer_release_full", "must be above buffer_release_start"
-        )
-    return FhsParams(
-        name=str(raw.get("name", MODEL_NAME)),
-        version=str(raw.get("version", "custom")),
-        history=_text(raw, "history") or "embedded",
-        vol_history=_text(raw, "vol_history"),
-        ewma_lambda=number_in(raw, "ewma_lambda", "", 0.5, 0.9999),
-        confidence=number_in(raw, "confidence", "", 0.5, 0.9999),
-        mpor_days=_integer(raw, "mpor_days", "", 1, 60),
-        lookback_days=_integer(raw, "lookback_days", "", 0, 100_000),
-        seed_days=_integer(raw, "seed_days", "", 1, 1000),
-        min_scenarios=_integer(raw, "min_scenarios", "", 1, 100_000),
-        vol_beta=number_in(raw, "vol_beta", "", -20.0, 20.0),
-        max_vol_move=number_in(raw, "max_vol_move", "", 0.0, 20.0),
-        mm_fraction=number_in(raw, "mm_fraction", "", 0.01, 1.0),
-        liquidity_enabled=_flag(liq, "enabled", "liquidity."),
-        liquidity_factor=number_in(liq, "factor", "liquidity.", 0.0, 100.0),
-        unfilled_slippage=number_in(liq, "unfilled_slippage", "liquidity.", 0.0, 1.0),
-        overlays=overlays,
-    )
+    """Validate a complete fhs-es parameter dict."""
+    return SCHEMA.from_mapping(raw)
 
 
 def load_params(params: str | None = None) -> FhsParams:
     """The fhs-es set: built-in name (``fhs-es``, ``fhs-es-99``, ``fhs-es-apc``), an override
     file merged over ``fhs-es``, or the default."""
-    return parse_params(resolve_params(MODEL_NAME, params))
+    return SCHEMA.load(params)

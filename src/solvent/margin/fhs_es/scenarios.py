@@ -1,4 +1,6 @@
-"""The fhs-es scenario sets of one as-of date: filtered, floor and stressed (see filtering.py).
+"""The fhs-es scenario sets of one as-of date: filtered, floor and stressed.
+
+The kernels (EWMA vol, filtered and raw window sums) are in :mod:`solvent.riskstats.ewma`.
 
 History cut: a daily close dated ``d`` is known at ``d + 1 day 00:00 UTC`` (Binance daily candles
 close at midnight UTC), so a margin computed at ``as_of`` uses the closes dated up to
@@ -29,16 +31,16 @@ from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-from solvent.margin.fhs_es.filtering import (
+from solvent.margin.fhs_es.params import FhsParams
+from solvent.market.history import PriceHistory, embedded_price_history, load_price_history
+from solvent.market.snapshot import USD_ASSETS
+from solvent.riskstats.ewma import (
     ewma_sigma,
     filtered_sums,
     long_run_sigma,
     stressed_window,
     window_sums,
 )
-from solvent.margin.fhs_es.params import FhsParams
-from solvent.market.history import PriceHistory, embedded_price_history, load_price_history
-from solvent.market.snapshot import USD_ASSETS
 from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRule
 
 DateArray = NDArray[np.datetime64]

@@ -20,12 +20,18 @@ from typing import Any
 import numpy as np
 
 from solvent.arrays import FloatArray
+from solvent.errors import SolventInputError
 from solvent.margin.explain import euler_contributions
-from solvent.margin.params import check_fields, number_in, resolve_params
-from solvent.margin.protocol import LegacyModel
+from solvent.margin.params import OURS, ParamsSchema, Table, as_number, custom, number, text
+from solvent.margin.protocol import LegacyModel, ParamsId
 from solvent.margin.result import AccountMargin, BookMargin, PoolMargin
 from solvent.margin.simm.book_crif import BookSensitivities
-from solvent.margin.simm.calibration import SimmCalibration, load_calibration
+from solvent.margin.simm.calibration import (
+    SUPPORTED_MPOR_DAYS,
+    SUPPORTED_VERSIONS,
+    SimmCalibration,
+    load_calibration,
+)
 from solvent.margin.simm.model import SimmResult, compute_simm
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
@@ -36,27 +42,56 @@ DEFAULT_PARAMS = "simm-crypto"
 
 @dataclass(frozen=True, slots=True)
 class SimmMarginParams:
+    """A validated simm parameter set: which shipped calibration, and the MM fraction."""
+
     name: str
     version: str
     simm_version: str
     mpor_days: int
     mm_factor: float
+    params_id: ParamsId
 
     @property
     def label(self) -> str:
         return f"{self.name}@{self.version}"
 
 
-def parse_params(raw: Mapping[str, Any]) -> SimmMarginParams:
-    check_fields(raw, {"name", "version", "simm_version", "mpor_days", "mm_factor"}, "")
-    mpor = number_in(raw, "mpor_days", "", 1, 10)
+def _mpor(value: Any, path: str) -> int:
+    """The margin period of risk of a shipped calibration (days)."""
+    days = as_number(value, path)
+    if not days.is_integer() or int(days) not in SUPPORTED_MPOR_DAYS:
+        allowed = " or ".join(str(d) for d in SUPPORTED_MPOR_DAYS)
+        raise SolventInputError(path, f"must be {allowed} (a shipped calibration)")
+    return int(days)
+
+
+FIELDS = Table(
+    {
+        "simm_version": text(choices=SUPPORTED_VERSIONS, source="ISDA SIMM; ours for -crypto"),
+        "mpor_days": custom(_mpor, unit="days", source="ISDA SIMM (10); ours (1)"),
+        "mm_factor": number(0.01, 1.0, unit="MM / IM", source=OURS),
+    }
+)
+
+
+def _build(v: Mapping[str, Any], pid: ParamsId) -> SimmMarginParams:
     return SimmMarginParams(
-        name=str(raw["name"]),
-        version=str(raw["version"]),
-        simm_version=str(raw["simm_version"]),
-        mpor_days=int(mpor),
-        mm_factor=number_in(raw, "mm_factor", "", 0.01, 1.0),
+        pid.name, pid.version, v["simm_version"], v["mpor_days"], v["mm_factor"], pid
     )
+
+
+SCHEMA = ParamsSchema(MODEL_NAME, (DEFAULT_PARAMS, "simm-crypto-10d"), FIELDS, _build)
+"""Declaration, built-in sets and loader of simm parameters."""
+
+
+def parse_params(raw: Mapping[str, Any]) -> SimmMarginParams:
+    """Validate a complete simm parameter dict."""
+    return SCHEMA.from_mapping(raw)
+
+
+def load_params(params: str | None = None) -> SimmMarginParams:
+    """The simm set: ``simm-crypto`` (default), ``simm-crypto-10d``, or a file over it."""
+    return SCHEMA.load(params)
 
 
 def _components(result: SimmResult) -> dict[str, float]:
@@ -86,7 +121,7 @@ def margin_book(
     explain: bool = False,
 ) -> BookMargin:
     """SIMM of every account of ``book`` (one SIMM aggregation per account)."""
-    p = parse_params(resolve_params(DEFAULT_PARAMS, params))
+    p = load_params(params)
     calibration = load_calibration(p.simm_version, p.mpor_days)
     sens = BookSensitivities(book, market)
     n = len(book)

@@ -13,22 +13,38 @@ short option minimum exceeds ``scan + intra - inter``, summed over combined comm
 ``initial_add_on``. ``MM = scan_risk + intra_spread_charge - inter_spread_credit +
 short_option_minimum_excess``; ``IM = MM + initial_add_on`` where ``initial_add_on = (m - 1) MM``
 with ``m = MAINTENANCE_TO_INITIAL``.
+
+Through the protocol: ``prepare`` computes every instrument's risk array and builds each pool's
+combined commodities and tiers once per market update; ``margin`` is then :func:`span_book` on
+the book's columns of each pool. ``--explain`` lists, per pool, the 16 scenarios of every held
+combined commodity (P&L, pool currency) and the worst combined commodity's positions with their
+P&L in its worst scenario (adding up to minus its scan risk when that is > 0).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
 
-from solvent.margin.protocol import LegacyModel
-from solvent.margin.result import AccountMargin, BookMargin, Contribution, PoolMargin, ScenarioRef
+from solvent.arrays import BoolArray, FloatArray, IntArray
+from solvent.errors import SolventInputError
+from solvent.margin.build import (
+    PoolArrays,
+    PositionValues,
+    ScenarioBlock,
+    build_book_margin,
+    scenario_blocks,
+)
+from solvent.margin.protocol import Detail, MarketData, PricedMarket
+from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.margin.span.calc import SpanBookResult, span_book
 from solvent.margin.span.crypto import (
     DEFAULT_PARAMS,
     CryptoInstrumentColumns,
+    SpanCryptoParameters,
     UnderlyingScan,
     compute_risk_arrays,
     load_crypto_params,
@@ -37,96 +53,150 @@ from solvent.margin.span.crypto import (
 from solvent.margin.span.risk_params import (
     CombinedCommodity,
     IntraSpread,
+    SpanRiskParameters,
     make_span_parameters,
 )
 from solvent.margin.span.scenarios import LABELS
-from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 
 MODEL_NAME = "span"
 MAINTENANCE_TO_INITIAL = 1.1
 """Initial = 110 % of maintenance: CME's long-standing ratio for speculative accounts (ours for
 crypto; a SPAN.json file sets its own per combined commodity)."""
+_MAINTENANCE = {
+    "scan_risk": 1.0,
+    "intra_spread_charge": 1.0,
+    "inter_spread_credit": -1.0,
+    "short_option_minimum_excess": 1.0,
+}
 
 
-def margin_book(
-    book: Book,
-    market: MarketSnapshot,
-    params: str | None = None,
-    detail: bool = True,
-    explain: bool = False,
-) -> BookMargin:
-    """SPAN margin of every account of ``book`` with risk arrays computed from ``market``."""
-    crypto = load_crypto_params(params or DEFAULT_PARAMS)
-    table = market.table(book.instruments, "positions")
-    cols = market.columns(table)
-    columns = CryptoInstrumentColumns(
-        is_option=table.is_option,
-        is_inverse=table.is_inverse,
-        forward=cols.forward,
-        strike=np.where(table.is_option, table.strike, cols.forward),
-        time=cols.time,
-        vol=np.where(table.is_option, cols.vol, 0.0),
-        is_call=table.is_call,
-        underlying_code=table.underlying_code,
-        underlyings=table.underlyings,
-    )
-    arrays = compute_risk_arrays(columns, crypto)
-    q_csc = book.quantities.tocsc()
-    n_acc = len(book)
-    im_usd = np.zeros(n_acc)
-    mm_usd = np.zeros(n_acc)
-    pool_results: list[tuple[str, NDArray[np.intp], SpanBookResult, NDArray[np.bool_]]] = []
-    for s_code, pool in enumerate(table.settlement_assets):
-        in_pool = table.settlement_code == s_code
-        ccs = []
-        order: list[int] = []
-        for u_code, underlying in enumerate(table.underlyings):
-            rows = np.flatnonzero(in_pool & (table.underlying_code == u_code))
-            if rows.size == 0:
-                continue
-            cc = span_parameters_from_arrays(
-                pool, underlying, table.names, columns, arrays, rows
-            ).combined_commodities[0]
-            scan = crypto.underlyings[underlying]
-            tiers = _with_expiry_tiers(
-                cc, cols.time[rows], cols.forward[rows], table.is_inverse[rows], scan
-            )
-            ccs.append(tiers)
-            order.extend(rows.tolist())
-        params_pool = make_span_parameters(pool, ccs)
-        cols_idx = np.asarray(order, dtype=np.intp)
-        quantities = sp.csr_array(q_csc[:, cols_idx])
-        result = span_book(params_pool, quantities)
-        px = market.price_usd(pool, "settlement_asset")
-        im_usd += result.total_initial_requirement * px
-        mm_usd += result.total_requirement * px
-        pool_results.append((pool, cols_idx, result, np.asarray(result.held.any(axis=1))))
-    details = None
-    if detail:
-        details = tuple(
-            AccountMargin(
-                book.accounts[a],
-                MODEL_NAME,
-                crypto.label,
-                tuple(
-                    _pool(book, a, pool, cols_idx, res, arrays.loss, explain)
-                    for pool, cols_idx, res, held in pool_results
-                    if held[a]
-                ),
-                float(im_usd[a]),
-                float(mm_usd[a]),
-            )
-            for a in range(n_acc)
+@dataclass(frozen=True, slots=True, eq=False)
+class SpanPool:
+    """One settlement currency of the prepared market: its combined commodities (one per
+    underlying, tiers per expiry) as SPAN risk parameters whose products are the book columns
+    ``columns`` (in product order), and the currency's price in USD."""
+
+    currency: str
+    usd: float
+    columns: IntArray
+    span: SpanRiskParameters
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SpanPrepared:
+    """Everything span needs that depends on the market and not on the book: each instrument's
+    16-scenario loss per 1 unit long (``loss``, instruments x 16, settlement asset, loss > 0) and
+    the pools. Built once per market update by :meth:`SpanModel.prepare`."""
+
+    instruments: tuple[str, ...]
+    params: SpanCryptoParameters
+    loss: FloatArray
+    pools: tuple[SpanPool, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpanModel:
+    """``MODEL`` of this module (:class:`solvent.margin.protocol.MarginModel`)."""
+
+    name: str = MODEL_NAME
+    description: str = "SPAN scan risk with risk arrays computed from the market"
+    needs: frozenset[MarketData] = frozenset({MarketData.MARKS, MarketData.VOLATILITY})
+
+    def load_params(self, spec: str | None) -> SpanCryptoParameters:
+        """The ``span-crypto`` set, or a TOML file over it (``--params FILE``)."""
+        return load_crypto_params(spec or DEFAULT_PARAMS)
+
+    def prepare(
+        self, market: PricedMarket, instruments: Sequence[str], params: SpanCryptoParameters
+    ) -> SpanPrepared:
+        """Risk arrays of ``instruments`` and each settlement currency's combined commodities."""
+        market = market.subset(instruments)
+        table, cols = market.table, market.columns
+        columns = CryptoInstrumentColumns(
+            is_option=table.is_option,
+            is_inverse=table.is_inverse,
+            forward=cols.forward,
+            strike=np.where(table.is_option, table.strike, cols.forward),
+            time=cols.time,
+            vol=np.where(table.is_option, cols.vol, 0.0),
+            is_call=table.is_call,
+            underlying_code=table.underlying_code,
+            underlyings=table.underlyings,
         )
-    return BookMargin(MODEL_NAME, crypto.label, book.accounts, im_usd, mm_usd, details)
+        arrays = compute_risk_arrays(columns, params)
+        pools = []
+        for s_code, pool in enumerate(table.settlement_assets):
+            in_pool = table.settlement_code == s_code
+            ccs = []
+            order: list[int] = []
+            for u_code, underlying in enumerate(table.underlyings):
+                rows = np.flatnonzero(in_pool & (table.underlying_code == u_code))
+                if rows.size == 0:
+                    continue
+                cc = span_parameters_from_arrays(
+                    pool, underlying, table.names, columns, arrays, rows
+                ).combined_commodities[0]
+                scan = params.underlyings[underlying]
+                tiers = _with_expiry_tiers(
+                    cc, cols.time[rows], cols.forward[rows], table.is_inverse[rows], scan
+                )
+                ccs.append(tiers)
+                order.extend(rows.tolist())
+            if not order:
+                continue
+            pools.append(
+                SpanPool(
+                    pool,
+                    float(market.settlement_usd[order[0]]),
+                    np.asarray(order, dtype=np.int64),
+                    make_span_parameters(pool, ccs),
+                )
+            )
+        return SpanPrepared(tuple(instruments), params, arrays.loss, tuple(pools))
+
+    def margin(self, prepared: SpanPrepared, book: Book, *, detail: Detail) -> BookMargin:
+        """SPAN margin of every account of ``book`` (columns = ``prepared.instruments``)."""
+        if book.instruments != prepared.instruments:
+            raise SolventInputError(
+                "book.instruments", "must be the prepared instruments, in order"
+            )
+        q_csc = book.quantities.tocsc()
+        n_acc = len(book)
+        im_usd = np.zeros(n_acc)
+        mm_usd = np.zeros(n_acc)
+        pools = []
+        for pool in prepared.pools:
+            result = span_book(pool.span, sp.csr_array(q_csc[:, pool.columns]))
+            im_usd += result.total_initial_requirement * pool.usd
+            mm_usd += result.total_requirement * pool.usd
+            if detail >= Detail.ACCOUNTS:
+                pools.append(_pool_arrays(book, prepared, pool, result, detail))
+        return build_book_margin(
+            book,
+            model=MODEL_NAME,
+            parameters=prepared.params.label,
+            initial_margin_usd=im_usd,
+            maintenance_margin_usd=mm_usd,
+            pools=pools,
+            detail=detail,
+        )
+
+    def composition(self, params: SpanCryptoParameters) -> Composition:
+        """``MM = scan + intra - inter + SOM excess``; ``IM = MM + initial_add_on``; the
+        contributions add up to the worst scenario's P&L."""
+        return Composition(
+            _MAINTENANCE | {"initial_add_on": 1.0},
+            _MAINTENANCE,
+            Explanation(worst_scenario=True),
+        )
 
 
 def _with_expiry_tiers(
     cc: CombinedCommodity,
-    time: NDArray[np.float64],
-    forward: NDArray[np.float64],
-    inverse: NDArray[np.bool_],
+    time: FloatArray,
+    forward: FloatArray,
+    inverse: BoolArray,
     scan: UnderlyingScan,
 ) -> CombinedCommodity:
     """The combined commodity with one tier per expiry (delta-1 contracts without expiry and
@@ -153,59 +223,61 @@ def _with_expiry_tiers(
     return CombinedCommodity(cc.code, products, spreads, MAINTENANCE_TO_INITIAL)
 
 
-def _pool(
+def _pool_arrays(
     book: Book,
-    a: int,
-    pool: str,
-    cols_idx: np.ndarray,
+    prepared: SpanPrepared,
+    pool: SpanPool,
     res: SpanBookResult,
-    loss: np.ndarray,
-    explain: bool,
-) -> PoolMargin:
-    net = res.scan_risk[a] + res.intra_spread_charge[a] - res.inter_spread_credit[a]
-    som_excess = np.maximum(res.requirement[a] - net, 0.0) * res.held[a]
-    mm = float(res.requirement[a].sum())
-    im = float(res.initial_requirement[a].sum())
-    worst_cc = int(np.argmax(res.scan_risk[a]))
-    s = int(res.worst_scenario[a, worst_cc])
-    code = res.params.combined_commodities[worst_cc].code
-    scenarios = None
+    detail: Detail,
+) -> PoolArrays:
+    """One pool's result over every account. The worst scenario shown is the worst one of the
+    held combined commodity with the largest scan risk (the first such on ties)."""
+    net = res.scan_risk + res.intra_spread_charge - res.inter_spread_credit
+    som_excess = np.maximum(res.requirement - net, 0.0) * res.held
+    mm = res.requirement.sum(axis=1)
+    im = res.initial_requirement.sum(axis=1)
+    n_acc = len(book)
+    rows = np.arange(n_acc)
+    worst_cc = np.argmax(np.where(res.held, res.scan_risk, -np.inf), axis=1)
+    worst_s = res.worst_scenario[rows, worst_cc] if res.held.shape[1] else np.zeros(n_acc, int)
+    explain = detail >= Detail.EXPLAIN
+    blocks = [
+        ScenarioBlock(
+            tuple(f"{cc.code} {label}" for label in LABELS),
+            -res.scenario_losses[:, k, :] if explain else None,
+            res.held[:, k],
+        )
+        for k, cc in enumerate(res.params.combined_commodities)
+    ]
+    worst, scenarios = scenario_blocks(blocks, worst_cc, worst_s, explain=explain)
     contributions = None
     if explain:
-        scenarios = tuple(
-            (f"{cc.code} {LABELS[j]}", float(-res.scenario_losses[a, k, j]))
-            for k, cc in enumerate(res.params.combined_commodities)
-            if res.held[a, k]
-            for j in range(len(LABELS))
+        q = book.quantities
+        row = np.repeat(rows, np.diff(q.indptr))
+        cc_of_column = np.full(len(book.instruments), -1, dtype=np.int64)
+        cc_of_column[pool.columns] = res.params.table.cc_index
+        cc = cc_of_column[q.indices]
+        s = worst_s[row]
+        contributions = PositionValues(
+            -q.data * prepared.loss[q.indices, s],
+            include=(cc >= 0) & (cc == worst_cc[row]),
         )
-        cols_a, qty_a = book.row(a)
-        in_cc = set(cols_idx[res.params.table.cc_index == worst_cc].tolist())
-        contributions = tuple(
-            Contribution(book.instruments[c], float(q), pnl=float(-q * loss[c, s]))
-            for c, q in zip(cols_a, qty_a, strict=True)
-            if int(c) in in_cc
-        )
-    return PoolMargin(
-        currency=pool,
+    return PoolArrays(
+        currency=pool.currency,
         initial_margin=im,
         maintenance_margin=mm,
         components={
-            "scan_risk": float(res.scan_risk[a].sum()),
-            "intra_spread_charge": float(res.intra_spread_charge[a].sum()),
-            "inter_spread_credit": float(res.inter_spread_credit[a].sum()),
-            "short_option_minimum_excess": float(som_excess.sum()),
+            "scan_risk": res.scan_risk.sum(axis=1),
+            "intra_spread_charge": res.intra_spread_charge.sum(axis=1),
+            "inter_spread_credit": res.inter_spread_credit.sum(axis=1),
+            "short_option_minimum_excess": som_excess.sum(axis=1),
             "initial_add_on": im - mm,
         },
-        worst_scenario=ScenarioRef(s, f"{code} {LABELS[s]}"),
+        held=np.asarray(res.held.any(axis=1), dtype=np.bool_),
+        worst=worst,
         scenarios=scenarios,
         contributions=contributions,
     )
 
 
-MODEL = LegacyModel(
-    MODEL_NAME,
-    "SPAN scan risk with risk arrays computed from the market",
-    lambda book, market, params, detail, explain: margin_book(
-        book, market, params, detail, explain
-    ),
-)
+MODEL = SpanModel()

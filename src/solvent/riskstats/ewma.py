@@ -1,6 +1,8 @@
-"""EWMA volatility and filtered historical simulation scenarios (pure array kernels).
+"""EWMA volatility, rolling windows and filtered historical sums (pure array kernels).
 
-Conventions (docs/methodology/fhs-es.md): ``r[t]`` are daily log returns (observations x assets).
+Used by the fhs-es model (its scenarios and its backtest path) and by the dynamic margin
+multiplier. Conventions (docs/methodology/fhs-es.md): ``r[t]`` are daily log returns
+(observations x assets).
 ``sigma[t]`` is the EWMA forecast of the volatility of ``r[t]`` from the returns before it::
 
     sigma[0]^2     = mean(r[0:seed]^2)                      (the seed; those returns are burn-in)
@@ -57,6 +59,17 @@ def long_run_sigma(returns: FloatArray, window: int) -> FloatArray:
     """Root mean square of the last ``window`` daily returns per asset (all when fewer)."""
     r = np.asarray(returns)[-window:]
     out: FloatArray = np.sqrt(np.mean(r**2, axis=0))
+    return out
+
+
+def trailing_rms(returns: FloatArray, window: int) -> FloatArray:
+    """Root mean square of the last ``window`` returns (all when fewer) after each return of a
+    1-d series: entry ``t - 1`` covers ``returns[max(0, t - window) : t]`` for ``t = 1..n``."""
+    r = np.asarray(returns, dtype=np.float64).reshape(-1)
+    sq = np.concatenate([[0.0], np.cumsum(r**2)])
+    t = np.arange(1, r.size + 1)
+    lo = np.maximum(t - window, 0)
+    out: FloatArray = np.sqrt((sq[t] - sq[lo]) / (t - lo))
     return out
 
 
