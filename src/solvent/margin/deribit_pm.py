@@ -60,7 +60,9 @@ from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
 from solvent.margin.result import (
     AccountMargin,
     BookMargin,
+    Composition,
     Contribution,
+    Explanation,
     PoolMargin,
     ScenarioRef,
 )
@@ -411,7 +413,9 @@ def prepare(
     groups = tuple(_groups(table))
     px = np.zeros(len(table.settlement_assets))
     px[table.settlement_code] = priced.settlement_usd
-    settle_usd = risk.settlement_usd(priced.snapshot)
+    settle_usd = (
+        risk.settlement_usd(priced.snapshot) if len(table) else np.zeros((0, len(scenarios)))
+    )
     roll_rate = np.zeros(len(table))
     group_of = np.zeros(len(table), dtype=np.intp)
     n_ext = len(params.extended_moves)
@@ -752,6 +756,15 @@ class DeribitPmModel:
 
     def margin(self, prepared: PreparedRisk, book: Book, *, detail: Detail) -> BookMargin:
         return margin_prepared(prepared, book, detail=detail)
+
+    def composition(self, params: DeribitPmParams) -> Composition:
+        """``IM = worst_case + roll_shock + delta_shock``, ``MM = mm_factor * IM``; the
+        contributions add up to ``-worst_case``."""
+        return Composition.scaled(
+            {"worst_case": 1.0, "roll_shock": 1.0, "delta_shock": 1.0},
+            params.mm_factor,
+            Explanation(components={"worst_case": -1.0}),
+        )
 
 
 MODEL = DeribitPmModel()

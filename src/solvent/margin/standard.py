@@ -32,7 +32,14 @@ from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.margin.params import ParamsSchema, Table, frozen_tables, number, table, tables
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
-from solvent.margin.result import AccountMargin, BookMargin, Contribution, PoolMargin
+from solvent.margin.result import (
+    AccountMargin,
+    BookMargin,
+    Composition,
+    Contribution,
+    Explanation,
+    PoolMargin,
+)
 from solvent.margin.standard_kernel import (
     CHUNK_ACCOUNTS,
     StandardRates,
@@ -284,6 +291,16 @@ class StandardModel:
 
     def margin(self, prepared: PreparedStandard, book: Book, *, detail: Detail) -> BookMargin:
         return margin_prepared(prepared, book, detail=detail)
+
+    def composition(self, params: StandardParams) -> Composition:
+        """``IM = futures_im + options_im``, ``MM = futures_mm + options_mm + fee_provision``;
+        each position's contribution is its own IM, so they add up to IM."""
+        initial = {"futures_im": 1.0, "options_im": 1.0}
+        return Composition(
+            initial,
+            {"futures_mm": 1.0, "options_mm": 1.0, "fee_provision": 1.0},
+            Explanation(components=initial),
+        )
 
 
 MODEL = StandardModel()
