@@ -9,15 +9,22 @@ from typing import Any
 import pytest
 
 from solvent.margin import deribit_pm, standard
+from solvent.margin.derive import params as derive_params
 from solvent.margin.fhs_es import params as fhs_params
-from solvent.margin.params import ParamsSchema
+from solvent.margin.params import ParamsSchema, builtin_names
+from solvent.margin.registry import resolve_alias
 from solvent.margin.simm import margin_model as simm
+from solvent.margin.span import crypto as span_crypto
 
 SCHEMAS: list[ParamsSchema[Any]] = [
     standard.SCHEMA,
     deribit_pm.SCHEMA,
     fhs_params.SCHEMA,
     simm.SCHEMA,
+    span_crypto.SCHEMA,
+    derive_params.PMRM2,
+    derive_params.PMRM1,
+    derive_params.SRM,
 ]
 CASES = [(schema, name) for schema in SCHEMAS for name in schema.sets]
 
@@ -32,8 +39,32 @@ def test_builtin_set_loads_and_round_trips(
     assert len(pid.digest) == 64
     assert schema.load(name) is loaded  # built once per process
     content = schema.resolve(name).content
+    assert schema.from_mapping(content).params_id == pid  # the content is canonical
     path = tmp_path / "copy.json"
-    path.write_text(json.dumps(content))
+    path.write_text(json.dumps({"base_set": name, **content}))
     again = schema.load(str(path))
     assert again.params_id == pid
     assert schema.resolve(str(path)).content == content
+
+
+def test_every_shipped_set_belongs_to_one_schema() -> None:
+    """Each TOML file in margin/params is a built-in set of exactly one schema."""
+    shipped = set(builtin_names())
+    claimed = [n for s in SCHEMAS for n in s.sets if s.package == "solvent.margin"]
+    assert sorted(claimed) == sorted(shipped)
+
+
+def test_derive_pm_picks_its_manager_by_base_set(tmp_path: Path) -> None:
+    v1 = tmp_path / "v1.toml"
+    v1.write_text('base_set = "derive-pmrm1"\n[margin]\nim_factor = 1.4\n')
+    p = derive_params.load_pm_params(str(v1))
+    assert isinstance(p, derive_params.PMRM1Params) and p.margin.im_factor == 1.4
+    assert p.params_id.label == f"derive-pmrm1+v1@{p.version.split('+')[0]}"
+    assert isinstance(derive_params.load_pm_params(None), derive_params.PMRM2Params)
+    assert resolve_alias("standard", str(v1)) == "standard"
+    srm = tmp_path / "srm.toml"
+    srm.write_text('base_set = "derive-srm-mainnet"\n')
+    assert resolve_alias("standard", str(srm)) == "derive-srm"
+    assert derive_params.load_srm_params(str(srm)).params_id.label == (
+        derive_params.load_srm_params("derive-srm-mainnet").params_id.label
+    )

@@ -27,6 +27,7 @@ when its modification time or size changes).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -720,3 +721,58 @@ def names(value: Any, path: str) -> list[str]:
         if not isinstance(item, str) or not item:
             raise SolventInputError(f"{path}[{i}]", f"must be a name, got {_value_text(item)}")
     return list(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Declaring fields on a dataclass (when the TOML table mirrors the dataclass)
+
+DECLARATION = "solvent.param"
+"""Dataclass field metadata key holding the field's :class:`Field`."""
+
+
+def declared(spec: Field, **metadata: Any) -> Any:
+    """A dataclass field carrying its declaration (see :func:`dataclass_table`)."""
+    return dataclasses.field(metadata={DECLARATION: spec, **metadata})
+
+
+def dataclass_table(
+    cls: type, *, source: str = "", check: Callable[[Mapping[str, Any], str], None] | None = None
+) -> Table:
+    """The :class:`Table` declared by ``cls``'s fields (each made with :func:`declared`)."""
+    fields = {
+        f.name: f.metadata[DECLARATION]
+        for f in dataclasses.fields(cls)
+        if DECLARATION in f.metadata
+    }
+    return Table(fields, check, source)
+
+
+def partial(spec: Table) -> Table:
+    """``spec`` with every field optional (an override table whose absent fields fall back)."""
+    return replace(spec, fields={k: replace(f, optional=True) for k, f in spec.fields.items()})
+
+
+def based_on(spec: str | Path | None) -> str | None:
+    """The built-in set name ``spec`` is, or is based on through ``base_set`` keys of files;
+    ``None`` for no spec, or a file chain with no ``base_set`` (the model's default set) or one
+    that cannot be read (the loader reports it)."""
+    seen: set[str] = set()
+    current = None if spec is None else str(spec)
+    relative_to: Path | None = None
+    while current is not None:
+        if not _is_path(current):
+            return current
+        path = Path(current)
+        if relative_to is not None and not path.is_absolute():
+            path = relative_to / path
+        key = str(path.resolve())
+        if key in seen:
+            return None
+        seen.add(key)
+        try:
+            base = read_file(path).get("base_set")
+        except SolventInputError:
+            return None
+        current = base if isinstance(base, str) and base else None
+        relative_to = path.parent
+    return None

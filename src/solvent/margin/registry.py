@@ -7,10 +7,9 @@ first use, so a command that needs one model loads only that one. No model code 
 from __future__ import annotations
 
 import importlib
-import tomllib
-from pathlib import Path
 
 from solvent.errors import SolventInputError
+from solvent.margin.params import based_on
 from solvent.margin.protocol import MarginModel
 
 MODEL_MODULES: dict[str, str] = {
@@ -58,14 +57,4 @@ def resolve_alias(model: str, params: str | None) -> str:
     starts with ``derive-srm``, or a TOML file whose ``base_set`` does) means ``derive-srm``."""
     if model != "standard" or params is None:
         return model
-    path = Path(params)
-    if not path.suffix:
-        return "derive-srm" if params.startswith("derive-srm") else model
-    if path.suffix.lower() == ".toml" and path.is_file():
-        try:
-            base = tomllib.loads(path.read_text(encoding="utf-8")).get("base_set", "")
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return model  # the model's own loader reports the unreadable file
-        if isinstance(base, str) and base.startswith("derive-srm"):
-            return "derive-srm"
-    return model
+    return "derive-srm" if (based_on(params) or "").startswith("derive-srm") else model

@@ -28,11 +28,9 @@ peg add-on included), ``scenario_loss_mm`` (times the MM factor), ``mm_contingen
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
@@ -56,6 +54,7 @@ from solvent.margin.derive.portfolio import (
 )
 from solvent.margin.derive.srm import srm_margin
 from solvent.margin.explain import euler_contributions
+from solvent.margin.params import based_on
 from solvent.margin.protocol import LegacyModel
 from solvent.margin.result import AccountMargin, BookMargin, PoolMargin, ScenarioRef
 from solvent.market.snapshot import MarketSnapshot
@@ -112,17 +111,9 @@ def _markets(book: Book, market: MarketSnapshot, account: int) -> list[tuple[str
 
 
 def _is_set(params: str | None, prefix: str) -> bool:
-    """Whether ``params`` names a built-in set starting with ``prefix``, or is a TOML file whose
-    ``base_set`` does."""
-    if params is None:
-        return False
-    path = Path(params)
-    if not path.suffix:
-        return params.startswith(prefix)
-    if path.suffix.lower() == ".toml" and path.is_file():
-        base = tomllib.loads(path.read_text(encoding="utf-8")).get("base_set", "")
-        return isinstance(base, str) and base.startswith(prefix)
-    return False
+    """Whether ``params`` names a built-in set starting with ``prefix``, or is a file based on
+    one (through ``base_set`` keys)."""
+    return (based_on(params) or "").startswith(prefix)
 
 
 @dataclass(frozen=True, slots=True)

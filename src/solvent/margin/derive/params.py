@@ -3,10 +3,11 @@
 Every numeric field carries its upstream name (Derive v2-core struct member, e.g. ``volRangeUp``)
 and the range the upstream setter accepts (or, where the source is silent, the range the upstream
 test fixtures explore; see docs/methodology/derive.md). Parameter sets are TOML files in
-``solvent/margin/params/derive-*.toml``; :func:`load_pmrm2_params`, :func:`load_pmrm1_params` and
-:func:`load_srm_params` read a built-in set by name or a file, optionally overlaying a partial table
-(``--params FILE`` semantics: fields override the model's defaults). An unknown field, a wrong type
-or an out-of-range value raises :class:`solvent.errors.SolventInputError` naming the field.
+``solvent/margin/params/derive-*.toml``, declared and loaded with :mod:`solvent.margin.params`:
+one schema per manager (:data:`PMRM2`, :data:`PMRM1`, :data:`SRM`), each loading a built-in set by
+name or a file merged over its base set (``base_set``, else the manager's default set). An unknown
+field, a wrong type or an out-of-range value raises :class:`solvent.errors.SolventInputError`
+naming the field.
 
 All percentages and factors are decimals (0.015 = 1.5 %); prices in USD; ``dte_floor_days`` in days.
 """
@@ -15,18 +16,33 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from solvent.errors import SolventInputError
-from solvent.margin.derive._fields import as_float, build_floats, param
-
-PARAMS_DIR = Path(__file__).resolve().parents[1] / "params"
+from solvent.margin.derive._fields import param
+from solvent.margin.params import (
+    ParamsSchema,
+    Table,
+    as_number,
+    based_on,
+    custom,
+    dataclass_table,
+    flag,
+    frozen_tables,
+    number,
+    partial,
+    table,
+    tables,
+)
+from solvent.margin.protocol import ParamsId
 
 T = TypeVar("T")
+
+UPSTREAM = "Derive v2-core (derivexyz/v2-core 7736900d): setter bounds or test fixtures"
 
 
 class VolShock(enum.Enum):
@@ -86,7 +102,7 @@ def parse_scenarios(
         p = f"{path}[{i}]"
         if not isinstance(item, list | tuple) or len(item) not in (2, 3):
             raise SolventInputError(p, "must be [spot_shock, vol_shock] or [..., dampening]")
-        spot = as_float(item[0], f"{p}.spot_shock")
+        spot = as_number(item[0], f"{p}.spot_shock")
         if not spot > 0.0 or spot != spot or spot == float("inf"):
             raise SolventInputError(f"{p}.spot_shock", f"must be > 0, got {spot!r}")
         try:
@@ -95,7 +111,7 @@ def parse_scenarios(
             raise SolventInputError(
                 f"{p}.vol_shock", f"must be one of Up, None, Down, Linear, Abs; got {item[1]!r}"
             ) from None
-        damp = as_float(item[2], f"{p}.dampening") if len(item) == 3 else 1.0
+        damp = as_number(item[2], f"{p}.dampening") if len(item) == 3 else 1.0
         if not 0.0 <= damp < float("inf"):
             raise SolventInputError(f"{p}.dampening", f"must be >= 0, got {damp!r}")
         if vol.is_skew:
@@ -123,7 +139,7 @@ class VolShockParams:
     vol_range_down: float = param("volRangeDown", 0.0, 10.0)
     short_term_power: float = param("shortTermPower", 0.0, 10.0)
     long_term_power: float = param("longTermPower", 0.0, 10.0)
-    dte_floor_days: float = param("dteFloorDays", 0.0, 400.0)
+    dte_floor_days: float = param("dteFloorDays", 0.0, 400.0, unit="days")
     min_vol_up_shock: float = param("minVolUpShock", 0.0, 20.0)
 
 
@@ -195,34 +211,6 @@ class CollateralSpec:
     risk_cancelling: bool
 
 
-def _parse_collaterals(raw: object, path: str) -> dict[str, CollateralSpec]:
-    if not isinstance(raw, Mapping):
-        raise SolventInputError(path, "must be a table of collateral name -> spec")
-    out: dict[str, CollateralSpec] = {}
-    for name, spec in raw.items():
-        p = f"{path}.{name}"
-        if not isinstance(spec, Mapping):
-            raise SolventInputError(p, "must be a table")
-        unknown = set(spec) - {"mm_haircut", "im_haircut", "risk_cancelling"}
-        if unknown:
-            raise SolventInputError(f"{p}.{sorted(unknown)[0]}", "unknown parameter")
-        for key in ("mm_haircut", "im_haircut", "risk_cancelling"):
-            if key not in spec:
-                raise SolventInputError(f"{p}.{key}", "missing parameter")
-        mm = as_float(spec["mm_haircut"], f"{p}.mm_haircut")
-        im = as_float(spec["im_haircut"], f"{p}.im_haircut")
-        rc = spec["risk_cancelling"]
-        if not isinstance(rc, bool):
-            raise SolventInputError(f"{p}.risk_cancelling", "must be true or false")
-        for key, v in (("mm_haircut", mm), ("im_haircut", im)):
-            if not 0.0 <= v <= 1.0:
-                raise SolventInputError(f"{p}.{key}", f"{v!r} is outside [0, 1]")
-        if mm + im > 1.0 + 1e-12:
-            raise SolventInputError(p, "mm_haircut + im_haircut must be <= 1")
-        out[str(name)] = CollateralSpec(mm, im, rc)
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class PMRM2Params:
     """A complete PMRM_2 parameter set (one manager = one underlying)."""
@@ -235,61 +223,13 @@ class PMRM2Params:
     other: OtherParams2
     skew: SkewParams
     scenarios: tuple[Scenario, ...]
+    params_id: ParamsId
     collaterals: Mapping[str, CollateralSpec] = field(default_factory=dict)
 
-
-_PMRM2_GROUPS: dict[str, type] = {
-    "vol_shock": VolShockParams,
-    "margin": MarginParams2,
-    "basis": BasisParams,
-    "other": OtherParams2,
-    "skew": SkewParams,
-}
-
-
-def pmrm2_params_from_mapping(
-    table: Mapping[str, Any],
-    base: PMRM2Params | None = None,
-    *,
-    path: str = "params",
-    allow_skew_spot_move: bool = False,
-) -> PMRM2Params:
-    """Build (or overlay onto ``base``) a PMRM_2 parameter set from a TOML/JSON-shaped mapping."""
-    allowed = {"name", "version", "description", "scenarios", "collaterals", *_PMRM2_GROUPS}
-    for key in table:
-        if key not in allowed:
-            raise SolventInputError(f"{path}.{key}", "unknown parameter group")
-    groups: dict[str, Any] = {}
-    for key, cls in _PMRM2_GROUPS.items():
-        prior = getattr(base, key) if base is not None else None
-        if key in table:
-            groups[key] = build_floats(cls, table[key], f"{path}.{key}", prior)
-        elif prior is not None:
-            groups[key] = prior
-        else:
-            raise SolventInputError(f"{path}.{key}", "missing parameter group")
-    if "scenarios" in table:
-        scenarios = parse_scenarios(
-            table["scenarios"],
-            f"{path}.scenarios",
-            max_count=40,
-            allow_skew=True,
-            allow_skew_spot_move=allow_skew_spot_move,
-        )
-    elif base is not None:
-        scenarios = base.scenarios
-    else:
-        raise SolventInputError(f"{path}.scenarios", "missing")
-    collaterals = dict(base.collaterals) if base is not None else {}
-    if "collaterals" in table:
-        collaterals.update(_parse_collaterals(table["collaterals"], f"{path}.collaterals"))
-    return PMRM2Params(
-        name=str(table.get("name", base.name if base else "custom")),
-        version=str(table.get("version", base.version if base else "custom")),
-        scenarios=scenarios,
-        collaterals=collaterals,
-        **groups,
-    )
+    @property
+    def label(self) -> str:
+        """``name@version``, as reported in results."""
+        return f"{self.name}@{self.version}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,7 +268,7 @@ class VolParams1:
     vol_range_down: float = param("volRangeDown", 0.0, 10.0)
     short_term_power: float = param("shortTermPower", 0.0, 10.0)
     long_term_power: float = param("longTermPower", 0.0, 10.0)
-    dte_floor_days: float = param("dteFloorDays", 0.0, 400.0)
+    dte_floor_days: float = param("dteFloorDays", 0.0, 400.0, unit="days")
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,50 +282,12 @@ class PMRM1Params:
     margin: MarginParams1
     vol: VolParams1
     scenarios: tuple[Scenario, ...]
+    params_id: ParamsId
 
-
-_PMRM1_GROUPS: dict[str, type] = {
-    "basis": BasisParams,
-    "other": OtherParams1,
-    "margin": MarginParams1,
-    "vol": VolParams1,
-}
-
-
-def pmrm1_params_from_mapping(
-    table: Mapping[str, Any], base: PMRM1Params | None = None, *, path: str = "params"
-) -> PMRM1Params:
-    """Build (or overlay onto ``base``) a PMRM v1 parameter set from a mapping."""
-    allowed = {"name", "version", "description", "scenarios", *_PMRM1_GROUPS}
-    for key in table:
-        if key not in allowed:
-            raise SolventInputError(f"{path}.{key}", "unknown parameter group")
-    groups: dict[str, Any] = {}
-    for key, cls in _PMRM1_GROUPS.items():
-        prior = getattr(base, key) if base is not None else None
-        if key in table:
-            groups[key] = build_floats(cls, table[key], f"{path}.{key}", prior)
-        elif prior is not None:
-            groups[key] = prior
-        else:
-            raise SolventInputError(f"{path}.{key}", "missing parameter group")
-    if "scenarios" in table:
-        scenarios = parse_scenarios(
-            table["scenarios"], f"{path}.scenarios", max_count=40, allow_skew=False
-        )
-        for i, s in enumerate(scenarios):
-            if s.dampening != 1.0:
-                raise SolventInputError(f"{path}.scenarios[{i}].dampening", "v1 has no dampening")
-    elif base is not None:
-        scenarios = base.scenarios
-    else:
-        raise SolventInputError(f"{path}.scenarios", "missing")
-    return PMRM1Params(
-        name=str(table.get("name", base.name if base else "custom")),
-        version=str(table.get("version", base.version if base else "custom")),
-        scenarios=scenarios,
-        **groups,
-    )
+    @property
+    def label(self) -> str:
+        """``name@version``, as reported in results."""
+        return f"{self.name}@{self.version}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,7 +363,13 @@ class SRMParams:
     oracle_contingency: SRMOracleParams
     depeg: SRMDepegParams
     base: SRMBaseParams
+    params_id: ParamsId
     markets: Mapping[str, SRMMarketParams] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``name@version``, as reported in results."""
+        return f"{self.name}@{self.version}"
 
     def for_market(self, market: str) -> SRMMarketParams:
         """The perp/option/base parameters that apply to ``market`` (case-insensitive)."""
@@ -471,142 +379,225 @@ class SRMParams:
         return SRMMarketParams(self.perp, self.option, self.base)
 
 
-_SRM_GROUPS: dict[str, type] = {
-    "perp": SRMPerpParams,
-    "option": SRMOptionParams,
-    "oracle_contingency": SRMOracleParams,
-    "depeg": SRMDepegParams,
-    "base": SRMBaseParams,
-}
+# --------------------------------------------------------------------------------------------
+# Declarations and loaders (one schema per manager)
 
 
-def srm_params_from_mapping(
-    table: Mapping[str, Any], base: SRMParams | None = None, *, path: str = "params"
-) -> SRMParams:
-    """Build (or overlay onto ``base``) a Standard Manager parameter set from a mapping.
+def _scenarios(*, v1: bool, allow_skew_spot_move: bool = False) -> Any:
+    """The ``scenarios`` field: ``[[spot_shock, vol_shock, dampening], ...]`` (canonical form
+    with the dampening written out)."""
 
-    ``[markets.<UNDERLYING>.perp|option|base]`` tables override the defaults for one market.
-    """
-    aliases = {"oracleContingency": "oracle_contingency"}
-    allowed = {"name", "version", "description", "markets", *_SRM_GROUPS, *aliases}
-    for key in table:
-        if key not in allowed:
-            raise SolventInputError(f"{path}.{key}", "unknown parameter group")
-    groups: dict[str, Any] = {}
-    for key, cls in _SRM_GROUPS.items():
-        prior = getattr(base, key) if base is not None else None
-        raw_key = next((k for k, v in aliases.items() if v == key and k in table), key)
-        if raw_key in table:
-            groups[key] = build_floats(cls, table[raw_key], f"{path}.{key}", prior)
-        elif prior is not None:
-            groups[key] = prior
-        else:
-            raise SolventInputError(f"{path}.{key}", "missing parameter group")
-    markets: dict[str, SRMMarketParams] = dict(base.markets) if base is not None else {}
-    raw_markets = table.get("markets", {})
-    if not isinstance(raw_markets, Mapping):
-        raise SolventInputError(f"{path}.markets", "must be a table")
-    for mname, mtable in raw_markets.items():
-        mp = f"{path}.markets.{mname}"
-        if not isinstance(mtable, Mapping):
-            raise SolventInputError(mp, "must be a table")
-        for key in mtable:
-            if key not in ("perp", "option", "base"):
-                raise SolventInputError(f"{mp}.{key}", "unknown parameter group")
-        prior = markets.get(str(mname).upper()) or SRMMarketParams(
-            groups["perp"], groups["option"], groups["base"]
+    def parse(value: Any, path: str) -> list[list[Any]]:
+        out = parse_scenarios(
+            value,
+            path,
+            max_count=40,
+            allow_skew=not v1,
+            allow_skew_spot_move=allow_skew_spot_move,
         )
-        markets[str(mname).upper()] = SRMMarketParams(
-            perp=build_floats(SRMPerpParams, mtable.get("perp", {}), f"{mp}.perp", prior.perp),
-            option=build_floats(
-                SRMOptionParams, mtable.get("option", {}), f"{mp}.option", prior.option
-            ),
-            base=build_floats(SRMBaseParams, mtable.get("base", {}), f"{mp}.base", prior.base),
-        )
-    return SRMParams(
-        name=str(table.get("name", base.name if base else "custom")),
-        version=str(table.get("version", base.version if base else "custom")),
-        markets=markets,
-        **groups,
+        if v1:
+            for i, s in enumerate(out):
+                if s.dampening != 1.0:
+                    raise SolventInputError(f"{path}[{i}].dampening", "v1 has no dampening")
+        return [[s.spot_shock, s.vol_shock.value, s.dampening] for s in out]
+
+    return custom(parse, unit="[spot multiplier, vol leg, dampening]", source=UPSTREAM)
+
+
+def _scenario_tuple(rows: list[list[Any]]) -> tuple[Scenario, ...]:
+    return tuple(Scenario(float(a), VolShock(b), float(c)) for a, b, c in rows)
+
+
+def _group(cls: type) -> Any:
+    return table(dataclass_table(cls, source=UPSTREAM))
+
+
+def _make(cls: type[T], values: Mapping[str, Any]) -> T:
+    return cls(**values)
+
+
+def _collateral_check(values: Mapping[str, Any], path: str) -> None:
+    if values["mm_haircut"] + values["im_haircut"] > 1.0 + 1e-12:
+        raise SolventInputError(path, "mm_haircut + im_haircut must be <= 1")
+
+
+_COLLATERAL = Table(
+    {
+        "mm_haircut": number(0.0, 1.0, unit="fraction of value"),
+        "im_haircut": number(0.0, 1.0, unit="fraction of value, added to mm_haircut for IM"),
+        "risk_cancelling": flag(),
+    },
+    check=_collateral_check,
+    source="Derive v2-core PMRM_2 fixtures (test_2, test_5)",
+)
+
+PMRM2_FIELDS = Table(
+    {
+        "vol_shock": _group(VolShockParams),
+        "margin": _group(MarginParams2),
+        "basis": _group(BasisParams),
+        "other": _group(OtherParams2),
+        "skew": _group(SkewParams),
+        "scenarios": _scenarios(v1=False),
+        "collaterals": tables(_COLLATERAL, default=True, doc="enabled collaterals by asset"),
+    }
+)
+
+
+def _build_pmrm2(v: Mapping[str, Any], pid: ParamsId) -> PMRM2Params:
+    return PMRM2Params(
+        name=pid.name,
+        version=pid.version,
+        vol_shock=_make(VolShockParams, v["vol_shock"]),
+        margin=_make(MarginParams2, v["margin"]),
+        basis=_make(BasisParams, v["basis"]),
+        other=_make(OtherParams2, v["other"]),
+        skew=_make(SkewParams, v["skew"]),
+        scenarios=_scenario_tuple(v["scenarios"]),
+        params_id=pid,
+        collaterals=frozen_tables(v["collaterals"], lambda t: CollateralSpec(**t)),
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Loading built-in sets and files
-# --------------------------------------------------------------------------------------------
+PMRM2: ParamsSchema[PMRM2Params] = ParamsSchema(
+    "derive-pm", ("derive-pm", "derive-pm-mainnet"), PMRM2_FIELDS, _build_pmrm2
+)
+"""PMRM_2 parameter sets (model ``derive-pm``)."""
+
+_PMRM2_FIXTURES: ParamsSchema[PMRM2Params] = ParamsSchema(
+    "derive-pm",
+    ("derive-pm",),
+    PMRM2_FIELDS.replace_fields(scenarios=_scenarios(v1=False, allow_skew_spot_move=True)),
+    _build_pmrm2,
+)
+
+PMRM1_FIELDS = Table(
+    {
+        "basis": _group(BasisParams),
+        "other": _group(OtherParams1),
+        "margin": _group(MarginParams1),
+        "vol": _group(VolParams1),
+        "scenarios": _scenarios(v1=True),
+    }
+)
 
 
-def _read_table(source: str | Path, prefix: str) -> tuple[dict[str, Any], str]:
-    """Read a built-in set ``<prefix>...`` by name or a TOML/JSON file path."""
-    path = Path(source)
-    if not path.suffix:
-        path = PARAMS_DIR / f"{source}.toml"
-        if not path.is_file():
-            known = sorted(p.stem for p in PARAMS_DIR.glob(f"{prefix}*.toml"))
-            raise SolventInputError("params", f"unknown parameter set {source!r}; known: {known}")
-    if not path.is_file():
-        raise SolventInputError("params", f"parameter file not found: {path}")
-    try:
-        if path.suffix == ".json":
-            import json
-
-            data = json.loads(path.read_text())
-        else:
-            data = tomllib.loads(path.read_text())
-    except (ValueError, OSError) as exc:
-        raise SolventInputError("params", f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SolventInputError("params", f"{path} must hold a table")
-    return data, str(path)
+def _build_pmrm1(v: Mapping[str, Any], pid: ParamsId) -> PMRM1Params:
+    return PMRM1Params(
+        name=pid.name,
+        version=pid.version,
+        basis=_make(BasisParams, v["basis"]),
+        other=_make(OtherParams1, v["other"]),
+        margin=_make(MarginParams1, v["margin"]),
+        vol=_make(VolParams1, v["vol"]),
+        scenarios=_scenario_tuple(v["scenarios"]),
+        params_id=pid,
+    )
 
 
-def load_pmrm2_params(
-    source: str | Path = "derive-pm", overrides: Mapping[str, Any] | None = None
-) -> PMRM2Params:
-    """A PMRM_2 set: built-in name (``derive-pm``, ``derive-pm-mainnet``) or a file.
+PMRM1: ParamsSchema[PMRM1Params] = ParamsSchema(
+    "derive-pm", ("derive-pmrm1", "derive-pmrm1-mainnet"), PMRM1_FIELDS, _build_pmrm1
+)
+"""PMRM v1 parameter sets (model ``derive-pm`` with a ``derive-pmrm1`` set)."""
 
-    A file is overlaid on ``derive-pm`` (or on the built-in set its ``base_set`` key names);
-    ``overrides`` is overlaid last. Built-in sets are complete on their own.
-    """
-    table, _ = _read_table(source, "derive-pm")
-    base_name = table.pop("base_set", None)
-    base = None
-    if base_name is not None:
-        base = load_pmrm2_params(str(base_name))
-    elif Path(source).suffix:  # a user file overlays the default set
-        base = load_pmrm2_params("derive-pm")
-    params = pmrm2_params_from_mapping(table, base)
-    return pmrm2_params_from_mapping(overrides, params) if overrides else params
+_SRM_MARKET = Table(
+    {
+        "perp": table(partial(dataclass_table(SRMPerpParams, source=UPSTREAM)), optional=True),
+        "option": table(partial(dataclass_table(SRMOptionParams, source=UPSTREAM)), optional=True),
+        "base": table(partial(dataclass_table(SRMBaseParams, source=UPSTREAM)), optional=True),
+    }
+)
+
+SRM_FIELDS = Table(
+    {
+        "perp": _group(SRMPerpParams),
+        "option": _group(SRMOptionParams),
+        "oracle_contingency": table(
+            dataclass_table(SRMOracleParams, source=UPSTREAM), alias="oracleContingency"
+        ),
+        "depeg": _group(SRMDepegParams),
+        "base": _group(SRMBaseParams),
+        "markets": tables(_SRM_MARKET, default=True, doc="per-market overrides of the defaults"),
+    }
+)
 
 
-def load_pmrm1_params(
-    source: str | Path = "derive-pmrm1", overrides: Mapping[str, Any] | None = None
-) -> PMRM1Params:
+def _build_srm(v: Mapping[str, Any], pid: ParamsId) -> SRMParams:
+    perp = _make(SRMPerpParams, v["perp"])
+    option = _make(SRMOptionParams, v["option"])
+    base = _make(SRMBaseParams, v["base"])
+    markets = {
+        str(name).upper(): SRMMarketParams(
+            perp=dataclasses.replace(perp, **m["perp"]),
+            option=dataclasses.replace(option, **m["option"]),
+            base=dataclasses.replace(base, **m["base"]),
+        )
+        for name, m in v["markets"].items()
+    }
+    return SRMParams(
+        name=pid.name,
+        version=pid.version,
+        perp=perp,
+        option=option,
+        oracle_contingency=_make(SRMOracleParams, v["oracle_contingency"]),
+        depeg=_make(SRMDepegParams, v["depeg"]),
+        base=base,
+        params_id=pid,
+        markets=MappingProxyType(markets),
+    )
+
+
+SRM: ParamsSchema[SRMParams] = ParamsSchema(
+    "derive-srm", ("derive-srm", "derive-srm-mainnet"), SRM_FIELDS, _build_srm
+)
+"""Standard Manager parameter sets (model ``derive-srm``)."""
+
+
+def load_pmrm2_params(source: str | Path | None = None) -> PMRM2Params:
+    """A PMRM_2 set: built-in name (``derive-pm``, ``derive-pm-mainnet``) or a file merged over
+    its ``base_set`` (default ``derive-pm``)."""
+    return PMRM2.load(source)
+
+
+def load_pmrm1_params(source: str | Path | None = None) -> PMRM1Params:
     """A PMRM v1 set: built-in name (``derive-pmrm1``, ``derive-pmrm1-mainnet``) or a file."""
-    table, _ = _read_table(source, "derive-pmrm1")
-    base_name = table.pop("base_set", None)
-    base = None
-    if base_name is not None:
-        base = load_pmrm1_params(str(base_name))
-    elif Path(source).suffix:  # a user file overlays the default set
-        base = load_pmrm1_params("derive-pmrm1")
-    params = pmrm1_params_from_mapping(table, base)
-    return pmrm1_params_from_mapping(overrides, params) if overrides else params
+    return PMRM1.load(source)
 
 
-def load_srm_params(
-    source: str | Path = "derive-srm", overrides: Mapping[str, Any] | None = None
-) -> SRMParams:
+def load_srm_params(source: str | Path | None = None) -> SRMParams:
     """A Standard Manager set: built-in name (``derive-srm``, ``derive-srm-mainnet``) or a file."""
-    table, _ = _read_table(source, "derive-srm")
-    base_name = table.pop("base_set", None)
-    base = None
-    if base_name is not None:
-        base = load_srm_params(str(base_name))
-    elif Path(source).suffix:  # a user file overlays the default set
-        base = load_srm_params("derive-srm")
-    params = srm_params_from_mapping(table, base)
-    return srm_params_from_mapping(overrides, params) if overrides else params
+    return SRM.load(source)
+
+
+def is_pmrm1(spec: str | Path | None) -> bool:
+    """Whether a ``derive-pm`` parameter choice is a PMRM v1 set (a ``derive-pmrm1`` built-in
+    set, or a file based on one)."""
+    return based_on(spec) in PMRM1.sets
+
+
+def load_pm_params(spec: str | Path | None = None) -> PMRM2Params | PMRM1Params:
+    """The ``derive-pm`` model's set: PMRM_2 (default ``derive-pm``) or, for a set based on
+    ``derive-pmrm1``, PMRM v1."""
+    return PMRM1.load(spec) if is_pmrm1(spec) else PMRM2.load(spec)
+
+
+def pmrm2_params_from_mapping(
+    table: Mapping[str, Any], *, allow_skew_spot_move: bool = False
+) -> PMRM2Params:
+    """A complete PMRM_2 set from a TOML/JSON-shaped mapping (upstream names accepted).
+    ``allow_skew_spot_move``: accept skew scenarios that also move the spot (fixtures only)."""
+    return (_PMRM2_FIXTURES if allow_skew_spot_move else PMRM2).from_mapping(table)
+
+
+def pmrm1_params_from_mapping(table: Mapping[str, Any]) -> PMRM1Params:
+    """A complete PMRM v1 set from a mapping."""
+    return PMRM1.from_mapping(table)
+
+
+def srm_params_from_mapping(table: Mapping[str, Any]) -> SRMParams:
+    """A complete Standard Manager set from a mapping; ``[markets.<UNDERLYING>.perp|option|
+    base]`` tables override the defaults for one market."""
+    return SRM.from_mapping(table)
 
 
 def replace_group(params: T, **groups: Any) -> T:

@@ -52,7 +52,9 @@ from solvent.margin.protocol import (
 from solvent.margin.result import (
     AccountMargin,
     BookMargin,
+    Composition,
     Contribution,
+    Explanation,
     PoolMargin,
     ScenarioRef,
 )
@@ -254,6 +256,15 @@ class FhsModel:
 
     def margin(self, prepared: FhsPrepared, book: Book, *, detail: Detail) -> BookMargin:
         return book_margin(prepared, book, detail).margin
+
+    def composition(self, params: FhsParams) -> Composition:
+        """``IM`` = the sum of the components, ``MM = mm_fraction * IM``; the contributions add
+        up to ``-es`` (module docstring, steps 4 and 5)."""
+        return Composition.scaled(
+            dict.fromkeys(COMPONENTS, 1.0),
+            params.mm_fraction,
+            Explanation(components={"es": -1.0}),
+        )
 
     def backtest(
         self, params: FhsParams, request: UnitBacktest, *, variants: bool

@@ -25,11 +25,9 @@ deltas over the scan points with weights it does not publish; we do not imitate 
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from solvent.arrays import BoolArray, FloatArray
 from solvent.errors import SolventInputError
+from solvent.margin.params import OURS, ParamsSchema, Table, frozen_tables, number, tables, text
+from solvent.margin.protocol import ParamsId
 from solvent.margin.span.risk_params import (
     CombinedCommodity,
     SpanProduct,
@@ -84,6 +84,7 @@ class SpanCryptoParameters:
     extreme_cover: float
     vol_shift: VolShift
     underlyings: Mapping[str, UnderlyingScan]
+    params_id: ParamsId
 
     @property
     def label(self) -> str:
@@ -276,159 +277,86 @@ def span_parameters_from_arrays(
 # --------------------------------------------------------------------------------------------
 # parameter sets (TOML)
 
-_TOP_FIELDS = {
-    "name",
-    "version",
-    "lookahead_days",
-    "extreme_multiple",
-    "extreme_cover",
-    "vol_shift",
-    "underlyings",
-}
-_UNDERLYING_FIELDS = {
-    "price_scan_range",
-    "vol_scan_range",
-    "short_option_minimum",
-    "intra_spread_min",
-    "intra_spread_per_year",
-}
 
-
-def _num(value: Any, path: str, low: float, high: float, *, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SolventInputError(path, f"expected a finite number, got {value!r}")
-    x = float(value)
-    if x < low or x > high or (low_open and x == low):
-        bracket = "(" if low_open else "["
-        raise SolventInputError(path, f"must be within {bracket}{low}, {high}], got {x}")
-    return x
-
-
-def crypto_params_from_mapping(
-    raw: Mapping[str, Any], base: SpanCryptoParameters | None = None
-) -> SpanCryptoParameters:
-    """Validate a decoded parameter set; fields absent from ``raw`` come from ``base``.
-
-    Unknown fields and out-of-range values raise :class:`SolventInputError` naming the field.
-    """
-    for key in raw:
-        if key not in _TOP_FIELDS:
+def _scan_check(values: Mapping[str, Any], path: str) -> None:
+    """Ranges that depend on other fields: the extreme move keeps the forward positive
+    (``price_scan_range x extreme_multiple < 1``); a relative vol move stays below 99 %."""
+    if not values["underlyings"]:
+        raise SolventInputError(_at(path, "underlyings"), "at least one underlying is required")
+    multiple = values["extreme_multiple"]
+    for asset, scan in values["underlyings"].items():
+        at = _at(path, f"underlyings.{asset}")
+        if scan["price_scan_range"] * multiple >= 1.0:
             raise SolventInputError(
-                key, f"unknown field (allowed: {', '.join(sorted(_TOP_FIELDS))})"
+                f"{at}.price_scan_range",
+                f"{scan['price_scan_range']} x extreme_multiple {multiple} must stay below 1",
             )
-    merged: dict[str, Any] = {}
-    if base is not None:
-        merged = {
-            "name": base.name,
-            "version": base.version,
-            "lookahead_days": base.lookahead_days,
-            "extreme_multiple": base.extreme_multiple,
-            "extreme_cover": base.extreme_cover,
-            "vol_shift": base.vol_shift.value,
-        }
-    merged.update({k: v for k, v in raw.items() if k != "underlyings"})
-    for key in _TOP_FIELDS - {"underlyings"}:
-        if key not in merged:
-            raise SolventInputError(key, "missing required field")
-    for key in ("name", "version"):
-        if not isinstance(merged[key], str) or not merged[key]:
-            raise SolventInputError(key, f"expected a non-empty string, got {merged[key]!r}")
-    if merged["vol_shift"] not in {v.value for v in VolShift}:
-        raise SolventInputError(
-            "vol_shift", f"must be 'relative' or 'absolute', got {merged['vol_shift']!r}"
-        )
-    extreme_multiple = _num(merged["extreme_multiple"], "extreme_multiple", 1.0, 10.0)
-    vol_shift = VolShift(merged["vol_shift"])
-
-    underlyings: dict[str, UnderlyingScan] = dict(base.underlyings) if base is not None else {}
-    raw_under = raw.get("underlyings", {})
-    if not isinstance(raw_under, Mapping):
-        raise SolventInputError("underlyings", "expected a table")
-    for asset, fields in raw_under.items():
-        path = f"underlyings.{asset}"
-        if not isinstance(fields, Mapping):
-            raise SolventInputError(path, "expected a table")
-        for key in fields:
-            if key not in _UNDERLYING_FIELDS:
-                raise SolventInputError(f"{path}.{key}", "unknown field")
-        previous = underlyings.get(asset)
-        values: dict[str, Any] = (
-            {}
-            if previous is None
-            else {
-                "price_scan_range": previous.price_scan_range,
-                "vol_scan_range": previous.vol_scan_range,
-                "short_option_minimum": previous.short_option_minimum,
-                "intra_spread_min": previous.intra_spread_min,
-                "intra_spread_per_year": previous.intra_spread_per_year,
-            }
-        )
-        values.update(fields)
-        for key in ("price_scan_range", "vol_scan_range"):
-            if key not in values:
-                raise SolventInputError(f"{path}.{key}", "missing required field")
-        # the extreme move must keep the forward positive: range x extreme_multiple < 1
-        price = _num(
-            values["price_scan_range"], f"{path}.price_scan_range", 0.0, 1.0, low_open=True
-        )
-        if price * extreme_multiple >= 1.0:
+        if values["vol_shift"] == VolShift.RELATIVE.value and scan["vol_scan_range"] > 0.99:
             raise SolventInputError(
-                f"{path}.price_scan_range",
-                f"{price} x extreme_multiple {extreme_multiple} must stay below 1",
+                f"{at}.vol_scan_range", "must be in [0, 0.99] for a relative vol shift"
             )
-        vol_high = 0.99 if vol_shift is VolShift.RELATIVE else 5.0
-        underlyings[asset] = UnderlyingScan(
-            price_scan_range=price,
-            vol_scan_range=_num(values["vol_scan_range"], f"{path}.vol_scan_range", 0.0, vol_high),
-            short_option_minimum=_num(
-                values.get("short_option_minimum", 0.0), f"{path}.short_option_minimum", 0.0, 1.0
-            ),
-            intra_spread_min=_num(
-                values.get("intra_spread_min", 0.0), f"{path}.intra_spread_min", 0.0, 1.0
-            ),
-            intra_spread_per_year=_num(
-                values.get("intra_spread_per_year", 0.0), f"{path}.intra_spread_per_year", 0.0, 1.0
-            ),
-        )
-    if not underlyings:
-        raise SolventInputError("underlyings", "at least one underlying is required")
+
+
+def _at(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+_SCAN = Table(
+    {
+        "price_scan_range": number(0.0, 1.0, lo_open=True, unit="relative move of the forward"),
+        "vol_scan_range": number(0.0, 5.0, unit="relative (or absolute) vol move"),
+        "short_option_minimum": number(0.0, 1.0, unit="fraction of the forward", default=0.0),
+        "intra_spread_min": number(0.0, 1.0, unit="fraction of the forward", default=0.0),
+        "intra_spread_per_year": number(
+            0.0, 1.0, unit="fraction of the forward per year", default=0.0
+        ),
+    },
+    source="ours: Binance daily closes 2017-08-17..2026-05-20 (docs/methodology/span.md)",
+)
+FIELDS = Table(
+    {
+        "lookahead_days": number(0.0, 30.0, unit="days", source="CME SPAN"),
+        "extreme_multiple": number(
+            1.0, 10.0, unit="multiple of the price scan range", source="CME SPAN"
+        ),
+        "extreme_cover": number(0.0, 1.0, unit="fraction of the loss", source="CME SPAN"),
+        "vol_shift": text(choices=tuple(v.value for v in VolShift), source=OURS),
+        "underlyings": tables(_SCAN, doc="scan ranges per underlying"),
+    },
+    check=_scan_check,
+)
+
+
+def _build(v: Mapping[str, Any], pid: ParamsId) -> SpanCryptoParameters:
     return SpanCryptoParameters(
-        name=merged["name"],
-        version=merged["version"],
-        lookahead_days=_num(merged["lookahead_days"], "lookahead_days", 0.0, 30.0),
-        extreme_multiple=extreme_multiple,
-        extreme_cover=_num(merged["extreme_cover"], "extreme_cover", 0.0, 1.0),
-        vol_shift=vol_shift,
-        underlyings=underlyings,
+        name=pid.name,
+        version=pid.version,
+        lookahead_days=v["lookahead_days"],
+        extreme_multiple=v["extreme_multiple"],
+        extreme_cover=v["extreme_cover"],
+        vol_shift=VolShift(v["vol_shift"]),
+        underlyings=frozen_tables(v["underlyings"], lambda t: UnderlyingScan(**t)),
+        params_id=pid,
     )
 
 
-def load_crypto_params(
-    source: str | Path = DEFAULT_PARAMS, base: SpanCryptoParameters | None = None
-) -> SpanCryptoParameters:
-    """A built-in parameter set by name (``"span-crypto"``) or a TOML file.
+SCHEMA: ParamsSchema[SpanCryptoParameters] = ParamsSchema(
+    "span", (DEFAULT_PARAMS,), FIELDS, _build, package="solvent.margin.span", root=""
+)
+"""Declaration, built-in sets and loader of span-crypto parameters (errors name the field
+without a ``params.`` prefix, as the SPAN file format does)."""
 
-    A file's fields override ``base`` (the built-in default when ``base`` is None and the file
-    does not name every field), as ``--params FILE`` does (FORMATS.md 4).
+
+def crypto_params_from_mapping(raw: Mapping[str, Any]) -> SpanCryptoParameters:
+    """Validate a complete decoded parameter set.
+
+    Unknown fields and out-of-range values raise :class:`SolventInputError` naming the field.
     """
-    if isinstance(source, str) and source == DEFAULT_PARAMS:
-        text = (
-            resources.files("solvent.margin.span")
-            .joinpath(f"params/{source}.toml")
-            .read_text(encoding="utf-8")
-        )
-        return crypto_params_from_mapping(_parse_toml(text, source))
-    path = Path(source)
-    if not path.is_file():
-        raise SolventInputError("params", f"no built-in parameter set or file named {source!s}")
-    raw = _parse_toml(path.read_text(encoding="utf-8"), str(path))
-    if base is None and not set(raw) >= _TOP_FIELDS:
-        base = load_crypto_params(DEFAULT_PARAMS)
-    return crypto_params_from_mapping(raw, base)
+    return SCHEMA.from_mapping(raw)
 
 
-def _parse_toml(text: str, origin: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SolventInputError(origin, f"invalid TOML: {exc}") from exc
+def load_crypto_params(source: str | Path | None = None) -> SpanCryptoParameters:
+    """A built-in parameter set by name (``"span-crypto"``, the default) or a TOML/JSON file
+    merged over its ``base_set`` (default ``span-crypto``), as ``--params FILE`` does
+    (FORMATS.md 4)."""
+    return SCHEMA.load(source)
