@@ -335,11 +335,15 @@ def combine_by_correlation(
     with correlation 1 and same-direction losses it is their sum; with correlation 0 it is the
     root of the sum of squares (never less than the largest single loss).
     """
-    d = directions
-    both = (d[:, :, None] != 0) & (d[:, None, :] != 0)
-    sign = np.where(both, d[:, :, None] * d[:, None, :], 1.0)
-    rho = np.where(both, correlation[None, :, :], np.abs(correlation)[None, :, :])
-    var = np.einsum("au,auv,av->a", losses, sign * rho, losses)
+    n_acc, n_u = losses.shape
+    var = np.zeros(n_acc)
+    for u in range(n_u):  # pair by pair: each account's sum in the same order whatever the book
+        for v in range(n_u):
+            d_u, d_v = directions[:, u], directions[:, v]
+            both = (d_u != 0) & (d_v != 0)
+            sign = np.where(both, d_u * d_v, 1.0)
+            rho = np.where(both, correlation[u, v], abs(correlation[u, v]))
+            var += losses[:, u] * (sign * rho) * losses[:, v]
     out: FloatArray = np.sqrt(np.maximum(var, 0.0))
     return out
 

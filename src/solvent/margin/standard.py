@@ -230,8 +230,13 @@ def margin_prepared(
     per_pool = dict(zip(COMPONENTS, components, strict=True))  # each (accounts, pools)
     im = per_pool["futures_im"] + per_pool["options_im"]
     mm = per_pool["futures_mm"] + per_pool["options_mm"] + per_pool["fee_provision"]
-    im_usd = im @ prepared.pool_usd
-    mm_usd = mm @ prepared.pool_usd
+    # USD totals pool by pool, in pool order: an account's total never depends on the other
+    # accounts of the book (a matrix-vector product may round differently per book size).
+    im_usd = np.zeros(len(book))
+    mm_usd = np.zeros(len(book))
+    for j, px in enumerate(prepared.pool_usd):
+        im_usd += im[:, j] * px
+        mm_usd += mm[:, j] * px
     details = None
     if detail >= Detail.ACCOUNTS:
         explain = detail >= Detail.EXPLAIN
