@@ -8,24 +8,12 @@ from typing import Any
 
 import pytest
 
-from solvent.margin import deribit_pm, standard
 from solvent.margin.derive import params as derive_params
-from solvent.margin.fhs_es import params as fhs_params
+from solvent.margin.param_sets import all_schemas
 from solvent.margin.params import ParamsSchema, builtin_names
 from solvent.margin.registry import resolve_alias
-from solvent.margin.simm import margin_model as simm
-from solvent.margin.span import crypto as span_crypto
 
-SCHEMAS: list[ParamsSchema[Any]] = [
-    standard.SCHEMA,
-    deribit_pm.SCHEMA,
-    fhs_params.SCHEMA,
-    simm.SCHEMA,
-    span_crypto.SCHEMA,
-    derive_params.PMRM2,
-    derive_params.PMRM1,
-    derive_params.SRM,
-]
+SCHEMAS: list[ParamsSchema[Any]] = all_schemas()
 CASES = [(schema, name) for schema in SCHEMAS for name in schema.sets]
 
 
@@ -68,3 +56,17 @@ def test_derive_pm_picks_its_manager_by_base_set(tmp_path: Path) -> None:
     assert derive_params.load_srm_params(str(srm)).params_id.label == (
         derive_params.load_srm_params("derive-srm-mainnet").params_id.label
     )
+
+
+def test_parameters_doc_is_generated_from_the_declarations() -> None:
+    """docs/parameters.md lists every built-in set and field as declared (regenerate it with
+    ``python scripts/params_doc.py``)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("params_doc", root / "scripts" / "params_doc.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (root / "docs" / "parameters.md").read_text(encoding="utf-8")
+    assert module.render(text) == text, "run: python scripts/params_doc.py"

@@ -153,10 +153,6 @@ def _contract_result(name: str) -> BookMargin:
 
 # Known violations, each a strict xfail that flips (and fails) once fixed.
 XFAIL = {
-    ("simm", "explanations"): "issue 8 item 7: simm Euler shares do not add up on hedged books",
-    ("derive-pm", "worst_index"): (
-        "issue 8 item 7: derive-pm's worst index is within one underlying's block, not the list"
-    ),
     ("fhs-es", "one_account", "flat"): "issue 8 item 9: fhs-es fails on a book with no position",
 }
 

@@ -6,10 +6,22 @@ import numpy as np
 import pytest
 
 from helpers import BTC, market, portfolio
+from solvent.margin.protocol import Detail
+from solvent.margin.protocol import margin_book as one_shot
+from solvent.margin.result import BookMargin
 from solvent.margin.simm.book_crif import TENOR_YEARS, BookSensitivities, tenor_weights
 from solvent.margin.simm.calibration import load_calibration
-from solvent.margin.simm.margin_model import margin_book
+from solvent.margin.simm.margin_model import MODEL
+from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
+
+
+def margin_book(
+    book: Book, snapshot: MarketSnapshot, params: str | None = None, *, explain: bool = False
+) -> BookMargin:
+    """The simm model, one shot, with every account's detail."""
+    detail = Detail.EXPLAIN if explain else Detail.ACCOUNTS
+    return one_shot(MODEL, book, snapshot, params, detail=detail)
 
 
 def test_tenor_weights_split_linearly_and_sum_to_one() -> None:

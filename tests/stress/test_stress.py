@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from helpers import BTC, market, portfolio
 from solvent.errors import SolventInputError
 from solvent.market.history import embedded_price_history
+from solvent.portfolio.portfolio import Portfolio, SubAccountMode
 from solvent.stress.apply import stress_book
 from solvent.stress.library import historical_scenario, stress_library
 
@@ -119,3 +121,37 @@ def test_cli_stress(tmp_path: Path) -> None:
     assert len(everything["scenarios"]) == 8
     bad = subprocess.run([*run, "--scenario", "nope"], capture_output=True, text=True)
     assert bad.returncode != 0 and "scenario[0]" in bad.stderr
+
+
+def _family(mode: SubAccountMode) -> list[Portfolio]:
+    """A parent short 1 BTC with 1,000 USDC, and a sub-account long 0.5 BTC with 100 USDC."""
+    parent = portfolio("parent", ("BTC_USDC-PERPETUAL", -1.0), USDC=1_000.0)
+    sub = portfolio("sub", ("BTC_USDC-PERPETUAL", 0.5), USDC=100.0)
+    return [parent, replace(sub, parent="parent", mode=mode), portfolio("other", USDC=10.0)]
+
+
+def test_a_cross_sub_account_is_stressed_with_its_parent() -> None:
+    """Issue 8 item 6: the crash bankrupts the sub-account alone, but its parent gains more."""
+    (res,) = stress_book(_family(SubAccountMode.CROSS), market(), [LIB["crash-40-vol-x2"]])
+    out = res.to_json()
+    rows = {row["account"]: row for row in out["accounts"]}
+    unit_gain = 0.4 * BTC * (1.0 - 0.5)  # net short 0.5 BTC
+    for name in ("parent", "sub"):
+        assert rows[name]["loss_usd"] == pytest.approx(-unit_gain)
+        assert rows[name]["equity_after_usd"] == pytest.approx(1_100.0 + unit_gain)
+        assert rows[name]["margin_group"] == "parent"
+        assert rows[name]["group_members"] == ["parent", "sub"]
+    assert "margin_group" not in rows["other"]
+    assert out["negative_equity_accounts"] == []
+    assert out["total_loss_usd"] == pytest.approx(-unit_gain)  # the group counted once
+    assert res.units == ("parent", "other") and res.unit_of.tolist() == [0, 0, 1]
+
+
+def test_an_isolated_sub_account_stands_alone() -> None:
+    (res,) = stress_book(_family(SubAccountMode.ISOLATED), market(), [LIB["crash-40-vol-x2"]])
+    out = res.to_json()
+    rows = {row["account"]: row for row in out["accounts"]}
+    assert rows["sub"]["equity_after_usd"] == pytest.approx(100.0 - 0.2 * BTC)
+    assert rows["parent"]["loss_usd"] == pytest.approx(-0.4 * BTC)
+    assert out["negative_equity_accounts"] == ["sub"]
+    assert "margin_group" not in rows["sub"]

@@ -26,10 +26,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
-from solvent.accounts.health import Health, assess
-from solvent.collateral.assets import Asset, parse_amount, parse_decimal
+from solvent.accounts.health import Health, HealthState, assess
+from solvent.collateral.assets import Asset, format_decimal, parse_amount, parse_decimal
 from solvent.collateral.schedule import HaircutSchedule
 from solvent.collateral.valuation import value_collateral
 from solvent.errors import SolventInputError, StaleDataError
@@ -51,6 +51,7 @@ from solvent.ledger.store import (
     Ledger,
     LedgerTransaction,
     Overdraft,
+    RefClaimedError,
     TradeRecord,
 )
 from solvent.margin.registry import get_model
@@ -159,6 +160,39 @@ def trade_terms(market: MarketSnapshot, instrument: str, field: str = "instrumen
         settlement=terms.settlement,
         settlement_asset=terms.settlement_asset,
         contract_size=Decimal(repr(terms.contract_size)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A committed deposit or withdrawal: its operation id, and whether this answer replays the
+    first result of the same client reference (nothing was written this time)."""
+
+    operation_id: int
+    replayed: bool = False
+
+
+def _health_json(health: Health) -> dict[str, Any]:
+    return {
+        "equity_usd": health.equity_usd,
+        "collateral_value_usd": health.collateral_value_usd,
+        "initial_margin_usd": health.initial_margin_usd,
+        "maintenance_margin_usd": health.maintenance_margin_usd,
+        "excess_usd": health.excess_usd,
+        "margin_ratio": health.margin_ratio,
+        "state": health.state.value,
+    }
+
+
+def _health_from_json(raw: Mapping[str, Any]) -> Health:
+    return Health(
+        equity_usd=float(raw["equity_usd"]),
+        collateral_value_usd=float(raw["collateral_value_usd"]),
+        initial_margin_usd=float(raw["initial_margin_usd"]),
+        maintenance_margin_usd=float(raw["maintenance_margin_usd"]),
+        excess_usd=float(raw["excess_usd"]),
+        margin_ratio=None if raw["margin_ratio"] is None else float(raw["margin_ratio"]),
+        state=HealthState(raw["state"]),
     )
 
 
@@ -288,17 +322,59 @@ class AccountService:
 
     # --- money ---------------------------------------------------------------------------------
 
-    def deposit(self, account_id: str, asset: str, amount: str, reference: str = "") -> int:
+    def _once(
+        self,
+        ref: str | None,
+        kind: Reason,
+        account_id: str,
+        request: Mapping[str, Any],
+        body: Callable[[LedgerTransaction], tuple[int, dict[str, Any]]],
+    ) -> tuple[Mapping[str, Any], bool]:
+        """Run ``body`` in one transaction, at most once per client reference ``ref``.
+
+        Returns ``(result, replayed)``. Without ``ref``: ``body``'s result, ``False``. With ``ref``:
+        the first call commits the operation together with the reference and its result; a retry
+        with the same reference and the same request writes nothing and returns the first result
+        (``True``); the same reference with another request is refused. A refused operation
+        records nothing (its retry is evaluated afresh)."""
+        if ref is None:
+            with self.ledger.transaction() as tx:
+                return body(tx)[1], False
+        for attempt in range(2):
+            try:
+                with self.ledger.transaction() as tx:
+                    stored = tx.claim_ref(ref, kind, account_id, request)
+                    if stored is not None:
+                        return stored, True
+                    op_id, result = body(tx)
+                    tx.complete_ref(ref, op_id, result)
+                    return result, False
+            except RefClaimedError:
+                # PostgreSQL: a concurrent request with the same reference committed first
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def deposit(
+        self,
+        account_id: str,
+        asset: str,
+        amount: str,
+        reference: str = "",
+        *,
+        ref: str | None = None,
+    ) -> Receipt:
         """Deposit a decimal-string ``amount`` of ``asset`` into a user account, or into one of the
-        venue's own accounts (``@venue``: the capital it pays P&L and premiums from); returns the
-        operation id. Assets outside the collateral schedule are refused."""
+        venue's own accounts (``@venue``: the capital it pays P&L and premiums from). Assets outside
+        the collateral schedule are refused. ``ref``: the client's idempotency key."""
         spec = self._collateral_asset(asset)
         units = parse_amount(spec, amount)
-        with self.ledger.transaction() as tx:
+
+        def body(tx: LedgerTransaction) -> tuple[int, dict[str, Any]]:
             record = tx.account(account_id)
             if record.kind is AccountKind.EXTERNAL:
                 raise SolventInputError("account", f"{account_id!r} is not a ledger account")
-            return tx.post(
+            op_id = tx.post(
                 transfer(
                     EXTERNAL,
                     account_id,
@@ -309,6 +385,11 @@ class AccountService:
                 ),
                 Overdraft.REFUSE,
             )
+            return op_id, {"operation": op_id}
+
+        request = {"asset": asset, "units": units}
+        result, replayed = self._once(ref, Reason.DEPOSIT, account_id, request, body)
+        return Receipt(int(result["operation"]), replayed)
 
     def _collateral_asset(self, asset: str) -> Asset:
         """``asset`` if the collateral schedule (the asset registry and its haircut classes)
@@ -322,14 +403,23 @@ class AccountService:
         return self.ledger.assets.get(asset)
 
     def withdraw(
-        self, account_id: str, asset: str, amount: str, market: MarketSnapshot, reference: str = ""
-    ) -> tuple[int, Health]:
+        self,
+        account_id: str,
+        asset: str,
+        amount: str,
+        market: MarketSnapshot,
+        reference: str = "",
+        *,
+        ref: str | None = None,
+    ) -> tuple[Receipt, Health]:
         """Withdraw ``amount`` of ``asset``: refused (nothing written) beyond the balance, with a
         market older than the freshness limit, or when the margin unit would fall below its initial
-        margin. The venue's own accounts have no margin: only their balance bounds them."""
+        margin. The venue's own accounts have no margin: only their balance bounds them. ``ref``:
+        the client's idempotency key (a retry returns the first receipt and health)."""
         spec = self.ledger.assets.get(asset)
         units = parse_amount(spec, amount)
-        with self.ledger.transaction() as tx:
+
+        def body(tx: LedgerTransaction) -> tuple[int, dict[str, Any]]:
             record = tx.account(account_id)
             if record.kind is AccountKind.EXTERNAL:
                 raise SolventInputError("account", f"{account_id!r} is not a ledger account")
@@ -356,7 +446,11 @@ class AccountService:
                     f"(equity {health.equity_usd:.2f} USD < IM "
                     f"{health.initial_margin_usd:.2f} USD)",
                 )
-            return op_id, health
+            return op_id, {"operation": op_id, "health": _health_json(health)}
+
+        request = {"asset": asset, "units": units}
+        result, replayed = self._once(ref, Reason.WITHDRAWAL, account_id, request, body)
+        return Receipt(int(result["operation"]), replayed), _health_from_json(result["health"])
 
     def trade(
         self,
@@ -367,11 +461,14 @@ class AccountService:
         market: MarketSnapshot,
         fee: str | None = None,
         reference: str = "",
+        *,
+        ref: str | None = None,
     ) -> tuple[TradeRecord, Health]:
         """Book a fill (decimal strings); refused (nothing written) when the price is outside the
         instrument kind's band around the mark, the market is older than the freshness limit, the
         account or ``@venue`` cannot pay what the fill settles, or the margin unit would end below
-        its initial margin."""
+        its initial margin. ``ref``: the client's idempotency key (a retry returns the first
+        record, with ``replayed`` set, and the first health)."""
         q = parse_decimal(quantity, "quantity")
         p = parse_decimal(price, "price")
         if q == 0:
@@ -386,9 +483,10 @@ class AccountService:
             if fee_value < 0:
                 raise SolventInputError("fee", "must not be negative")
             fee_units = asset.to_units(fee_value, "fee")
-        self.freshness.check(market)
-        self.bands.check(market.quote(instrument), p)
-        with self.ledger.transaction() as tx:
+
+        def body(tx: LedgerTransaction) -> tuple[int, dict[str, Any]]:
+            self.freshness.check(market)
+            self.bands.check(market.quote(instrument), p)
             record = tx.account(account_id)
             if record.kind is not AccountKind.USER:
                 raise SolventInputError("account", f"{account_id!r} is not a user account")
@@ -405,7 +503,41 @@ class AccountService:
                     f"(equity {health.equity_usd:.2f} USD < IM "
                     f"{health.initial_margin_usd:.2f} USD)",
                 )
-            return booked, health
+            position = booked.position
+            return booked.operation_id, {
+                "operation": booked.operation_id,
+                "realized_units": booked.realized_units,
+                "fee_units": booked.fee_units,
+                "position": {
+                    "quantity": str(position.quantity),
+                    "average_price": str(position.average_price),
+                    "realized_pnl": str(position.realized_pnl),
+                },
+                "health": _health_json(health),
+            }
+
+        request = {
+            "instrument": instrument,
+            "quantity": format_decimal(q),
+            "price": format_decimal(p),
+            "fee_units": fee_units,
+        }
+        result, replayed = self._once(ref, Reason.TRADE, account_id, request, body)
+        stored = result["position"]
+        record = TradeRecord(
+            int(result["operation"]),
+            PositionState(
+                terms.instrument,
+                Decimal(stored["quantity"]),
+                Decimal(stored["average_price"]),
+                Decimal(stored["realized_pnl"]),
+                terms.settlement_asset,
+            ),
+            int(result["realized_units"]),
+            int(result["fee_units"]),
+            replayed,
+        )
+        return record, _health_from_json(result["health"])
 
     @contextmanager
     def _scratch(self) -> Iterator[LedgerTransaction]:

@@ -111,3 +111,16 @@ trades = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_trades_account", "account_id"),
 )
+
+client_refs = Table(
+    "client_refs",
+    metadata,
+    # The client's idempotency key: unique (the primary key), so one key commits one operation.
+    Column("ref", String(128), primary_key=True),
+    Column("kind", String(16), nullable=False),  # deposit | withdrawal | trade
+    Column("account_id", String(128), ForeignKey("accounts.id"), nullable=False),
+    Column("request", Text, nullable=False),  # canonical JSON of the request's parameters
+    Column("operation_id", Integer, ForeignKey("operations.id"), nullable=True),
+    Column("result", Text, nullable=True),  # canonical JSON of the first result
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -13,6 +13,7 @@ both spend the same balance. Rows are always locked and updated in sorted order 
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
 from solvent.collateral.assets import MAX_UNITS, AssetRegistry, default_assets
 from solvent.errors import SolventInputError
@@ -53,10 +54,20 @@ from solvent.ledger.model import (
 from solvent.portfolio.portfolio import SubAccountMode
 
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+_REF = _ACCOUNT_ID
+
+
+def _canonical(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 class InsufficientFundsError(SolventInputError):
     """An operation would leave a balance below what its account type allows (nothing written)."""
+
+
+class RefClaimedError(SolventInputError):
+    """A concurrent transaction committed the same client reference first (PostgreSQL); this
+    transaction is void: retry it to read the first result."""
 
 
 class Overdraft(Enum):
@@ -85,12 +96,15 @@ class AccountRecord:
 
 @dataclass(frozen=True, slots=True)
 class TradeRecord:
-    """A booked trade: the operation id, the position after it, realized P&L units and fee."""
+    """A booked trade: the operation id, the position after it, realized P&L units and fee
+    (base units of the settlement asset)."""
 
     operation_id: int
     position: PositionState
     realized_units: int
     fee_units: int
+    replayed: bool = False
+    """True when this record replays the first result of a client reference (nothing written)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +230,62 @@ class LedgerTransaction:
         if row is None:
             return PositionState(instrument, Decimal(0), Decimal(0), Decimal(0), settlement_asset)
         return _position(row._mapping)
+
+    # --- client references (idempotency keys) ------------------------------------------------
+
+    def claim_ref(
+        self, ref: str, kind: Reason, account_id: str, request: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        """Claim the client reference ``ref`` for ``request`` in this transaction.
+
+        Returns the stored result of the operation the reference already committed (a retry: the
+        caller must write nothing), or ``None`` after inserting the claim (the caller performs the
+        operation and calls :meth:`complete_ref`). The same reference with a different request is
+        refused. On PostgreSQL a concurrent claim of the same reference waits for the first
+        transaction and then fails with :class:`RefClaimedError` (the caller retries in a new
+        transaction and reads the result); on SQLite the write lock already serializes the two."""
+        if not _REF.match(ref):
+            raise SolventInputError(
+                "ref", f"{ref!r}: 1-128 characters of A-Z a-z 0-9 . _ : - (no leading punctuation)"
+            )
+        text = _canonical({"kind": kind.value, "account": account_id, **request})
+        row = self.connection.execute(
+            select(schema.client_refs).where(schema.client_refs.c.ref == ref)
+        ).first()
+        if row is not None:
+            if row.request != text or row.result is None:
+                raise SolventInputError(
+                    "ref",
+                    f"{ref!r} was already used for a different request ({row.request}); a retry "
+                    "must repeat the same parameters",
+                )
+            stored: Mapping[str, Any] = json.loads(row.result)
+            return stored
+        try:
+            self.connection.execute(
+                insert(schema.client_refs).values(
+                    ref=ref,
+                    kind=kind.value,
+                    account_id=account_id,
+                    request=text,
+                    operation_id=None,
+                    result=None,
+                    created_at=_now(),
+                )
+            )
+        except IntegrityError:
+            raise RefClaimedError(
+                "ref", f"{ref!r} was committed by a concurrent request; retry to read its result"
+            ) from None
+        return None
+
+    def complete_ref(self, ref: str, operation_id: int, result: Mapping[str, Any]) -> None:
+        """Record the operation and the result of the reference claimed in this transaction."""
+        self.connection.execute(
+            schema.client_refs.update()
+            .where(schema.client_refs.c.ref == ref)
+            .values(operation_id=operation_id, result=_canonical(result))
+        )
 
     # --- writes -----------------------------------------------------------------------------
 
@@ -606,6 +676,16 @@ class Ledger:
     def account(self, account_id: str) -> AccountRecord:
         with self.transaction() as tx:
             return tx.account(account_id)
+
+    def client_ref(self, ref: str) -> tuple[int | None, Mapping[str, Any] | None]:
+        """The operation id and stored result of client reference ``ref`` (``None`` if unused)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(schema.client_refs).where(schema.client_refs.c.ref == ref)
+            ).first()
+        if row is None or row.result is None:
+            return None, None
+        return row.operation_id, json.loads(row.result)
 
     def balances(self, account_id: str) -> dict[str, int]:
         """Cached balances of one account in base units (zero balances omitted)."""

@@ -114,6 +114,9 @@ class PoolArrays:
     scenarios: ScenarioRows | None = None
     contributions: PositionValues | None = None
     risk_measures: Mapping[str, FloatArray | float] | None = None
+    components_shown: BoolArray | None = None
+    """``(A, len(components))``: which components each account lists (default: all), for
+    components named after what an account holds (e.g. derive-srm's ``<UNDERLYING>.*``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +245,7 @@ class _PoolLists:
     explain: bool
     scenarios: tuple[list[int], list[str], list[float]] | None
     contributions: tuple[list[int], list[str], list[float], list[float], ContributionKind] | None
+    shown: list[list[bool]] | None = None
 
     @classmethod
     def of(cls, book: Book, pool: PoolArrays, explain: bool) -> _PoolLists:
@@ -285,6 +289,7 @@ class _PoolLists:
             explain,
             scenarios,
             contributions,
+            None if pool.components_shown is None else pool.components_shown.tolist(),
         )
 
     def pool(self, a: int) -> PoolMargin:
@@ -314,7 +319,17 @@ class _PoolLists:
             currency=self.currency,
             initial_margin=self.im[a],
             maintenance_margin=self.mm[a],
-            components=dict(zip(self.names, self.components[a], strict=True)),
+            components=(
+                dict(zip(self.names, self.components[a], strict=True))
+                if self.shown is None
+                else {
+                    n: v
+                    for n, v, keep in zip(
+                        self.names, self.components[a], self.shown[a], strict=True
+                    )
+                    if keep
+                }
+            ),
             worst_scenario=(
                 None if self.worst is None else ScenarioRef(self.worst[0][a], self.worst[1][a])
             ),

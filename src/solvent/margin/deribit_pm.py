@@ -137,7 +137,7 @@ class DeribitPmParams:
         return out
 
 
-DERIBIT_DOCS = "Deribit API docs, model_params (BTC 2024-06, ETH 2026-02)"
+DERIBIT_DOCS = "Deribit model_params"
 
 
 def _correlation_check(values: Mapping[str, Any], path: str) -> None:
@@ -190,7 +190,9 @@ _COMMON = Table(
         "dte_floor_days": number(0, 400, unit="days", source=OURS),
         "min_volatility_for_shock_up": number(0, 20, unit="vol (decimal)"),
         "extended_table_factor": number(0, 10),
-        "extended_moves": custom(_moves, unit="relative price move", default=[]),
+        "extended_moves": custom(
+            _moves, allowed="each in (-1, inf), not 0", unit="relative price move", default=[]
+        ),
         "max_delta_shock": number(0, 1, unit="fraction of excess USD delta", source=OURS),
         "delta_total_liq_shock_threshold": number(0, 1e15, unit="USD", source=OURS),
         "mm_factor": number(0.01, 1, unit="MM / IM"),
@@ -217,11 +219,13 @@ _CURRENCY = Table(
 )
 _CORRELATION = Table(
     {
-        "assets": custom(names, default=[]),
-        "matrix": custom(_matrix, unit="correlation", default=None),
+        "assets": custom(names, allowed="asset names", default=[]),
+        "matrix": custom(
+            _matrix, allowed="symmetric, unit diagonal, PSD", unit="correlation", default=None
+        ),
     },
     check=_correlation_check,
-    source="ours: Binance daily closes 2023-05-14..2026-05-20",
+    source=OURS,
 )
 FIELDS = Table(
     {
@@ -230,7 +234,8 @@ FIELDS = Table(
         "underlyings": tables(_UNDERLYING, required_keys=("default",), doc="per underlying"),
         "currencies": tables(_CURRENCY, required_keys=("default",), doc="per settlement pool"),
         "correlation": table(_CORRELATION, optional=True),
-    }
+    },
+    source=DERIBIT_DOCS,
 )
 
 

@@ -268,14 +268,17 @@ def tables(
 def custom(
     parse: Callable[[Any, str], Any],
     *,
+    allowed: str = "",
     unit: str = "",
     source: str = "",
     default: Any = _REQUIRED,
     doc: str = "",
 ) -> Field:
     """A value with its own parser ``(value, path) -> canonical JSON value`` (lists of lists,
-    matrices); the parser raises :class:`SolventInputError` naming ``path`` on bad input."""
-    return Field(Kind.CUSTOM, unit, source, doc, default=default, parse=parse)
+    matrices); the parser raises :class:`SolventInputError` naming ``path`` on bad input.
+    ``allowed`` says in words what the parser accepts (for the reference)."""
+    choices = (allowed,) if allowed else ()
+    return Field(Kind.CUSTOM, unit, source, doc, default=default, choices=choices, parse=parse)
 
 
 # --------------------------------------------------------------------------------------------
@@ -776,3 +779,37 @@ def based_on(spec: str | Path | None) -> str | None:
         current = base if isinstance(base, str) and base else None
         relative_to = path.parent
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDoc:
+    """One row of a schema's field reference (docs/parameters.md)."""
+
+    path: str
+    kind: str
+    range: str
+    unit: str
+    source: str
+    default: str
+
+
+def field_docs(spec: Table, path: str = "", source: str = "") -> list[FieldDoc]:
+    """Every field of ``spec`` (nested tables flattened; ``<name>`` stands for a free key)."""
+    rows: list[FieldDoc] = []
+    for name, f in spec.fields.items():
+        p = _join(path, name)
+        src = f.source or spec.source or source
+        if f.kind is Kind.TABLE and f.table is not None:
+            rows += field_docs(f.table, p, src)
+        elif f.kind is Kind.TABLES and f.table is not None:
+            rows += field_docs(f.table, f"{p}.<name>", src)
+        else:
+            if f.optional:
+                default = "(falls back)"
+            elif f.default is _REQUIRED:
+                default = ""
+            else:
+                default = json.dumps(f.default)
+            kind = f.kind.value + (f" ({f.alias})" if f.alias else "")
+            rows.append(FieldDoc(p, kind, f.range_text(), f.unit, src, default))
+    return rows

@@ -53,8 +53,8 @@ MODEL_NAME = "standard"
 COMPONENTS = ("futures_im", "options_im", "futures_mm", "options_mm", "fee_provision")
 
 
-DERIBIT_2022 = "Deribit support, standard margin (2022-01-11)"
-OPTIONS_SOURCE = "Deribit inverse option rules (third-party quotes)"
+DERIBIT_2022 = "Deribit support 2022-01"
+OPTIONS_SOURCE = "Deribit option rules (quoted)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,12 @@
-"""Apply stress scenarios to a book: loss per account (USD), negative equity, total shortfall.
+"""Apply stress scenarios to a book: loss per margin unit (USD), negative equity, total shortfall.
 
-For each scenario and every account at once:
+Margin units are the ones ``solvent margin`` margins: a parent and its ``cross`` sub-accounts
+form one unit (shared collateral, netted positions; :func:`solvent.portfolio.groups.
+merge_cross_groups`), an ``isolated`` sub-account or a lone account is a unit of its own. Every
+account is reported with its unit's figures (like ``solvent margin``), and the totals count each
+unit once.
+
+For each scenario and every unit at once:
 
 - positions: full revaluation (:func:`compute_risk_array`, instantaneous: no time passes) of one
   unit of every instrument at the scenario's moves and vol shocks; settlement-asset P&L is
@@ -21,9 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvent.arrays import FloatArray
+from solvent.arrays import FloatArray, IntArray
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
+from solvent.portfolio.groups import merge_cross_groups
 from solvent.portfolio.portfolio import Portfolio
 from solvent.scenarios.risk_array import compute_risk_array
 from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRule
@@ -32,10 +39,14 @@ from solvent.stress.library import STABLECOINS, StressScenario
 
 @dataclass(frozen=True, slots=True)
 class StressResult:
-    """One scenario over the book; arrays per account (USD)."""
+    """One scenario over the book. ``accounts`` are the input accounts, ``units`` the margin
+    units (named after their top account) and ``unit_of[i]`` account ``i``'s unit. The arrays
+    are per unit (USD): index them with ``unit_of`` for an account's figures."""
 
     scenario: StressScenario
     accounts: tuple[str, ...]
+    units: tuple[str, ...]
+    unit_of: IntArray
     equity_usd: FloatArray
     position_pnl_usd: FloatArray
     collateral_change_usd: FloatArray
@@ -43,9 +54,33 @@ class StressResult:
     equity_after_usd: FloatArray
     shortfall_usd: FloatArray
 
+    def members(self) -> list[list[str]]:
+        """The accounts of each margin unit, in input order."""
+        out: list[list[str]] = [[] for _ in self.units]
+        for account, unit in zip(self.accounts, self.unit_of.tolist(), strict=True):
+            out[unit].append(account)
+        return out
+
     def to_json(self) -> dict[str, object]:
         s = self.scenario
-        negative = [a for a, e in zip(self.accounts, self.equity_after_usd, strict=True) if e < 0]
+        members = self.members()
+        rows = []
+        for i, a in enumerate(self.accounts):
+            u = int(self.unit_of[i])
+            row: dict[str, object] = {
+                "account": a,
+                "equity_usd": float(self.equity_usd[u]),
+                "position_pnl_usd": float(self.position_pnl_usd[u]),
+                "collateral_change_usd": float(self.collateral_change_usd[u]),
+                "loss_usd": float(self.loss_usd[u]),
+                "equity_after_usd": float(self.equity_after_usd[u]),
+                "shortfall_usd": float(self.shortfall_usd[u]),
+            }
+            if len(members[u]) > 1:
+                row["margin_group"] = self.units[u]
+                row["group_members"] = members[u]
+            rows.append(row)
+        negative = self.equity_after_usd[self.unit_of] < 0
         return {
             "name": s.name,
             "kind": str(s.kind),
@@ -58,20 +93,11 @@ class StressResult:
             "default_vol_shock": s.default_vol_shock,
             "stablecoin_prices": dict(s.stablecoin_prices),
             "proxied": list(s.proxied),
-            "accounts": [
-                {
-                    "account": a,
-                    "equity_usd": float(self.equity_usd[i]),
-                    "position_pnl_usd": float(self.position_pnl_usd[i]),
-                    "collateral_change_usd": float(self.collateral_change_usd[i]),
-                    "loss_usd": float(self.loss_usd[i]),
-                    "equity_after_usd": float(self.equity_after_usd[i]),
-                    "shortfall_usd": float(self.shortfall_usd[i]),
-                }
-                for i, a in enumerate(self.accounts)
-            ],
+            "accounts": rows,
             "total_loss_usd": float(self.loss_usd.sum()),
-            "negative_equity_accounts": negative,
+            "negative_equity_accounts": [
+                a for a, n in zip(self.accounts, negative, strict=True) if n
+            ],
             "total_shortfall_usd": float(self.shortfall_usd.sum()),
         }
 
@@ -89,8 +115,10 @@ def _scenario_price(market: MarketSnapshot, asset: str, s: StressScenario, field
 def stress_book(
     portfolios: Sequence[Portfolio], market: MarketSnapshot, scenarios: Sequence[StressScenario]
 ) -> list[StressResult]:
-    """Every scenario applied to every account (see the module docstring)."""
-    book = Book.from_portfolios(portfolios)
+    """Every scenario applied to every margin unit (see the module docstring)."""
+    units, unit_of = merge_cross_groups(portfolios)
+    unit_index = np.asarray(unit_of, dtype=np.intp)
+    book = Book.from_portfolios(units)
     table = market.table(list(book.instruments), "positions")
     cols = market.columns(table)
     n_s = len(scenarios)
@@ -121,9 +149,9 @@ def stress_book(
     # revaluation of the option's current value when the settlement asset's price changes.
     r_usd = pnl * p1[:, code].T + mark_settle[:, None] * (p1[:, code].T - p0[code][:, None])
     pos_pnl = np.asarray(book.quantities @ r_usd).reshape(len(book), n_s)
-    assets = sorted({a for p in portfolios for a in p.collateral})
-    bal = np.array([[p.collateral.get(a, 0.0) for a in assets] for p in portfolios]).reshape(
-        len(portfolios), len(assets)
+    assets = sorted({a for p in units for a in p.collateral})
+    bal = np.array([[p.collateral.get(a, 0.0) for a in assets] for p in units]).reshape(
+        len(units), len(assets)
     )
     c0 = np.array(
         [
@@ -151,7 +179,9 @@ def stress_book(
         out.append(
             StressResult(
                 s,
+                tuple(p.account for p in portfolios),
                 book.accounts,
+                unit_index,
                 equity,
                 pos_pnl[:, k],
                 coll_change[:, k],

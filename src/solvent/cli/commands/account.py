@@ -55,6 +55,14 @@ MaxAgeOption = Annotated[
         f"{DEFAULT_MAX_MARKET_AGE.total_seconds():.0f}).",
     ),
 ]
+RefOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ref",
+        help="Client reference (idempotency key): a retry with the same key and parameters "
+        "writes nothing and returns the first operation.",
+    ),
+]
 _NEGATIVE_OK = {"ignore_unknown_options": True}
 _ORDERS = {"ignore_unknown_options": True, "allow_extra_args": True}
 
@@ -146,6 +154,11 @@ def _balance(service: AccountService, account: str, asset: str) -> str:
     return service.ledger.assets.get(asset).format(units)
 
 
+def _replay(ref: str | None, replayed: bool) -> dict[str, Any]:
+    """``ref`` and ``replayed`` output fields, present when the client gave ``--ref``."""
+    return {} if ref is None else {"ref": ref, "replayed": replayed}
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``account`` command group to ``app``."""
     group = typer.Typer(
@@ -188,18 +201,20 @@ def register(app: typer.Typer) -> None:
         asset: Annotated[str, typer.Argument(metavar="ASSET")],
         amount: Annotated[str, typer.Argument(metavar="AMOUNT")],
         db: DbOption = None,
+        ref: RefOption = None,
     ) -> None:
         """Deposit AMOUNT (decimal string) of ASSET."""
 
         def action() -> dict[str, Any]:
             service = _service(db)
-            op = service.deposit(account_id, asset, amount)
+            receipt = service.deposit(account_id, asset, amount, ref=ref)
             return {
                 "account": account_id,
                 "asset": asset,
                 "amount": amount.strip(),
-                "operation": op,
+                "operation": receipt.operation_id,
                 "balance": _balance(service, account_id, asset),
+                **_replay(ref, receipt.replayed),
             }
 
         emit_json(run_or_fail(action))
@@ -213,19 +228,23 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         now: NowOption = None,
         max_market_age: MaxAgeOption = None,
+        ref: RefOption = None,
     ) -> None:
         """Withdraw AMOUNT of ASSET; refused below the initial margin or with a stale market."""
 
         def action() -> dict[str, Any]:
             service = _service(db, freshness=_freshness(now, max_market_age))
-            op, health = service.withdraw(account_id, asset, amount, load_market(market))
+            receipt, health = service.withdraw(
+                account_id, asset, amount, load_market(market), ref=ref
+            )
             return {
                 "account": account_id,
                 "asset": asset,
                 "amount": amount.strip(),
-                "operation": op,
+                "operation": receipt.operation_id,
                 "balance": _balance(service, account_id, asset),
                 **_health(health),
+                **_replay(ref, receipt.replayed),
             }
 
         emit_json(run_or_fail(action))
@@ -249,6 +268,7 @@ def register(app: typer.Typer) -> None:
                 "--price-bands", help="TOML file overriding the price bands (docs/ledger.md)."
             ),
         ] = None,
+        ref: RefOption = None,
     ) -> None:
         """Book a fill of QUANTITY (signed) at PRICE; refused outside the price band around the
         mark, with a stale market, or below the initial margin."""
@@ -256,7 +276,7 @@ def register(app: typer.Typer) -> None:
         def action() -> dict[str, Any]:
             service = _service(db, freshness=_freshness(now, max_market_age), bands=price_bands)
             booked, health = service.trade(
-                account_id, instrument, quantity, price, load_market(market), fee
+                account_id, instrument, quantity, price, load_market(market), fee, ref=ref
             )
             asset = service.ledger.assets.get(booked.position.settlement_asset)
             return {
@@ -270,6 +290,7 @@ def register(app: typer.Typer) -> None:
                 "settlement_asset": asset.symbol,
                 "position": _position(booked.position),
                 **_health(health),
+                **_replay(ref, booked.replayed),
             }
 
         emit_json(run_or_fail(action))

@@ -42,7 +42,7 @@ from solvent.margin.protocol import ParamsId
 
 T = TypeVar("T")
 
-UPSTREAM = "Derive v2-core (derivexyz/v2-core 7736900d): setter bounds or test fixtures"
+UPSTREAM = "Derive v2-core"
 
 
 class VolShock(enum.Enum):
@@ -401,7 +401,10 @@ def _scenarios(*, v1: bool, allow_skew_spot_move: bool = False) -> Any:
                     raise SolventInputError(f"{path}[{i}].dampening", "v1 has no dampening")
         return [[s.spot_shock, s.vol_shock.value, s.dampening] for s in out]
 
-    return custom(parse, unit="[spot multiplier, vol leg, dampening]", source=UPSTREAM)
+    rule = "<= 40 rows, no skew, dampening 1" if v1 else "<= 40 rows; one Linear, one Abs"
+    return custom(
+        parse, allowed=rule, unit="[spot multiplier, vol leg, dampening]", source=UPSTREAM
+    )
 
 
 def _scenario_tuple(rows: list[list[Any]]) -> tuple[Scenario, ...]:
@@ -428,7 +431,7 @@ _COLLATERAL = Table(
         "risk_cancelling": flag(),
     },
     check=_collateral_check,
-    source="Derive v2-core PMRM_2 fixtures (test_2, test_5)",
+    source="Derive v2-core fixtures",
 )
 
 PMRM2_FIELDS = Table(

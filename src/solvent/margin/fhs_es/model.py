@@ -37,6 +37,13 @@ from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
+from solvent.margin.build import (
+    PoolArrays,
+    PositionValues,
+    ScenarioBlock,
+    build_book_margin,
+    scenario_blocks,
+)
 from solvent.margin.fhs_es.backtest import unit_margins
 from solvent.margin.fhs_es.liquidity import close_out_cost
 from solvent.margin.fhs_es.overlays import COMPONENTS, OVERLAY_VARIANTS, combine
@@ -49,21 +56,13 @@ from solvent.margin.protocol import (
     PricedMarket,
     UnitBacktest,
 )
-from solvent.margin.result import (
-    AccountMargin,
-    BookMargin,
-    Composition,
-    Contribution,
-    Explanation,
-    PoolMargin,
-    ScenarioRef,
-)
+from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.market.history import PriceHistory
 from solvent.market.order_book import OrderBook
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 from solvent.pricing.unit_greeks import unit_greeks
-from solvent.riskstats.tail import es_var, tail_indices
+from solvent.riskstats.tail import es_var, tail_count, tail_indices
 from solvent.scenarios.risk_array import compute_risk_array
 
 CHUNK_ACCOUNTS = 4096
@@ -135,7 +134,10 @@ def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMar
     n_acc = len(book)
     out = {name: np.zeros(n_acc) for name in ("es_main", "var_main", "es_floor", "es_stressed")}
     worst = np.zeros(n_acc, dtype=np.intp)
-    tails: list[NDArray[np.intp]] = []
+    explain = detail >= Detail.EXPLAIN
+    n_main = fhs.main.stop - fhs.main.start
+    pnl_main = np.zeros((n_acc, n_main)) if explain else None
+    tails = np.zeros((n_acc, tail_count(n_main, params.confidence) if explain else 0), np.intp)
     conf = params.confidence
     for start in range(0, n_acc, CHUNK_ACCOUNTS):
         stop = min(start + CHUNK_ACCOUNTS, n_acc)
@@ -149,8 +151,9 @@ def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMar
             out["es_stressed"][start:stop] = es_var(losses[:, fhs.stressed], conf).es
         if detail >= Detail.ACCOUNTS:
             worst[start:stop] = np.argmax(main, axis=1)
-            if detail >= Detail.EXPLAIN:
-                tails.append(tail_indices(main, conf))
+        if pnl_main is not None:
+            pnl_main[start:stop] = -main
+            tails[start:stop] = tail_indices(main, conf)
     comps = combine(
         out["es_main"], out["es_stressed"], out["es_floor"], params.overlays, fhs.vol_ratio
     )
@@ -162,16 +165,49 @@ def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMar
         )
     im = sum((comps[c] for c in COMPONENTS), np.zeros(n_acc))
     mm = params.mm_fraction * im
-    details = None
+    pools = []
     if detail >= Detail.ACCOUNTS:
-        tail_all = np.vstack(tails) if detail >= Detail.EXPLAIN else None
-        measures = {"var": out["var_main"], "es": out["es_main"]}
-        details = tuple(
-            _account(book, a, params, fhs, r_usd, comps, im, mm, worst, tail_all, measures)
-            for a in range(n_acc)
+        labels = fhs.scenarios.labels[fhs.main]
+        worst_ref, scenarios = scenario_blocks(
+            [ScenarioBlock(labels, pnl_main)],
+            np.zeros(n_acc, dtype=np.intp),
+            worst,
+            explain=explain,
         )
-    margin = BookMargin(MODEL_NAME, params.label, book.accounts, im, mm, details)
+        contributions = None
+        if explain:
+            contributions = PositionValues(_tail_pnl(book, r_usd[:, fhs.main], tails))
+        pools.append(
+            PoolArrays(
+                "USD",
+                im,
+                mm,
+                {name: comps[name] for name in COMPONENTS},
+                worst=worst_ref,
+                scenarios=scenarios,
+                contributions=contributions,
+                risk_measures={"confidence": conf, "var": out["var_main"], "es": out["es_main"]},
+            )
+        )
+    margin = build_book_margin(
+        book,
+        model=MODEL_NAME,
+        parameters=params.label,
+        initial_margin_usd=im,
+        maintenance_margin_usd=mm,
+        pools=pools,
+        detail=detail,
+    )
     return FhsBookMargin(margin, out["es_main"], out["var_main"], comps, fhs)
+
+
+def _tail_pnl(book: Book, r_main: FloatArray, tails: NDArray[np.intp]) -> FloatArray:
+    """Each stored position's USD P&L averaged over its account's tail scenarios (CSR order):
+    ``q * mean(r_main[instrument, tails[account]])``; an account's values add up to ``-ES``."""
+    q = book.quantities
+    row = np.repeat(np.arange(len(book)), np.diff(q.indptr))
+    values: FloatArray = q.data * r_main[q.indices[:, None], tails[row]].mean(axis=1)
+    return values
 
 
 def margin_book(
@@ -189,50 +225,6 @@ def margin_book(
     prepared = prepare(priced, book.instruments, params, history=history)
     level = Detail.EXPLAIN if explain else Detail.ACCOUNTS if detail else Detail.TOTALS
     return book_margin(prepared, book, level)
-
-
-def _account(
-    book: Book,
-    a: int,
-    params: FhsParams,
-    fhs: FhsScenarios,
-    r_usd: FloatArray,
-    comps: dict[str, FloatArray],
-    im: FloatArray,
-    mm: FloatArray,
-    worst: NDArray[np.intp],
-    tails: NDArray[np.intp] | None,
-    measures: dict[str, FloatArray],
-) -> AccountMargin:
-    cols_a, qty_a = book.row(a)
-    s = int(worst[a])
-    scen_list = None
-    contrib = None
-    if tails is not None:
-        pnl = qty_a @ r_usd[cols_a][:, fhs.main]
-        labels = fhs.scenarios.labels[fhs.main]
-        scen_list = tuple((labels[j], float(pnl[j])) for j in range(len(labels)))
-        tail_pnl = r_usd[cols_a][:, fhs.main][:, tails[a]].mean(axis=1)
-        contrib = tuple(
-            Contribution(book.instruments[c], float(q), float(q * t))
-            for c, q, t in zip(cols_a, qty_a, tail_pnl, strict=True)
-        )
-    pool = PoolMargin(
-        currency="USD",
-        initial_margin=float(im[a]),
-        maintenance_margin=float(mm[a]),
-        components={name: float(comps[name][a]) for name in COMPONENTS},
-        worst_scenario=ScenarioRef(s, fhs.scenarios.labels[s]),
-        scenarios=scen_list,
-        contributions=contrib,
-        risk_measures={
-            "confidence": params.confidence,
-            **{name: float(values[a]) for name, values in measures.items()},
-        },
-    )
-    return AccountMargin(
-        book.accounts[a], MODEL_NAME, params.label, (pool,), float(im[a]), float(mm[a])
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +251,7 @@ class FhsModel:
 
     def composition(self, params: FhsParams) -> Composition:
         """``IM`` = the sum of the components, ``MM = mm_fraction * IM``; the contributions add
-        up to ``-es`` (module docstring, steps 4 and 5)."""
+        up to ``-ES_main`` (the ``es`` component when the ES is a loss)."""
         return Composition.scaled(
             dict.fromkeys(COMPONENTS, 1.0),
             params.mm_fraction,

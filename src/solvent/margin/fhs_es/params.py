@@ -101,7 +101,7 @@ _OVERLAYS = Table(
         "floor_years": number(0.1, 100.0, unit="years"),
     },
     check=_overlays_check,
-    source="ours, after EMIR RTS 153/2013 art. 28",
+    source="ours (EMIR RTS 153/2013 art. 28)",
 )
 FIELDS = Table(
     {

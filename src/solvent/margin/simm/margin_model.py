@@ -1,39 +1,44 @@
-"""``solvent margin --model simm``: ISDA SIMM on the same portfolios as the scenario models.
+"""``solvent margin --model simm``: ISDA SIMM on the same portfolios as the scenario models,
+through the model protocol and over the whole book at once.
 
-Each account's delta and vega become CRIF lines (:mod:`solvent.margin.simm.book_crif`) and go
-through the SIMM aggregation (:func:`solvent.margin.simm.model.compute_simm`) with the calibration
-of the parameter set (``simm-crypto``: 2.6-crypto, 1-day; ``simm-crypto-10d``; or a file).
+Each account's delta and vega are the CRIF lines of :mod:`solvent.margin.simm.book_crif`, margined
+with the calibration of the parameter set (``simm-crypto``: 2.6-crypto, 1-day;
+``simm-crypto-10d``; or a file) by :mod:`solvent.margin.simm.book` (the SIMM aggregation as array
+algebra over accounts x underlyings; equal to one :func:`solvent.margin.simm.model.compute_simm`
+per account, :mod:`solvent.margin.simm.reference`).
 
 One USD pool. Components: ``delta``, ``vega``, ``curvature`` of the Commodity risk class that
 carries crypto, plus ``other_risk_classes`` (the psi-aggregated remainder; zero for a crypto
 book): ``IM = delta + vega + curvature + other_risk_classes``; ``MM = mm_factor * IM``.
-``--explain`` gives each position's Euler share of IM, ``q_i * dIM/dq_i`` by a central finite
-difference (they add up to IM exactly when no concentration threshold binds).
+``--explain`` gives each position's Euler share of IM
+(:mod:`solvent.margin.simm.book`: analytic, adding up to IM on any book, hedged
+ones included); ``scenarios`` is empty (SIMM has none).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
-from solvent.margin.explain import euler_contributions
+from solvent.margin.build import (
+    ContributionKind,
+    PoolArrays,
+    PositionValues,
+    build_book_margin,
+    has_positions,
+)
 from solvent.margin.params import OURS, ParamsSchema, Table, as_number, custom, number, text
-from solvent.margin.protocol import LegacyModel, ParamsId
-from solvent.margin.result import AccountMargin, BookMargin, PoolMargin
-from solvent.margin.simm.book_crif import BookSensitivities
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
+from solvent.margin.result import BookMargin, Composition, Explanation
+from solvent.margin.simm.book import SimmColumns, simm_book
 from solvent.margin.simm.calibration import (
     SUPPORTED_MPOR_DAYS,
     SUPPORTED_VERSIONS,
     SimmCalibration,
     load_calibration,
 )
-from solvent.margin.simm.model import SimmResult, compute_simm
-from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 
 MODEL_NAME = "simm"
@@ -67,8 +72,8 @@ def _mpor(value: Any, path: str) -> int:
 
 FIELDS = Table(
     {
-        "simm_version": text(choices=SUPPORTED_VERSIONS, source="ISDA SIMM; ours for -crypto"),
-        "mpor_days": custom(_mpor, unit="days", source="ISDA SIMM (10); ours (1)"),
+        "simm_version": text(choices=SUPPORTED_VERSIONS, source="ISDA SIMM 2.6; ours (-crypto)"),
+        "mpor_days": custom(_mpor, allowed="1, 10", unit="days", source="ISDA SIMM (10); ours (1)"),
         "mm_factor": number(0.01, 1.0, unit="MM / IM", source=OURS),
     }
 )
@@ -94,76 +99,89 @@ def load_params(params: str | None = None) -> SimmMarginParams:
     return SCHEMA.load(params)
 
 
-def _components(result: SimmResult) -> dict[str, float]:
-    parts = {"delta": 0.0, "vega": 0.0, "curvature": 0.0}
-    commodity = 0.0
-    for pc in result.product_classes:
-        for name, rc in pc.risk_classes:
-            if pc.name == "Commodity" and name == "Commodity":
-                parts["delta"] += rc.delta
-                parts["vega"] += rc.vega
-                parts["curvature"] += rc.curvature + rc.base_corr
-                commodity += rc.total
-    parts["other_risk_classes"] = result.simm - commodity
-    return parts
+@dataclass(frozen=True, slots=True)
+class SimmParams:
+    """A loaded set with its calibration."""
+
+    params: SimmMarginParams
+    calibration: SimmCalibration
+    params_id: ParamsId
 
 
-def _simm_of(book: Book, market: MarketSnapshot, calibration: SimmCalibration) -> FloatArray:
-    sens = BookSensitivities(book, market)
-    return np.array([compute_simm(sens.crif(i), calibration).simm for i in range(len(book))])
+@dataclass(frozen=True, slots=True)
+class SimmPrepared:
+    """SIMM prepared for one market: unit sensitivities and calibration columns."""
+
+    cols: SimmColumns
+    params: SimmMarginParams
+    params_id: ParamsId
+    instruments: tuple[str, ...]
 
 
-def margin_book(
-    book: Book,
-    market: MarketSnapshot,
-    params: str | None = None,
-    detail: bool = True,
-    explain: bool = False,
-) -> BookMargin:
-    """SIMM of every account of ``book`` (one SIMM aggregation per account)."""
-    p = load_params(params)
-    calibration = load_calibration(p.simm_version, p.mpor_days)
-    sens = BookSensitivities(book, market)
-    n = len(book)
-    im = np.zeros(n)
-    details = []
-    for a in range(n):
-        result = compute_simm(sens.crif(a), calibration)
-        im[a] = result.simm
-        if detail:
-            contributions = (
-                euler_contributions(book, a, lambda b: _simm_of(b, market, calibration))
-                if explain
-                else None
+@dataclass(frozen=True, slots=True)
+class SimmModel:
+    """The simm model (see the module docstring)."""
+
+    name: str = MODEL_NAME
+    description: str = "ISDA SIMM v2.6 (crypto calibration) on the book's delta and vega"
+    needs: frozenset[MarketData] = frozenset({MarketData.MARKS, MarketData.VOLATILITY})
+
+    def load_params(self, spec: str | None) -> SimmParams:
+        p = load_params(spec)
+        calibration = load_calibration(p.simm_version, p.mpor_days)
+        return SimmParams(p, calibration, p.params_id)
+
+    def prepare(
+        self, market: PricedMarket, instruments: Sequence[str], params: SimmParams
+    ) -> SimmPrepared:
+        cols = SimmColumns.of(market.subset(instruments), params.calibration)
+        return SimmPrepared(cols, params.params, params.params_id, tuple(instruments))
+
+    def margin(self, prepared: SimmPrepared, book: Book, *, detail: Detail) -> BookMargin:
+        if book.instruments != prepared.instruments:
+            raise SolventInputError(
+                "book.instruments", "must be the prepared instruments, in order"
             )
-            pool = PoolMargin(
-                currency="USD",
-                initial_margin=result.simm,
-                maintenance_margin=p.mm_factor * result.simm,
-                components=_components(result),
-                scenarios=() if explain else None,
-                contributions=contributions,
-            )
-            pools = (pool,) if book.row(a)[0].size else ()
-            details.append(
-                AccountMargin(
-                    book.accounts[a],
-                    MODEL_NAME,
-                    p.label,
-                    pools,
-                    float(im[a]),
-                    float(p.mm_factor * im[a]),
+        explain = detail >= Detail.EXPLAIN
+        res = simm_book(prepared.cols, book, explain=explain)
+        mm_factor = prepared.params.mm_factor
+        mm = mm_factor * res.im
+        pools = []
+        if detail >= Detail.ACCOUNTS:
+            pools.append(
+                PoolArrays(
+                    "USD",
+                    res.im,
+                    mm,
+                    {
+                        "delta": res.delta,
+                        "vega": res.vega,
+                        "curvature": res.curvature,
+                        "other_risk_classes": res.other,
+                    },
+                    held=has_positions(book),
+                    contributions=(
+                        PositionValues(res.shares, ContributionKind.INITIAL_MARGIN)
+                        if res.shares is not None
+                        else None
+                    ),
                 )
             )
-    return BookMargin(
-        MODEL_NAME, p.label, book.accounts, im, p.mm_factor * im, tuple(details) if detail else None
-    )
+        return build_book_margin(
+            book,
+            model=MODEL_NAME,
+            parameters=prepared.params_id.label,
+            initial_margin_usd=res.im,
+            maintenance_margin_usd=mm,
+            pools=pools,
+            detail=detail,
+        )
+
+    def composition(self, params: SimmParams) -> Composition:
+        """``IM = delta + vega + curvature + other_risk_classes``; ``MM = mm_factor * IM``; the
+        Euler shares add up to IM."""
+        im = {"delta": 1.0, "vega": 1.0, "curvature": 1.0, "other_risk_classes": 1.0}
+        return Composition.scaled(im, params.params.mm_factor, Explanation(components=im))
 
 
-MODEL = LegacyModel(
-    MODEL_NAME,
-    "ISDA SIMM v2.6 (crypto calibration) on the book's delta and vega",
-    lambda book, market, params, detail, explain: margin_book(
-        book, market, params, detail, explain
-    ),
-)
+MODEL = SimmModel()

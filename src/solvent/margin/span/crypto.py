@@ -311,7 +311,7 @@ _SCAN = Table(
             0.0, 1.0, unit="fraction of the forward per year", default=0.0
         ),
     },
-    source="ours: Binance daily closes 2017-08-17..2026-05-20 (docs/methodology/span.md)",
+    source=OURS,
 )
 FIELDS = Table(
     {
