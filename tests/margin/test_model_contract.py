@@ -153,7 +153,10 @@ def _contract_result(name: str) -> BookMargin:
 
 # Known violations, each a strict xfail that flips (and fails) once fixed.
 XFAIL = {
-    ("fhs-es", "one_account", "flat"): "issue 8 item 9: fhs-es fails on a book with no position",
+    ("fhs-es", "one_account", "flat"): (
+        "fhs-es: a flat account's worst scenario (all P&L 0) is the first of its book's scenario "
+        "set, which depends on the book's underlyings"
+    ),
 }
 
 
@@ -331,6 +334,18 @@ def test_prepared_path_equals_one_shot(name: str) -> None:
         rows, _detail(model.margin(prepared, sub, detail=Detail.EXPLAIN)), strict=True
     ):
         _same_account(acct, _detail(first)[r])
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_prepare_takes_the_books_instruments_from_a_wider_market(name: str) -> None:
+    model = get_model(name)
+    accounts = ("covered_call", "eth_options", "flat")
+    narrow = Book.from_portfolios([portfolio(a, *POSITIONS[a]) for a in accounts])
+    wide = PricedMarket.resolve(_market(), INSTRUMENTS[::-1])
+    prepared = model.prepare(wide, narrow.instruments, _params(name))
+    result = model.margin(prepared, narrow, detail=Detail.EXPLAIN)
+    for x, y in zip(_detail(result), _detail(_one_shot(name, narrow)), strict=True):
+        _same_account(x, y)
 
 
 @pytest.mark.parametrize("name", _cases("explanations"))
