@@ -333,6 +333,18 @@ def test_prepared_path_equals_one_shot(name: str) -> None:
         _same_account(acct, _detail(first)[r])
 
 
+@pytest.mark.parametrize("name", model_names())
+def test_prepare_takes_the_books_instruments_from_a_wider_market(name: str) -> None:
+    model = get_model(name)
+    accounts = ("covered_call", "eth_options", "flat")
+    narrow = Book.from_portfolios([portfolio(a, *POSITIONS[a]) for a in accounts])
+    wide = PricedMarket.resolve(_market(), INSTRUMENTS[::-1])
+    prepared = model.prepare(wide, narrow.instruments, _params(name))
+    result = model.margin(prepared, narrow, detail=Detail.EXPLAIN)
+    for x, y in zip(_detail(result), _detail(_one_shot(name, narrow)), strict=True):
+        _same_account(x, y)
+
+
 @pytest.mark.parametrize("name", _cases("explanations"))
 def test_explanations_add_up(name: str) -> None:
     check_explanations(_contract_result(name), _composition(get_model(name)))

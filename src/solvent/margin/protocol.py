@@ -28,6 +28,7 @@ back to the three phases, day by day, otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,14 +120,23 @@ class PricedMarket:
         return tuple(self.table.names)
 
     def subset(self, instruments: Sequence[str]) -> PricedMarket:
-        """The same market restricted to (and reordered as) ``instruments``."""
+        """The same market restricted to (and reordered as) ``instruments``: rows of the priced
+        columns, the snapshot is not resolved again."""
         if tuple(instruments) == self.instruments:
             return self
-        known = set(self.table.names)
-        missing = [n for n in instruments if n not in known]
+        row_of = {n: i for i, n in enumerate(self.table.names)}
+        missing = [n for n in instruments if n not in row_of]
         if missing:
             raise SolventInputError("instruments", f"not in the priced market: {missing[0]!r}")
-        return PricedMarket.resolve(self.snapshot, instruments)
+        rows = np.array([row_of[n] for n in instruments], dtype=np.intp)
+        table = InstrumentTable.from_instruments([self.table.instruments[r] for r in rows])
+        columns = MarketColumns(
+            **{
+                f.name: getattr(self.columns, f.name)[rows]
+                for f in dataclasses.fields(MarketColumns)
+            }
+        )
+        return PricedMarket(self.snapshot, table, columns, self.settlement_usd[rows])
 
 
 @runtime_checkable
