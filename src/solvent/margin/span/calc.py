@@ -171,7 +171,7 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
     # holding both tiers, and deltas only shrink, so each spread visits just those rows (and any
     # rounding dust the first spread of a tier snaps to 0).
     td = np.ascontiguousarray(tier_delta.T)  # (groups, accounts)
-    held = td != 0.0
+    held: NDArray[np.bool_] = np.asarray(td != 0.0)
     dust = _dust(td)
     has_dust = dust.any(axis=1)
     intra = np.zeros((n_a, n_c))
