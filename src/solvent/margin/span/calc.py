@@ -173,7 +173,7 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
     td = np.ascontiguousarray(tier_delta.T)  # (groups, accounts)
     held: NDArray[np.bool_] = np.asarray(td != 0.0)
     dust = _dust(td)
-    has_dust = dust.any(axis=1)
+    has_dust: NDArray[np.bool_] = np.asarray(dust.any(axis=1))
     intra = np.zeros((n_a, n_c))
     group_id = {g: i for i, g in enumerate(t.tier_groups)}
     for c, cc in enumerate(params.combined_commodities):
