@@ -106,6 +106,10 @@ def test_venue_balances_are_visible_and_audited(cli) -> None:  # type: ignore[no
     audit = cli("audit")
     assert audit["ok"] is True
     assert audit["system"] == {"@venue": {"BTC": "1.95652174"}, "@fees": {}, "@insurance": {}}
+    cli("withdraw", "@venue", "BTC", "0.95652174")  # the venue takes capital out: no margin
+    cli("withdraw", "@venue", "BTC", "1.00000001", ok=False)  # never below zero
+    cli("deposit", "@external", "BTC", "1", ok=False)
+    assert cli("audit")["system"]["@venue"] == {"BTC": "1"}
 
 
 def test_unpriced_collateral_is_shown_not_blocking(cli) -> None:  # type: ignore[no-untyped-def]

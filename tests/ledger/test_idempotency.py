@@ -52,6 +52,8 @@ def test_a_retried_deposit_is_a_no_op_returning_the_first_result(service: Accoun
     with pytest.raises(SolventInputError) as err:
         service.deposit("u", "BTC", "1", ref="bad ref!")
     assert err.value.field == "ref"
+    with pytest.raises(SolventInputError, match="unknown account"):
+        service.deposit("nobody", "BTC", "1", ref="dep-2")
     assert service.audit().ok
 
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from solvent.engine.accounts import AccountService, MarketFreshness
+from solvent.engine.accounts import AccountService, MarketFreshness, Order, trade_terms
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.bands import load_price_bands, parse_price_bands
@@ -385,4 +385,27 @@ def test_stale_markets_are_refused_for_trades_and_withdrawals(db_url: str) -> No
         freshness=MarketFreshness(timedelta(minutes=10), clock=lambda: later),
     )
     relaxed.withdraw("u", "BTC", "0.1", MARKET)
+    ledger.close()
+
+
+def test_check_reports_what_the_ledger_would_refuse(service: AccountService) -> None:
+    service.deposit("mallory", "USDC", "100000")
+    service.deposit(VENUE, "USDC", "1")
+    with service.ledger.transaction() as tx:  # a long opened lower: closing at the mark gains
+        terms = trade_terms(MARKET, "BTC_USDC-PERPETUAL")
+        tx.trade("mallory", terms, Decimal("1"), Decimal(str(MARK - 1000)))
+    answer = service.check("mallory", [Order("BTC_USDC-PERPETUAL", Decimal("-1"))], MARKET)
+    assert not answer.accepted and "insufficient USDC in '@venue'" in answer.reason
+    assert service.show("mallory", MARKET).positions[0].quantity == 1  # nothing written
+
+
+def test_a_corrupt_balance_blocks_bookings_on_it_with_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'c.db'}")
+    ledger.create_account("alice")
+    ledger.post(transfer(EXTERNAL, "alice", "BTC", 10, Reason.DEPOSIT, "d"))
+    with ledger.engine.begin() as conn:
+        conn.execute(schema.balances.update().values(amount=1.5e19))
+    with pytest.raises(SolventInputError, match="corrupt"):
+        ledger.post(transfer("alice", EXTERNAL, "BTC", 1, Reason.WITHDRAWAL, "w"))
+    assert not ledger.audit().ok
     ledger.close()

@@ -153,7 +153,10 @@ def _contract_result(name: str) -> BookMargin:
 
 # Known violations, each a strict xfail that flips (and fails) once fixed.
 XFAIL = {
-    ("fhs-es", "one_account", "flat"): "issue 8 item 9: fhs-es fails on a book with no position",
+    ("fhs-es", "one_account", "flat"): (
+        "fhs-es: a flat account's worst scenario (all P&L 0) is the first of its book's scenario "
+        "set, which depends on the book's underlyings"
+    ),
 }
 
 

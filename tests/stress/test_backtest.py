@@ -5,16 +5,26 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from solvent.margin import registry
 from solvent.margin.fhs_es.backtest import unit_margins
 from solvent.margin.fhs_es.model import margin_book
 from solvent.margin.fhs_es.overlays import OVERLAY_VARIANTS
 from solvent.margin.fhs_es.params import FhsParams, Overlays, load_params
+from solvent.margin.protocol import (
+    BacktestCapable,
+    BacktestMargins,
+    Detail,
+    MarketData,
+    UnitBacktest,
+)
+from solvent.margin.registry import get_model
+from solvent.margin.result import BookMargin, Composition
 from solvent.market.history import embedded_price_history
 from solvent.portfolio.book import Book
 from solvent.stress.backtest import (
@@ -169,3 +179,51 @@ def test_cli_backtest(tmp_path: Path) -> None:
 def test_overlays_variant_helper() -> None:
     assert OVERLAY_VARIANTS["none"] == Overlays()
     assert not OVERLAY_VARIANTS["none"].any and OVERLAY_VARIANTS["all"].any
+
+
+@dataclass(frozen=True)
+class _Capable:
+    """A stand-in model with the backtest capability: IM = 5 % of the close (and a variant)."""
+
+    name: str = "five-percent"
+    description: str = "test model"
+    needs: frozenset[MarketData] = frozenset({MarketData.MARKS})
+    seen: list[UnitBacktest] = field(default_factory=list)
+
+    def load_params(self, spec: str | None) -> str:
+        return "five@1"
+
+    def prepare(self, market: object, instruments: object, params: str) -> None:
+        raise AssertionError("the backtest must use the capability, not the three phases")
+
+    def margin(self, prepared: object, book: Book, *, detail: Detail) -> BookMargin:
+        raise AssertionError("the backtest must use the capability, not the three phases")
+
+    def composition(self, params: str) -> Composition:
+        return Composition({}, {})
+
+    def backtest(self, params: str, request: UnitBacktest, *, variants: bool) -> BacktestMargins:
+        self.seen.append(request)
+        margin = 0.05 * request.closes[request.days]
+        return BacktestMargins(params, margin, {"double": 2 * margin} if variants else {})
+
+
+def test_the_backtest_uses_a_model_capability_when_it_has_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = _Capable()
+    assert isinstance(model, BacktestCapable)
+    monkeypatch.setitem(registry._LOADED, model.name, model)  # registered for this test only
+    short = HISTORY.window("2024-01-01", "2025-03-31")
+    result = run_backtest(model.name, short, "ETH", Side.SHORT, 0.99, 2, warmup_days=400)
+    closes = short.series("ETH").closes
+    (request,) = model.seen
+    assert request.quantity == -1.0 and request.horizon_days == 2
+    assert request.days.tolist() == list(range(400, closes.size - 2))
+    assert result.margin == pytest.approx(0.05 * closes[400:-2])
+    assert result.parameters == "five@1" and set(result.overlays) == {"double"}
+    assert result.overlays["double"].breaches <= result.stats.breaches
+
+
+def test_fhs_es_backtests_through_its_capability() -> None:
+    assert isinstance(get_model("fhs-es"), BacktestCapable)

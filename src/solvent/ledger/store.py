@@ -201,7 +201,14 @@ class LedgerTransaction:
             select(schema.balances).where(schema.balances.c.account_id.in_(ids))
         ).all()
         for row in rows:
-            result[row.account_id][row.asset] = int(row.amount)
+            units = _as_int(row.amount)
+            if units is None:
+                raise SolventInputError(
+                    "balances",
+                    f"the stored {row.asset} balance of {row.account_id!r} is corrupt "
+                    f"({row.amount!r}); nothing can be booked on it (see `solvent account audit`)",
+                )
+            result[row.account_id][row.asset] = units
         return result
 
     def positions(self, account_ids: Iterable[str]) -> dict[str, list[PositionState]]:
@@ -248,6 +255,7 @@ class LedgerTransaction:
             raise SolventInputError(
                 "ref", f"{ref!r}: 1-128 characters of A-Z a-z 0-9 . _ : - (no leading punctuation)"
             )
+        self.account(account_id)
         text = _canonical({"kind": kind.value, "account": account_id, **request})
         row = self.connection.execute(
             select(schema.client_refs).where(schema.client_refs.c.ref == ref)

@@ -45,7 +45,7 @@ class RiskArray:
             rows.append(
                 px * (1.0 + sset.moves[:, sset.column(asset)]) if moved else np.full(len(sset), px)
             )
-        out: FloatArray = np.vstack(rows)
+        out: FloatArray = np.vstack(rows) if rows else np.zeros((0, len(sset)))
         return out
 
     def usd_pnl(self, market: MarketSnapshot) -> FloatArray:

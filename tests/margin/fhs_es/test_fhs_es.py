@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from helpers import BTC, ETH, market, portfolio
 from solvent.errors import SolventInputError
@@ -24,66 +22,10 @@ from solvent.market.history import PriceHistory, embedded_price_history
 from solvent.market.order_book import parse_order_book
 from solvent.market.snapshot import parse_market
 from solvent.portfolio.book import Book
-from solvent.riskstats.ewma import ewma_sigma, stressed_window
-from solvent.riskstats.tail import es_var, tail_count
 
 PARAMS = load_params()
 HISTORY = embedded_price_history()
 LAST_DAY = np.datetime64("2026-01-04")  # helpers.market() is as of 2026-01-05T08:00Z
-
-
-# --- finite-sample ES / VaR ------------------------------------------------------------------
-
-
-def test_es_var_of_uniform_losses_by_hand() -> None:
-    losses = np.arange(1.0, 1001.0)  # 1, 2, ..., 1000
-    m975 = es_var(losses, 0.975)
-    assert m975.k == 25
-    assert m975.var[0] == 976.0 and m975.es[0] == pytest.approx(np.mean(np.arange(976, 1001)))
-    m99 = es_var(np.random.default_rng(1).permutation(losses), 0.99)
-    assert m99.k == 10 and m99.var[0] == 991.0 and m99.es[0] == pytest.approx(995.5)
-
-
-def test_tail_count_rounding() -> None:
-    assert tail_count(1000, 0.975) == 25  # 1000 * 0.025 is 25.000000000000004 in floats
-    assert tail_count(100, 0.99) == 1
-    assert tail_count(101, 0.99) == 2  # ceil(1.01)
-    assert tail_count(10, 0.999) == 1
-
-
-@given(
-    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=300),
-    st.sampled_from([0.9, 0.95, 0.975, 0.99]),
-)
-@settings(max_examples=60, deadline=None)
-def test_es_is_the_mean_of_the_sorted_tail(values: list[float], c: float) -> None:
-    x = np.asarray(values)
-    k = math.ceil(round(len(x) * (1 - c), 9))
-    k = max(1, k)
-    tail = np.sort(x)[::-1][:k]
-    m = es_var(x, c)
-    assert m.es[0] == pytest.approx(tail.mean(), rel=1e-12, abs=1e-9)
-    assert m.var[0] == tail[-1]
-    assert m.es[0] >= m.var[0] - 1e-9
-
-
-# --- EWMA and filtering ----------------------------------------------------------------------
-
-
-def test_ewma_sigma_matches_the_recursion() -> None:
-    r = np.random.default_rng(2).normal(0, 0.03, (200, 2))
-    sig = ewma_sigma(r, 0.97, 30)
-    var = np.mean(r[:30] ** 2, axis=0)
-    assert sig[0] == pytest.approx(np.sqrt(var))
-    for t in range(200):
-        var = 0.97 * var + 0.03 * r[t] ** 2
-        assert sig[t + 1] == pytest.approx(np.sqrt(var), rel=1e-12)
-
-
-def test_stressed_window_finds_the_volatile_block() -> None:
-    r = np.full((500, 1), 0.01)
-    r[300:350] = 0.2
-    assert stressed_window(r, 50) == (300, 350)
 
 
 def _direct_es(closes: np.ndarray, q: np.ndarray, conf: float, lam: float, seed: int) -> float:
@@ -331,3 +273,11 @@ def test_as_of_time_cut() -> None:
 
     assert last_known_day(datetime(2026, 1, 6, 0, 0, tzinfo=UTC)) == np.datetime64("2026-01-05")
     assert last_known_day(datetime(2026, 1, 5, 15, 0, tzinfo=UTC)) == np.datetime64("2026-01-04")
+
+
+def test_a_book_without_positions_needs_no_margin() -> None:
+    """Issue 8 item 9: an empty book (no instrument at all) margins to zero, no traceback."""
+    book = Book.from_portfolios([portfolio("flat", USDC=10.0)])
+    result = margin_book(book, market(), PARAMS, explain=True)
+    assert result.margin.initial_margin_usd.tolist() == [0.0]
+    assert result.margin.maintenance_margin_usd.tolist() == [0.0]
