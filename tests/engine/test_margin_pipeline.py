@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from helpers import BTC, market, portfolio
-from solvent.engine.margin import margin_portfolios, report_to_json
+from solvent.engine.margin import margin_portfolios
+from solvent.engine.views import report_to_json
 from solvent.errors import SolventInputError
 from solvent.margin.registry import model_names
 from solvent.portfolio.portfolio import Portfolio, Position, SubAccountMode, parse_portfolio_or_book

@@ -31,7 +31,11 @@ def _to_jsonable(value: Any) -> Any:
 
 def emit_json(payload: dict[str, Any]) -> None:
     """Print ``payload`` as one JSON object on stdout (numbers stay JSON numbers)."""
-    sys.stdout.write(json.dumps(_to_jsonable(payload), allow_nan=False))
+    try:  # plain Python objects (what engine views give) need no conversion pass
+        text = json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError):
+        text = json.dumps(_to_jsonable(payload), allow_nan=False)
+    sys.stdout.write(text)
     sys.stdout.write("\n")
 
 

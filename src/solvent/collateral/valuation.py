@@ -9,7 +9,10 @@ For a holding of ``b`` coins of asset ``a`` at index price ``p`` (USD per coin):
 - ``b < 0`` (a debt): ``value = b * p``, no haircut benefit; counted in ``debt_usd``.
 
 Everything is computed on an ``(accounts, assets)`` array at once (:func:`value_collateral_matrix`);
-:func:`value_collateral` is the one-account case with a per-asset breakdown.
+:func:`value_collateral` is the one-account case with a per-asset breakdown, built from the same
+arrays (:meth:`CollateralArrays.valuation`). Row totals add the asset columns one after the other
+in column order, so an account's figures are bit-for-bit the same whether it is valued alone or
+in a book (columns of zero balance add exact zeros).
 """
 
 from __future__ import annotations
@@ -75,8 +78,13 @@ class CollateralArrays:
     """Vectorized result for ``(accounts, assets)`` balances; all USD except the haircut fractions.
 
     ``haircut``/``rule_code`` per cell (rule codes index ``RULE_ORDER``); ``value_usd``,
-    ``gross_usd`` and ``debt_usd`` per account (row)."""
+    ``gross_usd`` and ``debt_usd`` per account (row); ``symbols`` names the columns and
+    ``price_usd`` their index prices (0 for a column with no non-zero balance)."""
 
+    symbols: tuple[str, ...]
+    price_usd: FloatArray
+    schedule: str
+    balances: FloatArray
     class_haircut: FloatArray
     concentration_haircut: FloatArray
     liquidity_haircut: FloatArray  # NaN where the asset has no book
@@ -86,6 +94,51 @@ class CollateralArrays:
     gross_usd: FloatArray
     value_usd: FloatArray
     debt_usd: FloatArray
+
+    def valuation(self, row: int, columns: Sequence[int] | None = None) -> CollateralValuation:
+        """Row ``row`` as a :class:`CollateralValuation`, one :class:`AssetValuation` per column
+        of ``columns`` (default: every column, in order)."""
+        detail = []
+        for j in range(len(self.symbols)) if columns is None else columns:
+            balance = float(self.balances[row, j])
+            if balance > 0:
+                rule = RULE_ORDER[int(self.rule_code[row, j])]
+            elif balance < 0:
+                rule = HaircutRule.DEBT
+            else:
+                rule = HaircutRule.NONE
+            liq = float(self.liquidity_haircut[row, j])
+            price = float(self.price_usd[j]) if balance else 0.0
+            detail.append(
+                AssetValuation(
+                    asset=self.symbols[j],
+                    balance=balance,
+                    price_usd=price,
+                    class_haircut=float(self.class_haircut[row, j]),
+                    concentration_haircut=float(self.concentration_haircut[row, j]),
+                    liquidity_haircut=None if np.isnan(liq) else liq,
+                    haircut=float(self.haircut[row, j]),
+                    rule=rule,
+                    gross_usd=balance * price,
+                    value_usd=float(self.cell_value_usd[row, j]),
+                )
+            )
+        return CollateralValuation(
+            assets=tuple(detail),
+            gross_usd=float(self.gross_usd[row]),
+            value_usd=float(self.value_usd[row]),
+            debt_usd=float(self.debt_usd[row]),
+            schedule=self.schedule,
+        )
+
+
+def _row_sums(cells: FloatArray) -> FloatArray:
+    """Sum of each row, adding the columns one after the other (left to right), so that a row's
+    total does not depend on which other columns (of zeros) the matrix carries."""
+    total = np.zeros(cells.shape[0], dtype=np.float64)
+    for j in range(cells.shape[1]):
+        total = total + cells[:, j]
+    return total
 
 
 RULE_ORDER = (HaircutRule.CLASS, HaircutRule.CONCENTRATION, HaircutRule.LIQUIDITY)
@@ -146,16 +199,20 @@ def value_collateral_matrix(
     haircut = np.max(stacked, axis=0)
     gross = b * prices
     cell_value = np.where(b > 0, gross * (1.0 - haircut), gross)
-    debt = np.where(b < 0, -gross, 0.0).sum(axis=1)
+    debt = _row_sums(np.where(b < 0, -gross, 0.0))
     return CollateralArrays(
+        symbols=tuple(symbols),
+        price_usd=prices,
+        schedule=schedule.label,
+        balances=b,
         class_haircut=class_h,
         concentration_haircut=conc_h,
         liquidity_haircut=liq_h,
         haircut=np.where(b > 0, haircut, 0.0),
         rule_code=rule_code,
         cell_value_usd=cell_value,
-        gross_usd=gross.sum(axis=1),
-        value_usd=cell_value.sum(axis=1),
+        gross_usd=_row_sums(gross),
+        value_usd=_row_sums(cell_value),
         debt_usd=debt,
     )
 
@@ -166,41 +223,9 @@ def value_collateral(
     schedule: HaircutSchedule | None = None,
     assets: AssetRegistry | None = None,
 ) -> CollateralValuation:
-    """Value one account's balances (coin amounts by asset) in USD, with the per-asset breakdown."""
-    schedule = schedule or default_schedule()
+    """Value one account's balances (coin amounts by asset) in USD, with the per-asset breakdown
+    (assets in sorted order). The one-row case of :func:`value_collateral_matrix`."""
     symbols = sorted(balances)
     row = [float(balances[s]) for s in symbols]
     matrix = np.array([row], dtype=np.float64).reshape(1, len(symbols))
-    arrays = value_collateral_matrix(matrix, symbols, market, schedule, assets)
-    detail = []
-    for j, symbol in enumerate(symbols):
-        balance = row[j]
-        if balance > 0:
-            rule = RULE_ORDER[int(arrays.rule_code[0, j])]
-        elif balance < 0:
-            rule = HaircutRule.DEBT
-        else:
-            rule = HaircutRule.NONE
-        liq = float(arrays.liquidity_haircut[0, j])
-        price = market.price_usd(symbol, f"index.{symbol}") if balance else 0.0
-        detail.append(
-            AssetValuation(
-                asset=symbol,
-                balance=balance,
-                price_usd=price,
-                class_haircut=float(arrays.class_haircut[0, j]),
-                concentration_haircut=float(arrays.concentration_haircut[0, j]),
-                liquidity_haircut=None if np.isnan(liq) else liq,
-                haircut=float(arrays.haircut[0, j]),
-                rule=rule,
-                gross_usd=balance * price,
-                value_usd=float(arrays.cell_value_usd[0, j]),
-            )
-        )
-    return CollateralValuation(
-        assets=tuple(detail),
-        gross_usd=float(arrays.gross_usd[0]),
-        value_usd=float(arrays.value_usd[0]),
-        debt_usd=float(arrays.debt_usd[0]),
-        schedule=schedule.label,
-    )
+    return value_collateral_matrix(matrix, symbols, market, schedule, assets).valuation(0)

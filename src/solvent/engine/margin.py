@@ -1,31 +1,43 @@
-"""The margin pipeline every interface calls: portfolios + market -> margin results (FORMATS.md 3).
+"""The margin pipeline every interface calls: a book + market -> margin results (FORMATS.md 3).
 
-Steps: group cross sub-accounts with their parent (one portfolio, shared collateral), build the
-sparse book, run the model over the whole book, value each group's collateral with haircuts, and
-assemble per-account results with USD totals.
+Steps, each vectorized over the whole book (no per-account Python loop on the way):
 
-Definitions (docs/glossary.md): ``collateral_value_usd`` is the haircut value of the collateral
-(debts counted in full); ``equity_usd`` is that plus the mark-to-market of option positions (long
-options add their value, short options subtract it; futures and perpetuals carry no entry price in
-a portfolio, so their unrealized P&L is taken as already settled into the collateral);
-``margin_ratio = maintenance_margin_usd / equity_usd`` (``None`` when equity is not positive).
+1. group: cross sub-accounts join their parent's margin group (one portfolio, shared collateral;
+   :mod:`solvent.portfolio.groups`, linear time), giving the sparse book of the groups and their
+   collateral matrix;
+2. prepare: the market is resolved once for the book's instruments (:class:`PricedMarket`) and
+   the model prepared once;
+3. margin: the model margins every group in one call;
+4. collateral: every group's collateral valued at once with haircuts, and its equity
+   (:func:`solvent.accounts.equity.book_equity`, the one definition of ``equity_usd``);
+5. health: ``margin_ratio = maintenance_margin_usd / equity_usd`` (``None`` when equity is not
+   positive) and the account state of :mod:`solvent.accounts.health`.
+
+The result (:class:`MarginRun`) keeps arrays per group and builds one account's
+:class:`MarginReport` only when asked; :mod:`solvent.engine.views` renders it as JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import overload
 
 import numpy as np
+import numpy.typing as npt
 
-from solvent.collateral.valuation import CollateralValuation, value_collateral
+from solvent.accounts.equity import Equity, book_equity
+from solvent.accounts.health import STATES, HealthState, health_codes
+from solvent.arrays import BoolArray, FloatArray
+from solvent.collateral.valuation import CollateralValuation
+from solvent.engine.stages import Stage, Stages
 from solvent.margin.protocol import Detail, PricedMarket
 from solvent.margin.registry import get_model, resolve_alias
-from solvent.margin.result import AccountMargin, PoolMargin
+from solvent.margin.result import AccountMargin, BookMargin
 from solvent.market.snapshot import MarketSnapshot
+from solvent.portfolio.account_book import AccountBook
 from solvent.portfolio.book import Book
-from solvent.portfolio.groups import merge_cross_groups
+from solvent.portfolio.groups import MarginGroups
 from solvent.portfolio.portfolio import Portfolio
 
 
@@ -34,7 +46,9 @@ class MarginReport:
     """One account's result: the model's requirement and the account's collateral and equity.
 
     ``margin_group`` names the account whose portfolio this one was margined with (its cross
-    parent), or ``None`` when it was margined on its own (or is the parent).
+    parent), or ``None`` when it was margined on its own (or is the parent). ``members`` lists
+    every account of the group (the account alone when it has no cross sub-accounts).
+    ``option_value_usd`` is the mark-to-market of the group's positions (docs/glossary.md).
     """
 
     account: str
@@ -47,102 +61,150 @@ class MarginReport:
     members: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class MarginRun(Sequence[MarginReport]):
+    """A whole book's margin: arrays per margin group, and a :class:`MarginReport` per account
+    on demand (``run[i]``, iteration: input order).
+
+    Per group ``g`` (row ``g`` of ``book`` and ``result``, named after its top account):
+    ``equity`` (collateral value, position value and equity, USD), ``margin_ratio`` (NaN where
+    equity <= 0) and ``state_code`` (index into :data:`solvent.accounts.health.STATES`).
+    ``groups.group_of[i]`` is input account ``i``'s group."""
+
+    accounts: tuple[str, ...]
+    groups: MarginGroups
+    book: Book
+    market: PricedMarket
+    result: BookMargin
+    equity: Equity
+    listed: BoolArray
+    maintenance_margin_usd: FloatArray
+    margin_ratio: FloatArray
+    state_code: npt.NDArray[np.int8]
+
+    def __len__(self) -> int:
+        return len(self.accounts)
+
+    @overload
+    def __getitem__(self, index: int) -> MarginReport: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[MarginReport]: ...
+
+    def __getitem__(self, index: int | slice) -> MarginReport | list[MarginReport]:
+        if isinstance(index, slice):
+            return [self.report(i) for i in range(len(self))[index]]
+        return self.report(range(len(self))[index])
+
+    def __iter__(self) -> Iterator[MarginReport]:
+        return (self.report(i) for i in range(len(self)))
+
+    @property
+    def detail(self) -> tuple[AccountMargin, ...]:
+        """Each group's :class:`AccountMargin` (a run at ``Detail.TOTALS`` has none)."""
+        if self.result.detail is None:
+            raise ValueError("this run was made with Detail.TOTALS: no per-account detail")
+        return self.result.detail
+
+    def state(self, group: int) -> HealthState:
+        """Health state of group ``group``."""
+        return STATES[int(self.state_code[group])]
+
+    def members(self, group: int) -> tuple[str, ...]:
+        """Accounts of group ``group``, in input order."""
+        return tuple(self.accounts[i] for i in self.groups.members(group).tolist())
+
+    def report(self, i: int) -> MarginReport:
+        """Account ``i``'s result (input order)."""
+        g = int(self.groups.group_of[i])
+        top = self.book.accounts[g]
+        ratio = float(self.margin_ratio[g])
+        columns = np.flatnonzero(self.listed[g]).tolist()
+        return MarginReport(
+            account=self.accounts[i],
+            margin=self.detail[g],
+            collateral=self.equity.collateral.valuation(g, columns=columns),
+            option_value_usd=float(self.equity.position_value_usd[g]),
+            equity_usd=float(self.equity.equity_usd[g]),
+            margin_ratio=None if np.isnan(ratio) else ratio,
+            margin_group=top if top != self.accounts[i] else None,
+            members=self.members(g),
+        )
+
+
+def margin_accounts(
+    accounts: AccountBook,
+    market: MarketSnapshot,
+    model: str = "standard",
+    params: str | None = None,
+    *,
+    detail: Detail = Detail.ACCOUNTS,
+    stages: Stages | None = None,
+) -> MarginRun:
+    """Margin every account of ``accounts`` under ``model`` (see the module docstring)."""
+    stages = stages if stages is not None else Stages()
+    margin_model = get_model(resolve_alias(model, params))
+    with stages(Stage.GROUP):
+        groups = accounts.groups()
+        book, balances = accounts.group_book(groups)
+        listed = np.zeros((len(groups), len(accounts.assets)), dtype=np.int64)
+        np.add.at(listed, groups.group_of, accounts.listed.astype(np.int64))
+    with stages(Stage.PREPARE):
+        loaded = margin_model.load_params(params)
+        priced = PricedMarket.resolve(market, book.instruments)
+        prepared = margin_model.prepare(priced, book.instruments, loaded)
+    with stages(Stage.MARGIN):
+        result = margin_model.margin(prepared, book, detail=detail)
+    with stages(Stage.COLLATERAL):
+        equity = book_equity(balances, accounts.assets, book.quantities, priced)
+    with stages(Stage.HEALTH):
+        if result.detail is not None:
+            initial = np.fromiter(
+                (d.initial_margin_usd for d in result.detail), np.float64, len(book)
+            )
+            maintenance = np.fromiter(
+                (d.maintenance_margin_usd for d in result.detail), np.float64, len(book)
+            )
+        else:
+            initial = np.asarray(result.initial_margin_usd, dtype=np.float64)
+            maintenance = np.asarray(result.maintenance_margin_usd, dtype=np.float64)
+        positive = equity.equity_usd > 0
+        ratio = np.full(len(book), np.nan)
+        np.divide(maintenance, equity.equity_usd, out=ratio, where=positive)
+        codes = health_codes(equity.equity_usd, initial, maintenance)
+    return MarginRun(
+        accounts=accounts.accounts,
+        groups=groups,
+        book=book,
+        market=priced,
+        result=result,
+        equity=equity,
+        listed=listed > 0,
+        maintenance_margin_usd=maintenance,
+        margin_ratio=ratio,
+        state_code=codes,
+    )
+
+
 def margin_portfolios(
-    portfolios: Sequence[Portfolio],
+    portfolios: Sequence[Portfolio] | AccountBook,
     market: MarketSnapshot,
     model: str = "standard",
     params: str | None = None,
     *,
     explain: bool = False,
-) -> list[MarginReport]:
-    """Margin every portfolio (FORMATS.md 2) under ``model``; results in input order."""
-    margin_model = get_model(resolve_alias(model, params))
-    loaded = margin_model.load_params(params)
-    merged, group_of = merge_cross_groups(portfolios)
-    book = Book.from_portfolios(merged)
-    priced = PricedMarket.resolve(market, book.instruments)
-    prepared = margin_model.prepare(priced, book.instruments, loaded)
-    result = margin_model.margin(
-        prepared, book, detail=Detail.EXPLAIN if explain else Detail.ACCOUNTS
+    stages: Stages | None = None,
+) -> MarginRun:
+    """Margin every portfolio (FORMATS.md 2) under ``model``; ``run[i]`` is the result of the
+    ``i``-th portfolio (input order)."""
+    accounts = (
+        portfolios
+        if isinstance(portfolios, AccountBook)
+        else AccountBook.from_portfolios(portfolios)
     )
-    assert result.detail is not None
-    table, cols = priced.table, priced.columns
-    mark_usd = np.where(
-        table.is_option & table.is_inverse, cols.mark_price * cols.forward, cols.mark_price
-    )
-    option_value = np.asarray(book.quantities @ np.where(table.is_option, mark_usd, 0.0))
-    valuations = [value_collateral(dict(p.collateral), market) for p in merged]
-    reports = []
-    for i, p in enumerate(portfolios):
-        g = group_of[i]
-        top = merged[g]
-        equity = valuations[g].value_usd + float(option_value[g])
-        mm = result.detail[g].maintenance_margin_usd
-        members = tuple(q.account for k, q in enumerate(portfolios) if group_of[k] == g)
-        reports.append(
-            MarginReport(
-                account=p.account,
-                margin=result.detail[g],
-                collateral=valuations[g],
-                option_value_usd=float(option_value[g]),
-                equity_usd=equity,
-                margin_ratio=mm / equity if equity > 0 else None,
-                margin_group=top.account if top.account != p.account else None,
-                members=members,
-            )
-        )
-    return reports
+    detail = Detail.EXPLAIN if explain else Detail.ACCOUNTS
+    return margin_accounts(accounts, market, model, params, detail=detail, stages=stages)
 
 
 margin = margin_portfolios
 """The Python API's name for :func:`margin_portfolios`: ``margin(book, market, model, params)``."""
-
-
-def _pool_json(pool: PoolMargin, explain: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "currency": pool.currency,
-        "initial_margin": pool.initial_margin,
-        "maintenance_margin": pool.maintenance_margin,
-        "components": dict(pool.components),
-    }
-    if pool.worst_scenario is not None:
-        out["worst_scenario"] = {
-            "index": pool.worst_scenario.index,
-            "label": pool.worst_scenario.label,
-        }
-    if pool.risk_measures is not None:
-        out["risk_measures"] = dict(pool.risk_measures)
-    if explain:
-        out.setdefault("worst_scenario", None)
-        out["scenarios"] = [{"label": label, "pnl": pnl} for label, pnl in pool.scenarios or ()]
-        contributions = []
-        for c in pool.contributions or ():
-            entry: dict[str, Any] = {"instrument": c.instrument, "quantity": c.quantity}
-            if c.pnl is not None:
-                entry["pnl"] = c.pnl
-            if c.initial_margin is not None:
-                entry["initial_margin"] = c.initial_margin
-            contributions.append(entry)
-        out["contributions"] = contributions
-    return out
-
-
-def report_to_json(report: MarginReport, explain: bool = False) -> dict[str, Any]:
-    """FORMATS.md 3 rendering of one account's result (optional fields only where they apply)."""
-    m = report.margin
-    out: dict[str, Any] = {
-        "account": report.account,
-        "model": m.model,
-        "parameters": m.parameters,
-        "pools": [_pool_json(p, explain) for p in m.pools],
-        "initial_margin_usd": m.initial_margin_usd,
-        "maintenance_margin_usd": m.maintenance_margin_usd,
-        "collateral_value_usd": report.collateral.value_usd,
-        "equity_usd": report.equity_usd,
-        "margin_ratio": report.margin_ratio,
-        "option_value_usd": report.option_value_usd,
-    }
-    if len(report.members) > 1:
-        out["margin_group"] = report.margin_group or report.account
-        out["group_members"] = list(report.members)
-    return out

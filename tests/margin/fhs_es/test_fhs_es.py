@@ -247,7 +247,8 @@ def test_mpor_uses_overlapping_multi_day_returns() -> None:
 
 
 def test_registry_end_to_end(tmp_path: Path) -> None:
-    from solvent.engine.margin import margin_portfolios, report_to_json
+    from solvent.engine.margin import margin_portfolios
+    from solvent.engine.views import report_to_json
 
     register(MODEL)
     reports = margin_portfolios(

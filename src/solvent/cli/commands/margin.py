@@ -1,17 +1,35 @@
-"""``solvent margin PORTFOLIO_OR_BOOK --market MARKET [--model NAME] [--params P] [--explain]``."""
+"""``solvent margin PORTFOLIO_OR_BOOK --market MARKET [--model NAME] [--params P] [--explain]``.
+
+An edge only: load (the book straight into columns), the engine pipeline
+(:func:`solvent.engine.margin.margin_accounts`), the view (:mod:`solvent.engine.views`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from solvent.cli.output import emit_json, run_or_fail
-from solvent.engine.margin import margin_portfolios, report_to_json
-from solvent.margin.registry import get_model
+from solvent.cli.progress import StageBar, wanted
+from solvent.engine.margin import margin_accounts
+from solvent.engine.stages import Stage, Stages
+from solvent.engine.views import margin_json
+from solvent.margin.protocol import Detail
+from solvent.margin.registry import get_model, resolve_alias
 from solvent.market.snapshot import load_market
-from solvent.portfolio.portfolio import load_portfolio_or_book
+from solvent.portfolio.account_book import load_account_book
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def register(app: typer.Typer) -> None:
@@ -26,13 +44,36 @@ def register(app: typer.Typer) -> None:
         explain: Annotated[
             bool, typer.Option("--explain", help="Add every scenario and each position's share.")
         ] = False,
+        progress: Annotated[
+            bool | None,
+            typer.Option(
+                "--progress/--no-progress",
+                help="Progress bar on stderr (default: for large inputs, or a terminal).",
+            ),
+        ] = None,
+        timings: Annotated[
+            bool,
+            typer.Option("--timings", help='Print where the time went on stderr ({"timings"}).'),
+        ] = False,
     ) -> None:
         """Initial and maintenance margin of a portfolio or a whole book (FORMATS.md 3)."""
-        run_or_fail(lambda: get_model(model))
-        portfolios, is_book = run_or_fail(lambda: load_portfolio_or_book(portfolio))
-        snapshot = run_or_fail(lambda: load_market(market))
-        reports = run_or_fail(
-            lambda: margin_portfolios(portfolios, snapshot, model, params, explain=explain)
-        )
-        rendered = [report_to_json(r, explain) for r in reports]
-        emit_json({"accounts": rendered} if is_book else rendered[0])
+        run_or_fail(lambda: get_model(resolve_alias(model, params)))
+        steps = [s.value for s in Stage]
+        show = wanted(_size(portfolio), progress)
+        bar = StageBar(steps, "solvent margin") if show else None
+        stages = Stages(bar)
+        with bar if bar is not None else contextlib.nullcontext():
+            with stages(Stage.LOAD):
+                accounts, is_book = run_or_fail(lambda: load_account_book(portfolio))
+                snapshot = run_or_fail(lambda: load_market(market))
+            detail = Detail.EXPLAIN if explain else Detail.ACCOUNTS
+            run = run_or_fail(
+                lambda: margin_accounts(
+                    accounts, snapshot, model, params, detail=detail, stages=stages
+                )
+            )
+            with stages(Stage.RENDER):
+                emit_json(margin_json(run, explain, is_book=is_book))
+                sys.stdout.flush()
+        if timings:
+            sys.stderr.write(json.dumps({"timings": stages.seconds}) + "\n")

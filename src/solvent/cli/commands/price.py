@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from solvent.cli.output import emit_json, run_or_fail
-from solvent.engine.pricing import PricedInstruments, price_instruments
+from solvent.engine.pricing import price_instruments
+from solvent.engine.views import priced_to_json
 from solvent.market.snapshot import load_market
-
-
-def _nullable(x: float) -> float | None:
-    return None if math.isnan(x) else x
-
-
-def priced_to_json(as_of: str, priced: PricedInstruments) -> dict[str, Any]:
-    """FORMATS.md 4 ``solvent price`` output (``delta_coin`` only where it applies)."""
-    rows: list[dict[str, Any]] = []
-    for i, name in enumerate(priced.table.names):
-        row: dict[str, Any] = {
-            "name": name,
-            "mark_price": float(priced.mark_price[i]),
-            "mark_price_usd": float(priced.mark_price_usd[i]),
-            "mark_iv": _nullable(float(priced.mark_iv[i])),
-            "forward": float(priced.forward[i]),
-            "delta": float(priced.delta[i]),
-            "gamma": float(priced.gamma[i]),
-            "vega": float(priced.vega[i]),
-            "theta": float(priced.theta[i]),
-        }
-        if not math.isnan(priced.delta_coin[i]):
-            row["delta_coin"] = float(priced.delta_coin[i])
-        rows.append(row)
-    return {"as_of": as_of, "instruments": rows}
 
 
 def register(app: typer.Typer) -> None:

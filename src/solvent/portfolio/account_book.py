@@ -1,0 +1,331 @@
+"""A book of accounts as columns (FORMATS.md 2): what the engine margins in one pass.
+
+:class:`AccountBook` holds the same content as a list of :class:`Portfolio` (accounts, parents
+and modes, collateral, positions) as arrays: collateral as an ``(accounts, assets)`` matrix,
+positions as coordinate arrays in input order. Grouping cross sub-accounts with their parent and
+building the sparse :class:`Book` of the margin groups are array operations on it.
+
+:func:`parse_account_book` reads the parsed JSON of a portfolio or a book straight into columns.
+Its fast path accepts only input that :func:`parse_portfolio_or_book` accepts unchanged; anything
+else (a wrong type, an unknown field, a non-finite number, a duplicate account, an unknown
+parent...) is handed to :func:`parse_portfolio_or_book`, so every error message and every rule is
+the one of that function (tests check that both agree on malformed books).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from solvent.arrays import BoolArray, FloatArray, IntArray
+from solvent.portfolio.book import Book
+from solvent.portfolio.groups import MarginGroups, resolve_groups
+from solvent.portfolio.portfolio import (
+    Portfolio,
+    Position,
+    SubAccountMode,
+    parse_portfolio_or_book,
+)
+
+_ACCOUNT_FIELDS = frozenset({"account", "collateral", "positions", "parent", "mode"})
+_MODES = {"cross": SubAccountMode.CROSS, "isolated": SubAccountMode.ISOLATED}
+_instrument = itemgetter("instrument")
+_quantity = itemgetter("quantity")
+_EMPTY: dict[str, Any] = {}
+_NONE: list[Any] = []
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBook:
+    """A book as columns; ``quantity > 0`` is long (units of the underlying), balances in coin.
+
+    ``parent[i]``: input index of account ``i``'s parent (-1: none, or not in the book; its id is
+    still in ``parent_id``); ``mode[i]``: its
+    :class:`SubAccountMode` or ``None``. ``collateral[i, j]``: balance of ``assets[j]`` (sorted).
+    ``listed[i, j]``: whether account ``i`` named asset ``j`` (a listed zero is kept, as in a
+    :class:`Portfolio`). Position ``k`` is ``position_quantity[k]`` of
+    ``instruments[position_instrument[k]]`` held by account ``position_account[k]``, in input
+    order; ``instruments`` are in order of first appearance."""
+
+    accounts: tuple[str, ...]
+    parent: IntArray
+    parent_id: tuple[str | None, ...]
+    mode: tuple[SubAccountMode | None, ...]
+    assets: tuple[str, ...]
+    collateral: FloatArray
+    listed: BoolArray
+    instruments: tuple[str, ...]
+    position_account: IntArray
+    position_instrument: IntArray
+    position_quantity: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.accounts)
+
+    @property
+    def cross(self) -> BoolArray:
+        """Whether each account is margined with its parent (a ``cross`` sub-account)."""
+        return np.fromiter(
+            (m is SubAccountMode.CROSS for m in self.mode), dtype=bool, count=len(self.mode)
+        )
+
+    def groups(self) -> MarginGroups:
+        """The margin groups (a parent with its cross sub-accounts), in linear time."""
+        return resolve_groups(self.parent, self.cross)
+
+    @classmethod
+    def from_portfolios(cls, portfolios: Sequence[Portfolio]) -> AccountBook:
+        """Columns of ``portfolios`` (account ids are taken as unique; a parent that is not in
+        the list counts as none)."""
+        index = {p.account: i for i, p in enumerate(portfolios)}
+        parent = [index.get(p.parent, -1) if p.parent is not None else -1 for p in portfolios]
+        counts = [len(p.positions) for p in portfolios]
+        positions = [pos for p in portfolios for pos in p.positions]
+        codes: dict[str, int] = {}
+        inst = [codes.setdefault(pos.instrument, len(codes)) for pos in positions]
+        qty = [pos.quantity for pos in positions]
+        collateral = [dict(p.collateral) for p in portfolios]
+        return _assemble(
+            tuple(p.account for p in portfolios),
+            parent,
+            tuple(p.parent for p in portfolios),
+            tuple(p.mode for p in portfolios),
+            collateral,
+            tuple(codes),
+            counts,
+            inst,
+            qty,
+        )
+
+    def portfolio(self, i: int) -> Portfolio:
+        """Account ``i`` as a :class:`Portfolio` (collateral keys: its listed assets)."""
+        start, stop = np.searchsorted(self.position_account, [i, i + 1])
+        positions = tuple(
+            Position(self.instruments[c], q)
+            for c, q in zip(
+                self.position_instrument[start:stop].tolist(),
+                self.position_quantity[start:stop].tolist(),
+                strict=True,
+            )
+        )
+        collateral = {
+            self.assets[j]: float(self.collateral[i, j]) for j in np.flatnonzero(self.listed[i])
+        }
+        return Portfolio(
+            self.accounts[i],
+            MappingProxyType(collateral),
+            positions,
+            self.parent_id[i],
+            self.mode[i],
+        )
+
+    def portfolios(self) -> list[Portfolio]:
+        """Every account as a :class:`Portfolio`, in input order."""
+        return [self.portfolio(i) for i in range(len(self))]
+
+    def account_book(self) -> Book:
+        """The sparse book of the accounts themselves (one row per account)."""
+        return Book.from_arrays(
+            self.accounts,
+            self.instruments,
+            self.position_account,
+            self.position_instrument,
+            self.position_quantity,
+        )
+
+    def group_book(self, groups: MarginGroups) -> tuple[Book, FloatArray]:
+        """The book of the margin groups (one row per group, named after its top account) and
+        each group's collateral (``(groups, assets)``, members' balances added in input order).
+
+        Columns are the instruments in order of first appearance when the groups' positions are
+        read group by group (members in input order), as :meth:`Book.from_portfolios` does for
+        the merged portfolios; a group's repeated positions are summed."""
+        row = groups.group_of[self.position_account]
+        order = np.argsort(row, kind="stable")  # group by group, input order inside a group
+        codes = self.position_instrument[order]
+        none = np.iinfo(np.intp).max
+        first = np.full(len(self.instruments), none, dtype=np.intp)
+        np.minimum.at(first, codes, np.arange(len(codes), dtype=np.intp))
+        held = np.flatnonzero(first != none)
+        column_order = held[np.argsort(first[held], kind="stable")]
+        column = np.full(len(self.instruments), -1, dtype=np.intp)
+        column[column_order] = np.arange(len(column_order), dtype=np.intp)
+        names = tuple(self.instruments[c] for c in column_order.tolist())
+        top_names = tuple(self.accounts[t] for t in groups.tops.tolist())
+        book = Book.from_arrays(
+            top_names,
+            names,
+            row[order].astype(np.intp),
+            column[codes],
+            self.position_quantity[order],
+        )
+        balances = np.zeros((len(groups), len(self.assets)), dtype=np.float64)
+        np.add.at(balances, groups.group_of, self.collateral)
+        return book, balances
+
+
+def _assemble(
+    accounts: tuple[str, ...],
+    parent: list[int],
+    parent_id: tuple[str | None, ...],
+    mode: tuple[SubAccountMode | None, ...],
+    collateral: list[dict[str, float]],
+    instruments: tuple[str, ...],
+    counts: list[int],
+    instrument_codes: list[int],
+    quantities: list[float] | FloatArray,
+) -> AccountBook:
+    n = len(accounts)
+    assets = tuple(sorted({a for c in collateral for a in c}))
+    column = {a: j for j, a in enumerate(assets)}
+    balances = np.zeros((n, len(assets)), dtype=np.float64)
+    listed = np.zeros((n, len(assets)), dtype=bool)
+    rows = [i for i, c in enumerate(collateral) for _ in c]
+    cols = [column[a] for c in collateral for a in c]
+    balances[rows, cols] = [v for c in collateral for v in c.values()]
+    listed[rows, cols] = True
+    return AccountBook(
+        accounts=accounts,
+        parent=np.asarray(parent, dtype=np.intp).reshape(n),
+        parent_id=parent_id,
+        mode=mode,
+        assets=assets,
+        collateral=balances,
+        listed=listed,
+        instruments=instruments,
+        position_account=np.repeat(np.arange(n, dtype=np.intp), counts),
+        position_instrument=np.asarray(instrument_codes, dtype=np.intp).reshape(-1),
+        position_quantity=np.asarray(quantities, dtype=np.float64).reshape(-1),
+    )
+
+
+def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
+    """Columns of a well-formed portfolio or book, or ``None`` when anything is unusual (the
+    caller then lets :func:`parse_portfolio_or_book` decide and word the error)."""
+    if type(raw) is not dict:
+        return None
+    is_book = "accounts" in raw
+    if is_book:
+        if raw.keys() != {"accounts"} or type(raw["accounts"]) is not list:
+            return None
+        records: list[Any] = raw["accounts"]
+    else:
+        records = [raw]
+    names: list[str] = []
+    parents: list[str | None] = []
+    modes: list[SubAccountMode | None] = []
+    collateral: list[dict[str, float]] = []
+    counts: list[int] = []
+    positions: list[Any] = []
+    for rec in records:
+        if type(rec) is not dict or not rec.keys() <= _ACCOUNT_FIELDS:
+            return None
+        account = rec.get("account")
+        if type(account) is not str or not account:
+            return None
+        coll = rec.get("collateral", _EMPTY)
+        if type(coll) is not dict:
+            return None
+        pos = rec.get("positions", _NONE)
+        if type(pos) is not list:
+            return None
+        parent = rec.get("parent")
+        mode_raw = rec.get("mode")
+        if parent is None:
+            if mode_raw is not None:
+                return None
+            mode = None
+        else:
+            if type(parent) is not str or not parent:
+                return None
+            if mode_raw is None:
+                mode = SubAccountMode.CROSS
+            elif type(mode_raw) is str and mode_raw in _MODES:
+                mode = _MODES[mode_raw]
+            else:
+                return None
+        names.append(account)
+        parents.append(parent)
+        modes.append(mode)
+        collateral.append(coll)
+        counts.append(len(pos))
+        positions.extend(pos)
+    balances = [v for c in collateral for v in c.values()]
+    if not set(map(type, balances)) <= {int, float}:
+        return None
+    try:
+        if not np.all(np.isfinite(np.array(balances, dtype=np.float64))):
+            return None
+    except OverflowError:  # a JSON integer beyond the float range
+        return None
+    if not set(map(type, positions)) <= {dict} or not set(map(len, positions)) <= {2}:
+        return None
+    try:
+        instruments = list(map(_instrument, positions))
+        quantities = list(map(_quantity, positions))
+    except KeyError:
+        return None
+    if not set(map(type, instruments)) <= {str} or "" in instruments:
+        return None
+    if not set(map(type, quantities)) <= {int, float}:
+        return None
+    try:
+        qty = np.array(quantities, dtype=np.float64)
+    except OverflowError:
+        return None
+    if not np.all(np.isfinite(qty)):
+        return None
+    index: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if index.setdefault(name, i) != i:
+            return None  # duplicate account
+    parent_index: list[int] = []
+    for p in parents:
+        if p is None:
+            parent_index.append(-1)
+        elif p in index:
+            parent_index.append(index[p])
+        elif is_book:
+            return None  # unknown parent
+        else:
+            parent_index.append(-1)
+    codes: dict[str, int] = {}
+    instrument_codes = [codes.setdefault(n, len(codes)) for n in instruments]
+    book = _assemble(
+        tuple(names),
+        parent_index,
+        tuple(parents),
+        tuple(modes),
+        collateral,
+        tuple(codes),
+        counts,
+        instrument_codes,
+        qty,
+    )
+    return book, is_book
+
+
+def parse_account_book(raw: object) -> tuple[AccountBook, bool]:
+    """Columns of the parsed JSON of a portfolio or a book, and whether it was a book.
+
+    Same rules and errors as :func:`parse_portfolio_or_book` (which decides every input the fast
+    path does not recognize as well formed)."""
+    fast = _fast_columns(raw)
+    if fast is not None:
+        return fast
+    portfolios, is_book = parse_portfolio_or_book(raw)
+    return AccountBook.from_portfolios(portfolios), is_book
+
+
+def load_account_book(path: str | Path) -> tuple[AccountBook, bool]:
+    """Read a portfolio or book JSON file (FORMATS.md 2) into columns."""
+    with Path(path).open("r", encoding="utf-8") as fh:
+        raw: Any = json.load(fh)
+    return parse_account_book(raw)
