@@ -185,3 +185,30 @@ def test_loaded_params_are_frozen(schema: ParamsSchema[Toy]) -> None:
     toy = schema.load(None)
     with pytest.raises(AttributeError):
         toy.params_id = toy.params_id  # type: ignore[misc]
+
+
+def test_rows_lengths_and_text() -> None:
+    from solvent.margin.params import rows, validate_table
+
+    leg = Table({"cc": text(nonempty=True), "ratio": number(0.0, lo_open=True)})
+    spec = Table({"legs": rows(leg, min_len=2), "risk": numbers(min_len=3, max_len=3)})
+    good = {"legs": [{"cc": "A", "ratio": 1}, {"cc": "B", "ratio": 2.5}], "risk": [1, 2, 3]}
+    assert validate_table(spec, good, "") == {
+        "legs": [{"cc": "A", "ratio": 1.0}, {"cc": "B", "ratio": 2.5}],
+        "risk": [1.0, 2.0, 3.0],
+    }
+    cases = [
+        ({**good, "legs": good["legs"][:1]}, "legs", "at least 2"),
+        ({**good, "legs": [good["legs"][0], {"cc": "", "ratio": 1}]}, "legs[1].cc", "non-empty"),
+        ({**good, "legs": [good["legs"][0], {"cc": "B", "ratio": 0}]}, "legs[1].ratio", "(0, inf]"),
+        ({**good, "risk": [1, 2]}, "risk", "exactly 3"),
+        (
+            {**good, "legs": [good["legs"][0], {"cc": "B", "x": 1}]},
+            "legs[1].x",
+            "allowed: cc, ratio",
+        ),
+    ]
+    for raw, field, message in cases:
+        with pytest.raises(SolventInputError) as err:
+            validate_table(spec, raw, "")
+        assert err.value.field == field and message in err.value.message

@@ -64,6 +64,7 @@ class Kind(Enum):
     NUMBERS = "numbers"
     TABLE = "table"
     TABLES = "tables"
+    ROWS = "rows"
     CUSTOM = "custom"
 
 
@@ -98,6 +99,9 @@ class Field:
     parse: Callable[[Any, str], Any] | None = None
     """For :func:`custom`: ``(value, path) -> canonical JSON value``, raising on bad input."""
     min_len: int = 0
+    """Least number of items (lists) or characters (text)."""
+    max_len: int | None = None
+    """Most number of items of a list."""
 
     @property
     def required(self) -> bool:
@@ -201,18 +205,22 @@ def text(
     choices: Sequence[str] = (),
     source: str = "",
     default: str | None = None,
+    optional: bool = False,
+    nonempty: bool = False,
     doc: str = "",
     alias: str | None = None,
 ) -> Field:
-    """A string; one of ``choices`` when given."""
+    """A string; one of ``choices`` when given; ``nonempty``: at least one character."""
     return Field(
         Kind.TEXT,
         "",
         source,
         doc,
         default=_REQUIRED if default is None else default,
+        optional=optional,
         alias=alias,
         choices=tuple(choices),
+        min_len=1 if nonempty else 0,
     )
 
 
@@ -226,9 +234,10 @@ def numbers(
     source: str = "",
     default: Sequence[float] | None = None,
     min_len: int = 0,
+    max_len: int | None = None,
     doc: str = "",
 ) -> Field:
-    """A list of real numbers, each in the range."""
+    """A list of real numbers, each in the range, with ``min_len`` to ``max_len`` items."""
     return Field(
         Kind.NUMBERS,
         unit,
@@ -240,6 +249,7 @@ def numbers(
         hi_open,
         _REQUIRED if default is None else [float(x) for x in default],
         min_len=min_len,
+        max_len=max_len,
     )
 
 
@@ -262,6 +272,13 @@ def tables(
         table=fields,
         required_keys=tuple(required_keys),
         default={} if default else _REQUIRED,
+    )
+
+
+def rows(fields: Table, *, min_len: int = 0, default: bool = False, doc: str = "") -> Field:
+    """A list of tables, each ``fields`` (errors name ``path[i].field``)."""
+    return Field(
+        Kind.ROWS, doc=doc, table=fields, default=[] if default else _REQUIRED, min_len=min_len
     )
 
 
@@ -344,8 +361,9 @@ def _validate_field(f: Field, value: Any, path: str) -> Any:
             raise SolventInputError(path, f"must be true or false, got {_value_text(value)}")
         return value
     if f.kind is Kind.TEXT:
-        if not isinstance(value, str):
-            raise SolventInputError(path, f"must be a string, got {_value_text(value)}")
+        if not isinstance(value, str) or len(value) < f.min_len:
+            what = "a non-empty string" if f.min_len else "a string"
+            raise SolventInputError(path, f"must be {what}, got {_value_text(value)}")
         if f.choices and value not in f.choices:
             raise SolventInputError(
                 path, f"must be one of {', '.join(f.choices)}, got {_value_text(value)}"
@@ -354,8 +372,12 @@ def _validate_field(f: Field, value: Any, path: str) -> Any:
     if f.kind is Kind.NUMBERS:
         if not isinstance(value, list | tuple):
             raise SolventInputError(path, f"must be a list of numbers, got {_value_text(value)}")
+        if f.max_len is not None and f.max_len == f.min_len and len(value) != f.min_len:
+            raise SolventInputError(path, f"must hold exactly {f.min_len} values, got {len(value)}")
         if len(value) < f.min_len:
-            raise SolventInputError(path, f"needs at least {f.min_len} values")
+            raise SolventInputError(path, f"needs at least {f.min_len} values, got {len(value)}")
+        if f.max_len is not None and len(value) > f.max_len:
+            raise SolventInputError(path, f"holds at most {f.max_len} values, got {len(value)}")
         out = []
         for i, item in enumerate(value):
             x = as_number(item, f"{path}[{i}]")
@@ -373,6 +395,13 @@ def _validate_field(f: Field, value: Any, path: str) -> Any:
             if key not in value:
                 raise SolventInputError(_join(path, key), "required entry is missing")
         return {str(k): validate_table(f.table, v, _join(path, str(k))) for k, v in value.items()}
+    if f.kind is Kind.ROWS:
+        assert f.table is not None
+        if not isinstance(value, list | tuple):
+            raise SolventInputError(path, f"must be a list of tables, got {_value_text(value)}")
+        if len(value) < f.min_len:
+            raise SolventInputError(path, f"needs at least {f.min_len} entries, got {len(value)}")
+        return [validate_table(f.table, v, f"{path}[{i}]") for i, v in enumerate(value)]
     assert f.parse is not None
     return f.parse(value, path)
 
@@ -384,7 +413,7 @@ def validate_table(spec: Table, raw: Any, path: str) -> dict[str, Any]:
         raise SolventInputError(path, f"must be a table, got {_value_text(raw)}")
     for key in raw:
         if key not in spec.fields:
-            raise SolventInputError(_join(path, str(key)), "unknown field")
+            raise SolventInputError(_join(path, str(key)), _unknown(spec))
     out: dict[str, Any] = {}
     for name, f in spec.fields.items():
         if name in raw:
@@ -400,6 +429,10 @@ def validate_table(spec: Table, raw: Any, path: str) -> dict[str, Any]:
     return out
 
 
+def _unknown(spec: Table) -> str:
+    return f"unknown field (allowed: {', '.join(spec.fields)})"
+
+
 def normalize(spec: Table, raw: Any, path: str) -> Any:
     """``raw`` with upstream aliases renamed to field names (recursively); unknown keys and
     ambiguous spellings refused. Values are not checked here (see :func:`validate_table`)."""
@@ -410,7 +443,7 @@ def normalize(spec: Table, raw: Any, path: str) -> Any:
     for key, value in raw.items():
         name = key if key in spec.fields else aliases.get(key)
         if name is None:
-            raise SolventInputError(_join(path, str(key)), "unknown field")
+            raise SolventInputError(_join(path, str(key)), _unknown(spec))
         if name in out:
             raise SolventInputError(_join(path, str(key)), f"given twice (as {name!r} too)")
         f = spec.fields[name]
@@ -419,6 +452,8 @@ def normalize(spec: Table, raw: Any, path: str) -> Any:
             value = normalize(f.table, value, p)
         elif f.kind is Kind.TABLES and f.table is not None and isinstance(value, Mapping):
             value = {k: normalize(f.table, v, _join(p, str(k))) for k, v in value.items()}
+        elif f.kind is Kind.ROWS and f.table is not None and isinstance(value, list):
+            value = [normalize(f.table, v, f"{p}[{i}]") for i, v in enumerate(value)]
         out[name] = value
     return out
 
@@ -795,14 +830,16 @@ class FieldDoc:
 
 def field_docs(spec: Table, path: str = "", source: str = "") -> list[FieldDoc]:
     """Every field of ``spec`` (nested tables flattened; ``<name>`` stands for a free key)."""
-    rows: list[FieldDoc] = []
+    out: list[FieldDoc] = []
     for name, f in spec.fields.items():
         p = _join(path, name)
         src = f.source or spec.source or source
         if f.kind is Kind.TABLE and f.table is not None:
-            rows += field_docs(f.table, p, src)
+            out += field_docs(f.table, p, src)
         elif f.kind is Kind.TABLES and f.table is not None:
-            rows += field_docs(f.table, f"{p}.<name>", src)
+            out += field_docs(f.table, f"{p}.<name>", src)
+        elif f.kind is Kind.ROWS and f.table is not None:
+            out += field_docs(f.table, f"{p}[i]", src)
         else:
             if f.optional:
                 default = "(falls back)"
@@ -811,5 +848,5 @@ def field_docs(spec: Table, path: str = "", source: str = "") -> list[FieldDoc]:
             else:
                 default = json.dumps(f.default)
             kind = f.kind.value + (f" ({f.alias})" if f.alias else "")
-            rows.append(FieldDoc(p, kind, f.range_text(), f.unit, src, default))
-    return rows
+            out.append(FieldDoc(p, kind, f.range_text(), f.unit, src, default))
+    return out

@@ -35,6 +35,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from solvent.errors import SolventInputError
+from solvent.margin.params import (
+    Table,
+    flag,
+    integer,
+    number,
+    numbers,
+    rows,
+    text,
+    validate_table,
+)
 from solvent.margin.span.scenarios import N_SCENARIOS
 
 
@@ -136,189 +146,138 @@ class SpanRiskParameters:
 
 
 # --------------------------------------------------------------------------------------------
-# validation helpers
+# declaration (solvent.margin.params): every field's type and range, checked with its path
+
+_WIDE = 10**9
+"""Tiers and priorities: any whole number the file uses."""
 
 
-def _require_mapping(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise SolventInputError(path, "expected a JSON object")
-    return value
+def _intra_check(values: Mapping[str, Any], path: str) -> None:
+    if values["tier_a"] == values["tier_b"]:
+        raise SolventInputError(f"{path}.tier_b", "a tier spread needs two different tiers")
 
 
-def _require_list(value: Any, path: str) -> Sequence[Any]:
-    if not isinstance(value, list):
-        raise SolventInputError(path, "expected a JSON array")
-    return value
+def _leg_side(leg: Mapping[str, Any], position: int) -> str:
+    """A leg's side: its own, else A for the first leg and B for the others."""
+    side = leg.get("side")
+    return str(side) if side is not None else ("A" if position == 0 else "B")
 
 
-def _check_fields(
-    obj: Mapping[str, Any], path: str, required: set[str], optional: set[str]
-) -> None:
-    for key in obj:
-        if key not in required and key not in optional:
-            allowed = ", ".join(sorted(required | optional))
-            raise SolventInputError(_join(path, key), f"unknown field (allowed: {allowed})")
-    for key in sorted(required):
-        if key not in obj:
-            raise SolventInputError(_join(path, key), "missing required field")
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _number(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SolventInputError(path, f"expected a number, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise SolventInputError(path, f"must be a finite number, got {value!r}")
-    return x
-
-
-def _non_negative(value: Any, path: str) -> float:
-    x = _number(value, path)
-    if x < 0.0:
-        raise SolventInputError(path, f"must be >= 0, got {x}")
-    return x
-
-
-def _integer(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SolventInputError(path, f"expected an integer, got {value!r}")
-    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-        raise SolventInputError(path, f"expected an integer, got {value!r}")
-    return int(value)
-
-
-def _string(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise SolventInputError(path, f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def _boolean(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise SolventInputError(path, f"expected true or false, got {value!r}")
-    return value
-
-
-# --------------------------------------------------------------------------------------------
-# parsing
-
-
-def _parse_product(raw: Any, path: str) -> SpanProduct:
-    obj = _require_mapping(raw, path)
-    _check_fields(
-        obj,
-        path,
-        {"name", "delta", "risk_array"},
-        {"tier", "is_option", "short_option_minimum", "price"},
-    )
-    name = _string(obj["name"], _join(path, "name"))
-    ra_path = _join(path, "risk_array")
-    values = _require_list(obj["risk_array"], ra_path)
-    if len(values) != N_SCENARIOS:
-        raise SolventInputError(
-            ra_path, f"must hold exactly {N_SCENARIOS} values, got {len(values)}"
-        )
-    risk_array = tuple(_number(v, f"{ra_path}[{i}]") for i, v in enumerate(values))
-    price = obj.get("price")
-    return SpanProduct(
-        name=name,
-        tier=_integer(obj.get("tier", 1), _join(path, "tier")),
-        delta=_number(obj["delta"], _join(path, "delta")),
-        is_option=_boolean(obj.get("is_option", False), _join(path, "is_option")),
-        risk_array=risk_array,
-        short_option_minimum=_non_negative(
-            obj.get("short_option_minimum", 0.0), _join(path, "short_option_minimum")
-        ),
-        price=None if price is None else _number(price, _join(path, "price")),
-    )
-
-
-def _parse_intra(raw: Any, path: str) -> IntraSpread:
-    obj = _require_mapping(raw, path)
-    _check_fields(obj, path, {"tier_a", "tier_b", "charge"}, set())
-    tier_a = _integer(obj["tier_a"], _join(path, "tier_a"))
-    tier_b = _integer(obj["tier_b"], _join(path, "tier_b"))
-    if tier_a == tier_b:
-        raise SolventInputError(_join(path, "tier_b"), "a tier spread needs two different tiers")
-    return IntraSpread(tier_a, tier_b, _non_negative(obj["charge"], _join(path, "charge")))
-
-
-def _parse_cc(raw: Any, path: str) -> CombinedCommodity:
-    obj = _require_mapping(raw, path)
-    _check_fields(obj, path, {"code", "products"}, {"intra_spreads", "maintenance_to_initial"})
-    code = _string(obj["code"], _join(path, "code"))
-    products_path = _join(path, "products")
-    products = tuple(
-        _parse_product(p, f"{products_path}[{i}]")
-        for i, p in enumerate(_require_list(obj["products"], products_path))
-    )
-    intra_path = _join(path, "intra_spreads")
-    intra = tuple(
-        _parse_intra(s, f"{intra_path}[{i}]")
-        for i, s in enumerate(_require_list(obj.get("intra_spreads", []), intra_path))
-    )
-    m2i_path = _join(path, "maintenance_to_initial")
-    m2i = _number(obj.get("maintenance_to_initial", 1.0), m2i_path)
-    if m2i < 1.0:
-        raise SolventInputError(
-            m2i_path, f"must be >= 1 (initial = maintenance x this ratio), got {m2i}"
-        )
-    return CombinedCommodity(code, products, intra, m2i)
-
-
-def _parse_leg(raw: Any, path: str, position: int, codes: set[str]) -> InterLeg:
-    obj = _require_mapping(raw, path)
-    _check_fields(obj, path, {"cc", "delta_ratio"}, {"side", "credit_rate"})
-    cc = _string(obj["cc"], _join(path, "cc"))
-    if cc not in codes:
-        raise SolventInputError(_join(path, "cc"), f"unknown combined commodity {cc!r}")
-    ratio = _number(obj["delta_ratio"], _join(path, "delta_ratio"))
-    if ratio <= 0.0:
-        raise SolventInputError(_join(path, "delta_ratio"), f"must be > 0, got {ratio}")
-    default_side = LegSide.A if position == 0 else LegSide.B
-    side_raw = obj.get("side", default_side.value)
-    if side_raw not in (LegSide.A.value, LegSide.B.value):
-        raise SolventInputError(_join(path, "side"), f"must be 'A' or 'B', got {side_raw!r}")
-    rate = obj.get("credit_rate")
-    return InterLeg(
-        cc=cc,
-        delta_ratio=ratio,
-        side=LegSide(side_raw),
-        credit_rate=None if rate is None else _rate(rate, _join(path, "credit_rate")),
-    )
-
-
-def _rate(value: Any, path: str) -> float:
-    x = _number(value, path)
-    if not 0.0 <= x <= 1.0:
-        raise SolventInputError(path, f"must be within [0, 1], got {x}")
-    return x
-
-
-def _parse_inter(raw: Any, path: str, codes: set[str]) -> InterSpread:
-    obj = _require_mapping(raw, path)
-    _check_fields(obj, path, {"priority", "credit_rate", "legs"}, set())
-    legs_path = _join(path, "legs")
-    raw_legs = _require_list(obj["legs"], legs_path)
-    if len(raw_legs) < 2:
-        raise SolventInputError(legs_path, "an inter-commodity spread needs at least two legs")
-    legs = tuple(_parse_leg(leg, f"{legs_path}[{i}]", i, codes) for i, leg in enumerate(raw_legs))
+def _inter_check(values: Mapping[str, Any], path: str) -> None:
+    legs = values["legs"]
     seen: set[str] = set()
     for i, leg in enumerate(legs):
-        if leg.cc in seen:
-            raise SolventInputError(f"{legs_path}[{i}].cc", f"combined commodity {leg.cc!r} twice")
-        seen.add(leg.cc)
-    if len({leg.side for leg in legs}) != 2:
-        raise SolventInputError(legs_path, "needs at least one leg on side A and one on side B")
-    return InterSpread(
-        priority=_integer(obj["priority"], _join(path, "priority")),
-        credit_rate=_rate(obj["credit_rate"], _join(path, "credit_rate")),
-        legs=legs,
+        if leg["cc"] in seen:
+            raise SolventInputError(
+                f"{path}.legs[{i}].cc", f"combined commodity {leg['cc']!r} twice"
+            )
+        seen.add(leg["cc"])
+    if len({_leg_side(leg, i) for i, leg in enumerate(legs)}) != 2:
+        raise SolventInputError(
+            f"{path}.legs", "needs at least one leg on side A and one on side B"
+        )
+
+
+def _file_check(values: Mapping[str, Any], path: str) -> None:
+    codes: set[str] = set()
+    for i, cc in enumerate(values["combined_commodities"]):
+        if cc["code"] in codes:
+            raise SolventInputError(
+                f"combined_commodities[{i}].code", f"combined commodity {cc['code']!r} twice"
+            )
+        codes.add(cc["code"])
+    for i, spread in enumerate(values["inter_spreads"]):
+        for j, leg in enumerate(spread["legs"]):
+            if leg["cc"] not in codes:
+                raise SolventInputError(
+                    f"inter_spreads[{i}].legs[{j}].cc", f"unknown combined commodity {leg['cc']!r}"
+                )
+
+
+_PRODUCT = Table(
+    {
+        "name": text(nonempty=True),
+        "tier": integer(-_WIDE, _WIDE, default=1),
+        "delta": number(unit="underlying units per long unit"),
+        "is_option": flag(default=False),
+        "risk_array": numbers(
+            min_len=N_SCENARIOS, max_len=N_SCENARIOS, unit="currency per long unit, loss > 0"
+        ),
+        "short_option_minimum": number(0.0, unit="currency per short option", default=0.0),
+        "price": number(unit="currency per unit", optional=True),
+    }
+)
+_INTRA = Table(
+    {
+        "tier_a": integer(-_WIDE, _WIDE),
+        "tier_b": integer(-_WIDE, _WIDE),
+        "charge": number(0.0, unit="currency per delta spread"),
+    },
+    check=_intra_check,
+)
+_COMBINED = Table(
+    {
+        "code": text(nonempty=True),
+        "products": rows(_PRODUCT),
+        "intra_spreads": rows(_INTRA, default=True),
+        "maintenance_to_initial": number(1.0, unit="initial / maintenance", default=1.0),
+    }
+)
+_LEG = Table(
+    {
+        "cc": text(nonempty=True),
+        "delta_ratio": number(0.0, lo_open=True, unit="deltas per spread"),
+        "side": text(choices=tuple(s.value for s in LegSide), optional=True),
+        "credit_rate": number(0.0, 1.0, unit="fraction", optional=True),
+    }
+)
+_INTER = Table(
+    {
+        "priority": integer(-_WIDE, _WIDE),
+        "credit_rate": number(0.0, 1.0, unit="fraction"),
+        "legs": rows(_LEG, min_len=2),
+    },
+    check=_inter_check,
+)
+SPAN_FILE = Table(
+    {
+        "currency": text(nonempty=True),
+        "combined_commodities": rows(_COMBINED),
+        "inter_spreads": rows(_INTER, default=True),
+    },
+    check=_file_check,
+    source="the clearing house's SPAN file (FORMATS.md 6)",
+)
+"""The fields of a ``SPAN.json`` document."""
+
+
+def _product(v: Mapping[str, Any]) -> SpanProduct:
+    return SpanProduct(
+        name=v["name"],
+        tier=v["tier"],
+        delta=v["delta"],
+        is_option=v["is_option"],
+        risk_array=tuple(v["risk_array"]),
+        short_option_minimum=v["short_option_minimum"],
+        price=v.get("price"),
     )
+
+
+def _combined(v: Mapping[str, Any]) -> CombinedCommodity:
+    return CombinedCommodity(
+        v["code"],
+        tuple(_product(p) for p in v["products"]),
+        tuple(IntraSpread(s["tier_a"], s["tier_b"], s["charge"]) for s in v["intra_spreads"]),
+        v["maintenance_to_initial"],
+    )
+
+
+def _inter(v: Mapping[str, Any]) -> InterSpread:
+    legs = tuple(
+        InterLeg(leg["cc"], leg["delta_ratio"], LegSide(_leg_side(leg, i)), leg.get("credit_rate"))
+        for i, leg in enumerate(v["legs"])
+    )
+    return InterSpread(v["priority"], v["credit_rate"], legs)
 
 
 def _build_table(ccs: tuple[CombinedCommodity, ...]) -> ProductTable:
@@ -368,21 +327,10 @@ def _build_table(ccs: tuple[CombinedCommodity, ...]) -> ProductTable:
 
 def parse_span_params(raw: Any) -> SpanRiskParameters:
     """Validate a decoded ``SPAN.json`` document and build its product table."""
-    obj = _require_mapping(raw, "")
-    _check_fields(obj, "", {"currency", "combined_commodities"}, {"inter_spreads"})
-    currency = _string(obj["currency"], "currency")
-    raw_ccs = _require_list(obj["combined_commodities"], "combined_commodities")
-    ccs = tuple(_parse_cc(c, f"combined_commodities[{i}]") for i, c in enumerate(raw_ccs))
-    codes: set[str] = set()
-    for i, cc in enumerate(ccs):
-        if cc.code in codes:
-            raise SolventInputError(
-                f"combined_commodities[{i}].code", f"combined commodity {cc.code!r} twice"
-            )
-        codes.add(cc.code)
-    raw_inter = _require_list(obj.get("inter_spreads", []), "inter_spreads")
-    inter = tuple(_parse_inter(s, f"inter_spreads[{i}]", codes) for i, s in enumerate(raw_inter))
-    return SpanRiskParameters(currency, ccs, inter, _build_table(ccs))
+    values = validate_table(SPAN_FILE, raw, "")
+    ccs = tuple(_combined(c) for c in values["combined_commodities"])
+    inter = tuple(_inter(s) for s in values["inter_spreads"])
+    return SpanRiskParameters(values["currency"], ccs, inter, _build_table(ccs))
 
 
 def make_span_parameters(
