@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from solvent.engine.accounts import AccountService, MarketFreshness, Order, trade_terms
+from solvent.accounts.service import AccountService, MarketFreshness, Order, trade_terms
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.bands import load_price_bands, parse_price_bands
