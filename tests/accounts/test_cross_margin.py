@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from solvent.accounts.health import HealthState, health_codes
-from solvent.engine.accounts import AccountService, MarketFreshness, Order, trade_terms
+from solvent.accounts.service import AccountService, MarketFreshness, Order, trade_terms
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.model import EXTERNAL, Reason, transfer

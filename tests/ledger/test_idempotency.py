@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from test_money import AT_THE_MARKET, MARK, MARKET, flat_margin, rows
 from typer.testing import CliRunner
 
+from solvent.accounts.service import AccountService, MarketFreshness
 from solvent.cli.main import app
-from solvent.engine.accounts import AccountService, MarketFreshness
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.model import EXTERNAL, Reason, transfer
@@ -124,7 +124,7 @@ def test_a_request_waiting_on_the_same_key_returns_the_first_result(db_url: str)
 
 RACER = r"""
 import json, sys, time
-from solvent.engine.accounts import AccountService, MarketFreshness
+from solvent.accounts.service import AccountService, MarketFreshness
 from solvent.ledger.store import Ledger
 url, start = sys.argv[1], float(sys.argv[2])
 ledger = Ledger.open(url)

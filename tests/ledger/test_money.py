@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from solvent.engine.accounts import AccountService, MarketFreshness, Order, trade_terms
+from solvent.accounts.service import AccountService, MarketFreshness, Order, trade_terms
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.bands import load_price_bands, parse_price_bands
@@ -408,4 +408,27 @@ def test_a_corrupt_balance_blocks_bookings_on_it_with_a_clear_error(tmp_path) ->
     with pytest.raises(SolventInputError, match="corrupt"):
         ledger.post(transfer("alice", EXTERNAL, "BTC", 1, Reason.WITHDRAWAL, "w"))
     assert not ledger.audit().ok
+    ledger.close()
+
+
+def test_postgres_overflow_behind_a_stale_read_is_still_refused(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-check reads balances it has not locked (``@external``); if a concurrent writer moved
+    one, PostgreSQL's own BIGINT overflow error becomes the same clean refusal."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has a single writer: its reads are never stale")
+    from solvent.ledger.store import LedgerTransaction
+
+    ledger = Ledger.open(db_url)
+    ledger.create_account("alice")
+    ledger.post(transfer(EXTERNAL, "alice", "BTC", 2**62, Reason.DEPOSIT, "d"))
+    monkeypatch.setattr(  # a read that predates the concurrent deposit above
+        LedgerTransaction, "balances", lambda self, ids: {a: {} for a in ids}
+    )
+    before = rows(ledger)
+    with pytest.raises(SolventInputError) as err:
+        ledger.post(transfer(EXTERNAL, "alice", "BTC", 2**62, Reason.DEPOSIT, "d2"))
+    assert err.value.field == "amount" and "limit" in err.value.message
+    assert rows(ledger) == before
     ledger.close()

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from helpers import BTC, ETH, market, portfolio
 from solvent.errors import SolventInputError
 from solvent.margin.deribit_pm import combine_by_correlation, load_params, margin_book
+from solvent.margin.protocol import Detail
 from solvent.portfolio.book import Book
 
 PARAMS = load_params()
@@ -117,9 +118,10 @@ def test_book_equals_accounts_margined_one_by_one() -> None:
         for i in range(25)
     ]
     for params in (PARAMS, XPM):
-        together = margin_book(Book.from_portfolios(pfs), market(), params, detail=False)
+        together = margin_book(Book.from_portfolios(pfs), market(), params, detail=Detail.TOTALS)
         alone = [
-            margin_book(Book.from_portfolios([p]), market(), params, detail=False) for p in pfs
+            margin_book(Book.from_portfolios([p]), market(), params, detail=Detail.TOTALS)
+            for p in pfs
         ]
         np.testing.assert_allclose(
             together.initial_margin_usd, [r.initial_margin_usd[0] for r in alone], rtol=1e-12
@@ -203,7 +205,7 @@ def test_explain_contributions_add_up_to_the_worst_case(
 ) -> None:
     m = market([{"name": "ETH_USDC-PERPETUAL", "mark_price": ETH}])
     book = Book.from_portfolios([portfolio("a", *positions)])
-    detail = margin_book(book, m, PARAMS, explain=True).detail
+    detail = margin_book(book, m, PARAMS, detail=Detail.EXPLAIN).detail
     assert detail is not None
     (pool,) = detail[0].pools
     total = sum(c.pnl for c in pool.contributions or ())  # type: ignore[misc]

@@ -472,7 +472,7 @@ class LedgerTransaction:
         Refused (nothing written) when it would leave the account or ``@venue`` below zero in the
         settlement asset (no lending; the venue pays from its funded balance) or a cash flow beyond
         the ledger's 64-bit range. The price is not checked against the market here: the engine
-        (:mod:`solvent.engine.accounts`) checks it against the instrument kind's price band.
+        (:mod:`solvent.accounts.service`) checks it against the instrument kind's price band.
         """
         if quantity == 0:
             raise SolventInputError("quantity", "must not be zero")

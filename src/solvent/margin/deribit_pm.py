@@ -36,6 +36,12 @@ from numpy.typing import NDArray
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.instruments.table import InstrumentTable
+from solvent.margin.deribit_pm_kernel import (
+    CHUNK_ACCOUNTS,
+    KernelInputs,
+    KernelOutputs,
+    run_kernel,
+)
 from solvent.margin.params import (
     OURS,
     ParamsSchema,
@@ -50,11 +56,13 @@ from solvent.margin.params import (
     tables,
     text,
 )
-from solvent.margin.protocol import LegacyModel, ParamsId
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
 from solvent.margin.result import (
     AccountMargin,
     BookMargin,
+    Composition,
     Contribution,
+    Explanation,
     PoolMargin,
     ScenarioRef,
 )
@@ -66,7 +74,6 @@ from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRu
 
 MODEL_NAME = "deribit-pm"
 VOL_LABELS = ("vol up", "vol same", "vol down")
-CHUNK_ACCOUNTS = 32_768
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,11 +340,15 @@ def combine_by_correlation(
     with correlation 1 and same-direction losses it is their sum; with correlation 0 it is the
     root of the sum of squares (never less than the largest single loss).
     """
-    d = directions
-    both = (d[:, :, None] != 0) & (d[:, None, :] != 0)
-    sign = np.where(both, d[:, :, None] * d[:, None, :], 1.0)
-    rho = np.where(both, correlation[None, :, :], np.abs(correlation)[None, :, :])
-    var = np.einsum("au,auv,av->a", losses, sign * rho, losses)
+    n_acc, n_u = losses.shape
+    var = np.zeros(n_acc)
+    for u in range(n_u):  # pair by pair: each account's sum in the same order whatever the book
+        for v in range(n_u):
+            d_u, d_v = directions[:, u], directions[:, v]
+            both = (d_u != 0) & (d_v != 0)
+            sign = np.where(both, d_u * d_v, 1.0)
+            rho = np.where(both, correlation[u, v], abs(correlation[u, v]))
+            var += losses[:, u] * (sign * rho) * losses[:, v]
     out: FloatArray = np.sqrt(np.maximum(var, 0.0))
     return out
 
@@ -375,32 +386,60 @@ def _usd_delta_per_unit(table: InstrumentTable, cols: MarketColumns) -> FloatArr
 @dataclass(frozen=True, slots=True)
 class PreparedRisk:
     """Everything deribit-pm needs that depends on the market but not on the book: the risk
-    array of ``instruments`` (35 scenarios), the (settlement, underlying) groups, and per
-    instrument its roll-shock rate (pool currency per unit) and USD delta per unit. Computed once
-    per market update; re-margining any book over these instruments is then sparse algebra."""
+    array of ``instruments`` (35 scenarios), the (settlement, underlying) groups, per instrument
+    its roll-shock rate (pool currency per unit) and USD delta per unit, the USD price of each
+    settlement asset today and in every scenario, and the kernel's arrays. Computed once per
+    market update; re-margining any book over these instruments is then one compiled pass."""
 
     instruments: tuple[str, ...]
-    market: MarketSnapshot
     params: DeribitPmParams
     scenarios: ScenarioSet
     risk: RiskArray
-    groups: list[_Group]
+    groups: tuple[_Group, ...]
     roll_rate: FloatArray
     usd_delta: FloatArray
+    settlement_px: FloatArray
+    """USD per unit of each settlement asset (``risk.table.settlement_assets`` order)."""
+    settlement_usd: FloatArray
+    """(settlement assets x scenarios): :meth:`RiskArray.settlement_usd`."""
+    underlyings: tuple[str, ...]
+    """The groups' underlyings, sorted: the cross-mode pool's buckets."""
+    kernel: KernelInputs
+
+    def price_usd(self, asset: str) -> float:
+        """Today's USD price of one unit of settlement asset ``asset``."""
+        return float(self.settlement_px[self.risk.table.settlement_assets.index(asset)])
 
 
 def prepare(
-    instruments: Sequence[str], market: MarketSnapshot, params: DeribitPmParams
+    market: PricedMarket, instruments: Sequence[str], params: DeribitPmParams
 ) -> PreparedRisk:
     """Price ``instruments`` in every deribit-pm scenario (see :class:`PreparedRisk`)."""
-    table = market.table(list(instruments), "positions")
-    cols = market.columns(table)
+    priced = market.subset(instruments)
+    table, cols = priced.table, priced.columns
     scenarios = scenario_set(table.underlyings, params)
     risk = compute_risk_array(table, cols, scenarios)
-    groups = _groups(table)
+    groups = tuple(_groups(table))
+    px = np.zeros(len(table.settlement_assets))
+    px[table.settlement_code] = priced.settlement_usd
+    settle_usd = (
+        risk.settlement_usd(priced.snapshot) if len(table) else np.zeros((0, len(scenarios)))
+    )
     roll_rate = np.zeros(len(table))
-    for grp in groups:
+    group_of = np.zeros(len(table), dtype=np.intp)
+    n_ext = len(params.extended_moves)
+    ratio_all = np.abs(np.asarray(params.extended_moves, dtype=np.float64))
+    ext_ratio = np.ones((len(groups), n_ext))
+    ext_damp = np.zeros((len(groups), n_ext))
+    pnl_offset = np.zeros(len(groups))
+    offset_cap = np.zeros(len(groups))
+    underlyings = tuple(sorted({g.underlying for g in groups}))
+    bucket_of = np.arange(len(groups), dtype=np.intp)  # segregated: one bucket per group
+    weight = np.ones((len(groups), len(scenarios)))
+    for k, grp in enumerate(groups):
         cur = params.currency(grp.settlement)
+        und = params.underlying(grp.underlying)
+        settle = table.settlement_assets.index(grp.settlement)
         rate = np.where(
             table.is_option[grp.rows],
             0.0,
@@ -408,15 +447,45 @@ def prepare(
         )
         rate = rate * np.where(table.is_inverse[grp.rows], 1.0, cols.forward[grp.rows])
         roll_rate[grp.rows] = rate * table.contract_size[grp.rows]
+        group_of[grp.rows] = k
+        # Extended scenarios: scale to the standard range, then dampen toward zero (pool
+        # currency at today's price of the settlement asset).
+        ext_ratio[k] = ratio_all / und.price_range
+        ext_damp[k] = np.maximum((ext_ratio[k] - 1.0) * cur.extended_dampener / px[settle], 0.0)
+        pnl_offset[k] = cur.pnl_offset
+        offset_cap[k] = cur.max_offsetable_pnl / px[settle]
+        if params.cross:
+            bucket_of[k] = underlyings.index(grp.underlying)
+            weight[k] = settle_usd[settle]
+    usd_delta = _usd_delta_per_unit(table, cols)
+    kernel = KernelInputs(
+        pnl=np.ascontiguousarray(risk.pnl, dtype=np.float64),
+        group_of=group_of,
+        roll_rate=roll_rate,
+        usd_delta=np.ascontiguousarray(usd_delta, dtype=np.float64),
+        n_std=3 * (2 * params.buckets_count + 1),
+        ext_ratio=ext_ratio,
+        ext_damp=ext_damp,
+        ext_factor=params.extended_table_factor,
+        pnl_offset=pnl_offset,
+        offset_cap=offset_cap,
+        bucket_of=bucket_of,
+        n_buckets=len(underlyings) if params.cross else len(groups),
+        weight=weight,
+        cross=params.cross,
+    )
     return PreparedRisk(
         tuple(instruments),
-        market,
         params,
         scenarios,
         risk,
         groups,
         roll_rate,
-        _usd_delta_per_unit(table, cols),
+        usd_delta,
+        px,
+        settle_usd,
+        underlyings,
+        kernel,
     )
 
 
@@ -425,104 +494,39 @@ def margin_book(
     market: MarketSnapshot,
     params: DeribitPmParams,
     *,
-    detail: bool = True,
-    explain: bool = False,
+    detail: Detail = Detail.ACCOUNTS,
 ) -> BookMargin:
-    """Margin of every account of ``book`` (see module docstring). ``detail`` builds per-account
-    pool results; ``explain`` adds every scenario's P&L and each position's contribution."""
-    return margin_prepared(
-        prepare(book.instruments, market, params), book, detail=detail, explain=explain
-    )
+    """One-shot margin of every account of ``book`` (see module docstring): resolve the market,
+    prepare, margin."""
+    priced = PricedMarket.resolve(market, book.instruments)
+    return margin_prepared(prepare(priced, book.instruments, params), book, detail=detail)
 
 
 def margin_prepared(
-    prepared: PreparedRisk, book: Book, *, detail: bool = False, explain: bool = False
+    prepared: PreparedRisk,
+    book: Book,
+    *,
+    detail: Detail = Detail.TOTALS,
+    chunk: int = CHUNK_ACCOUNTS,
 ) -> BookMargin:
     """Margin of every account of ``book`` (columns = ``prepared.instruments``) from a prepared
-    risk array: the real-time path, sparse products and column reductions only."""
+    risk array: the real-time path, one compiled pass over the book's rows (``chunk`` accounts
+    per work item; any value gives the same result) and reductions over (accounts x groups)."""
     if book.instruments != prepared.instruments:
         raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
-    if not detail and len(book) > CHUNK_ACCOUNTS:
-        # Blocks of accounts keep the (accounts x scenarios) temporaries small and cache-warm.
-        parts = [
-            margin_prepared(prepared, book.slice(start, start + CHUNK_ACCOUNTS))
-            for start in range(0, len(book), CHUNK_ACCOUNTS)
-        ]
-        return BookMargin(
-            MODEL_NAME,
-            prepared.params.label,
-            book.accounts,
-            np.concatenate([p.initial_margin_usd for p in parts]),
-            np.concatenate([p.maintenance_margin_usd for p in parts]),
-        )
-    params, market, risk = prepared.params, prepared.market, prepared.risk
-    q_csc = book.quantities.tocsc()
-    n_std = 3 * (2 * params.buckets_count + 1)
-    raw_vectors: list[FloatArray] = []  # per group: (A, S) P&L, pool currency, before offsets
-    group_vectors: list[FloatArray] = []  # the same with gains offset by pnl_offset
-    group_roll: list[FloatArray] = []
-    group_delta_usd: list[FloatArray] = []
-    ratio_all = np.abs(np.asarray(params.extended_moves))
-    for grp in prepared.groups:
-        cur = params.currency(grp.settlement)
-        und = params.underlying(grp.underlying)
-        settle_px = market.price_usd(grp.settlement, "settlement_asset")
-        sub = q_csc[:, grp.rows]
-        pnl = np.asarray(sub @ risk.pnl[grp.rows, :])
-        # Extended scenarios: scale to the standard range, then dampen toward zero.
-        ratio = ratio_all / und.price_range
-        scaled = pnl[:, n_std:] / ratio[None, :]
-        damp = (ratio - 1.0)[None, :] * cur.extended_dampener / settle_px
-        adj = np.minimum(np.maximum(damp, 0.0), np.abs(scaled))
-        pnl[:, n_std:] = (scaled - np.sign(scaled) * adj) * params.extended_table_factor
-        cap = cur.max_offsetable_pnl / settle_px
-        offset = pnl.copy() if explain else pnl  # explain shows P&L before the gain offset
-        gains = offset > 0
-        offset[gains] = np.minimum(offset[gains] * cur.pnl_offset, cap)
-        raw_vectors.append(pnl)
-        group_vectors.append(offset)
-        group_roll.append(np.asarray(abs(sub) @ prepared.roll_rate[grp.rows]))
-        group_delta_usd.append(np.asarray(sub @ prepared.usd_delta[grp.rows]))
-
-    ctx = _Context(
-        book,
-        market,
-        params,
-        prepared.scenarios,
-        risk,
-        prepared.groups,
-        raw_vectors,
-        group_vectors,
-        group_roll,
-        group_delta_usd,
+    q = book.quantities
+    out = run_kernel(
+        q.indptr, q.indices, q.data, prepared.kernel, keep_raw=detail >= Detail.EXPLAIN, chunk=chunk
     )
-    assemble = _cross if params.cross else _segregated
-    im_usd, mm_usd, details = assemble(ctx, detail, explain)
-    return BookMargin(MODEL_NAME, params.label, book.accounts, im_usd, mm_usd, details)
+    assemble = _cross if prepared.params.cross else _segregated
+    im_usd, mm_usd, details = assemble(prepared, book, out, detail)
+    return BookMargin(MODEL_NAME, prepared.params.label, book.accounts, im_usd, mm_usd, details)
 
 
 def _delta_shock(net_usd: FloatArray, params: DeribitPmParams) -> FloatArray:
     excess = np.maximum(np.abs(net_usd) - params.delta_total_liq_shock_threshold, 0.0)
     out: FloatArray = params.max_delta_shock * excess
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
-    """Everything the pool assembly reads; per-group lists align with ``groups``: ``raw`` and
-    ``vectors`` (accounts x scenarios, pool currency; before and after gain offsets), ``rolls``
-    (roll shock per account, pool currency), ``deltas`` (net USD delta per account)."""
-
-    book: Book
-    market: MarketSnapshot
-    params: DeribitPmParams
-    scenarios: ScenarioSet
-    risk: RiskArray
-    groups: list[_Group]
-    raw: list[FloatArray]
-    vectors: list[FloatArray]
-    rolls: list[FloatArray]
-    deltas: list[FloatArray]
 
 
 _Assembled = tuple[FloatArray, FloatArray, tuple[AccountMargin, ...] | None]
@@ -543,43 +547,49 @@ class _PoolArrays:
     group_loss: FloatArray  # (accounts, members), >= 0
 
 
-def _segregated(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
-    book, market, params = ctx.book, ctx.market, ctx.params
+def _held_pools(book: Book, table: InstrumentTable) -> NDArray[np.bool_]:
+    """(accounts x settlement assets): the account has a position (even of zero quantity) in an
+    instrument settled in that asset."""
+    q = book.quantities
+    held = np.zeros((len(book), len(table.settlement_assets)), dtype=bool)
+    rows = np.repeat(np.arange(len(book)), np.diff(q.indptr))
+    held[rows, table.settlement_code[q.indices]] = True
+    return held
+
+
+def _segregated(prep: PreparedRisk, book: Book, out: KernelOutputs, detail: Detail) -> _Assembled:
+    params = prep.params
     n_acc = len(book)
-    rows = np.arange(n_acc)
     im_usd = np.zeros(n_acc)
     mm_usd = np.zeros(n_acc)
     pools: dict[str, _PoolArrays] = {}
-    for pool in sorted({g.settlement for g in ctx.groups}):
-        members = tuple(k for k, g in enumerate(ctx.groups) if g.settlement == pool)
-        px = market.price_usd(pool, "settlement_asset")
-        worst_index = np.stack([np.argmin(ctx.vectors[k], axis=1) for k in members], axis=1)
-        group_loss = np.stack(
-            [
-                np.maximum(-ctx.vectors[k][rows, worst_index[:, m]], 0.0)
-                for m, k in enumerate(members)
-            ],
-            axis=1,
-        )
+    for pool in sorted({g.settlement for g in prep.groups}):
+        members = tuple(k for k, g in enumerate(prep.groups) if g.settlement == pool)
+        px = prep.price_usd(pool)
+        worst_index = out.worst_index[:, list(members)]
+        group_loss = out.loss[:, list(members)]
         worst = group_loss.sum(axis=1)
-        roll = np.sum([ctx.rolls[k] for k in members], axis=0)
-        dshock = np.sum([_delta_shock(ctx.deltas[k], params) for k in members], axis=0) / px
+        roll = np.sum([out.roll[:, k] for k in members], axis=0)
+        dshock = np.sum([_delta_shock(out.delta[:, k], params) for k in members], axis=0) / px
         im = worst + roll + dshock
         mm = params.mm_factor * im
         im_usd += im * px
         mm_usd += mm * px
         pools[pool] = _PoolArrays(worst, roll, dshock, im, mm, members, worst_index, group_loss)
     details = None
-    if detail:
+    if detail >= Detail.ACCOUNTS:
+        held = _held_pools(book, prep.risk.table)
+        codes = {a: i for i, a in enumerate(prep.risk.table.settlement_assets)}
+        explain = detail >= Detail.EXPLAIN
         details = tuple(
             AccountMargin(
                 book.accounts[a],
                 MODEL_NAME,
                 params.label,
                 tuple(
-                    _segregated_pool(ctx, a, pool, arrays, explain)
+                    _segregated_pool(prep, book, out, a, pool, arrays, explain)
                     for pool, arrays in pools.items()
-                    if _holds(ctx, a, pool)
+                    if held[a, codes[pool]]
                 ),
                 float(im_usd[a]),
                 float(mm_usd[a]),
@@ -589,14 +599,14 @@ def _segregated(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
     return im_usd, mm_usd, details
 
 
-def _holds(ctx: _Context, a: int, pool: str) -> bool:
-    cols, _ = ctx.book.row(a)
-    code = ctx.risk.table.settlement_assets.index(pool)
-    return bool(np.any(ctx.risk.table.settlement_code[cols] == code))
-
-
 def _segregated_pool(
-    ctx: _Context, a: int, pool: str, arrays: _PoolArrays, explain: bool
+    prep: PreparedRisk,
+    book: Book,
+    out: KernelOutputs,
+    a: int,
+    pool: str,
+    arrays: _PoolArrays,
+    explain: bool,
 ) -> PoolMargin:
     """One account's pool. The worst scenario shown is that of the pool's largest group loss.
     Contributions: every position of the pool at its group's worst scenario; where the group
@@ -604,23 +614,24 @@ def _segregated_pool(
     loss (the extended table's scaling and dampening are shared in proportion), so all the
     contributions add up to ``-worst_case``."""
     m_big = int(np.argmax(arrays.group_loss[a]))
-    big = ctx.groups[arrays.members[m_big]]
+    big = prep.groups[arrays.members[m_big]]
     s = int(arrays.worst_index[a, m_big])
     scenarios = None
     contributions = None
     if explain:
         scenarios = tuple(
-            (scenario_label(ctx.scenarios, j, ctx.groups[k].underlying), float(ctx.raw[k][a, j]))
+            (scenario_label(prep.scenarios, j, prep.groups[k].underlying), float(out.raw[a, k, j]))
             for k in arrays.members
-            for j in range(len(ctx.scenarios))
+            for j in range(len(prep.scenarios))
         )
         contributions = tuple(
             c
             for m, k in enumerate(arrays.members)
             for c in _group_contributions(
-                ctx,
+                prep,
+                book,
                 a,
-                ctx.groups[k],
+                prep.groups[k],
                 int(arrays.worst_index[a, m]),
                 -float(arrays.group_loss[a, m]),
             )
@@ -634,63 +645,53 @@ def _segregated_pool(
             "roll_shock": float(arrays.roll_shock[a]),
             "delta_shock": float(arrays.delta_shock[a]),
         },
-        worst_scenario=ScenarioRef(s, scenario_label(ctx.scenarios, s, big.underlying)),
+        worst_scenario=ScenarioRef(s, scenario_label(prep.scenarios, s, big.underlying)),
         scenarios=scenarios,
         contributions=contributions,
     )
 
 
 def _group_contributions(
-    ctx: _Context, a: int, group: _Group, s: int, counted: float
+    prep: PreparedRisk, book: Book, a: int, group: _Group, s: int, counted: float
 ) -> tuple[Contribution, ...]:
     """Positions of ``group`` with their P&L in scenario ``s``, scaled to add up to ``counted``
     (the group's counted loss, <= 0) when there is a loss."""
-    cols, qty = ctx.book.row(a)
+    cols, qty = book.row(a)
     mine = np.isin(cols, group.rows)
-    pnl = qty[mine] * ctx.risk.pnl[cols[mine], s]
+    pnl = qty[mine] * prep.risk.pnl[cols[mine], s]
     total = float(pnl.sum())
     if counted < 0.0 and total != 0.0:
         pnl = pnl * (counted / total)
     return tuple(
-        Contribution(ctx.book.instruments[c], float(q), float(p))
+        Contribution(book.instruments[c], float(q), float(p))
         for c, q, p in zip(cols[mine], qty[mine], pnl, strict=True)
     )
 
 
-def _cross(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
-    book, market, params = ctx.book, ctx.market, ctx.params
-    scenarios, risk = ctx.scenarios, ctx.risk
-    groups, raw, vectors, rolls, deltas = ctx.groups, ctx.raw, ctx.vectors, ctx.rolls, ctx.deltas
+def _cross(prep: PreparedRisk, book: Book, out: KernelOutputs, detail: Detail) -> _Assembled:
+    params, scenarios, risk = prep.params, prep.scenarios, prep.risk
+    underlyings = prep.underlyings
     n_acc = len(book)
-    underlyings = tuple(sorted({g.underlying for g in groups}))
     n_s = len(scenarios)
-    usd_vectors = {u: np.zeros((n_acc, n_s)) for u in underlyings}
-    raw_usd = {u: np.zeros((n_acc, n_s)) for u in underlyings}
     roll_usd = np.zeros(n_acc)
     net_delta = {u: np.zeros(n_acc) for u in underlyings}
-    settle_usd = risk.settlement_usd(market)  # (settlement assets, scenarios)
-    for k, g in enumerate(groups):
-        rate = settle_usd[risk.table.settlement_assets.index(g.settlement)][None, :]
-        usd_vectors[g.underlying] += vectors[k] * rate
-        raw_usd[g.underlying] += raw[k] * rate
-        roll_usd += rolls[k] * market.price_usd(g.settlement, "settlement_asset")
-        net_delta[g.underlying] += deltas[k]
-    losses = np.zeros((n_acc, len(underlyings)))
-    directions = np.zeros((n_acc, len(underlyings)))
-    worst_idx = np.zeros((n_acc, len(underlyings)), dtype=np.intp)
-    for j, u in enumerate(underlyings):
-        v = usd_vectors[u]
-        idx = np.argmin(v, axis=1)
-        worst_idx[:, j] = idx
-        losses[:, j] = np.maximum(-v[np.arange(n_acc), idx], 0.0)
-        directions[:, j] = np.sign(scenarios.moves[idx, scenarios.column(u)])
+    for k, g in enumerate(prep.groups):
+        roll_usd += out.roll[:, k] * prep.price_usd(g.settlement)
+        net_delta[g.underlying] += out.delta[:, k]
+    losses = out.loss
+    worst_idx = out.worst_index
+    move_column = np.array([scenarios.column(u) for u in underlyings], dtype=np.intp)
+    directions = np.sign(scenarios.moves[worst_idx, move_column[None, :]])
     worst = combine_by_correlation(losses, directions, params.correlation_of(underlyings))
     dshock = sum((_delta_shock(net_delta[u], params) for u in underlyings), np.zeros(n_acc))
     im = worst + roll_usd + dshock
     mm = params.mm_factor * im
     details = None
-    usd_pnl = risk.usd_pnl(market) if detail and explain else risk.pnl
-    if detail:
+    if detail >= Detail.ACCOUNTS:
+        explain = detail >= Detail.EXPLAIN
+        usd_pnl = risk.pnl
+        if explain:  # RiskArray.usd_pnl at the prepared scenario prices
+            usd_pnl = risk.pnl * prep.settlement_usd[risk.table.settlement_code]
         accounts = []
         for a in range(n_acc):
             jmax = int(np.argmax(losses[a]))
@@ -700,8 +701,8 @@ def _cross(ctx: _Context, detail: bool, explain: bool) -> _Assembled:
             contrib = None
             if explain:
                 scen_list = tuple(
-                    (scenario_label(scenarios, i, uu), float(raw_usd[uu][a, i]))
-                    for uu in underlyings
+                    (scenario_label(scenarios, i, uu), float(out.raw[a, j, i]))
+                    for j, uu in enumerate(underlyings)
                     for i in range(n_s)
                 )
                 contrib = _cross_contributions(book, risk, usd_pnl, a, worst_idx[a], underlyings)
@@ -747,10 +748,32 @@ def _cross_contributions(
     )
 
 
-def _run(
-    book: Book, market: MarketSnapshot, params: str | None, detail: bool, explain: bool
-) -> BookMargin:
-    return margin_book(book, market, load_params(params), detail=detail, explain=explain)
+class DeribitPmModel:
+    """``MODEL``: deribit-pm through the margin-model protocol."""
+
+    name = MODEL_NAME
+    description = "Deribit portfolio margin risk matrix"
+    needs = frozenset({MarketData.MARKS, MarketData.VOLATILITY, MarketData.INDEX})
+
+    def load_params(self, spec: str | None) -> DeribitPmParams:
+        return load_params(spec)
+
+    def prepare(
+        self, market: PricedMarket, instruments: Sequence[str], params: DeribitPmParams
+    ) -> PreparedRisk:
+        return prepare(market, instruments, params)
+
+    def margin(self, prepared: PreparedRisk, book: Book, *, detail: Detail) -> BookMargin:
+        return margin_prepared(prepared, book, detail=detail)
+
+    def composition(self, params: DeribitPmParams) -> Composition:
+        """``IM = worst_case + roll_shock + delta_shock``, ``MM = mm_factor * IM``; the
+        contributions add up to ``-worst_case``."""
+        return Composition.scaled(
+            {"worst_case": 1.0, "roll_shock": 1.0, "delta_shock": 1.0},
+            params.mm_factor,
+            Explanation(components={"worst_case": -1.0}),
+        )
 
 
-MODEL = LegacyModel(MODEL_NAME, "Deribit portfolio margin risk matrix", _run)
+MODEL = DeribitPmModel()

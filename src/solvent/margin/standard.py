@@ -22,17 +22,30 @@ Components per pool: ``futures_im``, ``options_im`` (IM = their sum) and ``futur
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
-from solvent.instruments.table import InstrumentTable
+from solvent.arrays import FloatArray
+from solvent.errors import SolventInputError
 from solvent.margin.params import ParamsSchema, Table, frozen_tables, number, table, tables
-from solvent.margin.protocol import LegacyModel, ParamsId
-from solvent.margin.result import AccountMargin, BookMargin, Contribution, PoolMargin
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
+from solvent.margin.result import (
+    AccountMargin,
+    BookMargin,
+    Composition,
+    Contribution,
+    Explanation,
+    PoolMargin,
+)
+from solvent.margin.standard_kernel import (
+    CHUNK_ACCOUNTS,
+    StandardRates,
+    book_requirements,
+    position_requirements,
+)
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 
@@ -127,52 +140,64 @@ def load_params(params: str | None = None) -> StandardParams:
     return SCHEMA.load(params)
 
 
-def position_requirements(
-    book: Book, market: MarketSnapshot, params: StandardParams
-) -> dict[str, sp.csr_array]:
-    """Per-position requirement of every component (accounts x instruments, pool currency)."""
-    table = market.table(book.instruments, "positions")
-    cols = market.columns(table)
-    q = book.quantities.tocoo()
-    col = q.col
-    size = np.abs(q.data)
-    rates = [params.futures_rates(u) for u in table.underlyings]  # one set per underlying
-    of_position = table.underlying_code[col]
-    im_base = np.array([r.initial_base for r in rates])[of_position]
-    mm_base = np.array([r.maintenance_base for r in rates])[of_position]
-    slope = np.array([r.size_slope for r in rates])[of_position]
-    inverse = table.is_inverse[col]
-    option = table.is_option[col]
-    # Notional value per unit, in the settlement currency.
-    unit_value = np.where(inverse, 1.0, np.where(option, cols.spot[col], cols.forward[col]))
-    fut_im = np.where(option, 0.0, size * (im_base + slope * size) * unit_value)
-    fut_mm = np.where(option, 0.0, size * (mm_base + slope * size) * unit_value)
+@dataclass(frozen=True, slots=True)
+class PreparedStandard:
+    """What the standard model needs from one market update: per instrument its rates
+    (:class:`StandardRates`), the pools (settlement assets) and their USD prices."""
 
-    spot = cols.spot[col]
-    strike = table.strike[col]
-    call = table.is_call[col]
-    mark = cols.mark_price[col]  # settlement units per underlying unit
-    otm = np.where(call, np.maximum(strike - spot, 0.0), np.maximum(spot - strike, 0.0))
+    instruments: tuple[str, ...]
+    params: StandardParams
+    pools: tuple[str, ...]
+    pool_usd: FloatArray
+    """USD per unit of each pool's currency."""
+    rates: StandardRates
+
+
+def prepare(
+    market: PricedMarket, instruments: Sequence[str], params: StandardParams
+) -> PreparedStandard:
+    """Per-unit rates of every instrument of ``instruments`` (see the module docstring)."""
+    priced = market.subset(instruments)
+    table, cols = priced.table, priced.columns
+    rates = [params.futures_rates(u) for u in table.underlyings]  # one set per underlying
+    of_row = table.underlying_code
+    inverse = table.is_inverse
+    option = table.is_option
+    # Notional value per unit, in the settlement currency.
+    unit_value = np.where(inverse, 1.0, np.where(option, cols.spot, cols.forward))
+    spot = cols.spot
+    call = table.is_call
+    otm = np.where(call, np.maximum(table.strike - spot, 0.0), np.maximum(spot - table.strike, 0.0))
     otm_frac = np.where(option, otm / spot, 0.0)
     base_im = np.maximum(params.short_initial_max - otm_frac, params.short_initial_min)
-    mark_frac = mark / unit_value  # mark as a fraction of the unit value
+    mark_frac = cols.mark_price / unit_value  # mark as a fraction of the unit value
     call_mm = params.short_maintenance + mark_frac
     put_mm = np.maximum(params.short_maintenance, params.short_maintenance * mark_frac) + mark_frac
     call_im = base_im + mark_frac
     put_im = np.maximum(base_im + mark_frac, put_mm)
-    short_opt = option & (q.data < 0)
-    opt_im = np.where(short_opt, size * np.where(call, call_im, put_im) * unit_value, 0.0)
-    opt_mm = np.where(short_opt, size * np.where(call, call_mm, put_mm) * unit_value, 0.0)
-    fee = np.where(inverse, 0.0, params.linear_fee_provision * cols.spot[col] * size)
-    shape = book.quantities.shape
-    values = {
-        "futures_im": fut_im,
-        "options_im": opt_im,
-        "futures_mm": fut_mm,
-        "options_mm": opt_mm,
-        "fee_provision": fee,
-    }
-    return {k: sp.csr_array((v, (q.row, col)), shape=shape) for k, v in values.items()}
+    pool_usd = np.zeros(len(table.settlement_assets))
+    pool_usd[table.settlement_code] = priced.settlement_usd
+    f64 = np.float64
+    return PreparedStandard(
+        instruments=tuple(instruments),
+        params=params,
+        pools=table.settlement_assets,
+        pool_usd=pool_usd,
+        rates=StandardRates(
+            pool=np.ascontiguousarray(table.settlement_code, dtype=np.intp),
+            is_option=np.ascontiguousarray(option, dtype=np.bool_),
+            unit_value=np.ascontiguousarray(unit_value, dtype=f64),
+            im_base=np.array([r.initial_base for r in rates], dtype=f64)[of_row],
+            mm_base=np.array([r.maintenance_base for r in rates], dtype=f64)[of_row],
+            slope=np.array([r.size_slope for r in rates], dtype=f64)[of_row],
+            option_im=np.ascontiguousarray(np.where(call, call_im, put_im), dtype=f64),
+            option_mm=np.ascontiguousarray(np.where(call, call_mm, put_mm), dtype=f64),
+            fee=np.ascontiguousarray(
+                np.where(inverse, 0.0, params.linear_fee_provision * spot), dtype=f64
+            ),
+            n_pools=len(table.settlement_assets),
+        ),
+    )
 
 
 def margin_book(
@@ -180,28 +205,41 @@ def margin_book(
     market: MarketSnapshot,
     params: StandardParams,
     *,
-    detail: bool = True,
-    explain: bool = False,
+    detail: Detail = Detail.ACCOUNTS,
 ) -> BookMargin:
-    """Standard margin of every account (vectorized over the book's positions)."""
-    table = market.table(book.instruments, "positions")
-    per_position = position_requirements(book, market, params)
-    n_acc = len(book)
-    pools = table.settlement_assets
-    # pool membership matrix: instruments x pools
-    member = sp.csr_array(
-        (np.ones(len(table)), (np.arange(len(table)), table.settlement_code)),
-        shape=(len(table), len(pools)),
-    )
-    per_pool = {k: (m @ member).toarray() for k, m in per_position.items()}  # (A, P)
+    """One-shot standard margin of every account of ``book``: resolve, prepare, margin."""
+    priced = PricedMarket.resolve(market, book.instruments)
+    return margin_prepared(prepare(priced, book.instruments, params), book, detail=detail)
+
+
+def margin_prepared(
+    prepared: PreparedStandard,
+    book: Book,
+    *,
+    detail: Detail = Detail.TOTALS,
+    chunk: int = CHUNK_ACCOUNTS,
+) -> BookMargin:
+    """Standard margin of every account of ``book`` (columns = ``prepared.instruments``): one
+    compiled pass over the positions (``chunk`` accounts per work item; any value gives the same
+    result), then per-pool sums valued in USD."""
+    if book.instruments != prepared.instruments:
+        raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
+    params = prepared.params
+    q = book.quantities
+    components, held = book_requirements(q.indptr, q.indices, q.data, prepared.rates, chunk=chunk)
+    per_pool = dict(zip(COMPONENTS, components, strict=True))  # each (accounts, pools)
     im = per_pool["futures_im"] + per_pool["options_im"]
     mm = per_pool["futures_mm"] + per_pool["options_mm"] + per_pool["fee_provision"]
-    px = np.array([market.price_usd(p, "settlement_asset") for p in pools])
-    im_usd = im @ px
-    mm_usd = mm @ px
+    # USD totals pool by pool, in pool order: an account's total never depends on the other
+    # accounts of the book (a matrix-vector product may round differently per book size).
+    im_usd = np.zeros(len(book))
+    mm_usd = np.zeros(len(book))
+    for j, px in enumerate(prepared.pool_usd):
+        im_usd += im[:, j] * px
+        mm_usd += mm[:, j] * px
     details = None
-    if detail:
-        held = (abs(book.quantities) @ member).toarray() > 0
+    if detail >= Detail.ACCOUNTS:
+        explain = detail >= Detail.EXPLAIN
         details = tuple(
             AccountMargin(
                 book.accounts[a],
@@ -214,42 +252,60 @@ def margin_book(
                         maintenance_margin=float(mm[a, j]),
                         components={k: float(per_pool[k][a, j]) for k in COMPONENTS},
                         scenarios=() if explain else None,
-                        contributions=(
-                            _contributions(book, table, per_position, a, j) if explain else None
-                        ),
+                        contributions=_contributions(prepared, book, a, j) if explain else None,
                     )
-                    for j, pool in enumerate(pools)
+                    for j, pool in enumerate(prepared.pools)
                     if held[a, j]
                 ),
                 float(im_usd[a]),
                 float(mm_usd[a]),
             )
-            for a in range(n_acc)
+            for a in range(len(book))
         )
     return BookMargin(MODEL_NAME, params.label, book.accounts, im_usd, mm_usd, details)
 
 
 def _contributions(
-    book: Book,
-    table: InstrumentTable,
-    per_position: Mapping[str, sp.csr_array],
-    account: int,
-    pool: int,
+    prepared: PreparedStandard, book: Book, account: int, pool: int
 ) -> tuple[Contribution, ...]:
-    """Each position's own initial margin in pool ``pool`` of ``account``."""
+    """Each position of ``account`` in pool ``pool`` with its own initial margin."""
     cols, qty = book.row(account)
-    im_row = (per_position["futures_im"] + per_position["options_im"])[[account], :].toarray()[0]
+    own = position_requirements(cols, qty, prepared.rates)
+    im = own[0] + own[1]  # futures_im + options_im
     return tuple(
-        Contribution(book.instruments[c], float(q), initial_margin=float(im_row[c]))
-        for c, q in zip(cols, qty, strict=True)
-        if int(table.settlement_code[c]) == pool
+        Contribution(book.instruments[c], float(q), initial_margin=float(v))
+        for c, q, v in zip(cols, qty, im, strict=True)
+        if int(prepared.rates.pool[c]) == pool
     )
 
 
-def _run(
-    book: Book, market: MarketSnapshot, params: str | None, detail: bool, explain: bool
-) -> BookMargin:
-    return margin_book(book, market, load_params(params), detail=detail, explain=explain)
+class StandardModel:
+    """``MODEL``: the standard model through the margin-model protocol."""
+
+    name = MODEL_NAME
+    description = "per-position margin, no offsets"
+    needs = frozenset({MarketData.MARKS, MarketData.INDEX})
+
+    def load_params(self, spec: str | None) -> StandardParams:
+        return load_params(spec)
+
+    def prepare(
+        self, market: PricedMarket, instruments: Sequence[str], params: StandardParams
+    ) -> PreparedStandard:
+        return prepare(market, instruments, params)
+
+    def margin(self, prepared: PreparedStandard, book: Book, *, detail: Detail) -> BookMargin:
+        return margin_prepared(prepared, book, detail=detail)
+
+    def composition(self, params: StandardParams) -> Composition:
+        """``IM = futures_im + options_im``, ``MM = futures_mm + options_mm + fee_provision``;
+        each position's contribution is its own IM, so they add up to IM."""
+        initial = {"futures_im": 1.0, "options_im": 1.0}
+        return Composition(
+            initial,
+            {"futures_mm": 1.0, "options_mm": 1.0, "fee_provision": 1.0},
+            Explanation(components=initial),
+        )
 
 
-MODEL = LegacyModel(MODEL_NAME, "per-position margin, no offsets", _run)
+MODEL = StandardModel()

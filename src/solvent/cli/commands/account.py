@@ -1,6 +1,6 @@
 """``solvent account create|deposit|withdraw|trade|check|show|audit`` (FORMATS.md 9).
 
-An edge only: parse the arguments, call :class:`solvent.engine.accounts.AccountService` on the
+An edge only: parse the arguments, call :class:`solvent.accounts.service.AccountService` on the
 ledger at ``--db`` (default ``$SOLVENT_DB``, else ``sqlite:///solvent.db``), render one JSON object.
 Amounts and prices are decimal strings parsed exactly; balances are printed as decimal strings.
 """
@@ -14,15 +14,15 @@ from typing import Annotated, Any
 import typer
 
 from solvent.accounts.health import Health
-from solvent.cli.output import emit_json, fail, run_or_fail
-from solvent.collateral.assets import format_decimal, parse_decimal
-from solvent.engine.accounts import (
+from solvent.accounts.service import (
     DEFAULT_MAX_MARKET_AGE,
     AccountService,
     MarginFigures,
     MarketFreshness,
     Order,
 )
+from solvent.cli.output import emit_json, fail, run_or_fail
+from solvent.collateral.assets import format_decimal, parse_decimal
 from solvent.errors import SolventInputError
 from solvent.ledger.bands import load_price_bands
 from solvent.ledger.model import PositionState
