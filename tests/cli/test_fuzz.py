@@ -547,7 +547,7 @@ def check_run(argv: list[str], cwd: Path) -> None:
     else:
         lines = result.stderr.splitlines()
         if {"--progress", "--timings"} & set(argv):  # a requested progress bar may come first
-            lines = lines[-1:] if lines and lines[-1].startswith("solvent: error: ") else lines
+            lines = lines[-1:]
         assert len(lines) == 1 and lines[0].startswith("solvent: error: "), (
             f"solvent {shown}: exit {result.exit_code} needs one error line, got:\n{result.stderr}"
         )

@@ -64,16 +64,14 @@ def register(app: typer.Typer) -> None:
         show = wanted(_size(portfolio), progress)
         bar = StageBar(steps, "solvent margin") if show else None
         stages = Stages(bar)
+        # Bad input raises out of the bar (which then closes) to the CLI's guard, so that the
+        # one error line is the last thing on stderr.
         with bar if bar is not None else contextlib.nullcontext():
             with stages(Stage.LOAD):
-                accounts, is_book = run_or_fail(lambda: load_account_book(portfolio))
-                snapshot = run_or_fail(lambda: load_market(market))
+                accounts, is_book = load_account_book(portfolio)
+                snapshot = load_market(market)
             detail = Detail.EXPLAIN if explain else Detail.ACCOUNTS
-            run = run_or_fail(
-                lambda: margin_accounts(
-                    accounts, snapshot, model, params, detail=detail, stages=stages
-                )
-            )
+            run = margin_accounts(accounts, snapshot, model, params, detail=detail, stages=stages)
             with stages(Stage.RENDER):
                 emit_json(margin_json(run, explain, is_book=is_book))
                 sys.stdout.flush()
