@@ -29,13 +29,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import market, portfolio
-from solvent.margin.protocol import Detail, LegacyModel, MarginModel, PricedMarket, margin_book
+from solvent.margin.protocol import Detail, MarginModel, PricedMarket, margin_book
 from solvent.margin.registry import get_model, model_names
 from solvent.margin.result import (
     AccountMargin,
     BookMargin,
     Composition,
-    Explanation,
     PoolMargin,
 )
 from solvent.market.snapshot import MarketSnapshot
@@ -85,55 +84,7 @@ def _book(names: tuple[str, ...] = tuple(POSITIONS)) -> Book:
     return Book.from_portfolios([portfolio(n, *POSITIONS[n]) for n in names], INSTRUMENTS)
 
 
-# Models not ported to the protocol yet (still behind LegacyModel) have no ``composition``:
-# their documented formulas (module docstrings, docs/methodology.md) are spelled out here until
-# they are. Ported models declare theirs.
-def _unported(name: str) -> Composition:
-    if name == "standard":
-        im = {"futures_im": 1.0, "options_im": 1.0}
-        return Composition(
-            im,
-            {"futures_mm": 1.0, "options_mm": 1.0, "fee_provision": 1.0},
-            Explanation(components=im),
-        )
-    if name == "deribit-pm":
-        from solvent.margin.deribit_pm import load_params as deribit_params
-
-        return Composition.scaled(
-            {"worst_case": 1.0, "roll_shock": 1.0, "delta_shock": 1.0},
-            deribit_params().mm_factor,
-            Explanation(components={"worst_case": -1.0}),
-        )
-    if name == "derive-pm":
-        im = {"scenario_loss_im": 1.0, "mm_contingency": 1.0, "im_contingency": 1.0}
-        return Composition(
-            im,
-            {"scenario_loss_mm": 1.0, "mm_contingency": 1.0},
-            Explanation(components=im, tolerance=1e-4),
-        )
-    if name == "derive-srm":
-        return Composition({"*.initial_margin": 1.0}, {"*.maintenance_margin": 1.0})
-    if name == "fhs-es":
-        from solvent.margin.fhs_es.params import load_params as fhs_params
-
-        return Composition.scaled(
-            dict.fromkeys(("es", "stressed_period", "floor", "buffer", "liquidity"), 1.0),
-            fhs_params().mm_fraction,
-            Explanation(components={"es": -1.0}),
-        )
-    if name == "simm":
-        from solvent.margin.simm.margin_model import load_params as simm_params
-
-        im = dict.fromkeys(("delta", "vega", "curvature", "other_risk_classes"), 1.0)
-        return Composition.scaled(
-            im, simm_params().mm_factor, Explanation(components=im, tolerance=1e-4)
-        )
-    raise AssertionError(f"{name}: a model must declare composition(params) (see protocol.py)")
-
-
 def _composition(model: MarginModel) -> Composition:
-    if isinstance(model, LegacyModel):
-        return _unported(model.name)
     return model.composition(_params(model.name))
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from helpers import BTC, market, portfolio
+from solvent.engine.margin import margin_portfolios
 from solvent.errors import SolventInputError
 from solvent.market.history import embedded_price_history
 from solvent.portfolio.portfolio import Portfolio, SubAccountMode
@@ -67,8 +68,11 @@ def test_crash_loss_by_hand() -> None:
     assert res.loss_usd[2] == 0.0
     out = res.to_json()
     assert out["negative_equity_accounts"] == ["long", "inverse"]
+    # equity is the one definition (docs/glossary.md): the 0.5 BTC count after the 10 % haircut
+    # of the major class (issue 8 item 6; it was the gross 0.5 BTC before)
+    assert res.equity_usd[1] == pytest.approx(0.5 * BTC * (1 - 0.10))
     assert out["total_shortfall_usd"] == pytest.approx(
-        (0.8 * BTC - 10_000) + (0.6 * BTC - 0.5 * BTC)
+        (0.8 * BTC - 10_000) + (0.6 * BTC - 0.5 * BTC * (1 - 0.10))
     )
 
 
@@ -155,3 +159,22 @@ def test_an_isolated_sub_account_stands_alone() -> None:
     assert rows["parent"]["loss_usd"] == pytest.approx(-0.4 * BTC)
     assert out["negative_equity_accounts"] == ["sub"]
     assert "margin_group" not in rows["sub"]
+
+
+def test_stress_and_margin_report_the_same_equity() -> None:
+    """Issue 8 item 6: one definition of equity_usd (docs/glossary.md) in both commands, for
+    coin collateral (haircut), an inverse option and a cross group."""
+    m = market()
+    book = [
+        portfolio("a", ("BTC-27MAR26-110000-C", 2.0), ("BTC-PERPETUAL", 0.5), BTC=1.5, USDC=500.0),
+        portfolio("b", ("BTC-27MAR26-90000-P", -1.0), ETH=3.0),
+        replace(
+            portfolio("c", ("ETH-27MAR26-4000-C", 4.0), USDC=50.0),
+            parent="b",
+            mode=SubAccountMode.CROSS,
+        ),
+    ]
+    margin = [r.equity_usd for r in margin_portfolios(book, m, "standard")]
+    for res in stress_book(book, m, [LIB["crash-40-vol-x2"], LIB["usdc-depeg-0.9"]]):
+        stressed = [row["equity_usd"] for row in res.to_json()["accounts"]]  # type: ignore[index]
+        assert stressed == pytest.approx(margin, rel=1e-12)

@@ -33,9 +33,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from solvent.arrays import FloatArray
+from solvent.arrays import FloatArray, IntArray
 from solvent.errors import SolventInputError
 from solvent.instruments.table import InstrumentTable
+from solvent.margin.build import (
+    PoolArrays,
+    PositionValues,
+    ScenarioBlock,
+    build_book_margin,
+    scenario_blocks,
+)
 from solvent.margin.deribit_pm_kernel import (
     CHUNK_ACCOUNTS,
     KernelInputs,
@@ -57,15 +64,7 @@ from solvent.margin.params import (
     text,
 )
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
-from solvent.margin.result import (
-    AccountMargin,
-    BookMargin,
-    Composition,
-    Contribution,
-    Explanation,
-    PoolMargin,
-    ScenarioRef,
-)
+from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.market.snapshot import MarketColumns, MarketSnapshot
 from solvent.portfolio.book import Book
 from solvent.pricing.unit_greeks import unit_greeks
@@ -519,8 +518,16 @@ def margin_prepared(
         q.indptr, q.indices, q.data, prepared.kernel, keep_raw=detail >= Detail.EXPLAIN, chunk=chunk
     )
     assemble = _cross if prepared.params.cross else _segregated
-    im_usd, mm_usd, details = assemble(prepared, book, out, detail)
-    return BookMargin(MODEL_NAME, prepared.params.label, book.accounts, im_usd, mm_usd, details)
+    im_usd, mm_usd, pools = assemble(prepared, book, out, detail)
+    return build_book_margin(
+        book,
+        model=MODEL_NAME,
+        parameters=prepared.params.label,
+        initial_margin_usd=im_usd,
+        maintenance_margin_usd=mm_usd,
+        pools=pools,
+        detail=detail,
+    )
 
 
 def _delta_shock(net_usd: FloatArray, params: DeribitPmParams) -> FloatArray:
@@ -529,22 +536,7 @@ def _delta_shock(net_usd: FloatArray, params: DeribitPmParams) -> FloatArray:
     return out
 
 
-_Assembled = tuple[FloatArray, FloatArray, tuple[AccountMargin, ...] | None]
-
-
-@dataclass(frozen=True, slots=True)
-class _PoolArrays:
-    """One segregated pool over all accounts: components and IM/MM (pool currency) and, per
-    group of the pool, each account's worst scenario and its loss."""
-
-    worst_case: FloatArray
-    roll_shock: FloatArray
-    delta_shock: FloatArray
-    initial_margin: FloatArray
-    maintenance_margin: FloatArray
-    members: tuple[int, ...]
-    worst_index: NDArray[np.intp]  # (accounts, members)
-    group_loss: FloatArray  # (accounts, members), >= 0
+_Assembled = tuple[FloatArray, FloatArray, list[PoolArrays]]
 
 
 def _held_pools(book: Book, table: InstrumentTable) -> NDArray[np.bool_]:
@@ -557,16 +549,31 @@ def _held_pools(book: Book, table: InstrumentTable) -> NDArray[np.bool_]:
     return held
 
 
+def _labels(prep: PreparedRisk, underlying: str) -> tuple[str, ...]:
+    """Every scenario's label for ``underlying`` (``BTC -16% vol up``)."""
+    return tuple(scenario_label(prep.scenarios, s, underlying) for s in range(len(prep.scenarios)))
+
+
 def _segregated(prep: PreparedRisk, book: Book, out: KernelOutputs, detail: Detail) -> _Assembled:
+    """One pool per settlement asset. The worst scenario shown is that of the pool's largest
+    group loss; the scenario list is every group of the pool in turn (P&L before gain offsets).
+    Contributions: every position of the pool at its group's worst scenario; where the group
+    has a loss, the P&L is scaled pro rata so the group's contributions add up to its counted
+    loss (the extended table's scaling and dampening are shared in proportion), so all the
+    contributions add up to ``-worst_case``."""
     params = prep.params
     n_acc = len(book)
     im_usd = np.zeros(n_acc)
     mm_usd = np.zeros(n_acc)
-    pools: dict[str, _PoolArrays] = {}
+    table = prep.risk.table
+    build = detail >= Detail.ACCOUNTS
+    explain = detail >= Detail.EXPLAIN
+    held = _held_pools(book, table) if build else None
+    contributions = _segregated_contributions(prep, book, out) if explain else None
+    pools = []
     for pool in sorted({g.settlement for g in prep.groups}):
         members = tuple(k for k, g in enumerate(prep.groups) if g.settlement == pool)
         px = prep.price_usd(pool)
-        worst_index = out.worst_index[:, list(members)]
         group_loss = out.loss[:, list(members)]
         worst = group_loss.sum(axis=1)
         roll = np.sum([out.roll[:, k] for k in members], axis=0)
@@ -575,104 +582,65 @@ def _segregated(prep: PreparedRisk, book: Book, out: KernelOutputs, detail: Deta
         mm = params.mm_factor * im
         im_usd += im * px
         mm_usd += mm * px
-        pools[pool] = _PoolArrays(worst, roll, dshock, im, mm, members, worst_index, group_loss)
-    details = None
-    if detail >= Detail.ACCOUNTS:
-        held = _held_pools(book, prep.risk.table)
-        codes = {a: i for i, a in enumerate(prep.risk.table.settlement_assets)}
-        explain = detail >= Detail.EXPLAIN
-        details = tuple(
-            AccountMargin(
-                book.accounts[a],
-                MODEL_NAME,
-                params.label,
-                tuple(
-                    _segregated_pool(prep, book, out, a, pool, arrays, explain)
-                    for pool, arrays in pools.items()
-                    if held[a, codes[pool]]
-                ),
-                float(im_usd[a]),
-                float(mm_usd[a]),
+        if not build:
+            continue
+        assert held is not None
+        m_big = np.argmax(group_loss, axis=1)  # the largest group loss (first on ties)
+        blocks = [
+            ScenarioBlock(
+                _labels(prep, prep.groups[k].underlying), out.raw[:, k, :] if explain else None
             )
-            for a in range(n_acc)
-        )
-    return im_usd, mm_usd, details
-
-
-def _segregated_pool(
-    prep: PreparedRisk,
-    book: Book,
-    out: KernelOutputs,
-    a: int,
-    pool: str,
-    arrays: _PoolArrays,
-    explain: bool,
-) -> PoolMargin:
-    """One account's pool. The worst scenario shown is that of the pool's largest group loss.
-    Contributions: every position of the pool at its group's worst scenario; where the group
-    has a loss, the P&L is scaled pro rata so the group's contributions add up to its counted
-    loss (the extended table's scaling and dampening are shared in proportion), so all the
-    contributions add up to ``-worst_case``."""
-    m_big = int(np.argmax(arrays.group_loss[a]))
-    big = prep.groups[arrays.members[m_big]]
-    s = int(arrays.worst_index[a, m_big])
-    scenarios = None
-    contributions = None
-    if explain:
-        scenarios = tuple(
-            (scenario_label(prep.scenarios, j, prep.groups[k].underlying), float(out.raw[a, k, j]))
-            for k in arrays.members
-            for j in range(len(prep.scenarios))
-        )
-        contributions = tuple(
-            c
-            for m, k in enumerate(arrays.members)
-            for c in _group_contributions(
-                prep,
-                book,
-                a,
-                prep.groups[k],
-                int(arrays.worst_index[a, m]),
-                -float(arrays.group_loss[a, m]),
+            for k in members
+        ]
+        worst_s = out.worst_index[np.arange(n_acc), np.asarray(members)[m_big]]
+        ref, scenario_rows = scenario_blocks(blocks, m_big, worst_s, explain=explain)
+        values = None
+        if contributions is not None:
+            pnl, order = contributions
+            code = table.settlement_assets.index(pool)
+            in_pool = table.settlement_code[book.quantities.indices] == code
+            values = PositionValues(pnl, include=in_pool, order=order)
+        pools.append(
+            PoolArrays(
+                currency=pool,
+                initial_margin=im,
+                maintenance_margin=mm,
+                components={"worst_case": worst, "roll_shock": roll, "delta_shock": dshock},
+                held=held[:, table.settlement_assets.index(pool)],
+                worst=ref,
+                scenarios=scenario_rows,
+                contributions=values,
             )
         )
-    return PoolMargin(
-        currency=pool,
-        initial_margin=float(arrays.initial_margin[a]),
-        maintenance_margin=float(arrays.maintenance_margin[a]),
-        components={
-            "worst_case": float(arrays.worst_case[a]),
-            "roll_shock": float(arrays.roll_shock[a]),
-            "delta_shock": float(arrays.delta_shock[a]),
-        },
-        worst_scenario=ScenarioRef(s, scenario_label(prep.scenarios, s, big.underlying)),
-        scenarios=scenarios,
-        contributions=contributions,
-    )
+    return im_usd, mm_usd, pools
 
 
-def _group_contributions(
-    prep: PreparedRisk, book: Book, a: int, group: _Group, s: int, counted: float
-) -> tuple[Contribution, ...]:
-    """Positions of ``group`` with their P&L in scenario ``s``, scaled to add up to ``counted``
-    (the group's counted loss, <= 0) when there is a loss."""
-    cols, qty = book.row(a)
-    mine = np.isin(cols, group.rows)
-    pnl = qty[mine] * prep.risk.pnl[cols[mine], s]
-    total = float(pnl.sum())
-    if counted < 0.0 and total != 0.0:
-        pnl = pnl * (counted / total)
-    return tuple(
-        Contribution(book.instruments[c], float(q), float(p))
-        for c, q, p in zip(cols[mine], qty[mine], pnl, strict=True)
-    )
+def _segregated_contributions(
+    prep: PreparedRisk, book: Book, out: KernelOutputs
+) -> tuple[FloatArray, IntArray]:
+    """Per stored position: its P&L in its group's worst scenario, scaled so that a group with a
+    loss shares out exactly its counted loss; and its group (the listing order in its pool)."""
+    q = book.quantities
+    n_groups = len(prep.groups)
+    row = np.repeat(np.arange(len(book)), np.diff(q.indptr))
+    group = prep.kernel.group_of[q.indices]
+    s = out.worst_index[row, group]
+    pnl = q.data * prep.risk.pnl[q.indices, s]
+    key = row * n_groups + group
+    total = np.bincount(key, weights=pnl, minlength=len(book) * n_groups)[key]
+    counted = -out.loss[row, group]
+    scale = (counted < 0.0) & (total != 0.0)
+    pnl = np.where(scale, pnl * (counted / np.where(scale, total, 1.0)), pnl)
+    return pnl, group.astype(np.int64)
 
 
 def _cross(prep: PreparedRisk, book: Book, out: KernelOutputs, detail: Detail) -> _Assembled:
+    """One USD pool. The worst scenario shown is that of the underlying with the largest loss;
+    the scenario list is every underlying in turn (USD, before gain offsets). Contributions:
+    each position's USD P&L in its own underlying's worst scenario (raw, before dampening)."""
     params, scenarios, risk = prep.params, prep.scenarios, prep.risk
     underlyings = prep.underlyings
     n_acc = len(book)
-    n_s = len(scenarios)
     roll_usd = np.zeros(n_acc)
     net_delta = {u: np.zeros(n_acc) for u in underlyings}
     for k, g in enumerate(prep.groups):
@@ -686,66 +654,35 @@ def _cross(prep: PreparedRisk, book: Book, out: KernelOutputs, detail: Detail) -
     dshock = sum((_delta_shock(net_delta[u], params) for u in underlyings), np.zeros(n_acc))
     im = worst + roll_usd + dshock
     mm = params.mm_factor * im
-    details = None
-    if detail >= Detail.ACCOUNTS:
-        explain = detail >= Detail.EXPLAIN
-        usd_pnl = risk.pnl
-        if explain:  # RiskArray.usd_pnl at the prepared scenario prices
-            usd_pnl = risk.pnl * prep.settlement_usd[risk.table.settlement_code]
-        accounts = []
-        for a in range(n_acc):
-            jmax = int(np.argmax(losses[a]))
-            u = underlyings[jmax]
-            s = int(worst_idx[a, jmax])
-            scen_list = None
-            contrib = None
-            if explain:
-                scen_list = tuple(
-                    (scenario_label(scenarios, i, uu), float(out.raw[a, j, i]))
-                    for j, uu in enumerate(underlyings)
-                    for i in range(n_s)
-                )
-                contrib = _cross_contributions(book, risk, usd_pnl, a, worst_idx[a], underlyings)
-            pool = PoolMargin(
-                currency="USD",
-                initial_margin=float(im[a]),
-                maintenance_margin=float(mm[a]),
-                components={
-                    "worst_case": float(worst[a]),
-                    "roll_shock": float(roll_usd[a]),
-                    "delta_shock": float(dshock[a]),
-                },
-                worst_scenario=ScenarioRef(s, scenario_label(scenarios, s, u)),
-                scenarios=scen_list,
-                contributions=contrib,
-            )
-            accounts.append(
-                AccountMargin(
-                    book.accounts[a], MODEL_NAME, params.label, (pool,), float(im[a]), float(mm[a])
-                )
-            )
-        details = tuple(accounts)
-    return im, mm, details
-
-
-def _cross_contributions(
-    book: Book,
-    risk: RiskArray,
-    usd_pnl: FloatArray,
-    a: int,
-    worst_idx: NDArray[np.intp],
-    underlyings: tuple[str, ...],
-) -> tuple[Contribution, ...]:
-    """Each position's USD P&L in its own underlying's worst scenario (raw, before dampening);
-    ``usd_pnl`` is :meth:`RiskArray.usd_pnl`."""
-    cols, qty = book.row(a)
-    column = np.array([underlyings.index(u) for u in risk.table.underlyings])
-    worst = worst_idx[column[risk.table.underlying_code[cols]]]
-    pnl = qty * usd_pnl[cols, worst]
-    return tuple(
-        Contribution(book.instruments[c], float(q), float(p))
-        for c, q, p in zip(cols, qty, pnl, strict=True)
+    if detail < Detail.ACCOUNTS:
+        return im, mm, []
+    explain = detail >= Detail.EXPLAIN
+    blocks = [
+        ScenarioBlock(_labels(prep, u), out.raw[:, j, :] if explain else None)
+        for j, u in enumerate(underlyings)
+    ]
+    ref, scenario_rows = None, None
+    if underlyings:  # the worst scenario of the largest loss (first on ties)
+        j_big = np.argmax(losses, axis=1)
+        worst_s = worst_idx[np.arange(n_acc), j_big]
+        ref, scenario_rows = scenario_blocks(blocks, j_big, worst_s, explain=explain)
+    values = None
+    if explain:
+        q = book.quantities
+        row = np.repeat(np.arange(n_acc), np.diff(q.indptr))
+        usd_pnl = risk.pnl * prep.settlement_usd[risk.table.settlement_code]  # RiskArray.usd_pnl
+        bucket = prep.kernel.bucket_of[prep.kernel.group_of[q.indices]]
+        values = PositionValues(q.data * usd_pnl[q.indices, worst_idx[row, bucket]])
+    pool = PoolArrays(
+        currency="USD",
+        initial_margin=im,
+        maintenance_margin=mm,
+        components={"worst_case": worst, "roll_shock": roll_usd, "delta_shock": dshock},
+        worst=ref,
+        scenarios=scenario_rows,
+        contributions=values,
     )
+    return im, mm, [pool]
 
 
 class DeribitPmModel:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -208,45 +208,3 @@ def margin_book(
     market = PricedMarket.resolve(snapshot, book.instruments)
     prepared = model.prepare(market, book.instruments, loaded)
     return model.margin(prepared, book, detail=detail)
-
-
-LegacyRun = Callable[[Book, MarketSnapshot, "str | None", bool, bool], BookMargin]
-
-
-@dataclass(frozen=True, slots=True)
-class LegacyModel:
-    """Transitional adapter: a model still written as one ``run(book, snapshot, params_spec,
-    detail, explain)`` function, seen through the three-phase protocol. Its ``prepare`` does no
-    work (everything happens in ``margin``). To be removed once every model is ported."""
-
-    name: str
-    description: str
-    run: LegacyRun
-    needs: frozenset[MarketData] = frozenset({MarketData.MARKS})
-
-    def load_params(self, spec: str | None) -> str | None:
-        return spec
-
-    def prepare(
-        self, market: PricedMarket, instruments: Sequence[str], params: str | None
-    ) -> tuple[MarketSnapshot, str | None, tuple[str, ...]]:
-        return market.snapshot, params, tuple(instruments)
-
-    def margin(
-        self,
-        prepared: tuple[MarketSnapshot, str | None, tuple[str, ...]],
-        book: Book,
-        *,
-        detail: Detail,
-    ) -> BookMargin:
-        snapshot, params, instruments = prepared
-        if book.instruments != instruments:
-            raise SolventInputError(
-                "book.instruments", "must be the prepared instruments, in order"
-            )
-        return self.run(book, snapshot, params, detail >= Detail.ACCOUNTS, detail >= Detail.EXPLAIN)
-
-    def composition(self, params: str | None) -> Composition:
-        """Not declared by models still behind this adapter: their documented formulas are
-        spelled out in tests/margin/test_model_contract.py until they are ported."""
-        raise NotImplementedError(f"{self.name} is not ported to the protocol yet")

@@ -30,16 +30,15 @@ import numpy as np
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
+from solvent.margin.build import (
+    ContributionKind,
+    PoolArrays,
+    PositionValues,
+    build_book_margin,
+)
 from solvent.margin.params import ParamsSchema, Table, frozen_tables, number, table, tables
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
-from solvent.margin.result import (
-    AccountMargin,
-    BookMargin,
-    Composition,
-    Contribution,
-    Explanation,
-    PoolMargin,
-)
+from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.margin.standard_kernel import (
     CHUNK_ACCOUNTS,
     StandardRates,
@@ -237,45 +236,38 @@ def margin_prepared(
     for j, px in enumerate(prepared.pool_usd):
         im_usd += im[:, j] * px
         mm_usd += mm[:, j] * px
-    details = None
+    pools: list[PoolArrays] = []
     if detail >= Detail.ACCOUNTS:
-        explain = detail >= Detail.EXPLAIN
-        details = tuple(
-            AccountMargin(
-                book.accounts[a],
-                MODEL_NAME,
-                params.label,
-                tuple(
-                    PoolMargin(
-                        currency=pool,
-                        initial_margin=float(im[a, j]),
-                        maintenance_margin=float(mm[a, j]),
-                        components={k: float(per_pool[k][a, j]) for k in COMPONENTS},
-                        scenarios=() if explain else None,
-                        contributions=_contributions(prepared, book, a, j) if explain else None,
-                    )
-                    for j, pool in enumerate(prepared.pools)
-                    if held[a, j]
-                ),
-                float(im_usd[a]),
-                float(mm_usd[a]),
+        own_im = None
+        position_pool = prepared.rates.pool[q.indices]
+        if detail >= Detail.EXPLAIN:  # each position's own IM: futures_im + options_im
+            own = position_requirements(q.indices.astype(np.intp), q.data, prepared.rates)
+            own_im = own[0] + own[1]
+        for j, pool in enumerate(prepared.pools):
+            pools.append(
+                PoolArrays(
+                    currency=pool,
+                    initial_margin=im[:, j],
+                    maintenance_margin=mm[:, j],
+                    components={k: per_pool[k][:, j] for k in COMPONENTS},
+                    held=held[:, j],
+                    contributions=(
+                        None
+                        if own_im is None
+                        else PositionValues(
+                            own_im, ContributionKind.INITIAL_MARGIN, include=position_pool == j
+                        )
+                    ),
+                )
             )
-            for a in range(len(book))
-        )
-    return BookMargin(MODEL_NAME, params.label, book.accounts, im_usd, mm_usd, details)
-
-
-def _contributions(
-    prepared: PreparedStandard, book: Book, account: int, pool: int
-) -> tuple[Contribution, ...]:
-    """Each position of ``account`` in pool ``pool`` with its own initial margin."""
-    cols, qty = book.row(account)
-    own = position_requirements(cols, qty, prepared.rates)
-    im = own[0] + own[1]  # futures_im + options_im
-    return tuple(
-        Contribution(book.instruments[c], float(q), initial_margin=float(v))
-        for c, q, v in zip(cols, qty, im, strict=True)
-        if int(prepared.rates.pool[c]) == pool
+    return build_book_margin(
+        book,
+        model=MODEL_NAME,
+        parameters=params.label,
+        initial_margin_usd=im_usd,
+        maintenance_margin_usd=mm_usd,
+        pools=pools,
+        detail=detail,
     )
 
 

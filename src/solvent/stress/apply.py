@@ -1,23 +1,26 @@
 """Apply stress scenarios to a book: loss per margin unit (USD), negative equity, total shortfall.
 
-Margin units are the ones ``solvent margin`` margins: a parent and its ``cross`` sub-accounts
-form one unit (shared collateral, netted positions; :func:`solvent.portfolio.groups.
-merge_cross_groups`), an ``isolated`` sub-account or a lone account is a unit of its own. Every
-account is reported with its unit's figures (like ``solvent margin``), and the totals count each
-unit once.
+Margin units are the ones ``solvent margin`` margins (:meth:`AccountBook.groups
+<solvent.portfolio.account_book.AccountBook.groups>`): a parent and its ``cross`` sub-accounts form
+one unit (shared collateral, netted positions), an ``isolated`` sub-account or a lone account is a
+unit of its own. Every account is reported with its unit's figures (like ``solvent margin``), and
+the totals count each unit once.
 
 For each scenario and every unit at once:
 
+- ``equity_usd`` before: the one definition of docs/glossary.md, the same function as ``solvent
+  margin`` (:func:`solvent.accounts.equity.book_equity`): collateral after haircuts plus the
+  positions' mark-to-market;
 - positions: full revaluation (:func:`compute_risk_array`, instantaneous: no time passes) of one
   unit of every instrument at the scenario's moves and vol shocks; settlement-asset P&L is
   converted to USD at the scenario's price of the settlement asset (a coin at its moved price, a
   stablecoin at its possibly depegged price). An option's value also changes with a depeg of its
   settlement stablecoin: ``value x (d - 1)`` is added for a linear option settled in it.
 - collateral: each balance revalued at the scenario price (coins moved, stablecoins at their
-  scenario price), gross (no haircut): ``sum b (P1 - P0)``.
-- ``equity_usd`` before = gross collateral + option values (the engine's definition without
-  haircuts, docs/glossary.md); ``loss_usd = -(position P&L + collateral change)``;
-  ``equity_after_usd = equity_usd - loss_usd``; ``shortfall_usd = max(0, -equity_after_usd)``.
+  scenario price), gross (no haircut): ``sum b (P1 - P0)``; the haircut is already out of the
+  equity, the loss is what the holdings lose in value.
+- ``loss_usd = -(position P&L + collateral change)``; ``equity_after_usd = equity_usd -
+  loss_usd``; ``shortfall_usd = max(0, -equity_after_usd)``.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from solvent.accounts.equity import book_equity
 from solvent.arrays import FloatArray, IntArray
+from solvent.margin.protocol import PricedMarket
 from solvent.market.snapshot import MarketSnapshot
-from solvent.portfolio.book import Book
-from solvent.portfolio.groups import merge_cross_groups
+from solvent.portfolio.account_book import AccountBook
 from solvent.portfolio.portfolio import Portfolio
 from solvent.scenarios.risk_array import compute_risk_array
 from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRule
@@ -113,14 +117,17 @@ def _scenario_price(market: MarketSnapshot, asset: str, s: StressScenario, field
 
 
 def stress_book(
-    portfolios: Sequence[Portfolio], market: MarketSnapshot, scenarios: Sequence[StressScenario]
+    accounts: Sequence[Portfolio] | AccountBook,
+    market: MarketSnapshot,
+    scenarios: Sequence[StressScenario],
 ) -> list[StressResult]:
     """Every scenario applied to every margin unit (see the module docstring)."""
-    units, unit_of = merge_cross_groups(portfolios)
-    unit_index = np.asarray(unit_of, dtype=np.intp)
-    book = Book.from_portfolios(units)
-    table = market.table(list(book.instruments), "positions")
-    cols = market.columns(table)
+    if not isinstance(accounts, AccountBook):
+        accounts = AccountBook.from_portfolios(accounts)
+    groups = accounts.groups()
+    book, bal = accounts.group_book(groups)
+    priced = PricedMarket.resolve(market, book.instruments)
+    table, cols = priced.table, priced.columns
     n_s = len(scenarios)
     und = table.underlyings
     moves = np.array([[s.move(u) for u in und] for s in scenarios]).reshape(n_s, len(und))
@@ -144,21 +151,20 @@ def stress_book(
     ).reshape(n_s, len(settle))
     p0 = np.array([_price(market, a, "settlement_asset") for a in settle])
     code = table.settlement_code
-    mark_settle = np.where(table.is_option, cols.mark_price, 0.0)  # option value, settlement units
+    # An option's current value in its settlement asset (per unit of position, contract size
+    # included, as in the equity's position value).
+    value_settle = np.where(table.is_option, table.contract_size * cols.mark_price, 0.0)
     # USD P&L per unit: scenario P&L at the scenario price of the settlement asset, plus the
     # revaluation of the option's current value when the settlement asset's price changes.
-    r_usd = pnl * p1[:, code].T + mark_settle[:, None] * (p1[:, code].T - p0[code][:, None])
+    r_usd = pnl * p1[:, code].T + value_settle[:, None] * (p1[:, code].T - p0[code][:, None])
     pos_pnl = np.asarray(book.quantities @ r_usd).reshape(len(book), n_s)
-    assets = sorted({a for p in units for a in p.collateral})
-    bal = np.array([[p.collateral.get(a, 0.0) for a in assets] for p in units]).reshape(
-        len(units), len(assets)
-    )
+    assets = accounts.assets
     c0 = np.array(
         [
             _price(market, a, f"collateral.{a}") if np.any(bal[:, j]) else 0.0
             for j, a in enumerate(assets)
         ]
-    )
+    ).reshape(len(assets))
     c1 = np.array(
         [
             [
@@ -167,11 +173,9 @@ def stress_book(
             ]
             for s in scenarios
         ]
-    )
-    c1 = c1.reshape(n_s, len(assets))
-    coll_change = bal @ (c1 - c0[None, :]).T  # (A, S)
-    option_usd = np.asarray(book.quantities @ (mark_settle * p0[code]))
-    equity = bal @ c0 + option_usd
+    ).reshape(n_s, len(assets))
+    coll_change = bal @ (c1 - c0[None, :]).T  # (units, S), gross
+    equity = book_equity(bal, assets, book.quantities, priced).equity_usd
     out = []
     for k, s in enumerate(scenarios):
         loss = -(pos_pnl[:, k] + coll_change[:, k])
@@ -179,9 +183,9 @@ def stress_book(
         out.append(
             StressResult(
                 s,
-                tuple(p.account for p in portfolios),
+                accounts.accounts,
                 book.accounts,
-                unit_index,
+                groups.group_of,
                 equity,
                 pos_pnl[:, k],
                 coll_change[:, k],

@@ -3,10 +3,13 @@ explanations add up and point inside themselves."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import market, portfolio
 from solvent.margin.derive import book_pm, reference
@@ -33,6 +36,7 @@ EXTRA = [
 ]
 
 
+@cache
 def rich_market() -> MarketSnapshot:
     return market(EXTRA)
 
@@ -174,3 +178,38 @@ def test_a_params_file_with_a_pmrm1_base_selects_pmrm_v1(tmp_path: Path) -> None
     f = tmp_path / "p.toml"
     f.write_text('base_set = "derive-pmrm1"\n')
     assert PM.load_params(str(f)).params_id.name.startswith("derive-pmrm1")
+
+
+@st.composite
+def small_books(draw: st.DrawFn) -> Book:
+    """1-4 accounts of 0-6 positions over the rich market's instruments (any signs, repeats)."""
+    names = tuple(rich_market().quotes)
+    n_acc = draw(st.integers(1, 4))
+    rows, cols, qty = [], [], []
+    for a in range(n_acc):
+        for _ in range(draw(st.integers(0, 6))):
+            rows.append(a)
+            cols.append(draw(st.integers(0, len(names) - 1)))
+            qty.append(draw(st.sampled_from([-3.0, -1.0, -0.5, 0.1, 1.0, 2.5])))
+    return Book.from_arrays(
+        tuple(f"a{i}" for i in range(n_acc)),
+        names,
+        np.array(rows, dtype=np.intp),
+        np.array(cols, dtype=np.intp),
+        np.array(qty, dtype=np.float64),
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(book=small_books(), v1=st.booleans())
+def test_random_books_equal_the_reference(book: Book, v1: bool) -> None:
+    snapshot = rich_market()
+    params = "derive-pmrm1" if v1 else None
+    _same(
+        margin_book(PM, book, snapshot, params, detail=Detail.ACCOUNTS),
+        reference.pm_margin_book(book, snapshot, params, True, False),
+    )
+    _same(
+        margin_book(SRM, book, snapshot, detail=Detail.ACCOUNTS),
+        reference.srm_margin_book(book, snapshot, None, True, False),
+    )

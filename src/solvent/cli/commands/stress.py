@@ -11,7 +11,7 @@ from solvent.cli.output import emit_json, run_or_fail
 from solvent.errors import SolventInputError
 from solvent.market.history import embedded_price_history, load_price_history
 from solvent.market.snapshot import load_market
-from solvent.portfolio.portfolio import load_portfolio_or_book
+from solvent.portfolio.account_book import load_account_book
 from solvent.stress.apply import stress_book
 from solvent.stress.library import StressScenario, stress_library
 
@@ -40,13 +40,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Loss per account, negative-equity accounts and total shortfall per scenario (JSON)."""
-        portfolios, _ = run_or_fail(lambda: load_portfolio_or_book(book))
+        accounts, _ = run_or_fail(lambda: load_account_book(book))
         snapshot = run_or_fail(lambda: load_market(market))
         hist = run_or_fail(
             lambda: embedded_price_history() if history is None else load_price_history(history)
         )
         chosen = run_or_fail(lambda: _pick(stress_library(hist), scenario))
-        results = run_or_fail(lambda: stress_book(portfolios, snapshot, chosen))
+        results = run_or_fail(lambda: stress_book(accounts, snapshot, chosen))
         emit_json(
             {"as_of": snapshot.as_of.isoformat(), "scenarios": [r.to_json() for r in results]}
         )

@@ -4,8 +4,12 @@ against the upstream test vectors (docs/methodology/derive.md).
 - :func:`pmrm2_margin`: portfolio margin PMRM_2 (model ``derive-pm``; sets ``derive-pm``,
   ``derive-pm-mainnet``);
 - :func:`pmrm1_margin`: the older PMRM v1 (sets ``derive-pmrm1``, ``derive-pmrm1-mainnet``);
-- :func:`srm_margin`: the Standard Manager (model ``standard``; sets ``derive-srm``,
-  ``derive-srm-mainnet``).
+- :func:`srm_margin`: the Standard Manager (model ``derive-srm``, also ``--model standard
+  --params derive-srm``; sets ``derive-srm``, ``derive-srm-mainnet``).
+
+These margin one Derive sub-account; the models (:mod:`solvent.margin.derive.model`,
+:mod:`solvent.margin.derive.srm_model`) margin a whole book at once with
+:mod:`solvent.margin.derive.book_pm` and :mod:`solvent.margin.derive.book_srm`.
 
 Margins follow Derive's sign: equity minus requirement (>= 0 passes); the results also expose the
 positive requirements (``im_requirement``, ``mm_requirement``).

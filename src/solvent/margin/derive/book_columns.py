@@ -43,8 +43,8 @@ class DeriveColumns:
 
     ``spot`` USD index of the instrument's underlying; ``forward`` USD; ``sec`` seconds to expiry
     (options; 0 otherwise); ``group`` the expiry group of an option (-1 otherwise) and
-    ``strike_group`` its (expiry group, strike) (-1 otherwise); ``perp_factor`` turns a quantity
-    into perpetual-equivalent units (``F / spot``, applied as in the reference mapping).
+    ``strike_group`` its (expiry group, strike) (-1 otherwise); ``is_perp`` perpetuals and dated
+    futures (perpetual-equivalent units ``q F / spot``), ``is_spot`` the base asset.
     Per expiry group: ``group_underlying``, ``group_sec``. Variants (one per option and distinct
     forward of its group): ``variant_offset`` (per instrument, its first variant; -1 for
     non-options), ``forward_rank`` (per instrument, the rank of its own forward among its

@@ -438,9 +438,8 @@ def _shares(prep: PreparedPm, pos: BookPositions, st: _ChunkState, peg: float) -
         sd = np.where(v_row >= 0.0, prep.static_pos[g], prep.static_neg[g])
     else:
         sd = np.where(v_row > 0.0, prep.static_pos[g], 1.0)
-    scen_share = (o_units * price[np.arange(opt.size), o_row] * sd - o_units * price[:, 0]) * damp[
-        opt
-    ]
+    at_row = price[np.arange(opt.size), o_row]
+    scen_share = (o_units * at_row * sd - o_units * price[:, 0]) * damp[opt]
     if prep.v2:
         skew = (prep.rows_mode == _LINEAR) | (prep.rows_mode == _ABS)
         p_e = (v_row * sd - e_mtm) * damp[opt]

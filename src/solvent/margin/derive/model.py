@@ -98,15 +98,6 @@ class DerivePmModel:
         sub = market.subset(instruments)
         return PmPrepared(prepare_pm(sub, params.params), params.params_id, tuple(instruments))
 
-    def requirement(self, prepared: PmPrepared, book: Book) -> PmBook:
-        """The book's figures as arrays (no per-account objects)."""
-        if book.instruments != prepared.instruments:
-            raise SolventInputError(
-                "book.instruments", "must be the prepared instruments, in order"
-            )
-        pos = BookPositions.of(book, prepared.kernel.cols)
-        return pm_book(prepared.kernel, pos, keep_pnl=False)
-
     def margin(self, prepared: PmPrepared, book: Book, *, detail: Detail) -> BookMargin:
         if book.instruments != prepared.instruments:
             raise SolventInputError(
