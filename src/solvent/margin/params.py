@@ -585,7 +585,7 @@ class ParamsSchema(Generic[P]):
         validated and frozen. Built-in sets are built once; a file once per content."""
         if spec is None:
             spec = self.default_set
-        if isinstance(spec, str) and not _is_path(spec):
+        if isinstance(spec, str) and not self._is_file(spec):
             cached = self._built.get(spec)
             if cached is None:
                 cached = self._build(self.resolve(spec))
@@ -611,7 +611,7 @@ class ParamsSchema(Generic[P]):
         """Validated content and id of ``spec`` (see :meth:`load`), without building (a
         built-in set is resolved once; its content must not be modified)."""
         spec = self.default_set if spec is None else str(spec)
-        if _is_path(spec):
+        if self._is_file(spec):
             return self._resolve_chain(self._chain(spec))
         found = self._resolved.get(spec)
         if found is None:
@@ -625,6 +625,10 @@ class ParamsSchema(Generic[P]):
         chain = self._chain(self.default_set if spec is None else str(spec))
         return next(layer.origin for layer in reversed(chain) if not layer.is_file)
 
+    def _is_file(self, spec: str) -> bool:
+        """Whether ``spec`` is a file path (a built-in set's name never is)."""
+        return spec not in self.sets and _is_path(spec)
+
     def _build(self, resolved: Resolved) -> P:
         return self.build(resolved.content, resolved.params_id)
 
@@ -635,7 +639,7 @@ class ParamsSchema(Generic[P]):
         current: str | None = spec
         relative_to: Path | None = None
         while current is not None:
-            if not _is_path(current):
+            if not self._is_file(current):
                 if current in seen:
                     raise SolventInputError(self.path("base_set"), f"cycle: {current!r}")
                 raw = self.builtin_raw(current)

@@ -12,6 +12,7 @@ Concentration thresholds are stored in USD millions (per CRIF unit) and returned
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -428,22 +429,32 @@ def calibration_from_dict(raw: dict[str, Any], name: str = "calibration") -> Sim
 def load_calibration(
     version: str = "2.6", mpor_days: int = 10, path: Path | None = None
 ) -> SimmCalibration:
-    """Load the shipped calibration for ``version`` and ``mpor_days`` (or the JSON at ``path``)."""
-    if path is None:
-        if version not in SUPPORTED_VERSIONS:
-            raise SolventInputError(
-                "simm_version",
-                f"unsupported SIMM version {version!r} (supported: "
-                + ", ".join(SUPPORTED_VERSIONS)
-                + ")",
-            )
-        if mpor_days not in SUPPORTED_MPOR_DAYS:
-            raise SolventInputError("mpor_days", f"unsupported MPOR {mpor_days} (use 10 or 1)")
-        fname = f"simm_v{version.replace('.', '_')}_{mpor_days}d.json"
-        text = resources.files(__package__).joinpath(CALIBRATION_DIR, fname).read_text()
-        name = fname
-    else:
-        text, name = path.read_text(), str(path)
+    """Load the shipped calibration for ``version`` and ``mpor_days`` (or the JSON at ``path``).
+
+    A shipped calibration is read and validated once per process and then shared (it is
+    frozen); a file at ``path`` is read on every call."""
+    if path is not None:
+        return _parse_calibration(path.read_text(), str(path))
+    if version not in SUPPORTED_VERSIONS:
+        raise SolventInputError(
+            "simm_version",
+            f"unsupported SIMM version {version!r} (supported: "
+            + ", ".join(SUPPORTED_VERSIONS)
+            + ")",
+        )
+    if mpor_days not in SUPPORTED_MPOR_DAYS:
+        raise SolventInputError("mpor_days", f"unsupported MPOR {mpor_days} (use 10 or 1)")
+    return _shipped(version, int(mpor_days))
+
+
+@functools.cache
+def _shipped(version: str, mpor_days: int) -> SimmCalibration:
+    fname = f"simm_v{version.replace('.', '_')}_{mpor_days}d.json"
+    text = resources.files(__package__).joinpath(CALIBRATION_DIR, fname).read_text()
+    return _parse_calibration(text, fname)
+
+
+def _parse_calibration(text: str, name: str) -> SimmCalibration:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
