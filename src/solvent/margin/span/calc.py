@@ -167,7 +167,13 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
     n_g = len(t.tier_groups)
     tier_delta = _dense(book @ _column_matrix(prod, t.tier_group, t.delta, (n_p, n_g)))
 
-    # 3. intra-commodity (tier) spreads, in the file's order
+    # 3. intra-commodity (tier) spreads, in the file's order. A spread forms only in accounts
+    # holding both tiers, and deltas only shrink, so each spread visits just those rows (and any
+    # rounding dust the first spread of a tier snaps to 0).
+    td = np.ascontiguousarray(tier_delta.T)  # (groups, accounts)
+    held: NDArray[np.bool_] = np.asarray(td != 0.0)
+    dust = _dust(td)
+    has_dust: NDArray[np.bool_] = np.asarray(dust.any(axis=1))
     intra = np.zeros((n_a, n_c))
     group_id = {g: i for i, g in enumerate(t.tier_groups)}
     for c, cc in enumerate(params.combined_commodities):
@@ -175,11 +181,15 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
             ga, gb = group_id.get((c, spread.tier_a)), group_id.get((c, spread.tier_b))
             if ga is None or gb is None:
                 continue  # no product in one of the tiers: no spread can form
-            a, b = tier_delta[:, ga], tier_delta[:, gb]
+            candidates = held[ga] & held[gb]
+            if has_dust[ga] or has_dust[gb]:
+                candidates |= dust[ga] | dust[gb]
+            rows = np.flatnonzero(candidates)
+            a, b = td[ga, rows], td[gb, rows]
             n = np.where(a * b < 0.0, np.minimum(np.abs(a), np.abs(b)), 0.0)
-            tier_delta[:, ga] = _consume(a, n)
-            tier_delta[:, gb] = _consume(b, n)
-            intra[:, c] += n * spread.charge
+            td[ga, rows] = _consume(a, n)
+            td[gb, rows] = _consume(b, n)
+            intra[rows, c] += n * spread.charge
 
     # 4. inter-commodity spreads, by priority (stable: ties keep file order)
     abs_delta = np.abs(net_delta)
@@ -239,6 +249,12 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
         net_option_value=nov,
         held=held,
     )
+
+
+def _dust(delta: FloatArray) -> NDArray[np.bool_]:
+    """Where :func:`_consume` with nothing used would still change ``delta`` (snap it to 0)."""
+    out: NDArray[np.bool_] = (delta != 0.0) & (np.abs(delta) <= _DELTA_SNAP)
+    return out
 
 
 def _consume(delta: FloatArray, used: FloatArray) -> FloatArray:
