@@ -440,7 +440,7 @@ class AccountService:
                 Overdraft.REFUSE,
             )
             health = self._health(tx, unit, market)
-            if health.excess_usd < 0:
+            if not health.excess_usd >= 0:  # NaN (an incomputable figure) refuses too
                 raise SolventInputError(
                     "amount",
                     f"withdrawal would leave {unit[0].id!r} below initial margin "
@@ -497,7 +497,7 @@ class AccountService:
                 account_id, terms, q, p, fee_units, reference or f"trade:{instrument}"
             )
             health = self._health(tx, unit, market)
-            if health.excess_usd < 0:
+            if not health.excess_usd >= 0:  # NaN (an incomputable figure) refuses too
                 # Blame the fee when the trade alone would have passed (the fee is cash out).
                 fee_usd = float(asset.to_decimal(fee_units)) * market.price_usd(asset.symbol)
                 blamed = "fee" if fee_units and health.excess_usd + fee_usd >= 0 else "quantity"
