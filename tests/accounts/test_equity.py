@@ -82,7 +82,6 @@ def _stress_and_margin(
     return res.equity_usd.tolist(), [r.equity_usd for r in reports]
 
 
-@pytest.mark.xfail(strict=True, reason="stress/ moves to accounts.equity.book_equity (issue 8.6)")
 def test_stress_and_margin_report_the_same_equity() -> None:
     pfs = [
         portfolio("a", (CALL, -1.0), (LINEAR, 2.0), BTC=2.0, USDC=5_000.0),

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray, IntArray
+from solvent.margin.compiled import parallel_and_serial
 
 CHUNK_ACCOUNTS = 4096
 """Accounts per parallel work item (scratch buffers are per chunk; any value gives the same
@@ -165,14 +166,8 @@ def _book_loop(  # pragma: no cover - compiled below; covered through run_kernel
                 loss[a, b] = x if x > 0.0 else 0.0  # np.maximum(-v, 0.0)
 
 
-_book_parallel = numba.njit(
-    parallel=True, cache=True, fastmath=False, error_model="numpy", boundscheck=False
-)(_book_loop)
-_book_serial = numba.njit(
-    parallel=False, cache=True, fastmath=False, error_model="numpy", boundscheck=False
-)(_book_loop)
-"""The same loop compiled twice: books of one chunk or less run serially (waking the thread
-pool costs more than the whole work for a what-if)."""
+_book_parallel, _book_serial = parallel_and_serial(_book_loop)
+"""Books of more than one chunk run in parallel, smaller ones serially."""
 
 
 def run_kernel(

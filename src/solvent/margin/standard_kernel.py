@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from solvent.arrays import BoolArray, FloatArray, IntArray
+from solvent.margin.compiled import parallel_and_serial
 
 CHUNK_ACCOUNTS = 8192
 """Accounts per parallel work item."""
@@ -111,14 +112,8 @@ def _book_loop(  # pragma: no cover - compiled below; covered through book_requi
                     held[a, k] = True
 
 
-_book_parallel = numba.njit(
-    parallel=True, cache=True, fastmath=False, error_model="numpy", boundscheck=False
-)(_book_loop)
-_book_serial = numba.njit(
-    parallel=False, cache=True, fastmath=False, error_model="numpy", boundscheck=False
-)(_book_loop)
-"""The same loop compiled twice: books of one chunk or less run serially (waking the thread
-pool costs more than the whole work for a what-if)."""
+_book_parallel, _book_serial = parallel_and_serial(_book_loop)
+"""Books of more than one chunk run in parallel, smaller ones serially."""
 
 
 @numba.njit(cache=True, fastmath=False, error_model="numpy", boundscheck=False)
