@@ -224,15 +224,14 @@ class BookPositions:
         perp = cols.is_perp[column]
         units = np.where(perp, qty * cols.forward[column] / cols.spot[column], qty) * cs
         n_u = max(len(cols.underlyings), 1)
-        key = account * n_u + cols.underlying[column]
-        subs, sub = np.unique(key, return_inverse=True)
+        sub, subs = pair_index(account, cols.underlying[column], n_u)
         return cls(
             n_accounts=n_acc,
             account=account,
             column=column,
             quantity=qty,
             units=units,
-            sub=sub.reshape(-1).astype(np.intp),
+            sub=sub,
             sub_account=(subs // n_u).astype(np.intp),
             sub_underlying=(subs % n_u).astype(np.intp),
         )
@@ -256,7 +255,19 @@ def pair_variants(
 
 
 def pair_index(first: IntArray, second: IntArray, n_second: int) -> tuple[IntArray, IntArray]:
-    """Group rows by (first, second): (group of each row, sorted keys ``first * n + second``)."""
+    """Group rows by (first, second): (group of each row, sorted keys ``first * n + second``).
+
+    Groups are numbered in key order. When the key space is small (a few times the rows), a
+    presence table replaces the sort."""
     key = first.astype(np.int64) * max(n_second, 1) + second.astype(np.int64)
+    if key.size == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
+    space = int(key.max()) + 1
+    if space <= 8 * key.size + 1024:
+        present = np.zeros(space, dtype=np.bool_)
+        present[key] = True
+        uniq = np.flatnonzero(present)
+        rank = np.cumsum(present) - 1
+        return rank[key].astype(np.intp), uniq.astype(np.int64)
     uniq, inv = np.unique(key, return_inverse=True)
     return inv.reshape(-1).astype(np.intp), uniq

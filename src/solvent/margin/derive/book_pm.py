@@ -345,9 +345,10 @@ def _pm_chunk(prep: PreparedPm, pos: BookPositions, keep_pnl: bool) -> PmBook:
         im_perp = perp_notional * o2.im_perp_percent
         mm_option = naked * spot_sub * o2.mm_option_percent
         im_option = naked * spot_sub * o2.im_option_percent
-        mtm = 0.0 + option_mtm + 0.0
-        mm_cont = mm_perp + mm_option + 0.0
-        im_cont = im_perp + im_option + 0.0 + 0.0
+        # the kernel's perp value, collateral, cash and confidence terms are 0 on the book path
+        mtm = option_mtm
+        mm_cont = mm_perp + mm_option
+        im_cont = im_perp + im_option
         im_m = worst * (mp.im_factor + peg) - im_cont - mm_cont + mtm
         mm_m = worst * mp.mm_factor - mm_cont + mtm
         im_req, mm_req = mtm - im_m, mtm - mm_m
@@ -361,10 +362,11 @@ def _pm_chunk(prep: PreparedPm, pos: BookPositions, keep_pnl: bool) -> PmBook:
         o1, m1 = params.other, params.margin
         static_perp = np.abs(perp) * o1.perp_percent * spot_sub
         static_option = naked * o1.option_percent * spot_sub
-        static_cont = static_perp + 0.0 + static_option
-        mtm = 0.0 + option_mtm + 0.0 + 0.0
+        # no base asset, perp value, cash or confidence charge on the book path
+        static_cont = static_perp + static_option
+        mtm = option_mtm
         mm_m = worst - static_cont + mtm
-        im_m = (worst - static_cont) * (m1.im_factor + peg) - 0.0 + mtm
+        im_m = (worst - static_cont) * (m1.im_factor + peg) + mtm
         im_req, mm_req = mtm - im_m, mtm - mm_m
         comps = {"scenario_loss_mm": mm_req, "im_add_on": im_req - mm_req}
     shares = None

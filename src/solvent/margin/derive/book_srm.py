@@ -213,19 +213,20 @@ def srm_book(prep: PreparedSrm, pos: BookPositions) -> SrmBook:
     base_notional = base_pos * spot_sub
     base_mm = base_notional * prep.u_base_factor[u_sub]
     base_im = base_mm * prep.u_base_im_scale[u_sub]
-    base_value = base_pos * spot_sub / 1.0
+    base_value = base_pos * spot_sub  # / stable price 1
     stable, dp = 1.0, prep.params.depeg
     depeg = (
         (perp_abs + shorts) * (dp.threshold - stable) * dp.depeg_factor * spot_sub
         if stable < dp.threshold
         else np.zeros(n_subs)
     )
-    mm = perp_mm + 0.0 + option_mm + base_mm
-    im = perp_im - 0.0 + 0.0 + option_im - 0.0 + base_im - 0.0 - depeg
-    mtm_m = 0.0 + option_mtm + base_value
-    im_acc = pos.segment(pos.sub_account, im, n_acc) + 0.0
-    mm_acc = pos.segment(pos.sub_account, mm, n_acc) + 0.0
-    mtm_acc = pos.segment(pos.sub_account, mtm_m, n_acc) + 0.0
+    # no perp value, oracle contingency or cash on the book path (confidences 1)
+    mm = perp_mm + option_mm + base_mm
+    im = perp_im + option_im + base_im - depeg
+    mtm_m = option_mtm + base_value
+    im_acc = pos.segment(pos.sub_account, im, n_acc)
+    mm_acc = pos.segment(pos.sub_account, mm, n_acc)
+    mtm_acc = pos.segment(pos.sub_account, mtm_m, n_acc)
     return SrmBook(
         im=mtm_acc - im_acc,
         mm=mtm_acc - mm_acc,

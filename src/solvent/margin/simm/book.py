@@ -283,7 +283,7 @@ def simm_book(cols: SimmColumns, book: Book, *, explain: bool = False) -> SimmBo
     vg, v_weight = _vega(cols, v, explain)
     cv = _curvature(cols, v, explain)
     psi = float(cols.calibration.psi[_COMMODITY, _COMMODITY])
-    commodity = d.margin + vg.margin + cv.margin + 0.0
+    commodity = d.margin + vg.margin + cv.margin  # base correlation: none in Commodity
     im = np.sqrt(np.maximum(commodity * psi * commodity, 0.0))
     shares = None
     if explain:
