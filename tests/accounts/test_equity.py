@@ -1,15 +1,20 @@
-"""The one definition of equity (docs/glossary.md): haircut collateral + mark-to-market of options,
-the same in ``solvent margin`` and ``solvent stress``."""
+"""The one definition of equity (docs/glossary.md): positions marked into their settlement assets,
+then valued with the collateral (haircuts on what is held, debts in full); the same in
+``solvent margin``, the ledger's account health and ``solvent stress``."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import numpy as np
 import pytest
 
 from helpers import BTC, ETH, market, portfolio
 from solvent.accounts.equity import book_equity, position_value_usd, unit_value_usd
+from solvent.accounts.service import position_value
 from solvent.collateral.valuation import value_collateral
 from solvent.engine.margin import margin_portfolios
+from solvent.ledger.model import PositionState
 from solvent.margin.protocol import PricedMarket
 from solvent.market.history import embedded_price_history
 from solvent.portfolio.book import Book
@@ -21,7 +26,7 @@ CALL = "BTC-27MAR26-110000-C"  # inverse: mark in BTC
 LINEAR = "BTC_USDC-27MAR26-100000-C"  # linear: mark in USDC
 
 
-def test_equity_is_haircut_collateral_plus_option_marks_at_the_index() -> None:
+def test_equity_values_options_in_their_settlement_asset_with_the_collateral() -> None:
     m = market([{"name": LINEAR, "mark_iv": 0.5}])
     pf = portfolio("a", (CALL, -2.0), (LINEAR, 3.0), ("BTC-PERPETUAL", 5.0), BTC=1.5, USDC=1e4)
     book = Book.from_portfolios([pf])
@@ -29,12 +34,46 @@ def test_equity_is_haircut_collateral_plus_option_marks_at_the_index() -> None:
     equity = book_equity([[1.5, 1e4]], ["BTC", "USDC"], book.quantities, priced)
     inverse_mark = m.quote(CALL).mark_price  # BTC per option
     linear_mark = m.quote(LINEAR).mark_price  # USDC per option
-    options = -2.0 * inverse_mark * BTC + 3.0 * linear_mark  # the perpetual adds nothing
-    haircut = value_collateral({"BTC": 1.5, "USDC": 1e4}, m).value_usd
-    assert haircut < 1.5 * BTC + 1e4  # the haircut applies
-    assert equity.position_value_usd[0] == pytest.approx(options, rel=1e-12)
-    assert equity.equity_usd[0] == pytest.approx(haircut + options, rel=1e-12)
-    assert equity.collateral_value_usd[0] == haircut
+    # the short inverse call is a BTC amount, the long linear call a USDC one; the perpetual adds
+    # nothing (no entry price); then the marked balances are valued with haircuts
+    marked = {"BTC": 1.5 - 2.0 * inverse_mark, "USDC": 1e4 + 3.0 * linear_mark}
+    expected = value_collateral(marked, m)
+    assert equity.equity_usd[0] == pytest.approx(expected.value_usd, rel=1e-12)
+    assert (
+        equity.collateral_value_usd[0] == value_collateral({"BTC": 1.5, "USDC": 1e4}, m).value_usd
+    )
+    assert equity.position_value_usd[0] == pytest.approx(
+        -2.0 * inverse_mark * BTC + 3.0 * linear_mark, rel=1e-12
+    )
+
+
+def test_a_short_option_beyond_the_balance_is_a_debt_in_full() -> None:
+    m = market()
+    pf = portfolio("a", (CALL, -10.0), USDC=1e5)
+    book = Book.from_portfolios([pf])
+    priced = PricedMarket.resolve(m, book.instruments)
+    equity = book_equity([[1e5]], ["USDC"], book.quantities, priced)
+    debt = 10.0 * m.quote(CALL).mark_price * BTC  # BTC owed, no haircut benefit
+    assert equity.equity_usd[0] == pytest.approx(
+        value_collateral({"USDC": 1e5}, m).value_usd - debt, rel=1e-12
+    )
+
+
+def test_the_ledger_health_uses_the_same_equity() -> None:
+    """``AccountService`` marks each position into its settlement asset (``position_value``) and
+    values the result: the same number as :func:`book_equity` for the same holdings."""
+    m = market([{"name": LINEAR, "mark_iv": 0.5}])
+    holdings = {"BTC": 0.7, "USDC": 2_500.0}
+    positions = [(CALL, -1.5), (LINEAR, 2.0), ("BTC-27MAR26-90000-P", 0.5)]
+    marked = dict(holdings)
+    for name, q in positions:
+        state = PositionState(name, Decimal(repr(q)), Decimal(0), Decimal(0), "")
+        asset, amount = position_value(state, m)
+        marked[asset] = marked.get(asset, 0.0) + amount
+    ledger_equity = value_collateral(marked, m).value_usd
+    pf = portfolio("a", *positions, **holdings)
+    (report,) = margin_portfolios([pf], m, "standard")
+    assert report.equity_usd == pytest.approx(ledger_equity, rel=1e-12)
 
 
 def test_contract_size_scales_the_option_value() -> None:

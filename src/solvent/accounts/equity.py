@@ -1,22 +1,26 @@
-"""Equity: the one definition every command uses (docs/glossary.md, "equity").
+"""Equity: the one definition every command uses (docs/glossary.md, "Equity").
 
-For a margin unit (an account, or a parent with its cross sub-accounts), in USD::
+For a margin unit (an account, or a parent with its cross sub-accounts), in USD: every position is
+marked to market in its settlement asset and that amount joins the unit's balance of the asset;
+the balances so marked are then valued like any collateral::
 
-    equity_usd = collateral_value_usd + position_value_usd
+    marked[asset] = balance[asset] + sum of position values settled in asset
+    equity_usd    = collateral value of marked (haircuts on what is held, debts in full)
 
-- ``collateral_value_usd``: the haircut value of the collateral
-  (:mod:`solvent.collateral.valuation`: positive balances after the largest of the class,
-  concentration and liquidity haircuts; debts, negative balances, counted in full at the index
-  price).
-- ``position_value_usd``: the mark-to-market of the positions, what closing them at the mark would
-  pay or cost now: ``quantity x contract_size x mark_price x settlement price`` for options
-  (``mark_price`` in settlement-asset units, converted at the settlement asset's index price, like
-  every USD figure); long options add their value, short options subtract it. Futures and
-  perpetuals carry no entry price in a portfolio: their P&L is taken as already settled into the
-  collateral, so their mark-to-market is zero.
+- A position's value (settlement-asset units) is ``quantity x contract_size x mark_price`` for an
+  option (long adds, short subtracts). Futures and perpetuals carry no entry price in a portfolio:
+  their P&L is taken as already settled into the balances, so they add nothing.
+- The collateral value (:mod:`solvent.collateral.valuation`) counts a positive amount after the
+  largest of its class, concentration and liquidity haircuts, and a negative one (a debt) in full.
+  So a long inverse option is worth what its BTC would raise, and a short one is a BTC debt.
 
-Vectorized over a whole book: one sparse product for the positions, one array pass per collateral
-asset. ``solvent margin`` and ``solvent stress`` both call :func:`book_equity`.
+This is what the ledger's account health computes for its accounts
+(:class:`solvent.accounts.service.AccountService`), what ``solvent margin`` reports and what
+``solvent stress`` starts from. ``collateral_value_usd`` is the same valuation of the balances
+alone; ``position_value_usd`` (``option_value_usd`` in ``solvent margin`` output) is the positions'
+value at the index price of their settlement asset, before any haircut.
+
+Vectorized over a whole book: one sparse product for the positions, one array pass per asset.
 """
 
 from __future__ import annotations
@@ -37,39 +41,70 @@ from solvent.margin.protocol import PricedMarket
 
 @dataclass(frozen=True, slots=True)
 class Equity:
-    """Equity of every margin unit of a book (one entry per row, USD).
+    """Equity of every margin unit of a book (one entry per row, USD; see the module docstring).
 
-    ``equity_usd = collateral_value_usd + position_value_usd``; ``collateral`` holds the
-    per-asset detail of the valuation (haircuts, rules, gross and debt)."""
+    ``collateral``: valuation of the balances alone; ``marked``: valuation of the balances plus
+    the positions' values in their settlement assets (``marked.value_usd`` is the equity);
+    ``position_value_usd``: the positions' value before haircuts."""
 
     collateral: CollateralArrays
+    marked: CollateralArrays
     position_value_usd: FloatArray
-    equity_usd: FloatArray
+
+    @property
+    def equity_usd(self) -> FloatArray:
+        """Equity per row, USD."""
+        return self.marked.value_usd
 
     @property
     def collateral_value_usd(self) -> FloatArray:
-        """Haircut collateral value (debts subtracted), USD per row."""
+        """Haircut value of the balances alone (debts subtracted), USD per row."""
         return self.collateral.value_usd
 
 
-def unit_value_usd(market: PricedMarket) -> FloatArray:
-    """USD value of one unit (a quantity of 1) of each instrument of ``market``, in row order:
-    ``contract_size x mark_price x settlement price`` for options, 0 for futures, perpetuals and
-    spot (their P&L is settled into collateral)."""
+def unit_settlement_value(market: PricedMarket) -> FloatArray:
+    """Value of one unit (a quantity of 1) of each instrument of ``market`` in its settlement
+    asset: ``contract_size x mark_price`` for options, 0 for futures, perpetuals and spot."""
     table, cols = market.table, market.columns
-    value = table.contract_size * cols.mark_price * market.settlement_usd
+    value = table.contract_size * cols.mark_price
     return np.asarray(np.where(table.is_option, value, 0.0), dtype=np.float64)
+
+
+def unit_value_usd(market: PricedMarket) -> FloatArray:
+    """:func:`unit_settlement_value` in USD, at the settlement asset's index price."""
+    return np.asarray(unit_settlement_value(market) * market.settlement_usd, dtype=np.float64)
 
 
 def position_value_usd(
     quantities: sp.csr_array | npt.NDArray[np.float64], market: PricedMarket
 ) -> FloatArray:
-    """Mark-to-market of every row's positions, USD (``quantities`` is rows x ``market``'s
-    instruments, signed: > 0 long)."""
+    """Value of every row's positions before haircuts, USD (``quantities`` is rows x
+    ``market``'s instruments, signed: > 0 long)."""
     unit = unit_value_usd(market)
     if quantities.shape[0] == 0 or unit.size == 0:
         return np.zeros(quantities.shape[0], dtype=np.float64)
     return np.asarray(quantities @ unit, dtype=np.float64).reshape(quantities.shape[0])
+
+
+def settled_amounts(
+    quantities: sp.csr_array | npt.NDArray[np.float64], market: PricedMarket
+) -> tuple[tuple[str, ...], FloatArray]:
+    """Every row's positions as amounts of their settlement assets: ``(assets, (rows, assets))``,
+    only the assets some option settles in."""
+    table = market.table
+    unit = unit_settlement_value(market)
+    used = sorted({int(c) for c in np.unique(table.settlement_code[unit != 0.0])})
+    assets = tuple(table.settlement_assets[c] for c in used)
+    rows = quantities.shape[0]
+    if not used or rows == 0:
+        return assets, np.zeros((rows, len(assets)), dtype=np.float64)
+    column = np.full(len(table.settlement_assets), -1, dtype=np.intp)
+    column[used] = np.arange(len(used), dtype=np.intp)
+    per_asset = np.zeros((len(unit), len(used)), dtype=np.float64)
+    held = unit != 0.0
+    per_asset[np.flatnonzero(held), column[table.settlement_code[held]]] = unit[held]
+    amounts = np.asarray(quantities @ per_asset, dtype=np.float64).reshape(rows, len(used))
+    return assets, amounts
 
 
 def book_equity(
@@ -83,9 +118,18 @@ def book_equity(
     """Equity of every row: ``balances`` is ``(rows, assets)`` coin amounts (column ``j`` is
     ``symbols[j]``), ``quantities`` the rows' positions over ``market``'s instruments.
 
-    Raises :class:`~solvent.errors.SolventInputError` for an unknown asset or a non-zero balance
+    Raises :class:`~solvent.errors.SolventInputError` for an unknown asset or a non-zero amount
     that the snapshot cannot price."""
-    b = np.asarray(balances, dtype=np.float64).reshape(quantities.shape[0], len(symbols))
+    rows = quantities.shape[0]
+    b = np.asarray(balances, dtype=np.float64).reshape(rows, len(symbols))
     collateral = value_collateral_matrix(b, symbols, market.snapshot, schedule, assets)
-    positions = position_value_usd(quantities, market)
-    return Equity(collateral, positions, collateral.value_usd + positions)
+    settled, amounts = settled_amounts(quantities, market)
+    if settled:
+        union = sorted(set(symbols) | set(settled))
+        marked_b = np.zeros((rows, len(union)), dtype=np.float64)
+        marked_b[:, [union.index(s) for s in symbols]] = b
+        marked_b[:, [union.index(s) for s in settled]] += amounts
+        marked = value_collateral_matrix(marked_b, union, market.snapshot, schedule, assets)
+    else:
+        marked = collateral
+    return Equity(collateral, marked, position_value_usd(quantities, market))
