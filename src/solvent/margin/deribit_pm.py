@@ -183,12 +183,12 @@ def _moves(value: Any, path: str) -> list[float]:
 _COMMON = Table(
     {
         "buckets_count": integer(1, 50, unit="price points each side"),
-        "short_term_vega_power": number(0, 10),
-        "long_term_vega_power": number(0, 10),
+        "short_term_vega_power": number(0, 10, unit="exponent"),
+        "long_term_vega_power": number(0, 10, unit="exponent"),
         "vega_power_term_days": number(1, 3650, unit="days"),
         "dte_floor_days": number(0, 400, unit="days", source=OURS),
         "min_volatility_for_shock_up": number(0, 20, unit="vol (decimal)"),
-        "extended_table_factor": number(0, 10),
+        "extended_table_factor": number(0, 10, unit="multiple of the extended P&L"),
         "extended_moves": custom(
             _moves, allowed="each in (-1, inf), not 0", unit="relative price move", default=[]
         ),
