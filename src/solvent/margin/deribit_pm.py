@@ -507,15 +507,27 @@ def margin_prepared(
     *,
     detail: Detail = Detail.TOTALS,
     chunk: int = CHUNK_ACCOUNTS,
+    compiled: bool | None = None,
 ) -> BookMargin:
     """Margin of every account of ``book`` (columns = ``prepared.instruments``) from a prepared
-    risk array: the real-time path, one compiled pass over the book's rows (``chunk`` accounts
-    per work item; any value gives the same result) and reductions over (accounts x groups)."""
+    risk array: the real-time path, one pass over the book's rows
+    (:func:`~solvent.margin.deribit_pm_kernel.run_kernel`: ``compiled`` and ``chunk`` choose how,
+    never what) and reductions over (accounts x groups)."""
     if book.instruments != prepared.instruments:
         raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
     q = book.quantities
+    if not q.has_canonical_format:  # rows sorted and summed: one accumulation order
+        q = q.copy()
+        q.sum_duplicates()
+        book = Book(book.accounts, book.instruments, q)
     out = run_kernel(
-        q.indptr, q.indices, q.data, prepared.kernel, keep_raw=detail >= Detail.EXPLAIN, chunk=chunk
+        q.indptr,
+        q.indices,
+        q.data,
+        prepared.kernel,
+        keep_raw=detail >= Detail.EXPLAIN,
+        chunk=chunk,
+        compiled=compiled,
     )
     assemble = _cross if prepared.params.cross else _segregated
     im_usd, mm_usd, pools = assemble(prepared, book, out, detail)
