@@ -57,10 +57,15 @@ def read_chain_rows(path: str | Path) -> list[dict[str, str]]:
     """The rows of a Deribit chain CSV, checked for the columns the loader needs."""
     with _open(Path(path)) as fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise SolventInputError(f"{path}:columns", f"missing column {missing[0]!r}")
-        return list(reader)
+        try:
+            missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise SolventInputError(f"{path}:columns", f"missing column {missing[0]!r}")
+            return list(reader)
+        except csv.Error as exc:
+            raise SolventInputError(
+                "chain", f"malformed CSV at line {reader.line_num}: {exc}"
+            ) from None
 
 
 def _float(row: dict[str, str], column: str, line: int) -> float:
@@ -128,12 +133,18 @@ def read_perpetual_marks(path: str | Path, snapshot_file: str | None = None) -> 
     A file that covers several chain snapshots (a ``snapshot_file`` column) is filtered to the rows
     of ``snapshot_file`` (the chain CSV's file name) when that is given."""
     with _open(Path(path), "perpetuals") as fh:
-        rows = [
-            (line, row)
-            for line, row in enumerate(csv.DictReader(fh), start=2)
-            if row.get("perp_futures_mark_price")
-            and (snapshot_file is None or row.get("snapshot_file", snapshot_file) == snapshot_file)
-        ]
+        try:
+            rows = [
+                (line, row)
+                for line, row in enumerate(csv.DictReader(fh), start=2)
+                if row.get("perp_futures_mark_price")
+                and (
+                    snapshot_file is None
+                    or row.get("snapshot_file", snapshot_file) == snapshot_file
+                )
+            ]
+        except csv.Error as exc:
+            raise SolventInputError("perpetuals", f"malformed CSV: {exc}") from None
     marks: dict[str, float] = {}
     for line, row in rows:
         name = row.get("instrument_name")
