@@ -15,29 +15,25 @@ def _account(name: str, **extra: Any) -> dict[str, Any]:
     return {"account": name, "collateral": {}, "positions": [], **extra}
 
 
-def test_negative_collateral_is_a_debt_with_a_warning_and_bounded() -> None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        portfolio = parse_portfolio(_account("a", collateral={"BTC": -1.0, "USDC": 5.0}))
+def test_negative_collateral_is_a_debt_within_the_limit() -> None:
+    portfolio = parse_portfolio(_account("a", collateral={"BTC": -1.0, "USDC": 5.0}))
     assert portfolio.collateral["BTC"] == -1.0
-    (w,) = [w.message for w in caught if isinstance(w.message, SolventWarning)]
-    assert w.field == "portfolio.collateral.BTC" and "a debt" in w.message
     with pytest.raises(SolventInputError, match="must be in") as info:
         parse_portfolio(_account("a", collateral={"BTC": -1e300}))
     assert info.value.field == "portfolio.collateral.BTC"
 
 
-def test_the_book_fast_path_warns_the_same() -> None:
+def test_the_book_fast_path_keeps_the_rules() -> None:
     from solvent.portfolio.account_book import parse_account_book
 
-    book = {"accounts": [_account("a"), _account("b", collateral={"ETH": 2.0, "BTC": -0.5})]}
+    huge = {"accounts": [_account("a"), _account("b", collateral={"BTC": -1e300})]}
+    with pytest.raises(SolventInputError, match="must be in") as info:
+        parse_account_book(huge)
+    assert info.value.field == "accounts[1].collateral.BTC"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        parse_account_book(book)
-    assert [str(w.message) for w in caught] == [
-        "accounts[1].collateral.BTC: negative balance -0.5: a debt, valued at full price with no "
-        "haircut"
-    ]
+        parse_account_book({"accounts": [{"account": "a", "collateral": {}}]})
+    assert [w.message.field for w in caught] == ["accounts[0].positions"]  # type: ignore[union-attr]
     looped = {"accounts": [_account("a", parent="b"), _account("b", parent="a")]}
     with pytest.raises(SolventInputError, match="cycle"):
         parse_account_book(looped)

@@ -33,7 +33,6 @@ from solvent.portfolio.portfolio import (
     Position,
     SubAccountMode,
     parse_portfolio_or_book,
-    warn_debt,
 )
 
 _ACCOUNT_FIELDS = frozenset({"account", "collateral", "positions", "parent", "mode"})
@@ -299,13 +298,6 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
             parent_index.append(-1)
     if _loops(parent_index):
         return None  # an account that is its own parent, directly or through others
-    debts = np.flatnonzero(held < 0.0)
-    if debts.size:  # the same warnings as parse_portfolio, for the negative balances only
-        owner = np.repeat(np.arange(len(collateral)), [len(c) for c in collateral])
-        assets = [a for c in collateral for a in c]
-        for k in debts.tolist():
-            where = f"accounts[{owner[k]}]" if is_book else "portfolio"
-            warn_debt(f"{where}.collateral.{assets[k]}", float(balances[k]))
     codes: dict[str, int] = {}
     instrument_codes = [codes.setdefault(n, len(codes)) for n in instruments]
     book = _assemble(

@@ -2,7 +2,7 @@
 
 ``quantity > 0`` is long, ``< 0`` short, in units of the underlying (times the contract size).
 Collateral balances are in units of each asset (1.5 BTC), signed: a negative balance is a debt
-(valued at full price, no haircut), accepted with a warning.
+(valued at full price with no haircut, ``debt_usd``), as on a venue after a loss.
 Both are bounded by :data:`MAX_AMOUNT` so that every downstream product and sum stays finite.
 """
 
@@ -73,9 +73,6 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
         str(a): number_in_range(v, f"{field}.collateral.{a}", -MAX_AMOUNT, MAX_AMOUNT)
         for a, v in collateral_raw.items()
     }
-    for asset, amount in collateral.items():
-        if amount < 0:
-            warn_debt(f"{field}.collateral.{asset}", amount)
     positions_raw = raw.get("positions", [])
     if not isinstance(positions_raw, list):
         raise SolventInputError(f"{field}.positions", "must be a list")
@@ -120,11 +117,6 @@ def parse_portfolio_or_book(raw: object) -> tuple[list[Portfolio], bool]:
         _check_parents(portfolios)
         return portfolios, True
     return [parse_portfolio(raw)], False
-
-
-def warn_debt(field: str, amount: float) -> None:
-    """The warning for a negative collateral balance (a debt)."""
-    warn(field, f"negative balance {amount!r}: a debt, valued at full price with no haircut")
 
 
 def _check_parents(portfolios: list[Portfolio]) -> None:
