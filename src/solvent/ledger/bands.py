@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from solvent.errors import SolventInputError
+from solvent.files import is_directory, read_toml
 from solvent.instruments.terms import InstrumentKind
 from solvent.market.snapshot import InstrumentQuote
 
@@ -128,10 +129,7 @@ def load_price_bands(path: str | Path | None = None) -> PriceBands:
     if path is None:
         return default_price_bands()
     file = Path(path)
-    if not file.is_file():
+    if is_directory(file, "price_bands") or not file.exists():
         raise SolventInputError("price_bands", f"{str(path)!r} is not a file")
-    try:
-        raw = tomllib.loads(file.read_text("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SolventInputError("price_bands", f"{file.name} is not valid TOML ({exc})") from None
+    raw = read_toml(file, "price_bands")  # binary, not UTF-8, bad TOML: one line
     return parse_price_bands(raw, file.name, default_price_bands())
