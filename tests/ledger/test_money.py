@@ -432,3 +432,20 @@ def test_postgres_overflow_behind_a_stale_read_is_still_refused(
     assert err.value.field == "amount" and "limit" in err.value.message
     assert rows(ledger) == before
     ledger.close()
+
+
+def test_an_incomputable_requirement_refuses_instead_of_passing(db_url: str) -> None:
+    """A NaN requirement (a figure that cannot be computed) compares false against anything: the
+    trade and the withdrawal must be refused, not waved through."""
+    ledger = Ledger.open(db_url)
+    service = AccountService(
+        ledger, lambda p, m, model: Flat(float("nan"), float("nan")), freshness=AT_THE_MARKET
+    )
+    service.create("u")
+    service.deposit("u", "BTC", "1")
+    service.ledger.post(transfer(EXTERNAL, "u", "USDC", 10**9, Reason.DEPOSIT, "d"))
+    before = rows(ledger)
+    with pytest.raises(SolventInputError, match="below initial margin"):
+        service.trade("u", "BTC-PERPETUAL", "0.1", str(MARK), MARKET)
+    assert rows(ledger) == before
+    ledger.close()

@@ -10,7 +10,7 @@ import pytest
 
 from solvent.margin.derive import params as derive_params
 from solvent.margin.param_sets import all_schemas
-from solvent.margin.params import ParamsSchema, builtin_names
+from solvent.margin.params import ParamsSchema, builtin_names, field_docs
 from solvent.margin.registry import resolve_alias
 
 SCHEMAS: list[ParamsSchema[Any]] = all_schemas()
@@ -70,3 +70,12 @@ def test_parameters_doc_is_generated_from_the_declarations() -> None:
     spec.loader.exec_module(module)
     text = (root / "docs" / "parameters.md").read_text(encoding="utf-8")
     assert module.render(text) == text, "run: python scripts/params_doc.py"
+
+
+def test_every_field_declares_its_unit_and_source() -> None:
+    """Numbers carry a unit and every field a source, so the reference is complete."""
+    for schema in SCHEMAS:
+        for doc in field_docs(schema.fields):
+            numeric = doc.kind.split()[0] in ("number", "integer", "numbers")
+            assert doc.source, (schema.model, doc.path)
+            assert doc.unit or not numeric, (schema.model, doc.path)

@@ -1,7 +1,8 @@
 """standard and deribit-pm: the prepared path, its chunking and its compiled kernels.
 
 - the prepared path (prepare once, re-margin many books) equals the one-shot path;
-- any chunk size gives the same result as one chunk (and serial equals parallel);
+- any chunk size gives the same result as one chunk (and serial equals parallel), and the
+  compiled pass gives the same bits as the numpy pass;
 - re-margining a random book equals margining each account alone (hypothesis);
 - the compiled kernels equal a plain numpy formulation of the methodology (the one they
   replaced), to the last bit, on random books.
@@ -13,6 +14,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,14 +92,55 @@ def test_chunked_equals_unchunked(name: str, spec: str | None) -> None:
     module = MODELS[name]
     prepared = _prepared(name, spec)
     book = _random_book(5, 101)
-    whole = module.margin_prepared(prepared, book, detail=Detail.EXPLAIN, chunk=10**6)
+    whole = module.margin_prepared(
+        prepared, book, detail=Detail.EXPLAIN, chunk=10**6, compiled=True
+    )
     for chunk in (1, 2, 7, 100):  # parallel over chunks; 10**6 is one serial chunk
-        part = module.margin_prepared(prepared, book, detail=Detail.EXPLAIN, chunk=chunk)
+        part = module.margin_prepared(
+            prepared, book, detail=Detail.EXPLAIN, chunk=chunk, compiled=True
+        )
         np.testing.assert_array_equal(part.initial_margin_usd, whole.initial_margin_usd)
         np.testing.assert_array_equal(part.maintenance_margin_usd, whole.maintenance_margin_usd)
         assert part.detail == whole.detail
     with pytest.raises(ValueError, match="chunk"):
         module.margin_prepared(prepared, book, chunk=0)
+
+
+@pytest.mark.parametrize(("name", "spec"), PARAM_SETS)
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_compiled_pass_equals_numpy_pass_to_the_last_bit(
+    name: str, spec: str | None, seed: int
+) -> None:
+    module = MODELS[name]
+    prepared = _prepared(name, spec)
+    book = _random_book(seed, 250, per_account=5)
+    for detail in Detail:
+        fast = module.margin_prepared(prepared, book, detail=detail, compiled=True)
+        plain = module.margin_prepared(prepared, book, detail=detail, compiled=False)
+        for x, y in (
+            (fast.initial_margin_usd, plain.initial_margin_usd),
+            (fast.maintenance_margin_usd, plain.maintenance_margin_usd),
+        ):
+            np.testing.assert_array_equal(x, y)
+            np.testing.assert_array_equal(np.signbit(x), np.signbit(y))
+        assert fast.detail == plain.detail
+
+
+def test_a_book_with_unsorted_rows_gives_the_sorted_result() -> None:
+    book = _random_book(24, 20)
+    q = book.quantities
+    row = np.repeat(np.arange(len(book)), np.diff(q.indptr))
+    reverse = q.indptr[row] + q.indptr[row + 1] - 1 - np.arange(q.nnz)  # each row backwards
+    messy = sp.csr_array((q.data[reverse], q.indices[reverse], q.indptr), shape=q.shape)
+    assert not messy.has_sorted_indices
+    for name in MODELS:
+        model, prepared = get_model(name), _prepared(name, None)
+        same = model.margin(prepared, book, detail=Detail.EXPLAIN)
+        other = model.margin(
+            prepared, Book(book.accounts, book.instruments, messy), detail=Detail.EXPLAIN
+        )
+        np.testing.assert_array_equal(other.initial_margin_usd, same.initial_margin_usd)
+        assert other.detail == same.detail
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -114,6 +157,7 @@ _PREPARED = {(name, spec): _prepared(name, spec) for name, spec in PARAM_SETS}
 
 @settings(max_examples=60, deadline=None)
 @given(
+    compiled=st.booleans(),
     case=st.sampled_from(PARAM_SETS),
     positions=st.lists(
         st.tuples(
@@ -128,8 +172,9 @@ _PREPARED = {(name, spec): _prepared(name, spec) for name, spec in PARAM_SETS}
     ),
 )
 def test_book_equals_each_account_alone(
-    case: tuple[str, str | None], positions: list[tuple[int, int, float]]
+    compiled: bool, case: tuple[str, str | None], positions: list[tuple[int, int, float]]
 ) -> None:
+    """The book through either pass (compiled or numpy) equals each account alone (numpy)."""
     model = get_model(case[0])
     prepared = _PREPARED[case]
     n_acc = 12
@@ -141,7 +186,9 @@ def test_book_equals_each_account_alone(
         arr[:, 1].astype(np.intp),
         arr[:, 2],
     )
-    together = model.margin(prepared, book, detail=Detail.ACCOUNTS)
+    together = MODELS[case[0]].margin_prepared(
+        prepared, book, detail=Detail.ACCOUNTS, compiled=compiled
+    )
     assert together.detail is not None
     for a in range(n_acc):
         alone = model.margin(prepared, book.slice(a, a + 1), detail=Detail.ACCOUNTS)

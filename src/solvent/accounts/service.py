@@ -439,7 +439,7 @@ class AccountService:
                 Overdraft.REFUSE,
             )
             health = self._health(tx, unit, market)
-            if health.excess_usd < 0:
+            if not health.excess_usd >= 0:  # NaN (an incomputable figure) refuses too
                 raise SolventInputError(
                     "amount",
                     f"withdrawal would leave {unit[0].id!r} below initial margin "
@@ -496,7 +496,7 @@ class AccountService:
                 account_id, terms, q, p, fee_units, reference or f"trade:{instrument}"
             )
             health = self._health(tx, unit, market)
-            if health.excess_usd < 0:
+            if not health.excess_usd >= 0:  # NaN (an incomputable figure) refuses too
                 raise SolventInputError(
                     "quantity",
                     f"trade would leave {unit[0].id!r} below initial margin "

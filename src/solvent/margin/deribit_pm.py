@@ -183,12 +183,12 @@ def _moves(value: Any, path: str) -> list[float]:
 _COMMON = Table(
     {
         "buckets_count": integer(1, 50, unit="price points each side"),
-        "short_term_vega_power": number(0, 10),
-        "long_term_vega_power": number(0, 10),
+        "short_term_vega_power": number(0, 10, unit="exponent"),
+        "long_term_vega_power": number(0, 10, unit="exponent"),
         "vega_power_term_days": number(1, 3650, unit="days"),
         "dte_floor_days": number(0, 400, unit="days", source=OURS),
         "min_volatility_for_shock_up": number(0, 20, unit="vol (decimal)"),
-        "extended_table_factor": number(0, 10),
+        "extended_table_factor": number(0, 10, unit="multiple of the extended P&L"),
         "extended_moves": custom(
             _moves, allowed="each in (-1, inf), not 0", unit="relative price move", default=[]
         ),
@@ -507,15 +507,27 @@ def margin_prepared(
     *,
     detail: Detail = Detail.TOTALS,
     chunk: int = CHUNK_ACCOUNTS,
+    compiled: bool | None = None,
 ) -> BookMargin:
     """Margin of every account of ``book`` (columns = ``prepared.instruments``) from a prepared
-    risk array: the real-time path, one compiled pass over the book's rows (``chunk`` accounts
-    per work item; any value gives the same result) and reductions over (accounts x groups)."""
+    risk array: the real-time path, one pass over the book's rows
+    (:func:`~solvent.margin.deribit_pm_kernel.run_kernel`: ``compiled`` and ``chunk`` choose how,
+    never what) and reductions over (accounts x groups)."""
     if book.instruments != prepared.instruments:
         raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
     q = book.quantities
+    if not q.has_canonical_format:  # rows sorted and summed: one accumulation order
+        q = q.copy()
+        q.sum_duplicates()
+        book = Book(book.accounts, book.instruments, q)
     out = run_kernel(
-        q.indptr, q.indices, q.data, prepared.kernel, keep_raw=detail >= Detail.EXPLAIN, chunk=chunk
+        q.indptr,
+        q.indices,
+        q.data,
+        prepared.kernel,
+        keep_raw=detail >= Detail.EXPLAIN,
+        chunk=chunk,
+        compiled=compiled,
     )
     assemble = _cross if prepared.params.cross else _segregated
     im_usd, mm_usd, pools = assemble(prepared, book, out, detail)

@@ -1,6 +1,6 @@
-"""The deribit-pm book kernel, compiled with numba: one fused pass over the book's CSR rows.
+"""The deribit-pm book kernel: every account's group P&L reduced to worst losses, in one pass.
 
-For every account, in one pass over its positions and with no (accounts x scenarios) temporary:
+For every account of a CSR book:
 
 1. each (settlement, underlying) group's scenario P&L ``sum q * pnl[i, :]`` (pool currency), its
    roll-shock base ``sum |q| * roll_rate[i]`` and its net USD delta ``sum q * usd_delta[i]``;
@@ -10,11 +10,12 @@ For every account, in one pass over its positions and with no (accounts x scenar
    scenario value of their settlement asset in USD) the worst scenario (first index of the
    minimum) and its loss ``max(-P&L, 0)``.
 
-The arithmetic is the one of the numpy formulation in :mod:`solvent.margin.deribit_pm` operation
-for operation (same order of accumulation over a row's positions, ``np.sign``/``np.minimum``/
-``np.maximum`` tie rules), so results are identical to the last bit. Accounts are independent:
-they are processed in chunks of ``chunk`` accounts spread over the machine's cores, each chunk with
-its own small scratch buffers.
+Two implementations of the same arithmetic, operation for operation (same order of accumulation
+over a row's positions, the ``np.sign``/``np.minimum``/``np.maximum`` tie rules), so they give
+the same bits (tests/margin/test_prepared_kernels.py): a numpy pass over (accounts x scenarios)
+arrays, group by group, for small books; and for large ones a numba pass
+(:mod:`solvent.margin.deribit_pm_compiled`) that fuses the four steps per account with no
+(accounts x scenarios) temporary, in chunks of accounts spread over the machine's cores.
 """
 
 from __future__ import annotations
@@ -22,16 +23,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray, IntArray
-from solvent.margin.compiled import parallel_and_serial
 
 CHUNK_ACCOUNTS = 4096
-"""Accounts per parallel work item (scratch buffers are per chunk; any value gives the same
-results)."""
+"""Accounts per parallel work item of the compiled pass (scratch buffers are per chunk; any
+value gives the same results)."""
+
+COMPILED_FROM_POSITIONS = 20_000
+"""Books with at least this many stored positions take the compiled pass; smaller ones the numpy
+pass, which needs no numba import (about 0.4 s, more than a small book's whole margin)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,104 +76,6 @@ class KernelOutputs:
     raw: FloatArray  # (accounts, buckets, scenarios), or (0, buckets, scenarios)
 
 
-def _book_loop(  # pragma: no cover - compiled below; covered through run_kernel
-    indptr: Any,
-    indices: Any,
-    data: Any,
-    pnl: Any,
-    group_of: Any,
-    roll_rate: Any,
-    usd_delta: Any,
-    n_std: int,
-    ext_ratio: Any,
-    ext_damp: Any,
-    ext_factor: float,
-    pnl_offset: Any,
-    offset_cap: Any,
-    bucket_of: Any,
-    weight: Any,
-    cross: bool,
-    chunk: int,
-    worst_index: Any,
-    loss: Any,
-    roll: Any,
-    delta: Any,
-    raw: Any,
-    keep_raw: bool,
-) -> None:
-    n_groups = pnl_offset.shape[0]
-    n_buckets = worst_index.shape[1]
-    n_s = pnl.shape[1]
-    n_acc = indptr.shape[0] - 1
-    n_chunks = (n_acc + chunk - 1) // chunk
-    for c in numba.prange(n_chunks):
-        acc = np.empty((n_groups, n_s))  # per group: P&L, then after gain offsets
-        bucket = np.empty((n_buckets, n_s))  # cross: per underlying, USD
-        for a in range(c * chunk, min((c + 1) * chunk, n_acc)):
-            # 1. group P&L, roll-shock base and net USD delta (row order, as scipy's products)
-            acc[:, :] = 0.0
-            for p in range(indptr[a], indptr[a + 1]):
-                i = indices[p]
-                q = data[p]
-                g = group_of[i]
-                for s in range(n_s):
-                    acc[g, s] += q * pnl[i, s]
-                roll[a, g] += abs(q) * roll_rate[i]
-                delta[a, g] += q * usd_delta[i]
-            # 2. extended scenarios: scale to the standard range, dampen, apply the table factor
-            for g in range(n_groups):
-                for s in range(n_std, n_s):
-                    j = s - n_std
-                    scaled = acc[g, s] / ext_ratio[g, j]
-                    size = abs(scaled)
-                    damp = ext_damp[g, j]
-                    adj = damp if damp < size else size  # np.minimum
-                    sign = 1.0 if scaled > 0.0 else (-1.0 if scaled < 0.0 else 0.0)  # np.sign
-                    acc[g, s] = (scaled - sign * adj) * ext_factor
-            if keep_raw:  # explain: the P&L before gain offsets
-                if cross:
-                    raw[a, :, :] = 0.0
-                    for g in range(n_groups):
-                        b = bucket_of[g]
-                        for s in range(n_s):
-                            raw[a, b, s] += acc[g, s] * weight[g, s]
-                else:
-                    raw[a, :, :] = acc
-            # 3. gains count pnl_offset of themselves, at most the cap
-            for g in range(n_groups):
-                off = pnl_offset[g]
-                cap = offset_cap[g]
-                for s in range(n_s):
-                    v = acc[g, s]
-                    if v > 0.0:
-                        x = v * off
-                        acc[g, s] = x if x < cap else cap  # np.minimum
-            # 4. worst scenario of each bucket (first index of the minimum) and its loss
-            if cross:
-                bucket[:, :] = 0.0
-                for g in range(n_groups):
-                    b = bucket_of[g]
-                    for s in range(n_s):
-                        bucket[b, s] += acc[g, s] * weight[g, s]
-                vectors = bucket
-            else:
-                vectors = acc
-            for b in range(n_buckets):
-                best = vectors[b, 0]
-                idx = 0
-                for s in range(1, n_s):
-                    if vectors[b, s] < best:
-                        best = vectors[b, s]
-                        idx = s
-                worst_index[a, b] = idx
-                x = -best
-                loss[a, b] = x if x > 0.0 else 0.0  # np.maximum(-v, 0.0)
-
-
-_book_parallel, _book_serial = parallel_and_serial(_book_loop)
-"""Books of more than one chunk run in parallel, smaller ones serially."""
-
-
 def run_kernel(
     indptr: NDArray[Any],
     indices: NDArray[Any],
@@ -178,45 +84,80 @@ def run_kernel(
     *,
     keep_raw: bool = False,
     chunk: int = CHUNK_ACCOUNTS,
+    compiled: bool | None = None,
 ) -> KernelOutputs:
-    """Run the kernel over a CSR book (``indptr``, ``indices``, ``data``: accounts x the prepared
-    instruments, quantities > 0 long). ``keep_raw`` also returns every bucket's scenario P&L
-    before gain offsets (explain); ``chunk`` only changes how work is split."""
+    """Run the kernel over a canonical CSR book (``indptr``, ``indices`` sorted per row,
+    ``data``: accounts x the prepared instruments, quantities > 0 long). ``keep_raw`` also returns
+    every bucket's scenario P&L before gain offsets (explain). ``compiled`` chooses the numba pass
+    or the numpy one (default: numba from :data:`COMPILED_FROM_POSITIONS` positions); both give
+    the same bits. ``chunk`` only changes how the compiled pass splits its work."""
     if chunk < 1:
         raise ValueError("chunk must be >= 1")
     n_acc = indptr.shape[0] - 1
     n_groups = inputs.pnl_offset.shape[0]
     n_s = inputs.pnl.shape[1]
-    worst_index = np.zeros((n_acc, inputs.n_buckets), dtype=np.intp)
-    loss = np.zeros((n_acc, inputs.n_buckets))
-    roll = np.zeros((n_acc, n_groups))
-    delta = np.zeros((n_acc, n_groups))
-    raw = np.zeros((n_acc if keep_raw else 0, inputs.n_buckets, n_s))
-    if n_acc:
-        kernel = _book_parallel if n_acc > chunk else _book_serial
-        kernel(
-            indptr,
-            indices,
-            np.asarray(data, dtype=np.float64),
-            inputs.pnl,
-            inputs.group_of,
-            inputs.roll_rate,
-            inputs.usd_delta,
-            inputs.n_std,
-            inputs.ext_ratio,
-            inputs.ext_damp,
-            inputs.ext_factor,
-            inputs.pnl_offset,
-            inputs.offset_cap,
-            inputs.bucket_of,
-            inputs.weight,
-            inputs.cross,
-            chunk,
-            worst_index,
-            loss,
-            roll,
-            delta,
-            raw,
-            keep_raw,
-        )
-    return KernelOutputs(worst_index, loss, roll, delta, raw)
+    out = KernelOutputs(
+        worst_index=np.zeros((n_acc, inputs.n_buckets), dtype=np.intp),
+        loss=np.zeros((n_acc, inputs.n_buckets)),
+        roll=np.zeros((n_acc, n_groups)),
+        delta=np.zeros((n_acc, n_groups)),
+        raw=np.zeros((n_acc if keep_raw else 0, inputs.n_buckets, n_s)),
+    )
+    if n_acc == 0 or n_groups == 0:
+        return out
+    if compiled is None:
+        compiled = data.shape[0] >= COMPILED_FROM_POSITIONS
+    if compiled:
+        from solvent.margin.deribit_pm_compiled import fill
+
+        fill(indptr, indices, data, inputs, out, keep_raw=keep_raw, chunk=chunk)
+    else:
+        _fill_numpy(indptr, indices, data, inputs, out, keep_raw=keep_raw)
+    return out
+
+
+def _fill_numpy(
+    indptr: NDArray[Any],
+    indices: NDArray[Any],
+    data: FloatArray,
+    inp: KernelInputs,
+    out: KernelOutputs,
+    *,
+    keep_raw: bool,
+) -> None:
+    """The same steps with numpy and SciPy, group by group over (accounts x scenarios) arrays.
+    SciPy's sparse products accumulate each row in column order, as the compiled pass does."""
+    n_acc = indptr.shape[0] - 1
+    n_inst, n_s = inp.pnl.shape
+    q = sp.csr_array((np.asarray(data, dtype=np.float64), indices, indptr), shape=(n_acc, n_inst))
+    q_csc = q.tocsc()
+    n_std = inp.n_std
+    rows_a = np.arange(n_acc)
+    bucket = np.zeros((n_acc if inp.cross else 0, inp.n_buckets, n_s))
+    for g in range(inp.pnl_offset.shape[0]):
+        rows = np.flatnonzero(inp.group_of == g)
+        sub = q_csc[:, rows]
+        pnl = np.asarray(sub @ inp.pnl[rows, :])
+        scaled = pnl[:, n_std:] / inp.ext_ratio[g][None, :]
+        adj = np.minimum(inp.ext_damp[g][None, :], np.abs(scaled))
+        pnl[:, n_std:] = (scaled - np.sign(scaled) * adj) * inp.ext_factor
+        if keep_raw:
+            if inp.cross:
+                out.raw[:, inp.bucket_of[g], :] += pnl * inp.weight[g][None, :]
+            else:
+                out.raw[:, g, :] = pnl
+        gains = pnl > 0
+        pnl[gains] = np.minimum(pnl[gains] * inp.pnl_offset[g], inp.offset_cap[g])
+        out.roll[:, g] = abs(sub) @ inp.roll_rate[rows]
+        out.delta[:, g] = sub @ inp.usd_delta[rows]
+        if inp.cross:
+            bucket[:, inp.bucket_of[g], :] += pnl * inp.weight[g][None, :]
+        else:
+            idx = np.argmin(pnl, axis=1)
+            out.worst_index[:, g] = idx
+            out.loss[:, g] = np.maximum(-pnl[rows_a, idx], 0.0)
+    if inp.cross:
+        for b in range(inp.n_buckets):
+            idx = np.argmin(bucket[:, b, :], axis=1)
+            out.worst_index[:, b] = idx
+            out.loss[:, b] = np.maximum(-bucket[rows_a, b, idx], 0.0)

@@ -217,15 +217,22 @@ def margin_prepared(
     *,
     detail: Detail = Detail.TOTALS,
     chunk: int = CHUNK_ACCOUNTS,
+    compiled: bool | None = None,
 ) -> BookMargin:
     """Standard margin of every account of ``book`` (columns = ``prepared.instruments``): one
-    compiled pass over the positions (``chunk`` accounts per work item; any value gives the same
-    result), then per-pool sums valued in USD."""
+    pass over the positions (:func:`~solvent.margin.standard_kernel.book_requirements`:
+    ``compiled`` and ``chunk`` choose how, never what), then per-pool sums valued in USD."""
     if book.instruments != prepared.instruments:
         raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
     params = prepared.params
     q = book.quantities
-    components, held = book_requirements(q.indptr, q.indices, q.data, prepared.rates, chunk=chunk)
+    if not q.has_canonical_format:  # rows sorted and summed: one accumulation order
+        q = q.copy()
+        q.sum_duplicates()
+        book = Book(book.accounts, book.instruments, q)
+    components, held = book_requirements(
+        q.indptr, q.indices, q.data, prepared.rates, chunk=chunk, compiled=compiled
+    )
     per_pool = dict(zip(COMPONENTS, components, strict=True))  # each (accounts, pools)
     im = per_pool["futures_im"] + per_pool["options_im"]
     mm = per_pool["futures_mm"] + per_pool["options_mm"] + per_pool["fee_provision"]

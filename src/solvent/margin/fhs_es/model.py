@@ -73,15 +73,19 @@ class FhsPrepared:
     """Everything fhs-es needs from one market update, for the instruments in order.
 
     ``r_usd``: USD P&L of 1 unit long of each instrument in each scenario (instruments x
-    scenarios); ``liquidity``: for each underlying with an order book in the market (when the
-    add-on is on), the book and each instrument's delta per unit on that underlying (coins; 0 for
-    the other underlyings' instruments).
+    scenarios); ``r_eval``: the columns of the blocks the parameters use (``main``, then
+    ``floor`` and ``stressed`` when their overlay is on), contiguous, each block's columns in it
+    given by ``blocks`` (the margin multiplies the book by these only); ``liquidity``: for each
+    underlying with an order book in the market (when the add-on is on), the book and each
+    instrument's delta per unit on that underlying (coins; 0 for the other underlyings').
     """
 
     params: FhsParams
     instruments: tuple[str, ...]
     scenarios: FhsScenarios
     r_usd: FloatArray
+    r_eval: FloatArray
+    blocks: dict[str, slice]
     liquidity: tuple[tuple[OrderBook, FloatArray], ...]
 
 
@@ -123,7 +127,18 @@ def prepare(
             ob = snapshot.order_books.get(u)
             if ob is not None:
                 liquidity.append((ob, np.where(table.underlying_code == code, per_unit, 0.0)))
-    return FhsPrepared(params, priced.instruments, fhs, r_usd, tuple(liquidity))
+    used = [("main", fhs.main)]
+    if params.overlays.floor:
+        used.append(("floor", fhs.floor))
+    if params.overlays.stressed_weight > 0:
+        used.append(("stressed", fhs.stressed))
+    columns = np.concatenate([np.arange(b.start, b.stop) for _, b in used])
+    blocks, at = {}, 0
+    for name, b in used:
+        blocks[name] = slice(at, at + b.stop - b.start)
+        at += b.stop - b.start
+    r_eval = np.ascontiguousarray(r_usd[:, columns])
+    return FhsPrepared(params, priced.instruments, fhs, r_usd, r_eval, blocks, tuple(liquidity))
 
 
 def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMargin:
@@ -141,14 +156,15 @@ def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMar
     conf = params.confidence
     for start in range(0, n_acc, CHUNK_ACCOUNTS):
         stop = min(start + CHUNK_ACCOUNTS, n_acc)
-        losses = -np.asarray(book.quantities[start:stop] @ r_usd)
-        main = losses[:, fhs.main]
+        losses = -np.asarray(book.quantities[start:stop] @ prepared.r_eval)
+        main = losses[:, prepared.blocks["main"]]
         m = es_var(main, conf)
         out["es_main"][start:stop], out["var_main"][start:stop] = m.es, m.var
         if params.overlays.floor:
-            out["es_floor"][start:stop] = es_var(losses[:, fhs.floor], conf).es
+            out["es_floor"][start:stop] = es_var(losses[:, prepared.blocks["floor"]], conf).es
         if params.overlays.stressed_weight > 0:
-            out["es_stressed"][start:stop] = es_var(losses[:, fhs.stressed], conf).es
+            stressed = losses[:, prepared.blocks["stressed"]]
+            out["es_stressed"][start:stop] = es_var(stressed, conf).es
         if detail >= Detail.ACCOUNTS:
             worst[start:stop] = np.argmax(main, axis=1)
         if pnl_main is not None:
