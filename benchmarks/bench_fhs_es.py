@@ -46,10 +46,12 @@ def main() -> None:
     instruments = tuple(list(market.quotes)[:N_INSTRUMENTS])
     params = parse_params(load_builtin("fhs-es") | {"lookback_days": 1000})
     book = synthetic_book(N_ACCOUNTS, instruments)
-    margin_book(book.slice(0, 10), market, params, detail=False)  # warm caches (history load)
+    margin_book(
+        book.slice(0, 10), market, params, detail=Detail.TOTALS
+    )  # warm caches (history load)
 
     start = time.perf_counter()
-    result = margin_book(book, market, params, detail=False)
+    result = margin_book(book, market, params, detail=Detail.TOTALS)
     total = time.perf_counter() - start
     n_scen = result.scenarios.main.stop - result.scenarios.main.start
 

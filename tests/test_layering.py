@@ -17,6 +17,7 @@ LAYERS = [
     "arrays",
     "errors",
     "validation",
+    "files",
     "data",
     "instruments",
     "pricing",
@@ -35,7 +36,7 @@ LAYERS = [
     "api",
     "cli",
 ]
-LEAVES = {"arrays", "errors", "validation", "data"}
+LEAVES = {"arrays", "errors", "validation", "files", "data"}
 """Modules every layer may use, above the documented data flow."""
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "solvent"

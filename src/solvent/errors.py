@@ -23,3 +23,20 @@ class SolventInputError(SolventError, ValueError):
 
 class StaleDataError(SolventInputError):
     """Market data that is too old, missing, or insufficient to produce a trustworthy number."""
+
+
+class SolventWarning(UserWarning):
+    """Input accepted, but worth a word: names the field. The CLI prints each one as one line on
+    stderr (``solvent: warning: field: message``) after a successful command."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+def warn(field: str, message: str) -> None:
+    """Issue a :class:`SolventWarning` about ``field``."""
+    import warnings
+
+    warnings.warn(SolventWarning(field, message), stacklevel=2)

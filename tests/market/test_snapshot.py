@@ -256,6 +256,7 @@ def test_other_rejections() -> None:
     opt = raw["instruments"][2]
     del opt["mark_iv"]
     opt["strike"], opt["mark_price"] = 60_000, 0.01  # intrinsic is 0.109 coin
+    opt["name"] = "BTC-28JUN24-60000-C"  # (the name must agree with the strike)
     _rejects(raw, "instruments[2].mark_price")
     # A name that cannot be parsed when the explicit fields are missing.
     raw = example()

@@ -57,6 +57,7 @@ from solvent.ledger.store import (
 from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.portfolio import Portfolio, Position, SubAccountMode
+from solvent.validation import iso_utc
 
 
 class MarginFigures(Protocol):
@@ -107,8 +108,8 @@ class MarketFreshness:
             when = "old" if age > 0 else "in the future"
             raise StaleDataError(
                 field,
-                f"the market snapshot (as_of {market.as_of.isoformat()}) is {abs(age):.0f} s "
-                f"{when} at {now.isoformat()}, beyond the {limit:.0f} s allowed for trades and "
+                f"the market snapshot (as_of {iso_utc(market.as_of)}) is {abs(age):.0f} s "
+                f"{when} at {iso_utc(now)}, beyond the {limit:.0f} s allowed for trades and "
                 "withdrawals (pass a fresh market, or --now/--max-market-age for a replay)",
             )
 
@@ -497,8 +498,11 @@ class AccountService:
             )
             health = self._health(tx, unit, market)
             if not health.excess_usd >= 0:  # NaN (an incomputable figure) refuses too
+                # Blame the fee when the trade alone would have passed (the fee is cash out).
+                fee_usd = float(asset.to_decimal(fee_units)) * market.price_usd(asset.symbol)
+                blamed = "fee" if fee_units and health.excess_usd + fee_usd >= 0 else "quantity"
                 raise SolventInputError(
-                    "quantity",
+                    blamed,
                     f"trade would leave {unit[0].id!r} below initial margin "
                     f"(equity {health.equity_usd:.2f} USD < IM "
                     f"{health.initial_margin_usd:.2f} USD)",

@@ -22,6 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from solvent.cli import commands
+from solvent.cli.guard import OneLineErrors
 
 _COMMANDS_DIR = Path(commands.__file__).parent
 
@@ -60,7 +61,7 @@ def command_summary(name: str) -> str:
     return ""
 
 
-class LazyCommands(TyperGroup):
+class LazyCommands(OneLineErrors):
     """The top-level group: every command is a named placeholder until it is invoked."""
 
     def __init__(self, **attrs: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
+from solvent.cli import guard
 from solvent.errors import SolventError
 
 T = TypeVar("T")
@@ -40,18 +41,14 @@ def emit_json(payload: dict[str, Any]) -> None:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print ``message`` on stderr and exit with ``code`` (non-zero)."""
-    sys.stderr.write(f"solvent: error: {message}\n")
-    raise SystemExit(code)
+    """Print ``message`` as one line on stderr and exit with ``code`` (non-zero)."""
+    guard.fail(message, code)
 
 
 def run_or_fail(action: Callable[[], T]) -> T:
-    """Run ``action``; turn the engine's own errors and unreadable files into a clean exit."""
+    """Run ``action``; turn the engine's own errors (bad input, unreadable files: every loader
+    reads through :mod:`solvent.files`) into one line on stderr and exit 2."""
     try:
         return action()
     except SolventError as exc:
         fail(str(exc))
-    except FileNotFoundError as exc:
-        fail(f"{exc.filename}: no such file")
-    except json.JSONDecodeError as exc:
-        fail(f"invalid JSON: {exc}")

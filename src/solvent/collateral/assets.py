@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from solvent.errors import SolventInputError
+from solvent.files import read_toml
 
 #: Largest magnitude a ledger amount may take (signed 64-bit integer, the BIGINT column).
 MAX_UNITS = 2**63 - 1
@@ -153,8 +154,7 @@ def load_assets(path: Path | None = None) -> AssetRegistry:
     """Load an asset registry from a TOML file (default: the package's ``data/assets.toml``)."""
     if path is None:
         return default_assets()
-    with path.open("rb") as handle:
-        return _parse_registry(tomllib.load(handle), path.name)
+    return _parse_registry(read_toml(path, "assets"), path.name)
 
 
 @cache

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from solvent.collateral.assets import AssetClass
 from solvent.errors import SolventInputError
+from solvent.files import read_toml
 
 DEFAULT_SCHEDULE = "2026-02"
 
@@ -169,9 +170,8 @@ def validate_asset_haircuts(schedule: HaircutSchedule, classes: Mapping[str, Ass
 def load_schedule(name_or_path: str | Path = DEFAULT_SCHEDULE) -> HaircutSchedule:
     """A built-in schedule by version (``"2026-02"``) or a TOML file path."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" and path.exists():
-        with path.open("rb") as handle:
-            return parse_schedule(tomllib.load(handle), path.name)
+    if path.suffix == ".toml":
+        return parse_schedule(read_toml(path, "schedule"), path.name)
     return _builtin(str(name_or_path))
 
 

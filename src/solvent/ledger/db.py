@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
 
 from solvent.errors import SolventInputError
 
@@ -71,11 +71,18 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
-    with engine.begin() as connection:
-        config = alembic_config(engine)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    """Bring the schema to the newest migration (idempotent). This is the first connection to
+    the database: one that cannot be made (no server, a missing folder, a file that is not a
+    database) is refused as bad ``--db`` input, naming the URL (its password hidden)."""
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(engine)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except (OperationalError, InterfaceError, DatabaseError) as exc:
+        url = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else exc.code
+        raise SolventInputError("db", f"cannot open the ledger database {url}: {reason}") from None
 
 
 def is_initialised(engine: Engine) -> bool:

@@ -397,7 +397,8 @@ class LedgerTransaction:
                         f"of {limit} {p.asset} (2^63-1 base units)",
                     )
                 if overdraft is Overdraft.REFUSE and balance_problem(kinds[p.account], held):
-                    raise InsufficientFundsError(field, _overdraft_message(self, p, before))
+                    blamed = "fee" if single and p.reason is Reason.FEE else field
+                    raise InsufficientFundsError(blamed, _overdraft_message(self, p, before))
         now = _now()
         try:
             ids = list(

@@ -34,7 +34,7 @@ P&L signed (< 0 is a loss).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -216,17 +216,16 @@ def build_book_margin(
     explain = detail >= Detail.EXPLAIN
     per_pool = [_PoolLists.of(book, p, explain) for p in pools]
     held = [p.held.tolist() if p.held is not None else [True] * n_acc for p in pools]
-    im_list, mm_list = im_usd.tolist(), mm_usd.tolist()
+    # one column of PoolMargin (or None where the account does not hold the pool) per pool
+    columns = [lists.all_pools(h) for lists, h in zip(per_pool, held, strict=True)]
+    rows: Iterable[tuple[PoolMargin | None, ...]] = (
+        zip(*columns, strict=True) if columns else [()] * n_acc
+    )
     accounts = tuple(
-        AccountMargin(
-            book.accounts[a],
-            model,
-            parameters,
-            tuple(lists.pool(a) for lists, h in zip(per_pool, held, strict=True) if h[a]),
-            im_list[a],
-            mm_list[a],
+        AccountMargin(name, model, parameters, tuple(filter(None, row)), im, mm)
+        for name, row, im, mm in zip(
+            book.accounts, rows, im_usd.tolist(), mm_usd.tolist(), strict=True
         )
-        for a in range(n_acc)
     )
     return BookMargin(model, parameters, book.accounts, im_usd, mm_usd, accounts)
 
@@ -291,6 +290,37 @@ class _PoolLists:
             contributions,
             None if pool.components_shown is None else pool.components_shown.tolist(),
         )
+
+    def all_pools(self, held: list[bool]) -> list[PoolMargin | None]:
+        """Every account's :class:`PoolMargin` (``None`` where ``held`` is False)."""
+        if self.explain or self.shown is not None:
+            return [self.pool(a) if h else None for a, h in enumerate(held)]
+        n = len(held)
+        names, currency = self.names, self.currency
+        refs: Iterable[ScenarioRef | None] = (
+            [None] * n
+            if self.worst is None
+            else [
+                ScenarioRef(i, label) if h else None
+                for i, label, h in zip(*self.worst, held, strict=True)
+            ]
+        )
+        measures: Iterable[dict[str, float] | None] = (
+            [None] * n
+            if self.measures is None
+            else [
+                dict(zip([m for m, _ in self.measures], values, strict=True))
+                for values in zip(*(v for _, v in self.measures), strict=True)
+            ]
+        )
+        return [
+            PoolMargin(currency, im, mm, dict(zip(names, comps, strict=True)), ref, None, None, rm)
+            if h
+            else None
+            for h, im, mm, comps, ref, rm in zip(
+                held, self.im, self.mm, self.components, refs, measures, strict=True
+            )
+        ]
 
     def pool(self, a: int) -> PoolMargin:
         scenarios: tuple[tuple[str, float], ...] | None = None

@@ -586,10 +586,14 @@ def _segregated(prep: PreparedRisk, book: Book, out: KernelOutputs, detail: Deta
     for pool in sorted({g.settlement for g in prep.groups}):
         members = tuple(k for k, g in enumerate(prep.groups) if g.settlement == pool)
         px = prep.price_usd(pool)
-        group_loss = out.loss[:, list(members)]
-        worst = group_loss.sum(axis=1)
-        roll = np.sum([out.roll[:, k] for k in members], axis=0)
-        dshock = np.sum([_delta_shock(out.delta[:, k], params) for k in members], axis=0) / px
+        if len(members) == 1:  # the same values without reductions over a length-1 axis
+            (k,) = members
+            worst, roll = out.loss[:, k].copy(), out.roll[:, k].copy()
+            dshock = _delta_shock(out.delta[:, k], params) / px
+        else:
+            worst = out.loss[:, list(members)].sum(axis=1)
+            roll = np.sum([out.roll[:, k] for k in members], axis=0)
+            dshock = np.sum([_delta_shock(out.delta[:, k], params) for k in members], axis=0) / px
         im = worst + roll + dshock
         mm = params.mm_factor * im
         im_usd += im * px
@@ -597,7 +601,7 @@ def _segregated(prep: PreparedRisk, book: Book, out: KernelOutputs, detail: Deta
         if not build:
             continue
         assert held is not None
-        m_big = np.argmax(group_loss, axis=1)  # the largest group loss (first on ties)
+        m_big = np.argmax(out.loss[:, list(members)], axis=1)  # largest group loss, first on ties
         blocks = [
             ScenarioBlock(
                 _labels(prep, prep.groups[k].underlying), out.raw[:, k, :] if explain else None

@@ -11,11 +11,8 @@ from typing import Any
 
 import numba
 import numpy as np
-from numpy.typing import NDArray
 
-from solvent.arrays import FloatArray
 from solvent.margin.compiled import parallel_and_serial
-from solvent.margin.deribit_pm_kernel import KernelInputs, KernelOutputs
 
 
 def _book_loop(  # pragma: no cover - compiled below; covered through run_kernel
@@ -116,41 +113,7 @@ _book_parallel, _book_serial = parallel_and_serial(_book_loop)
 """Books of more than one chunk run in parallel, smaller ones serially."""
 
 
-def fill(
-    indptr: NDArray[Any],
-    indices: NDArray[Any],
-    data: FloatArray,
-    inputs: KernelInputs,
-    out: KernelOutputs,
-    *,
-    keep_raw: bool,
-    chunk: int,
-) -> None:
-    """Fill ``out`` (zeros on entry) for the CSR book, ``chunk`` accounts per work item."""
-    n_acc = indptr.shape[0] - 1
-    kernel = _book_parallel if n_acc > chunk else _book_serial
-    kernel(
-        indptr,
-        indices,
-        np.asarray(data, dtype=np.float64),
-        inputs.pnl,
-        inputs.group_of,
-        inputs.roll_rate,
-        inputs.usd_delta,
-        inputs.n_std,
-        inputs.ext_ratio,
-        inputs.ext_damp,
-        inputs.ext_factor,
-        inputs.pnl_offset,
-        inputs.offset_cap,
-        inputs.bucket_of,
-        inputs.weight,
-        inputs.cross,
-        chunk,
-        out.worst_index,
-        out.loss,
-        out.roll,
-        out.delta,
-        out.raw,
-        keep_raw,
-    )
+def kernel_for(n_accounts: int, chunk: int) -> Any:
+    """The build to run: parallel over chunks for more than one chunk of accounts, else serial.
+    Arguments as :func:`_book_loop`'s."""
+    return _book_parallel if n_accounts > chunk else _book_serial

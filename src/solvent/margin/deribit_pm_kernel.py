@@ -108,9 +108,34 @@ def run_kernel(
     if compiled is None:
         compiled = data.shape[0] >= COMPILED_FROM_POSITIONS
     if compiled:
-        from solvent.margin.deribit_pm_compiled import fill
+        from solvent.margin.deribit_pm_compiled import kernel_for
 
-        fill(indptr, indices, data, inputs, out, keep_raw=keep_raw, chunk=chunk)
+        kernel = kernel_for(n_acc, chunk)
+        kernel(
+            indptr,
+            indices,
+            np.asarray(data, dtype=np.float64),
+            inputs.pnl,
+            inputs.group_of,
+            inputs.roll_rate,
+            inputs.usd_delta,
+            inputs.n_std,
+            inputs.ext_ratio,
+            inputs.ext_damp,
+            inputs.ext_factor,
+            inputs.pnl_offset,
+            inputs.offset_cap,
+            inputs.bucket_of,
+            inputs.weight,
+            inputs.cross,
+            chunk,
+            out.worst_index,
+            out.loss,
+            out.roll,
+            out.delta,
+            out.raw,
+            keep_raw,
+        )
     else:
         _fill_numpy(indptr, indices, data, inputs, out, keep_raw=keep_raw)
     return out

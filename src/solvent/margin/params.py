@@ -42,6 +42,7 @@ from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from solvent.errors import SolventInputError
+from solvent.files import loads_json, loads_toml, read_text, shown_path
 from solvent.margin.protocol import ParamsId
 
 P = TypeVar("P")
@@ -483,24 +484,25 @@ def digest_of(content: Mapping[str, Any]) -> str:
 
 
 def read_file(path: Path, field: str = "params") -> dict[str, Any]:
-    """A TOML (or, by suffix, JSON) document holding a table."""
-    try:
-        text_ = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SolventInputError(field, f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SolventInputError(field, f"{path}: not UTF-8 text") from None
-    try:
-        data: Any = json.loads(text_) if path.suffix.lower() == ".json" else tomllib.loads(text_)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SolventInputError(field, f"{path}: cannot parse: {exc}") from None
+    """A TOML (or, by suffix, JSON) document holding a table, read through :mod:`solvent.files`
+    (a directory, a binary file, duplicate JSON keys... are refused naming ``field``)."""
+    text_ = read_text(path, field)
+    source = shown_path(path)
+    data: Any = (
+        loads_json(text_, field, source)
+        if path.suffix.lower() == ".json"
+        else loads_toml(text_, field, source)
+    )
     if not isinstance(data, dict):
-        raise SolventInputError(field, f"{path}: must hold a table/object of fields")
+        raise SolventInputError(field, f"{source}: must hold a table/object of fields")
     return data
 
 
 def _is_path(spec: str) -> bool:
-    return bool(Path(spec).suffix) or os.sep in spec or Path(spec).exists()
+    try:
+        return bool(Path(spec).suffix) or os.sep in spec or Path(spec).exists()
+    except (OSError, ValueError):  # a name too long to be a file, a NUL character...
+        return True  # read_file then says why it cannot be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -592,7 +594,7 @@ class ParamsSchema(Generic[P]):
                 self._built[spec] = cached
             return cached
         path = Path(spec)
-        key = str(path.resolve()) if path.exists() else str(path)
+        key = str(path.resolve())
         hit = self._files.get(key)
         if hit is not None and all(_stamp(Path(p)) == (p, m, s) for p, m, s in hit[0]):
             return hit[1]
@@ -651,8 +653,6 @@ class ParamsSchema(Generic[P]):
             path = Path(current)
             if relative_to is not None and not path.is_absolute():
                 path = relative_to / path
-            if not path.is_file():
-                raise SolventInputError(self.root or "params", f"{current}: no such file")
             key = str(path.resolve())
             if key in seen:
                 chain = " -> ".join([*seen, key])

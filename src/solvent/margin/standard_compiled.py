@@ -10,12 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numba
-import numpy as np
-from numpy.typing import NDArray
 
-from solvent.arrays import FloatArray
 from solvent.margin.compiled import parallel_and_serial
-from solvent.margin.standard_kernel import StandardRates
 
 
 @numba.njit(inline="always", cache=True)
@@ -88,33 +84,7 @@ _book_parallel, _book_serial = parallel_and_serial(_book_loop)
 """Books of more than one chunk run in parallel, smaller ones serially."""
 
 
-def fill(
-    indptr: NDArray[Any],
-    indices: NDArray[Any],
-    data: FloatArray,
-    rates: StandardRates,
-    out: FloatArray,
-    held: NDArray[np.bool_],
-    *,
-    chunk: int,
-) -> None:
-    """Add every position's requirements into ``out`` (5, accounts, pools) and mark ``held``."""
-    n_acc = indptr.shape[0] - 1
-    kernel = _book_parallel if n_acc > chunk else _book_serial
-    kernel(
-        indptr,
-        indices,
-        np.asarray(data, dtype=np.float64),
-        rates.pool,
-        rates.is_option,
-        rates.unit_value,
-        rates.im_base,
-        rates.mm_base,
-        rates.slope,
-        rates.option_im,
-        rates.option_mm,
-        rates.fee,
-        chunk,
-        out,
-        held,
-    )
+def kernel_for(n_accounts: int, chunk: int) -> Any:
+    """The build to run: parallel over chunks for more than one chunk of accounts, else serial.
+    Arguments as :func:`_book_loop`'s."""
+    return _book_parallel if n_accounts > chunk else _book_serial

@@ -75,9 +75,26 @@ def book_requirements(
     if compiled is None:
         compiled = data.shape[0] >= COMPILED_FROM_POSITIONS
     if compiled:
-        from solvent.margin.standard_compiled import fill
+        from solvent.margin.standard_compiled import kernel_for
 
-        fill(indptr, indices, data, rates, out, held, chunk=chunk)
+        kernel = kernel_for(n_acc, chunk)
+        kernel(
+            indptr,
+            indices,
+            np.asarray(data, dtype=np.float64),
+            rates.pool,
+            rates.is_option,
+            rates.unit_value,
+            rates.im_base,
+            rates.mm_base,
+            rates.slope,
+            rates.option_im,
+            rates.option_mm,
+            rates.fee,
+            chunk,
+            out,
+            held,
+        )
         return out, held
     row = np.repeat(np.arange(n_acc), np.diff(indptr))
     pool = rates.pool[indices]

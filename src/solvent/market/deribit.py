@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import statistics
+import zlib
 from collections import defaultdict
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
 from solvent.errors import SolventInputError
+from solvent.files import decode_text, read_bytes
 from solvent.market.snapshot import MarketSnapshot, build_snapshot
 from solvent.validation import iso_timestamp
 
@@ -39,26 +42,36 @@ _REQUIRED = (
 )
 
 
-def _open(path: Path) -> TextIO:
+def _open(path: Path, field: str = "chain") -> TextIO:
+    """The CSV text of ``path`` (gunzipped for ``.gz``), read through :mod:`solvent.files`."""
+    data = read_bytes(path, field)
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise SolventInputError(field, f"{str(path)!r}: not a gzip file ({exc})") from None
+    return io.StringIO(decode_text(data, field, repr(str(path))), newline="")
 
 
 def read_chain_rows(path: str | Path) -> list[dict[str, str]]:
     """The rows of a Deribit chain CSV, checked for the columns the loader needs."""
     with _open(Path(path)) as fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise SolventInputError(f"{path}:columns", f"missing column {missing[0]!r}")
-        return list(reader)
+        try:
+            missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise SolventInputError(f"{path}:columns", f"missing column {missing[0]!r}")
+            return list(reader)
+        except csv.Error as exc:
+            raise SolventInputError(
+                "chain", f"malformed CSV at line {reader.line_num}: {exc}"
+            ) from None
 
 
 def _float(row: dict[str, str], column: str, line: int) -> float:
     try:
-        return float(row[column])
-    except ValueError:
+        return float(row[column])  # NaN/inf are refused naming the snapshot field
+    except (TypeError, ValueError):
         raise SolventInputError(f"line {line}.{column}", f"not a number: {row[column]!r}") from None
 
 
@@ -119,13 +132,26 @@ def read_perpetual_marks(path: str | Path, snapshot_file: str | None = None) -> 
 
     A file that covers several chain snapshots (a ``snapshot_file`` column) is filtered to the rows
     of ``snapshot_file`` (the chain CSV's file name) when that is given."""
-    with _open(Path(path)) as fh:
-        return {
-            row["instrument_name"]: float(row["perp_futures_mark_price"])
-            for row in csv.DictReader(fh)
-            if row.get("perp_futures_mark_price")
-            and (snapshot_file is None or row.get("snapshot_file", snapshot_file) == snapshot_file)
-        }
+    with _open(Path(path), "perpetuals") as fh:
+        try:
+            rows = [
+                (line, row)
+                for line, row in enumerate(csv.DictReader(fh), start=2)
+                if row.get("perp_futures_mark_price")
+                and (
+                    snapshot_file is None
+                    or row.get("snapshot_file", snapshot_file) == snapshot_file
+                )
+            ]
+        except csv.Error as exc:
+            raise SolventInputError("perpetuals", f"malformed CSV: {exc}") from None
+    marks: dict[str, float] = {}
+    for line, row in rows:
+        name = row.get("instrument_name")
+        if not name:
+            raise SolventInputError(f"perpetuals:line {line}.instrument_name", "missing")
+        marks[name] = _float(row, "perp_futures_mark_price", line)
+    return marks
 
 
 def load_deribit_chain(

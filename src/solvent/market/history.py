@@ -23,7 +23,6 @@ field names the file, the line number (1-based, counting the banner and header) 
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
 from collections.abc import Iterable, Sequence
@@ -35,6 +34,7 @@ from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
+from solvent.files import csv_rows, is_directory, read_text
 
 DateArray = NDArray[np.datetime64]
 
@@ -245,16 +245,14 @@ def load_price_history(path: str | Path) -> PriceHistory:
     layout. A file: the long ``date,asset,close`` layout, or a single CryptoDataDownload file.
     """
     source = Path(path)
-    if source.is_dir():
+    if is_directory(source, "history"):
         files = sorted(p for p in source.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
         if not files:
             raise SolventInputError("history", f"no .csv files in directory {source}")
         return _merge(_read_cdd(f) for f in files)
-    if not source.is_file():
-        raise SolventInputError("history", f"no such file or directory: {source}")
     lines = _read_lines(source)
     header_line, _ = _find_header(lines)
-    first = [c.strip().lower() for c in next(csv.reader([lines[header_line]]))]
+    first = _cells(lines[header_line]) if header_line >= 0 else []
     if "unix" in first or "symbol" in first:
         return _merge([_read_cdd(source, lines)])
     return _read_long(source, lines)
@@ -267,17 +265,19 @@ def embedded_price_history() -> PriceHistory:
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SolventInputError(path.name, f"cannot read {path}: {exc}") from exc
-    return text.splitlines()
+    return read_text(path, "history").splitlines()
+
+
+def _cells(line: str) -> list[str]:
+    """Lower-cased, stripped cells of one CSV line."""
+    rows = csv_rows([line], "history")
+    return [c.strip().lower() for c in rows[0]] if rows else []
 
 
 def _find_header(lines: list[str]) -> tuple[int, list[str]]:
     """Index and lower-cased cells of the header: line 1, or line 2 after a one-line banner."""
     for i in range(min(2, len(lines))):
-        cells = [c.strip().lower() for c in next(csv.reader([lines[i]]), [])]
+        cells = _cells(lines[i])
         if "date" in cells and "close" in cells:
             return i, cells
     return -1, []
@@ -358,7 +358,7 @@ def _data_rows(
     """Non-blank rows after the header, and their ``file:line N`` locations (1-based)."""
     rows: list[list[str]] = []
     wheres: list[str] = []
-    for offset, row in enumerate(csv.reader(lines[header_line + 1 :])):
+    for offset, row in enumerate(csv_rows(lines[header_line + 1 :], "history", path.name)):
         if not row or all(not c.strip() for c in row):
             continue
         where = f"{path.name}:line {header_line + 2 + offset}"

@@ -1,4 +1,4 @@
-"""A book of accounts as columns (FORMATS.md 2): what the engine margins in one pass.
+"""A book of accounts as columns (docs/formats.md 2): what the engine margins in one pass.
 
 :class:`AccountBook` holds the same content as a list of :class:`Portfolio` (accounts, parents
 and modes, collateral, positions) as arrays: collateral as an ``(accounts, assets)`` matrix,
@@ -14,7 +14,6 @@ the one of that function (tests check that both agree on malformed books).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -25,9 +24,11 @@ from typing import Any
 import numpy as np
 
 from solvent.arrays import BoolArray, FloatArray, IntArray
+from solvent.files import read_json
 from solvent.portfolio.book import Book
 from solvent.portfolio.groups import MarginGroups, resolve_groups
 from solvent.portfolio.portfolio import (
+    MAX_AMOUNT,
     Portfolio,
     Position,
     SubAccountMode,
@@ -38,8 +39,6 @@ _ACCOUNT_FIELDS = frozenset({"account", "collateral", "positions", "parent", "mo
 _MODES = {"cross": SubAccountMode.CROSS, "isolated": SubAccountMode.ISOLATED}
 _instrument = itemgetter("instrument")
 _quantity = itemgetter("quantity")
-_EMPTY: dict[str, Any] = {}
-_NONE: list[Any] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,10 +229,10 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
         account = rec.get("account")
         if type(account) is not str or not account:
             return None
-        coll = rec.get("collateral", _EMPTY)
+        coll = rec.get("collateral")  # a missing key is the slow path's (it warns)
         if type(coll) is not dict:
             return None
-        pos = rec.get("positions", _NONE)
+        pos = rec.get("positions")
         if type(pos) is not list:
             return None
         parent = rec.get("parent")
@@ -261,7 +260,8 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
     if not set(map(type, balances)) <= {int, float}:
         return None
     try:
-        if not np.all(np.isfinite(np.array(balances, dtype=np.float64))):
+        held = np.array(balances, dtype=np.float64)
+        if not np.all(np.abs(held) <= MAX_AMOUNT):  # NaN fails too
             return None
     except OverflowError:  # a JSON integer beyond the float range
         return None
@@ -280,7 +280,7 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
         qty = np.array(quantities, dtype=np.float64)
     except OverflowError:
         return None
-    if not np.all(np.isfinite(qty)):
+    if not np.all(np.abs(qty) <= MAX_AMOUNT):  # NaN and inf fail too
         return None
     index: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -296,6 +296,8 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
             return None  # unknown parent
         else:
             parent_index.append(-1)
+    if _loops(parent_index):
+        return None  # an account that is its own parent, directly or through others
     codes: dict[str, int] = {}
     instrument_codes = [codes.setdefault(n, len(codes)) for n in instruments]
     book = _assemble(
@@ -312,6 +314,24 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
     return book, is_book
 
 
+def _loops(parent: list[int]) -> bool:
+    """Whether following parents from some account comes back to an account already on its way
+    (linear time: each account is walked once)."""
+    state = [0] * len(parent)  # 0 unseen, 1 on the current walk, 2 done
+    for start in range(len(parent)):
+        walk = []
+        node = start
+        while node >= 0 and state[node] == 0:
+            state[node] = 1
+            walk.append(node)
+            node = parent[node]
+        if node >= 0 and state[node] == 1:
+            return True
+        for k in walk:
+            state[k] = 2
+    return False
+
+
 def parse_account_book(raw: object) -> tuple[AccountBook, bool]:
     """Columns of the parsed JSON of a portfolio or a book, and whether it was a book.
 
@@ -325,7 +345,5 @@ def parse_account_book(raw: object) -> tuple[AccountBook, bool]:
 
 
 def load_account_book(path: str | Path) -> tuple[AccountBook, bool]:
-    """Read a portfolio or book JSON file (FORMATS.md 2) into columns."""
-    with Path(path).open("r", encoding="utf-8") as fh:
-        raw: Any = json.load(fh)
-    return parse_account_book(raw)
+    """Read a portfolio or book JSON file (docs/formats.md 2) into columns."""
+    return parse_account_book(read_json(path, "portfolio"))

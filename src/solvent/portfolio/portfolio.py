@@ -1,21 +1,22 @@
 """Portfolios (FORMATS.md 2): one account's collateral and signed positions.
 
 ``quantity > 0`` is long, ``< 0`` short, in units of the underlying (times the contract size).
-Collateral balances are in units of each asset (1.5 BTC), signed (negative = borrowed).
+Collateral balances are in units of each asset (1.5 BTC), signed: a negative balance is a debt
+(valued at full price with no haircut, ``debt_usd``), as on a venue after a loss.
+Both are bounded by :data:`MAX_AMOUNT` so that every downstream product and sum stays finite.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
-from solvent.errors import SolventInputError
-from solvent.validation import finite_number
+from solvent.errors import SolventInputError, warn
+from solvent.files import read_json
+from solvent.validation import number_in_range
 
 
 class SubAccountMode(StrEnum):
@@ -46,6 +47,11 @@ class Portfolio:
 
 _PORTFOLIO_FIELDS = {"account", "collateral", "positions", "parent", "mode"}
 
+MAX_AMOUNT = 1e15
+"""Largest absolute quantity of a position and largest collateral amount, in units of the asset
+(docs/formats.md, "Validation rules"): 1e15 units at the highest accepted index price (1e12 USD)
+is 1e27 USD, far inside the float range even squared."""
+
 
 def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
     """Validated :class:`Portfolio` from its JSON object; errors name the field."""
@@ -57,11 +63,15 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
     account = raw.get("account")
     if not isinstance(account, str) or not account:
         raise SolventInputError(f"{field}.account", "required (a non-empty string)")
+    for key, empty in (("collateral", "no collateral"), ("positions", "no positions")):
+        if key not in raw:
+            warn(f"{field}.{key}", f"missing: taken as {empty} (write {key!r} explicitly)")
     collateral_raw = raw.get("collateral", {})
     if not isinstance(collateral_raw, dict):
         raise SolventInputError(f"{field}.collateral", "must be an object of asset -> amount")
     collateral = {
-        str(a): finite_number(v, f"{field}.collateral.{a}") for a, v in collateral_raw.items()
+        str(a): number_in_range(v, f"{field}.collateral.{a}", -MAX_AMOUNT, MAX_AMOUNT)
+        for a, v in collateral_raw.items()
     }
     positions_raw = raw.get("positions", [])
     if not isinstance(positions_raw, list):
@@ -73,7 +83,8 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
             raise SolventInputError(pf, 'must be {"instrument": name, "quantity": number}')
         if not isinstance(p["instrument"], str) or not p["instrument"]:
             raise SolventInputError(f"{pf}.instrument", "must be a non-empty string")
-        positions.append(Position(p["instrument"], finite_number(p["quantity"], f"{pf}.quantity")))
+        quantity = number_in_range(p["quantity"], f"{pf}.quantity", -MAX_AMOUNT, MAX_AMOUNT)
+        positions.append(Position(p["instrument"], quantity))
     parent = raw.get("parent")
     mode_raw = raw.get("mode")
     if parent is not None and (not isinstance(parent, str) or not parent):
@@ -103,12 +114,31 @@ def parse_portfolio_or_book(raw: object) -> tuple[list[Portfolio], bool]:
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)
             raise SolventInputError("accounts", f"duplicate account {dup!r}")
-        known = set(names)
-        for i, p in enumerate(portfolios):
-            if p.parent is not None and p.parent not in known:
-                raise SolventInputError(f"accounts[{i}].parent", f"unknown parent {p.parent!r}")
+        _check_parents(portfolios)
         return portfolios, True
     return [parse_portfolio(raw)], False
+
+
+def _check_parents(portfolios: list[Portfolio]) -> None:
+    """Every parent is another account of the book, and following parents always ends at an
+    account without one (no account is its own parent, directly or through others)."""
+    parent_of = {p.account: p.parent for p in portfolios}
+    for i, p in enumerate(portfolios):
+        if p.parent is None:
+            continue
+        field = f"accounts[{i}].parent"
+        if p.parent == p.account:
+            raise SolventInputError(field, f"{p.account!r} cannot be its own parent")
+        if p.parent not in parent_of:
+            raise SolventInputError(field, f"unknown parent {p.parent!r}")
+        chain = [p.account]
+        node: str | None = p.parent
+        while node is not None:
+            if node in chain:
+                cycle = " -> ".join([*chain[chain.index(node) :], node])
+                raise SolventInputError(field, f"sub-accounts form a cycle: {cycle}")
+            chain.append(node)
+            node = parent_of[node]
 
 
 def load_book(path: str | Path) -> list[Portfolio]:
@@ -118,6 +148,4 @@ def load_book(path: str | Path) -> list[Portfolio]:
 
 def load_portfolio_or_book(path: str | Path) -> tuple[list[Portfolio], bool]:
     """Read a portfolio or book JSON file (FORMATS.md 2)."""
-    with Path(path).open("r", encoding="utf-8") as fh:
-        raw: Any = json.load(fh)
-    return parse_portfolio_or_book(raw)
+    return parse_portfolio_or_book(read_json(path, "portfolio"))

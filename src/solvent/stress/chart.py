@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from solvent.errors import SolventInputError
 from solvent.stress.backtest import BacktestResult
 
 
@@ -38,7 +39,10 @@ def write_chart(result: BacktestResult, path: Path) -> Path:
     ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    plt.close(fig)
+    try:
+        fig.savefig(path, format="png")
+    except OSError as exc:
+        raise SolventInputError("chart", f"{str(path)!r}: cannot write ({exc.strerror})") from None
+    finally:
+        plt.close(fig)
     return path

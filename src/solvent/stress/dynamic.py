@@ -28,6 +28,7 @@ from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.market.history import PriceHistory
 from solvent.riskstats.ewma import ewma_sigma, trailing_rms
+from solvent.validation import number_in_range
 
 Clock = Callable[[], datetime]
 
@@ -37,6 +38,10 @@ class ChangeReason(StrEnum):
     """Realized vs long-run volatility moved the target."""
     EXTERNAL_SIGNAL = "external_signal"
     """An external risk signal set a higher target than volatility."""
+
+
+MAX_MULTIPLIER = 100.0
+"""Largest floor, cap, step or sensitivity accepted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +54,13 @@ class DynamicParams:
     sensitivity: float = 1.0
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.floor <= self.cap:
+        # Finite and bounded (a multiplier of 100 is already absurd): no inf or NaN gets in.
+        number_in_range(self.floor, "dynamic.floor", 1e-6, MAX_MULTIPLIER)
+        number_in_range(self.cap, "dynamic.cap", 1e-6, MAX_MULTIPLIER)
+        number_in_range(self.max_step, "dynamic.max_step", 1e-6, MAX_MULTIPLIER)
+        number_in_range(self.sensitivity, "dynamic.sensitivity", 0.0, MAX_MULTIPLIER)
+        if not self.floor <= self.cap:
             raise SolventInputError("dynamic.floor", "need 0 < floor <= cap")
-        if self.max_step <= 0.0:
-            raise SolventInputError("dynamic.max_step", "must be > 0")
-        if self.sensitivity < 0.0:
-            raise SolventInputError("dynamic.sensitivity", "must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)

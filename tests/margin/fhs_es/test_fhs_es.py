@@ -17,6 +17,7 @@ from solvent.margin.fhs_es.model import MODEL, margin_book
 from solvent.margin.fhs_es.overlays import buffer_fraction
 from solvent.margin.fhs_es.params import Overlays, load_params, parse_params
 from solvent.margin.params import load_builtin
+from solvent.margin.protocol import Detail
 from solvent.margin.registry import register
 from solvent.market.history import PriceHistory, embedded_price_history
 from solvent.market.order_book import parse_order_book
@@ -124,7 +125,7 @@ def test_attribution_sums_to_es_and_scales_linearly() -> None:
             ),
         ]
     )
-    result = margin_book(book, m, PARAMS, explain=True)
+    result = margin_book(book, m, PARAMS, detail=Detail.EXPLAIN)
     assert result.margin.detail is not None
     pool = result.margin.detail[0].pools[0]
     assert pool.contributions is not None and pool.scenarios is not None
@@ -279,6 +280,6 @@ def test_as_of_time_cut() -> None:
 def test_a_book_without_positions_needs_no_margin() -> None:
     """Issue 8 item 9: an empty book (no instrument at all) margins to zero, no traceback."""
     book = Book.from_portfolios([portfolio("flat", USDC=10.0)])
-    result = margin_book(book, market(), PARAMS, explain=True)
+    result = margin_book(book, market(), PARAMS, detail=Detail.EXPLAIN)
     assert result.margin.initial_margin_usd.tolist() == [0.0]
     assert result.margin.maintenance_margin_usd.tolist() == [0.0]

@@ -1,4 +1,4 @@
-"""``solvent account create|deposit|withdraw|trade|check|show|audit`` (FORMATS.md 9).
+"""``solvent account create|deposit|withdraw|trade|check|show|audit`` (docs/formats.md 9).
 
 An edge only: parse the arguments, call :class:`solvent.accounts.service.AccountService` on the
 ledger at ``--db`` (default ``$SOLVENT_DB``, else ``sqlite:///solvent.db``), render one JSON object.
@@ -38,7 +38,9 @@ DbOption = Annotated[
     str | None,
     typer.Option("--db", help="SQLAlchemy URL (default: $SOLVENT_DB, else sqlite:///solvent.db)."),
 ]
-MarketOption = Annotated[str, typer.Option("--market", help="Market snapshot JSON (FORMATS 1).")]
+MarketOption = Annotated[
+    str, typer.Option("--market", help="Market snapshot JSON (docs/formats.md 1).")
+]
 NowOption = Annotated[
     str | None,
     typer.Option(
@@ -195,7 +197,7 @@ def register(app: typer.Typer) -> None:
 
         emit_json(run_or_fail(action))
 
-    @group.command("deposit")
+    @group.command("deposit", context_settings=_NEGATIVE_OK)
     def deposit(
         account_id: Annotated[str, typer.Argument(metavar="ID")],
         asset: Annotated[str, typer.Argument(metavar="ASSET")],

@@ -1,5 +1,5 @@
 """``solvent backtest --model NAME --history PATH [--asset BTC] [--side long|short]
-[--confidence 0.99] [--horizon-days 1] [--params P] [--chart PATH]`` (FORMATS.md 4)."""
+[--confidence 0.99] [--horizon-days 1] [--params P] [--chart PATH]`` (docs/formats.md 4)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from solvent.cli.output import emit_json, run_or_fail
+from solvent.files import output_path
 from solvent.market.history import load_price_history
 from solvent.stress.backtest import DEFAULT_WARMUP_DAYS, Side, run_backtest
 from solvent.stress.chart import write_chart
@@ -18,7 +19,9 @@ def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
         model: Annotated[str, typer.Option("--model", help="Margin model name.")],
-        history: Annotated[Path, typer.Option("--history", help="Price history (FORMATS.md 8).")],
+        history: Annotated[
+            Path, typer.Option("--history", help="Price history (docs/formats.md 8).")
+        ],
         asset: Annotated[str, typer.Option("--asset", help="Asset to margin.")] = "BTC",
         side: Annotated[Side, typer.Option("--side", help="One unit long or short.")] = Side.LONG,
         confidence: Annotated[
@@ -34,10 +37,20 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--warmup-days", help="Closes before the first margin day.")
         ] = DEFAULT_WARMUP_DAYS,
         chart: Annotated[
-            Path | None, typer.Option("--chart", help="PNG path (default: ./backtest_*.png).")
+            Path | None,
+            typer.Option(
+                "--chart", help="PNG path, in an existing folder (default: ./backtest_*.png)."
+            ),
         ] = None,
     ) -> None:
         """Roll a model through a price history, margining one unit each day (JSON + PNG)."""
+        target = run_or_fail(
+            lambda: output_path(
+                chart or f"backtest_{model}_{asset.strip().upper()}_{side}_{horizon_days}d.png",
+                "chart",
+                ".png",
+            )
+        )
         hist = run_or_fail(lambda: load_price_history(history))
         name = asset.strip().upper()
         result = run_or_fail(
@@ -45,6 +58,5 @@ def register(app: typer.Typer) -> None:
                 model, hist, name, side, confidence, horizon_days, params, warmup_days
             )
         )
-        target = chart or Path(f"backtest_{model}_{name}_{side}_{horizon_days}d.png")
         written = write_chart(result, target)
         emit_json(result.to_json(str(written)))

@@ -22,7 +22,9 @@ def parse_assets(text: str | None) -> list[str] | None:
 def register(app: typer.Typer) -> None:
     @app.command("correlation")
     def correlation(
-        history: Annotated[Path, typer.Option("--history", help="Price history (FORMATS.md 8).")],
+        history: Annotated[
+            Path, typer.Option("--history", help="Price history (docs/formats.md 8).")
+        ],
         ewma_lambda: Annotated[
             float, typer.Option("--ewma-lambda", help="EWMA decay in (0, 1).")
         ] = 0.97,

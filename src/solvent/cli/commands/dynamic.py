@@ -61,7 +61,9 @@ def replay_to_json(result: DynamicReplay, params: DynamicParams) -> dict[str, An
 def register(app: typer.Typer) -> None:
     @app.command("dynamic")
     def dynamic(
-        history: Annotated[Path, typer.Option("--history", help="Price history (FORMATS.md 8).")],
+        history: Annotated[
+            Path, typer.Option("--history", help="Price history (docs/formats.md 8).")
+        ],
         asset: Annotated[str, typer.Option("--asset")] = "BTC",
         floor: Annotated[float, typer.Option("--floor")] = 1.0,
         cap: Annotated[float, typer.Option("--cap")] = 3.0,

@@ -35,7 +35,9 @@ def _size(path: Path) -> int:
 def register(app: typer.Typer) -> None:
     @app.command("margin")
     def margin(
-        portfolio: Annotated[Path, typer.Argument(help="Portfolio or book JSON (FORMATS.md 2).")],
+        portfolio: Annotated[
+            Path, typer.Argument(help="Portfolio or book JSON (docs/formats.md 2).")
+        ],
         market: Annotated[Path, typer.Option("--market", help="Market snapshot JSON.")],
         model: Annotated[str, typer.Option("--model", help="Margin model name.")] = "standard",
         params: Annotated[
@@ -56,22 +58,20 @@ def register(app: typer.Typer) -> None:
             typer.Option("--timings", help='Print where the time went on stderr ({"timings"}).'),
         ] = False,
     ) -> None:
-        """Initial and maintenance margin of a portfolio or a whole book (FORMATS.md 3)."""
+        """Initial and maintenance margin of a portfolio or a whole book (docs/formats.md 3)."""
         run_or_fail(lambda: get_model(resolve_alias(model, params)))
         steps = [s.value for s in Stage]
         show = wanted(_size(portfolio), progress)
         bar = StageBar(steps, "solvent margin") if show else None
         stages = Stages(bar)
+        # Bad input raises out of the bar (which then closes) to the CLI's guard, so that the
+        # one error line is the last thing on stderr.
         with bar if bar is not None else contextlib.nullcontext():
             with stages(Stage.LOAD):
-                accounts, is_book = run_or_fail(lambda: load_account_book(portfolio))
-                snapshot = run_or_fail(lambda: load_market(market))
+                accounts, is_book = load_account_book(portfolio)
+                snapshot = load_market(market)
             detail = Detail.EXPLAIN if explain else Detail.ACCOUNTS
-            run = run_or_fail(
-                lambda: margin_accounts(
-                    accounts, snapshot, model, params, detail=detail, stages=stages
-                )
-            )
+            run = margin_accounts(accounts, snapshot, model, params, detail=detail, stages=stages)
             with stages(Stage.RENDER):
                 emit_json(margin_json(run, explain, is_book=is_book))
                 sys.stdout.flush()

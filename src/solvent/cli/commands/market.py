@@ -18,15 +18,16 @@ from solvent.cli.output import emit_json, fail, run_or_fail
 
 
 def deribit_market_json(chain: Path, perpetuals: Path | None) -> dict[str, Any]:
-    """The FORMATS 1 market object of a Deribit chain CSV (and optional perpetual marks CSV)."""
+    """The market object (docs/formats.md 1) of a Deribit chain CSV and optional perpetual marks."""
     from solvent.errors import SolventInputError
+    from solvent.files import is_directory
     from solvent.market.deribit import chain_to_records, read_chain_rows, read_perpetual_marks
     from solvent.market.snapshot import build_snapshot
-    from solvent.validation import iso_timestamp
+    from solvent.validation import iso_timestamp, iso_utc
 
     for path, field in ((chain, "CHAIN"), (perpetuals, "--perpetuals")):
-        if path is not None and not path.is_file():
-            what = "a directory" if path.is_dir() else "no such file"
+        if path is not None and (is_directory(path, field) or not path.exists()):
+            what = "a directory" if is_directory(path, field) else "no such file"
             raise SolventInputError(field, f"{str(path)!r}: {what}")
     marks = None
     if perpetuals is not None:
@@ -35,7 +36,7 @@ def deribit_market_json(chain: Path, perpetuals: Path | None) -> dict[str, Any]:
     as_of, index, records = chain_to_records(read_chain_rows(chain), marks)
     when = iso_timestamp(as_of, "timestamp")
     build_snapshot(when, index, {}, records)  # refuse now what `--market` would refuse later
-    stamp = when.isoformat().replace("+00:00", "Z")
+    stamp = iso_utc(when)
     return {"as_of": stamp, "index": index, "rates": {}, "instruments": records}
 
 
@@ -65,8 +66,10 @@ def register(app: typer.Typer) -> None:
         if out is None:
             emit_json(market)
             return
-        if out.parent and not out.parent.is_dir():
-            fail(f"--out: directory {str(out.parent)!r} does not exist")
-        if out.suffix.lower() != ".json":
-            fail(f"--out: {str(out)!r} must end in .json")
-        out.write_text(json.dumps(market, allow_nan=False) + "\n", encoding="utf-8")
+        from solvent.files import output_path
+
+        target = run_or_fail(lambda: output_path(out, "--out", ".json"))
+        try:
+            target.write_text(json.dumps(market, allow_nan=False) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"--out: {str(out)!r}: cannot write ({exc.strerror})")

@@ -11,15 +11,16 @@ from solvent.cli.output import emit_json, run_or_fail
 from solvent.engine.pricing import price_instruments
 from solvent.engine.views import priced_to_json
 from solvent.market.snapshot import load_market
+from solvent.validation import iso_utc
 
 
 def register(app: typer.Typer) -> None:
     @app.command("price")
     def price(
-        market: Annotated[Path, typer.Argument(help="Market snapshot JSON (FORMATS.md 1).")],
+        market: Annotated[Path, typer.Argument(help="Market snapshot JSON (docs/formats.md 1).")],
     ) -> None:
         """Every instrument: mark, IV, forward, delta, gamma, vega, theta (JSON)."""
         snapshot = run_or_fail(lambda: load_market(market))
         priced = run_or_fail(lambda: price_instruments(snapshot))
-        as_of = snapshot.as_of.isoformat().replace("+00:00", "Z")
+        as_of = iso_utc(snapshot.as_of)
         emit_json(priced_to_json(as_of, priced))

@@ -1,6 +1,7 @@
 """``solvent simm CRIF.csv [--simm-version 2.6] [--mpor-days 10|1] [--currency USD]``.
 
-Output (FORMATS.md 7), one JSON object: ``simm`` (USD), ``currency``, ``version``, ``mpor_days``,
+Output (docs/formats.md 7), one JSON object: ``simm`` (USD), ``currency``, ``version``,
+``mpor_days``,
 ``product_classes`` {RatesFX|Credit|Equity|Commodity: {``total``, ``risk_classes`` {InterestRate|
 CreditQualifying|CreditNonQualifying|Equity|Commodity|FX: {``total``, ``delta``, ``vega``,
 ``curvature``, ``base_corr``}}}}, listing the product and risk classes present in the CRIF.
@@ -27,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("simm")
     def simm(
-        crif: Annotated[Path, typer.Argument(help="CRIF CSV file (FORMATS.md 7).")],
+        crif: Annotated[Path, typer.Argument(help="CRIF CSV file (docs/formats.md 7).")],
         simm_version: Annotated[
             str, typer.Option("--simm-version", help="ISDA SIMM version (2.6).")
         ] = "2.6",

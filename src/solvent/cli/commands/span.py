@@ -1,7 +1,7 @@
 """``solvent span PORTFOLIO --risk-params SPAN.json``: SPAN requirement from supplied risk arrays.
 
-Output (FORMATS.md 6), one JSON object: ``currency``, ``combined_commodities`` (per held combined
-commodity: ``scan_risk``, ``intra_spread_charge``, ``inter_spread_credit``,
+Output (docs/formats.md 6), one JSON object: ``currency``, ``combined_commodities`` (per held
+combined commodity: ``scan_risk``, ``intra_spread_charge``, ``inter_spread_credit``,
 ``short_option_minimum``, ``requirement``), ``requirement`` (their sum). Optional extra fields:
 ``account``; per combined commodity ``initial_requirement`` (requirement x maintenance_to_initial),
 ``time_risk``, ``net_delta``, ``weighted_price_risk``, ``worst_scenario`` {index (0-based), label}
@@ -32,7 +32,7 @@ def _amount(x: float) -> float:
 
 
 def render_span_result(result: SpanResult, account: str | None = None) -> dict[str, Any]:
-    """The FORMATS.md 6 output object of one SPAN result (plus the optional extra fields)."""
+    """The docs/formats.md 6 output object of one SPAN result (plus the optional extra fields)."""
     ccs: dict[str, Any] = {}
     for cc in result.combined_commodities:
         entry: dict[str, Any] = {
@@ -73,9 +73,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("span")
     def span(
-        portfolio: Annotated[Path, typer.Argument(help="Portfolio JSON (FORMATS.md 2).")],
+        portfolio: Annotated[Path, typer.Argument(help="Portfolio JSON (docs/formats.md 2).")],
         risk_params: Annotated[
-            Path, typer.Option("--risk-params", help="SPAN risk parameter file (FORMATS.md 6).")
+            Path,
+            typer.Option("--risk-params", help="SPAN risk parameter file (docs/formats.md 6)."),
         ],
     ) -> None:
         """SPAN requirement of PORTFOLIO from the supplied risk arrays (JSON on stdout)."""

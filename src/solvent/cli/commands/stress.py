@@ -14,6 +14,7 @@ from solvent.market.snapshot import load_market
 from solvent.portfolio.account_book import load_account_book
 from solvent.stress.apply import stress_book
 from solvent.stress.library import StressScenario, stress_library
+from solvent.validation import iso_utc
 
 
 def _pick(library: dict[str, StressScenario], names: list[str] | None) -> list[StressScenario]:
@@ -30,7 +31,7 @@ def _pick(library: dict[str, StressScenario], names: list[str] | None) -> list[S
 def register(app: typer.Typer) -> None:
     @app.command("stress")
     def stress(
-        book: Annotated[Path, typer.Argument(help="Portfolio or book JSON (FORMATS.md 2).")],
+        book: Annotated[Path, typer.Argument(help="Portfolio or book JSON (docs/formats.md 2).")],
         market: Annotated[Path, typer.Option("--market", help="Market snapshot JSON.")],
         scenario: Annotated[
             list[str] | None, typer.Option("--scenario", help="Scenario name (repeatable).")
@@ -47,6 +48,4 @@ def register(app: typer.Typer) -> None:
         )
         chosen = run_or_fail(lambda: _pick(stress_library(hist), scenario))
         results = run_or_fail(lambda: stress_book(accounts, snapshot, chosen))
-        emit_json(
-            {"as_of": snapshot.as_of.isoformat(), "scenarios": [r.to_json() for r in results]}
-        )
+        emit_json({"as_of": iso_utc(snapshot.as_of), "scenarios": [r.to_json() for r in results]})

@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 
 from solvent.arrays import BoolArray, FloatArray, IntArray
 from solvent.errors import SolventInputError
+from solvent.validation import shown
 
 SECONDS_PER_YEAR = 31_536_000.0
 SECONDS_PER_DAY = 86_400.0
@@ -322,7 +323,7 @@ def market_from_arrays(
     unknown = np.flatnonzero(~np.isin(kinds, ["option", "perpetual", "spot"]))
     if unknown.size:
         bad = int(unknown[0])
-        raise SolventInputError(f"kind[{bad}]", f"unknown instrument kind {kinds[bad]!r}")
+        raise SolventInputError(f"kind[{bad}]", f"unknown instrument kind {shown(kinds[bad])}")
     is_opt = kinds == "option"
     perp_pos = float(qty[kinds == "perpetual"].sum())
     base_pos = float(qty[kinds == "spot"].sum())

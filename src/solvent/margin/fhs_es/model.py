@@ -232,15 +232,13 @@ def margin_book(
     params: FhsParams,
     *,
     history: PriceHistory | None = None,
-    detail: bool = True,
-    explain: bool = False,
+    detail: Detail = Detail.ACCOUNTS,
 ) -> FhsBookMargin:
     """One-shot fhs-es margin of ``book`` with its measures: resolve, :func:`prepare` (with an
     optional ``history`` override), :func:`book_margin`."""
     priced = PricedMarket.resolve(market, book.instruments)
     prepared = prepare(priced, book.instruments, params, history=history)
-    level = Detail.EXPLAIN if explain else Detail.ACCOUNTS if detail else Detail.TOTALS
-    return book_margin(prepared, book, level)
+    return book_margin(prepared, book, detail)
 
 
 @dataclass(frozen=True, slots=True)

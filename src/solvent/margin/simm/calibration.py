@@ -13,7 +13,6 @@ Concentration thresholds are stored in USD millions (per CRIF unit) and returned
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,7 @@ from scipy.special import ndtri
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
+from solvent.files import loads_json, read_text
 
 CALIBRATION_DIR = "calibration"
 SUPPORTED_VERSIONS: tuple[str, ...] = ("2.6", "2.6-crypto")
@@ -434,7 +434,7 @@ def load_calibration(
     A shipped calibration is read and validated once per process and then shared (it is
     frozen); a file at ``path`` is read on every call."""
     if path is not None:
-        return _parse_calibration(path.read_text(), str(path))
+        return _parse_calibration(read_text(path, "calibration"), str(path))
     if version not in SUPPORTED_VERSIONS:
         raise SolventInputError(
             "simm_version",
@@ -455,10 +455,7 @@ def _shipped(version: str, mpor_days: int) -> SimmCalibration:
 
 
 def _parse_calibration(text: str, name: str) -> SimmCalibration:
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SolventInputError(name, f"invalid JSON: {exc}") from exc
+    raw = loads_json(text, "calibration", name)
     if not isinstance(raw, dict):
         raise SolventInputError(name, "expected a JSON object")
     return calibration_from_dict(raw, name)

@@ -8,7 +8,6 @@ that cell is empty, ``Amount`` is used if ``AmountCurrency`` is USD. Amounts kee
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from solvent.errors import SolventInputError
+from solvent.files import csv_rows, read_text
+from solvent.validation import shown
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "ProductClass",
@@ -103,6 +104,11 @@ class Crif:
         )
 
 
+MAX_AMOUNT_USD = 1e15
+"""Largest absolute sensitivity amount accepted (USD): SIMM squares and sums amounts, and 1e15
+keeps every intermediate figure finite (docs/formats.md, "Validation rules")."""
+
+
 def _parse_amount(text: str, field: str) -> float:
     try:
         value = float(text)
@@ -110,6 +116,10 @@ def _parse_amount(text: str, field: str) -> float:
         raise SolventInputError(field, f"not a number: {text!r}") from None
     if not math.isfinite(value):
         raise SolventInputError(field, f"not a finite number: {text!r}")
+    if abs(value) > MAX_AMOUNT_USD:
+        raise SolventInputError(
+            field, f"{text!r} is beyond the largest amount accepted ({MAX_AMOUNT_USD:g} USD)"
+        )
     return value
 
 
@@ -121,11 +131,10 @@ def parse_crif(text: str, source: str = "crif") -> Crif:
     """
     first = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=first.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise SolventInputError(source, "empty file (expected a CRIF header row)") from None
+    table = csv_rows(io.StringIO(text), source, source, delimiter)
+    if not table:
+        raise SolventInputError(source, "empty file (expected a CRIF header row)")
+    header = [h.strip() for h in table[0]]
     header = [h.lstrip("\ufeff") for h in header]
     col = {name: i for i, name in enumerate(header)}
     for name in REQUIRED_COLUMNS:
@@ -136,7 +145,7 @@ def parse_crif(text: str, source: str = "crif") -> Crif:
 
     rows: list[list[str]] = []
     lines: list[int] = []
-    for lineno, row in enumerate(reader, start=2):
+    for lineno, row in enumerate(table[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) < width:
@@ -155,7 +164,7 @@ def parse_crif(text: str, source: str = "crif") -> Crif:
                 bad = int(np.flatnonzero(inverse.reshape(-1) == k)[0])
                 raise SolventInputError(
                     f"{source}[{line[bad]}].{name}",
-                    f"unknown {name} {cols[bad, j]!r} (supported: "
+                    f"unknown {name} {shown(cols[bad, j])} (supported: "
                     + ", ".join(
                         (pc.value for pc in PRODUCT_CLASSES)
                         if name == "ProductClass"
@@ -174,7 +183,7 @@ def parse_crif(text: str, source: str = "crif") -> Crif:
     text_amount = np.where(use_amount, amt_col, usd_col)
     try:
         amount = text_amount.astype(np.float64)
-        ok = bool(np.all(np.isfinite(amount)))
+        ok = bool(np.all(np.abs(amount) <= MAX_AMOUNT_USD))  # NaN fails too
     except ValueError:
         ok = False
     if not ok:  # find and name the first bad cell
@@ -201,4 +210,4 @@ def parse_crif(text: str, source: str = "crif") -> Crif:
 def load_crif(path: Path | str) -> Crif:
     """Read and parse the CRIF CSV file at ``path`` (see :func:`parse_crif`)."""
     p = Path(path)
-    return parse_crif(p.read_text(encoding="utf-8"), source=p.name)
+    return parse_crif(read_text(p, "crif"), source=p.name)

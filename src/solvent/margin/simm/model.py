@@ -30,6 +30,7 @@ from solvent.margin.simm.kernels import (
     group_sum,
     pair_sum_min_max,
 )
+from solvent.validation import shown
 
 StrArray = npt.NDArray[np.str_]
 
@@ -145,7 +146,7 @@ def _label_index(
         if j is None:
             bad = int(lines[np.flatnonzero(inv.reshape(-1) == i)[0]])
             raise SolventInputError(
-                f"crif[{bad}].{column}", f"unknown value {u!r} (expected one of {names})"
+                f"crif[{bad}].{column}", f"unknown value {shown(u)} (expected one of {names})"
             )
         out[i] = j
     return out[inv.reshape(-1)]

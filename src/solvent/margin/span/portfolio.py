@@ -8,7 +8,6 @@ portfolio fields (collateral, parent, mode, ...) play no part in a SPAN requirem
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from solvent.errors import SolventInputError
+from solvent.files import read_json
 from solvent.margin.span.risk_params import SpanRiskParameters
 
 
@@ -71,9 +71,4 @@ def parse_span_portfolio(raw: Any, params: SpanRiskParameters) -> SpanPortfolio:
 
 def load_span_portfolio(path: str | Path, params: SpanRiskParameters) -> SpanPortfolio:
     """Read a portfolio JSON file (FORMATS.md 2) whose instruments are ``params``' products."""
-    text = Path(path).read_text(encoding="utf-8")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SolventInputError(str(path), f"invalid JSON: {exc}") from exc
-    return parse_span_portfolio(raw, params)
+    return parse_span_portfolio(read_json(path, "portfolio"), params)

@@ -23,7 +23,6 @@ Every defect is a :class:`~solvent.errors.SolventInputError` naming the field by
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from solvent.errors import SolventInputError
+from solvent.files import read_json
 from solvent.margin.params import (
     Table,
     flag,
@@ -356,9 +356,5 @@ def make_span_parameters(
 
 def load_span_params(path: str | Path) -> SpanRiskParameters:
     """Read and validate a ``SPAN.json`` file (FORMATS.md 6)."""
-    text = Path(path).read_text(encoding="utf-8")
-    try:
-        raw = json.loads(text)  # NaN / Infinity decode to floats and are rejected per field
-    except json.JSONDecodeError as exc:
-        raise SolventInputError(str(path), f"invalid JSON: {exc}") from exc
-    return parse_span_params(raw)
+    # NaN / Infinity decode to floats and are rejected per field
+    return parse_span_params(read_json(path, "risk_params"))
