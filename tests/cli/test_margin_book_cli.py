@@ -109,3 +109,20 @@ def test_book_results_equal_each_group_margined_alone(
             pytest.approx(dict(p.components), rel=1e-9, abs=1e-9) for p in alone.margin.pools
         ]
     assert res.stderr == ""  # no progress bar for a small book on a non-terminal
+
+
+def test_progress_and_timings_go_to_stderr_only(files: tuple[Path, Path, dict[str, Any]]) -> None:
+    market_path, book_path, _ = files
+    res = CliRunner().invoke(
+        app,
+        ["margin", str(book_path), "--market", str(market_path), "--progress", "--timings"],
+    )
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.stdout)["accounts"]) == N_ACCOUNTS
+    timings = json.loads(res.stderr.strip().splitlines()[-1])["timings"]
+    assert list(timings) == ["load", "group", "prepare", "margin", "collateral", "health", "render"]
+    assert "solvent margin" in res.stderr  # the bar's title
+    quiet = CliRunner().invoke(
+        app, ["margin", str(book_path), "--market", str(market_path), "--no-progress"]
+    )
+    assert quiet.stderr == "" and quiet.stdout == res.stdout

@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 
 from helpers import BTC, ETH, market, portfolio
 from solvent.errors import SolventInputError
-from solvent.margin.deribit_pm import combine_by_correlation, load_params, margin_book
+from solvent.margin.deribit_pm import (
+    combine_by_correlation,
+    correlation_shares,
+    load_params,
+    margin_book,
+)
 from solvent.margin.protocol import Detail
 from solvent.portfolio.book import Book
 
@@ -211,3 +216,22 @@ def test_explain_contributions_add_up_to_the_worst_case(
     total = sum(c.pnl for c in pool.contributions or ())  # type: ignore[misc]
     assert -total == pytest.approx(pool.components["worst_case"], rel=1e-12)
     assert len(pool.contributions or ()) == len(positions)
+
+
+def test_correlation_shares_are_the_euler_allocation() -> None:
+    rng = np.random.default_rng(7)
+    losses = rng.uniform(0.0, 1000.0, size=(50, 3))
+    losses[0] = 0.0  # nothing to allocate: factor 1
+    dirs = rng.choice([-1.0, 0.0, 1.0], size=(50, 3))
+    corr = np.array([[1.0, 0.8, -0.3], [0.8, 1.0, 0.5], [-0.3, 0.5, 1.0]])
+    total = combine_by_correlation(losses, dirs, corr)
+    factor = correlation_shares(losses, dirs, corr, total)
+    np.testing.assert_allclose((losses * factor).sum(axis=1), total, rtol=1e-12, atol=1e-9)
+    assert np.all(factor[0] == 1.0)
+    h = 1e-4
+    for u in range(3):  # the factor is d(total)/d(L_u), by central differences
+        up, down = losses.copy(), losses.copy()
+        up[:, u] += h
+        down[:, u] -= h
+        fd = combine_by_correlation(up, dirs, corr) - combine_by_correlation(down, dirs, corr)
+        np.testing.assert_allclose(factor[1:, u], fd[1:] / (2 * h), rtol=1e-6, atol=1e-8)

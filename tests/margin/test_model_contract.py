@@ -103,16 +103,7 @@ def _contract_result(name: str) -> BookMargin:
 
 
 # Known violations, each a strict xfail that flips (and fails) once fixed.
-XFAIL = {
-    ("fhs-es", "one_account", "flat"): (
-        "fhs-es: a flat account's worst scenario (all P&L 0) is the first of its book's scenario "
-        "set, which depends on the book's underlyings"
-    ),
-    ("deribit-pm", "built_in_set", "deribit-xpm"): (
-        "deribit-pm cross mode: contributions are each underlying's raw worst-scenario USD P&L, "
-        "which do not add up to the correlation-combined worst_case on a multi-underlying account"
-    ),
-}
+XFAIL = {}
 
 
 def _cases(check: str, *variants: str) -> list[object]:

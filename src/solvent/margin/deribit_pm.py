@@ -26,7 +26,7 @@ scenario's price), and the per-underlying worst losses combine through the corre
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -339,17 +339,44 @@ def combine_by_correlation(
     with correlation 1 and same-direction losses it is their sum; with correlation 0 it is the
     root of the sum of squares (never less than the largest single loss).
     """
-    n_acc, n_u = losses.shape
-    var = np.zeros(n_acc)
-    for u in range(n_u):  # pair by pair: each account's sum in the same order whatever the book
+    var = np.zeros(losses.shape[0])
+    for u, v, weight in _correlation_terms(directions, correlation):
+        var += losses[:, u] * weight * losses[:, v]
+    out: FloatArray = np.sqrt(np.maximum(var, 0.0))
+    return out
+
+
+def _correlation_terms(
+    directions: FloatArray, correlation: FloatArray
+) -> Iterator[tuple[int, int, FloatArray]]:
+    """``(u, v, w_uv)`` for every pair of underlyings, ``w_uv`` per account: the weight of
+    ``L_u L_v`` in :func:`combine_by_correlation`'s ``total^2``. Pair by pair, so that each
+    account's sums run in the same order whatever the rest of the book."""
+    n_u = directions.shape[1]
+    for u in range(n_u):
         for v in range(n_u):
             d_u, d_v = directions[:, u], directions[:, v]
             both = (d_u != 0) & (d_v != 0)
             sign = np.where(both, d_u * d_v, 1.0)
             rho = np.where(both, correlation[u, v], abs(correlation[u, v]))
-            var += losses[:, u] * (sign * rho) * losses[:, v]
-    out: FloatArray = np.sqrt(np.maximum(var, 0.0))
-    return out
+            yield u, v, sign * rho
+
+
+def correlation_shares(
+    losses: FloatArray, directions: FloatArray, correlation: FloatArray, total: FloatArray
+) -> FloatArray:
+    """Euler allocation of :func:`combine_by_correlation` (accounts x underlyings, >= 0 or not):
+    ``share_u = L_u * d(total)/d(L_u) = L_u (W L)_u / total``, which add up to ``total`` exactly
+    (``total`` is homogeneous of degree 1 in the losses). Returned as the factor
+    ``d(total)/d(L_u) = (W L)_u / total`` by which underlying ``u``'s own P&L is scaled; 1 where
+    the total is 0 (nothing to allocate)."""
+    grad = np.zeros_like(losses)
+    for u, v, weight in _correlation_terms(directions, correlation):
+        grad[:, u] += weight * losses[:, v]
+    positive = total > 0
+    factor: FloatArray = np.ones_like(losses)
+    factor[positive] = grad[positive] / total[positive, None]
+    return factor
 
 
 @dataclass(frozen=True, slots=True)
@@ -653,7 +680,10 @@ def _segregated_contributions(
 def _cross(prep: PreparedRisk, book: Book, out: KernelOutputs, detail: Detail) -> _Assembled:
     """One USD pool. The worst scenario shown is that of the underlying with the largest loss;
     the scenario list is every underlying in turn (USD, before gain offsets). Contributions:
-    each position's USD P&L in its own underlying's worst scenario (raw, before dampening)."""
+    each position's USD P&L in its own underlying's worst scenario, scaled pro rata (as in
+    segregated mode) so that an underlying with a loss shares out exactly its counted loss
+    ``L_u``, then times that underlying's Euler factor ``d(worst_case)/d(L_u)``
+    (:func:`correlation_shares`), so that they add up to ``-worst_case``."""
     params, scenarios, risk = prep.params, prep.scenarios, prep.risk
     underlyings = prep.underlyings
     n_acc = len(book)
@@ -688,7 +718,15 @@ def _cross(prep: PreparedRisk, book: Book, out: KernelOutputs, detail: Detail) -
         row = np.repeat(np.arange(n_acc), np.diff(q.indptr))
         usd_pnl = risk.pnl * prep.settlement_usd[risk.table.settlement_code]  # RiskArray.usd_pnl
         bucket = prep.kernel.bucket_of[prep.kernel.group_of[q.indices]]
-        values = PositionValues(q.data * usd_pnl[q.indices, worst_idx[row, bucket]])
+        pnl = q.data * usd_pnl[q.indices, worst_idx[row, bucket]]
+        # As in segregated mode: an underlying with a loss shares out exactly its counted loss.
+        key = row * len(underlyings) + bucket
+        total = np.bincount(key, weights=pnl, minlength=n_acc * len(underlyings))[key]
+        counted = -losses[row, bucket]
+        pro_rata = (counted < 0.0) & (total != 0.0)
+        pnl = np.where(pro_rata, pnl * (counted / np.where(pro_rata, total, 1.0)), pnl)
+        euler = correlation_shares(losses, directions, params.correlation_of(underlyings), worst)
+        values = PositionValues(pnl * euler[row, bucket])
     pool = PoolArrays(
         currency="USD",
         initial_margin=im,

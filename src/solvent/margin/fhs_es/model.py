@@ -183,6 +183,9 @@ def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMar
     mm = params.mm_fraction * im
     pools = []
     if detail >= Detail.ACCOUNTS:
+        # A flat account has no pool, as under every other model (and so no worst scenario,
+        # which would otherwise depend on the scenario set the rest of the book brings).
+        held = np.asarray(abs(book.quantities).sum(axis=1)).ravel() > 0
         labels = fhs.scenarios.labels[fhs.main]
         worst_ref, scenarios = scenario_blocks(
             [ScenarioBlock(labels, pnl_main)],
@@ -199,6 +202,7 @@ def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMar
                 im,
                 mm,
                 {name: comps[name] for name in COMPONENTS},
+                held=held,
                 worst=worst_ref,
                 scenarios=scenarios,
                 contributions=contributions,
