@@ -1,4 +1,4 @@
-"""The margin pipeline every interface calls: a book + market -> margin results (FORMATS.md 3).
+"""The margin pipeline every interface calls: a book + market -> margin results (docs/formats.md 3).
 
 Steps, each vectorized over the whole book (no per-account Python loop on the way):
 
@@ -195,7 +195,7 @@ def margin_portfolios(
     explain: bool = False,
     stages: Stages | None = None,
 ) -> MarginRun:
-    """Margin every portfolio (FORMATS.md 2) under ``model``; ``run[i]`` is the result of the
+    """Margin every portfolio (docs/formats.md 2) under ``model``; ``run[i]`` is the result of the
     ``i``-th portfolio (input order)."""
     accounts = (
         portfolios

@@ -1,9 +1,10 @@
 """Price every instrument of a snapshot: marks and display greeks (``solvent price``).
 
-Greeks follow Deribit's display conventions (FORMATS.md 4), all from Black-76 on the forward with
-USD values: ``delta`` = N(d1) for a call and N(d1) - 1 for a put; ``gamma`` per 1 USD of forward;
-``vega`` USD per vol point (0.01); ``theta`` USD per calendar day. Delta-1 instruments: delta 1 and
-the other greeks 0. Inverse options also get ``delta_coin``, the premium-adjusted coin delta.
+Greeks follow Deribit's display conventions (docs/formats.md 4), all from Black-76 on the
+forward with USD values: ``delta`` = N(d1) for a call and N(d1) - 1 for a put; ``gamma`` per 1
+USD of forward; ``vega`` USD per vol point (0.01); ``theta`` USD per calendar day. Delta-1
+instruments: delta 1 and the other greeks 0. Inverse options also get ``delta_coin``, the
+premium-adjusted coin delta.
 """
 
 from __future__ import annotations

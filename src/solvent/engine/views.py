@@ -1,15 +1,15 @@
 """JSON views of engine results: the one place that decides what a result looks like on the wire.
 
 Every edge renders through here (the CLI today, the HTTP API next), so an endpoint is "parse ->
-engine -> view" and the shapes of FORMATS.md are written once. A view returns plain Python
+engine -> view" and the shapes of docs/formats.md are written once. A view returns plain Python
 objects (``dict``, ``list``, ``str``, ``float``, ``int``, ``None``) ready for ``json.dumps``;
 it never prints.
 
-- :func:`margin_json`: ``solvent margin`` (FORMATS.md 3) of a whole :class:`MarginRun`, built
+- :func:`margin_json`: ``solvent margin`` (docs/formats.md 3) of a whole :class:`MarginRun`, built
   from its arrays (each group's pools rendered once, however many accounts share them);
 - :func:`report_to_json`: one account's :class:`MarginReport`;
 - :func:`pool_json`: one :class:`PoolMargin`;
-- :func:`priced_to_json`: ``solvent price`` (FORMATS.md 4).
+- :func:`priced_to_json`: ``solvent price`` (docs/formats.md 4).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _account_json(
 
 
 def report_to_json(report: MarginReport, explain: bool = False) -> dict[str, Any]:
-    """FORMATS.md 3 rendering of one account's result (optional fields only where they apply)."""
+    """docs/formats.md 3 rendering of one account's result (optional fields where they apply)."""
     out = _account_json(
         report.account,
         report.margin,
@@ -96,7 +96,7 @@ def report_to_json(report: MarginReport, explain: bool = False) -> dict[str, Any
 
 
 def margin_accounts_json(run: MarginRun, explain: bool = False) -> list[dict[str, Any]]:
-    """Every account's FORMATS.md 3 result, in input order (the same objects
+    """Every account's docs/formats.md 3 result, in input order (the same objects
     :func:`report_to_json` gives account by account, built from the run's arrays)."""
     detail = run.detail
     group_of = run.groups.group_of.tolist()
@@ -131,7 +131,7 @@ def margin_accounts_json(run: MarginRun, explain: bool = False) -> list[dict[str
 
 def margin_json(run: MarginRun, explain: bool = False, *, is_book: bool = True) -> dict[str, Any]:
     """``solvent margin`` output: ``{"accounts": [...]}`` for a book, the one account's object
-    for a portfolio (FORMATS.md 3)."""
+    for a portfolio (docs/formats.md 3)."""
     accounts = margin_accounts_json(run, explain)
     return {"accounts": accounts} if is_book else accounts[0]
 
@@ -141,7 +141,7 @@ def _nullable(x: float) -> float | None:
 
 
 def priced_to_json(as_of: str, priced: PricedInstruments) -> dict[str, Any]:
-    """FORMATS.md 4 ``solvent price`` output (``delta_coin`` only where it applies)."""
+    """docs/formats.md 4 ``solvent price`` output (``delta_coin`` only where it applies)."""
     rows: list[dict[str, Any]] = []
     for i, name in enumerate(priced.table.names):
         row: dict[str, Any] = {

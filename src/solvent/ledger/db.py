@@ -25,7 +25,7 @@ DEFAULT_URL = "sqlite:///solvent.db"
 
 
 def default_url() -> str:
-    """``$SOLVENT_DB`` if set, else ``sqlite:///solvent.db`` (FORMATS.md 9)."""
+    """``$SOLVENT_DB`` if set, else ``sqlite:///solvent.db`` (docs/formats.md 9)."""
     return os.environ.get("SOLVENT_DB") or DEFAULT_URL
 
 

@@ -78,7 +78,7 @@ def _float(row: dict[str, str], column: str, line: int) -> float:
 def chain_to_records(
     rows: list[dict[str, str]], perpetual_marks: dict[str, float] | None = None
 ) -> tuple[str, dict[str, float], list[dict[str, Any]]]:
-    """(as_of, index, instrument records of FORMATS.md 1) from chain rows."""
+    """(as_of, index, instrument records of docs/formats.md 1) from chain rows."""
     if not rows:
         raise SolventInputError("rows", "the chain is empty")
     index_samples: dict[str, list[float]] = defaultdict(list)

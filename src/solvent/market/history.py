@@ -1,4 +1,4 @@
-"""Daily price histories (FORMATS.md 8): loading, validation, and joint returns.
+"""Daily price histories (docs/formats.md 8): loading, validation, and joint returns.
 
 A :class:`PriceHistory` is an immutable (dates x assets) matrix of daily closing prices in USD (or
 the quote stablecoin, USDT for the embedded Binance data), with ``NaN`` where an asset has no price
@@ -9,7 +9,7 @@ dropping dates where any requested asset is missing), not between calendar days:
 absent from the data, the next return spans the gap. :class:`JointReturns` records both ends of
 every return so a caller can see (or filter) the spans. Simple returns are ``numpy.expm1`` of them.
 
-Two input layouts are accepted (FORMATS.md 8):
+Two input layouts are accepted (docs/formats.md 8):
 
 - a directory of CryptoDataDownload daily CSVs: an optional banner line, then a header starting
   ``Unix,Date,Symbol,Open,High,Low,Close``, rows newest first (any order is accepted); the asset is

@@ -39,7 +39,7 @@ _LN2 = math.log(2.0)
 
 
 class MarkKind(StrEnum):
-    """Delta-1 instruments marked as index + basis (values match FORMATS.md ``kind``)."""
+    """Delta-1 instruments marked as index + basis (values match docs/formats.md ``kind``)."""
 
     FUTURE = "future"
     PERPETUAL = "perpetual"

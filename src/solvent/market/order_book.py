@@ -1,4 +1,4 @@
-"""Order books (FORMATS.md 5): price levels for liquidity haircuts and liquidation slippage."""
+"""Order books (docs/formats.md 5): price levels for liquidity haircuts and liquidation slippage."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The immutable market snapshot: index prices, rates, and a mark for every instrument.
 
-Built once per market update from the market JSON of FORMATS.md 1 (:func:`parse_market`,
+Built once per market update from the market JSON of docs/formats.md 1 (:func:`parse_market`,
 :func:`load_market`) or a Deribit chain (:mod:`solvent.market.deribit`); everything downstream
 (pricing, risk arrays, margin) reads it and never changes it.
 
@@ -244,7 +244,7 @@ def _value_of(option_type: OptionType | None) -> str | None:
 
 
 def parse_market(raw: object) -> MarketSnapshot:
-    """Validated snapshot from the parsed market JSON (FORMATS.md 1). Raises naming the field."""
+    """Validated snapshot from the parsed market JSON (docs/formats.md 1); errors name the field."""
     if not isinstance(raw, dict):
         raise SolventInputError("market", "must be a JSON object")
     unknown = set(raw) - _TOP_FIELDS
@@ -473,6 +473,6 @@ def _option_quotes(
 
 
 def load_market(path: str | Path) -> MarketSnapshot:
-    """Read and validate a market JSON file (FORMATS.md 1)."""
+    """Read and validate a market JSON file (docs/formats.md 1)."""
     # Bare NaN/Infinity are read as floats so that validation rejects them naming the field.
     return parse_market(read_json(path, "market"))

@@ -1,4 +1,4 @@
-"""Portfolios (FORMATS.md 2): one account's collateral and signed positions.
+"""Portfolios (docs/formats.md 2): one account's collateral and signed positions.
 
 ``quantity > 0`` is long, ``< 0`` short, in units of the underlying (times the contract size).
 Collateral balances are in units of each asset (1.5 BTC), signed: a negative balance is a debt
@@ -20,7 +20,7 @@ from solvent.validation import number_in_range
 
 
 class SubAccountMode(StrEnum):
-    """How a sub-account relates to its parent (FORMATS.md 2)."""
+    """How a sub-account relates to its parent (docs/formats.md 2)."""
 
     CROSS = "cross"
     ISOLATED = "isolated"
@@ -147,5 +147,5 @@ def load_book(path: str | Path) -> list[Portfolio]:
 
 
 def load_portfolio_or_book(path: str | Path) -> tuple[list[Portfolio], bool]:
-    """Read a portfolio or book JSON file (FORMATS.md 2)."""
+    """Read a portfolio or book JSON file (docs/formats.md 2)."""
     return parse_portfolio_or_book(read_json(path, "portfolio"))

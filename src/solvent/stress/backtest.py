@@ -1,5 +1,5 @@
 """Margin backtests: roll through a price history, margin one unit of an asset each day, compare
-with the realized loss over the horizon (FORMATS.md 4, ``solvent backtest``).
+with the realized loss over the horizon (docs/formats.md 4, ``solvent backtest``).
 
 Day ``T`` (an observation of the asset's closes ``P``, ascending): the margin is computed with
 only the closes up to ``T`` (the snapshot is as of ``T + 1 day 00:00 UTC``, when the close of
@@ -125,7 +125,7 @@ class BacktestResult:
         return out
 
     def to_json(self, chart: str | None) -> dict[str, object]:
-        """FORMATS.md 4 ``solvent backtest`` output, plus optional fields."""
+        """docs/formats.md 4 ``solvent backtest`` output, plus optional fields."""
         out: dict[str, object] = {
             "model": self.model,
             "asset": self.asset,

@@ -33,7 +33,7 @@ from solvent.portfolio.book import Book
 
 SRM_NAME = "derive-srm"
 REPORTED_MODEL = "standard"
-"""The ``model`` field of every result (FORMATS.md: the manager's published name)."""
+"""The ``model`` field of every result (docs/formats.md: the manager's published name)."""
 
 
 @dataclass(frozen=True, slots=True)

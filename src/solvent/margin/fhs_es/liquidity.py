@@ -1,7 +1,7 @@
 """Liquidity add-on: the cost of closing an account's net delta into the order book (USD).
 
-For an underlying whose order book is in the market snapshot (FORMATS.md 5), an account with net
-delta ``D`` coins (sum over its positions of quantity x delta per unit: 1 for delta-1, the
+For an underlying whose order book is in the market snapshot (docs/formats.md 5), an account with
+net delta ``D`` coins (sum over its positions of quantity x delta per unit: 1 for delta-1, the
 Black-76 forward delta for options, times the contract size) must sell ``D`` into the bids when
 ``D > 0`` and buy ``-D`` from the asks when ``D < 0``. The cost is measured against the mid::
 

@@ -5,7 +5,7 @@ The kernels (EWMA vol, filtered and raw window sums) are in :mod:`solvent.riskst
 History cut: a daily close dated ``d`` is known at ``d + 1 day 00:00 UTC`` (Binance daily candles
 close at midnight UTC), so a margin computed at ``as_of`` uses the closes dated up to
 ``as_of.date() - 1 day``. Joint returns are taken on the dates where every modelled underlying
-has a close (FORMATS.md 8; gaps make a return span more than one day).
+has a close (docs/formats.md 8; gaps make a return span more than one day).
 
 Three scenario blocks share one :class:`ScenarioSet` (columns in this order):
 

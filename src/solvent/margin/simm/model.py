@@ -91,7 +91,7 @@ class SimmResult:
     product_classes: tuple[ProductClassMargin, ...]
 
     def to_json(self) -> dict[str, Any]:
-        """The ``solvent simm`` output object (FORMATS.md section 7)."""
+        """The ``solvent simm`` output object (docs/formats.md section 7)."""
         return {
             "simm": self.simm,
             "currency": self.currency,

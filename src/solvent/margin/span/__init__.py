@@ -2,7 +2,7 @@
 
 Two sources of risk arrays:
 
-- supplied: a risk parameter file (``SPAN.json``, FORMATS.md 6) read by
+- supplied: a risk parameter file (``SPAN.json``, docs/formats.md 6) read by
   :func:`load_span_params`, a portfolio mapped onto it by :func:`load_span_portfolio`, and the
   requirement computed by :func:`span_margin` (one portfolio) or :func:`span_book` (a book);
 - computed for crypto instruments by full Black-76 revaluation: :func:`compute_risk_arrays` with

@@ -8,7 +8,7 @@ Per combined commodity (CC), for each account:
 
 1. **Scan risk**: the position-weighted sum of the products' risk arrays gives the CC's loss in
    each of the 16 scenarios; scan risk is the largest loss, or 0 when every scenario is a gain.
-   Scenarios 15/16 already hold their 35 % cover (FORMATS.md 6).
+   Scenarios 15/16 already hold their 35 % cover (docs/formats.md 6).
 2. **Time risk**: the average of the CC's losses in scenarios 1 and 2 (price unchanged, vol
    up/down); **price risk** = max(scan risk - time risk, 0).
 3. **Intra-commodity spread charge**: net composite delta per tier (sum of quantity x delta); the

@@ -358,5 +358,5 @@ def crypto_params_from_mapping(raw: Mapping[str, Any]) -> SpanCryptoParameters:
 def load_crypto_params(source: str | Path | None = None) -> SpanCryptoParameters:
     """A built-in parameter set by name (``"span-crypto"``, the default) or a TOML/JSON file
     merged over its ``base_set`` (default ``span-crypto``), as ``--params FILE`` does
-    (FORMATS.md 4)."""
+    (docs/formats.md 4)."""
     return SCHEMA.load(source)

@@ -1,4 +1,4 @@
-"""A portfolio (FORMATS.md 2) read against a SPAN risk parameter file.
+"""A portfolio (docs/formats.md 2) read against a SPAN risk parameter file.
 
 The portfolio's ``instrument`` names are product names of the file; the result is the signed
 quantity vector over the file's products (``> 0`` long, ``< 0`` short, in the product's units).
@@ -70,5 +70,5 @@ def parse_span_portfolio(raw: Any, params: SpanRiskParameters) -> SpanPortfolio:
 
 
 def load_span_portfolio(path: str | Path, params: SpanRiskParameters) -> SpanPortfolio:
-    """Read a portfolio JSON file (FORMATS.md 2) whose instruments are ``params``' products."""
+    """Read a portfolio JSON file (docs/formats.md 2) whose instruments are ``params``' products."""
     return parse_span_portfolio(read_json(path, "portfolio"), params)

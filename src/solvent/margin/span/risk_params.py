@@ -1,4 +1,4 @@
-"""SPAN risk parameter files (``SPAN.json``, FORMATS.md 6): load, validate, index.
+"""SPAN risk parameter files (``SPAN.json``, docs/formats.md 6): load, validate, index.
 
 A file holds risk arrays supplied by a clearing house (or written by hand): per combined commodity
 its products (risk array, composite delta, tier, option flag, short option minimum), its
@@ -10,7 +10,7 @@ prices) is in the file's ``currency`` per 1 long unit of the product. A risk arr
 *loss* of one long unit in a scenario: positive = loss, negative = gain. ``delta`` is the composite
 delta of one long unit in underlying (futures-equivalent) units.
 
-Optional extensions beyond FORMATS.md 6 (all optional, the file stays valid without them):
+Optional extensions beyond docs/formats.md 6 (all optional, the file stays valid without them):
 
 - ``products[].price``: the option's premium per unit, for the reported net option value;
 - ``inter_spreads[].legs[].credit_rate``: a per-leg credit rate overriding the spread's;
@@ -246,7 +246,7 @@ SPAN_FILE = Table(
         "inter_spreads": rows(_INTER, default=True),
     },
     check=_file_check,
-    source="the clearing house's SPAN file (FORMATS.md 6)",
+    source="the clearing house's SPAN file (docs/formats.md 6)",
 )
 """The fields of a ``SPAN.json`` document."""
 
@@ -355,6 +355,6 @@ def make_span_parameters(
 
 
 def load_span_params(path: str | Path) -> SpanRiskParameters:
-    """Read and validate a ``SPAN.json`` file (FORMATS.md 6)."""
+    """Read and validate a ``SPAN.json`` file (docs/formats.md 6)."""
     # NaN / Infinity decode to floats and are rejected per field
     return parse_span_params(read_json(path, "risk_params"))
