@@ -14,8 +14,8 @@ linear, that amount divided by the mark for inverse, in coin), options add their
 (``q * mark * size``; premium was paid in cash at the trade). A positive virtual amount is haircut
 like the asset; a negative one is a debt without haircut benefit.
 
-The margin requirement comes from an injected :class:`MarginFunction` (the CLI wires a model of
-:mod:`solvent.margin.registry`), so the account logic is testable on its own.
+The margin requirement comes from an injected :class:`MarginFunction` (:func:`registry_margin`,
+the registered models, is what the CLI wires), so the account logic is testable on its own.
 """
 
 from __future__ import annotations
@@ -54,8 +54,10 @@ from solvent.ledger.store import (
     RefClaimedError,
     TradeRecord,
 )
+from solvent.margin.protocol import Detail, margin_book
 from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot
+from solvent.portfolio.book import Book
 from solvent.portfolio.portfolio import Portfolio, Position, SubAccountMode
 from solvent.validation import iso_utc
 
@@ -72,6 +74,24 @@ class MarginFigures(Protocol):
 
 MarginFunction = Callable[[Portfolio, MarketSnapshot, str], MarginFigures]
 """``margin(portfolio, market, model) -> figures``: the requirement of one margin unit."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    initial_margin_usd: float
+    maintenance_margin_usd: float
+
+
+def registry_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) -> MarginFigures:
+    """The registered margin models as a :class:`MarginFunction`: the requirement (USD) of one
+    margin unit's netted positions under ``model`` with its default parameters."""
+    if not portfolio.positions:
+        get_model(model)  # an unknown model is still an error
+        return _Figures(0.0, 0.0)
+    result = margin_book(
+        get_model(model), Book.from_portfolios([portfolio]), market, detail=Detail.TOTALS
+    )
+    return _Figures(float(result.initial_margin_usd[0]), float(result.maintenance_margin_usd[0]))
 
 
 @dataclass(frozen=True, slots=True)

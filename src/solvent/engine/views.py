@@ -9,7 +9,11 @@ it never prints.
   from its arrays (each group's pools rendered once, however many accounts share them);
 - :func:`report_to_json`: one account's :class:`MarginReport`;
 - :func:`pool_json`: one :class:`PoolMargin`;
-- :func:`priced_to_json`: ``solvent price`` (docs/formats.md 4).
+- :func:`priced_to_json`: ``solvent price`` (docs/formats.md 4);
+- the ``solvent account`` results (docs/formats.md 9): :func:`health_json`, :func:`position_json`,
+  :func:`transfer_json`, :func:`trade_json`, :func:`check_json`, :func:`account_json` and
+  :func:`audit_json`. Ledger amounts are rendered as exact decimal strings in the asset's
+  precision; USD figures as numbers.
 """
 
 from __future__ import annotations
@@ -18,8 +22,13 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from solvent.accounts.health import Health
+    from solvent.accounts.service import AccountView, CheckResult, Receipt
+    from solvent.collateral.assets import AssetRegistry
     from solvent.engine.margin import MarginReport, MarginRun
     from solvent.engine.pricing import PricedInstruments
+    from solvent.ledger.model import PositionState
+    from solvent.ledger.store import AuditReport, TradeRecord
     from solvent.margin.result import AccountMargin, PoolMargin
 
 
@@ -159,3 +168,142 @@ def priced_to_json(as_of: str, priced: PricedInstruments) -> dict[str, Any]:
             row["delta_coin"] = float(priced.delta_coin[i])
         rows.append(row)
     return {"as_of": as_of, "instruments": rows}
+
+
+# --- accounts and the ledger (docs/formats.md 9) ----------------------------------------------
+
+
+def health_json(health: Health) -> dict[str, Any]:
+    """A margin unit's health: state and USD figures (``margin_ratio`` is MM / equity)."""
+    return {
+        "state": health.state.value,
+        "equity_usd": health.equity_usd,
+        "collateral_value_usd": health.collateral_value_usd,
+        "initial_margin_usd": health.initial_margin_usd,
+        "maintenance_margin_usd": health.maintenance_margin_usd,
+        "excess_usd": health.excess_usd,
+        "margin_ratio": health.margin_ratio,
+    }
+
+
+def position_json(position: PositionState) -> dict[str, Any]:
+    """One ledger position: signed quantity, average price and realized P&L (settlement asset)."""
+    return {
+        "instrument": position.instrument,
+        "quantity": float(position.quantity),
+        "average_price": float(position.average_price),
+        "realized_pnl": float(position.realized_pnl),
+    }
+
+
+def _replay(ref: str | None, replayed: bool) -> dict[str, Any]:
+    """``ref`` and ``replayed``, present when the client gave a reference."""
+    return {} if ref is None else {"ref": ref, "replayed": replayed}
+
+
+def transfer_json(
+    account: str,
+    asset: str,
+    amount: str,
+    receipt: Receipt,
+    balance: str,
+    *,
+    health: Health | None = None,
+    ref: str | None = None,
+) -> dict[str, Any]:
+    """A deposit (no ``health``) or a withdrawal: the amount as given, the operation and the
+    asset's balance after it (exact decimal strings)."""
+    return {
+        "account": account,
+        "asset": asset,
+        "amount": amount.strip(),
+        "operation": receipt.operation_id,
+        "balance": balance,
+        **({} if health is None else health_json(health)),
+        **_replay(ref, receipt.replayed),
+    }
+
+
+def trade_json(
+    account: str,
+    instrument: str,
+    quantity: float,
+    price: float,
+    booked: TradeRecord,
+    assets: AssetRegistry,
+    health: Health,
+    *,
+    ref: str | None = None,
+) -> dict[str, Any]:
+    """A booked fill: fee and realized P&L in the settlement asset (exact decimal strings), the
+    position after it and the unit's health."""
+    asset = assets.get(booked.position.settlement_asset)
+    return {
+        "account": account,
+        "instrument": instrument,
+        "quantity": quantity,
+        "price": price,
+        "operation": booked.operation_id,
+        "fee": asset.format(booked.fee_units),
+        "realized_pnl": asset.format(booked.realized_units),
+        "settlement_asset": asset.symbol,
+        "position": position_json(booked.position),
+        **health_json(health),
+        **_replay(ref, booked.replayed),
+    }
+
+
+def check_json(result: CheckResult) -> dict[str, Any]:
+    """A pre-trade check: accepted or not, why, and the unit's figures after the orders."""
+    return {
+        "accepted": result.accepted,
+        "reason": result.reason,
+        "initial_margin_usd": result.health.initial_margin_usd,
+        "maintenance_margin_usd": result.health.maintenance_margin_usd,
+        "excess_usd": result.health.excess_usd,
+        "equity_usd": result.health.equity_usd,
+        "state": result.health.state.value,
+    }
+
+
+def account_json(view: AccountView, assets: AssetRegistry) -> dict[str, Any]:
+    """``account show``: the account, its balances and positions, its margin unit's health and
+    the assets the market could not price (counted for zero)."""
+    return {
+        "account": view.account.id,
+        "parent": view.account.parent,
+        "mode": None if view.account.mode is None else view.account.mode.value,
+        "model": view.account.model,
+        "margin_unit": list(view.unit),
+        "balances": {a: assets.get(a).format(u) for a, u in sorted(view.balances.items())},
+        "positions": [position_json(p) for p in view.positions],
+        **health_json(view.health),
+        "unpriced": list(view.unpriced),
+    }
+
+
+def audit_json(report: AuditReport, assets: AssetRegistry) -> dict[str, Any]:
+    """``account audit``: per asset deposited, withdrawn and held (coin numbers, and ``held``
+    exact), every problem found, and the venue's own balances."""
+    from solvent.collateral.assets import format_decimal
+
+    def coin(symbol: str, units: int) -> float:
+        return float(assets.get(symbol).to_decimal(units))
+
+    return {
+        "ok": report.ok,
+        "assets": {
+            s: {
+                "deposited": coin(s, t.deposited),
+                "withdrawn": coin(s, t.withdrawn),
+                "held": coin(s, t.held),
+                "held_exact": format_decimal(assets.get(s).to_decimal(t.held)),
+            }
+            for s, t in report.assets.items()
+        },
+        "problems": list(report.problems),
+        "system": {
+            account: {a: assets.get(a).format(u) for a, u in sorted(balances.items())}
+            for account, balances in report.system.items()
+        },
+    }

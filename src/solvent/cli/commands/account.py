@@ -7,31 +7,32 @@ Amounts and prices are decimal strings parsed exactly; balances are printed as d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 
-from solvent.accounts.health import Health
 from solvent.accounts.service import (
     DEFAULT_MAX_MARKET_AGE,
     AccountService,
-    MarginFigures,
     MarketFreshness,
     Order,
+    registry_margin,
 )
 from solvent.cli.output import emit_json, fail, run_or_fail
-from solvent.collateral.assets import format_decimal, parse_decimal
+from solvent.collateral.assets import parse_decimal
+from solvent.engine.views import (
+    account_json,
+    audit_json,
+    check_json,
+    trade_json,
+    transfer_json,
+)
 from solvent.errors import SolventInputError
 from solvent.ledger.bands import load_price_bands
-from solvent.ledger.model import PositionState
 from solvent.ledger.store import Ledger
-from solvent.margin.protocol import Detail, margin_book
-from solvent.margin.registry import get_model
-from solvent.market.snapshot import MarketSnapshot, load_market
-from solvent.portfolio.book import Book
-from solvent.portfolio.portfolio import Portfolio, SubAccountMode
+from solvent.market.snapshot import load_market
+from solvent.portfolio.portfolio import SubAccountMode
 from solvent.validation import iso_timestamp
 
 DbOption = Annotated[
@@ -84,24 +85,6 @@ def _orders(args: list[str]) -> list[Order]:
     return orders
 
 
-@dataclass(frozen=True, slots=True)
-class _Figures:
-    initial_margin_usd: float
-    maintenance_margin_usd: float
-
-
-def engine_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) -> MarginFigures:
-    """The engine's margin models (``solvent.margin.registry``) as a :class:`MarginFunction`: the
-    requirement (USD) of one margin unit's netted positions with the model's default parameters."""
-    if not portfolio.positions:
-        get_model(model)  # an unknown model is still an error
-        return _Figures(0.0, 0.0)
-    result = margin_book(
-        get_model(model), Book.from_portfolios([portfolio]), market, detail=Detail.TOTALS
-    )
-    return _Figures(float(result.initial_margin_usd[0]), float(result.maintenance_margin_usd[0]))
-
-
 def _freshness(now: str | None, max_age: str | None) -> MarketFreshness:
     """The market-freshness rule from ``--now`` and ``--max-market-age``."""
     limit = DEFAULT_MAX_MARKET_AGE
@@ -124,41 +107,15 @@ def _service(
 ) -> AccountService:
     return AccountService(
         Ledger.open(db),
-        engine_margin,
+        registry_margin,
         freshness=freshness,
         bands=None if bands is None else load_price_bands(bands),
     )
 
 
-def _health(health: Health) -> dict[str, Any]:
-    return {
-        "state": health.state.value,
-        "equity_usd": health.equity_usd,
-        "collateral_value_usd": health.collateral_value_usd,
-        "initial_margin_usd": health.initial_margin_usd,
-        "maintenance_margin_usd": health.maintenance_margin_usd,
-        "excess_usd": health.excess_usd,
-        "margin_ratio": health.margin_ratio,
-    }
-
-
-def _position(p: PositionState) -> dict[str, Any]:
-    return {
-        "instrument": p.instrument,
-        "quantity": float(p.quantity),
-        "average_price": float(p.average_price),
-        "realized_pnl": float(p.realized_pnl),
-    }
-
-
 def _balance(service: AccountService, account: str, asset: str) -> str:
     units = service.ledger.balances(account).get(asset, 0)
     return service.ledger.assets.get(asset).format(units)
-
-
-def _replay(ref: str | None, replayed: bool) -> dict[str, Any]:
-    """``ref`` and ``replayed`` output fields, present when the client gave ``--ref``."""
-    return {} if ref is None else {"ref": ref, "replayed": replayed}
 
 
 def register(app: typer.Typer) -> None:
@@ -210,14 +167,8 @@ def register(app: typer.Typer) -> None:
         def action() -> dict[str, Any]:
             service = _service(db)
             receipt = service.deposit(account_id, asset, amount, ref=ref)
-            return {
-                "account": account_id,
-                "asset": asset,
-                "amount": amount.strip(),
-                "operation": receipt.operation_id,
-                "balance": _balance(service, account_id, asset),
-                **_replay(ref, receipt.replayed),
-            }
+            balance = _balance(service, account_id, asset)
+            return transfer_json(account_id, asset, amount, receipt, balance, ref=ref)
 
         emit_json(run_or_fail(action))
 
@@ -239,15 +190,10 @@ def register(app: typer.Typer) -> None:
             receipt, health = service.withdraw(
                 account_id, asset, amount, load_market(market), ref=ref
             )
-            return {
-                "account": account_id,
-                "asset": asset,
-                "amount": amount.strip(),
-                "operation": receipt.operation_id,
-                "balance": _balance(service, account_id, asset),
-                **_health(health),
-                **_replay(ref, receipt.replayed),
-            }
+            balance = _balance(service, account_id, asset)
+            return transfer_json(
+                account_id, asset, amount, receipt, balance, health=health, ref=ref
+            )
 
         emit_json(run_or_fail(action))
 
@@ -280,20 +226,16 @@ def register(app: typer.Typer) -> None:
             booked, health = service.trade(
                 account_id, instrument, quantity, price, load_market(market), fee, ref=ref
             )
-            asset = service.ledger.assets.get(booked.position.settlement_asset)
-            return {
-                "account": account_id,
-                "instrument": instrument,
-                "quantity": float(parse_decimal(quantity, "quantity")),
-                "price": float(parse_decimal(price, "price")),
-                "operation": booked.operation_id,
-                "fee": asset.format(booked.fee_units),
-                "realized_pnl": asset.format(booked.realized_units),
-                "settlement_asset": asset.symbol,
-                "position": _position(booked.position),
-                **_health(health),
-                **_replay(ref, booked.replayed),
-            }
+            return trade_json(
+                account_id,
+                instrument,
+                float(parse_decimal(quantity, "quantity")),
+                float(parse_decimal(price, "price")),
+                booked,
+                service.ledger.assets,
+                health,
+                ref=ref,
+            )
 
         emit_json(run_or_fail(action))
 
@@ -308,16 +250,9 @@ def register(app: typer.Typer) -> None:
         Changes nothing."""
 
         def action() -> dict[str, Any]:
-            result = _service(db).check(account_id, _orders(ctx.args), load_market(market))
-            return {
-                "accepted": result.accepted,
-                "reason": result.reason,
-                "initial_margin_usd": result.health.initial_margin_usd,
-                "maintenance_margin_usd": result.health.maintenance_margin_usd,
-                "excess_usd": result.health.excess_usd,
-                "equity_usd": result.health.equity_usd,
-                "state": result.health.state.value,
-            }
+            return check_json(
+                _service(db).check(account_id, _orders(ctx.args), load_market(market))
+            )
 
         emit_json(run_or_fail(action))
 
@@ -332,18 +267,7 @@ def register(app: typer.Typer) -> None:
         def action() -> dict[str, Any]:
             service = _service(db)
             view = service.show(account_id, load_market(market))
-            assets = service.ledger.assets
-            return {
-                "account": view.account.id,
-                "parent": view.account.parent,
-                "mode": None if view.account.mode is None else view.account.mode.value,
-                "model": view.account.model,
-                "margin_unit": list(view.unit),
-                "balances": {a: assets.get(a).format(u) for a, u in sorted(view.balances.items())},
-                "positions": [_position(p) for p in view.positions],
-                **_health(view.health),
-                "unpriced": list(view.unpriced),
-            }
+            return account_json(view, service.ledger.assets)
 
         emit_json(run_or_fail(action))
 
@@ -354,28 +278,7 @@ def register(app: typer.Typer) -> None:
         def action() -> tuple[bool, dict[str, Any]]:
             service = _service(db)
             report = service.audit()
-            assets = service.ledger.assets
-
-            def coin(symbol: str, units: int) -> float:
-                return float(assets.get(symbol).to_decimal(units))
-
-            return report.ok, {
-                "ok": report.ok,
-                "assets": {
-                    s: {
-                        "deposited": coin(s, t.deposited),
-                        "withdrawn": coin(s, t.withdrawn),
-                        "held": coin(s, t.held),
-                        "held_exact": format_decimal(assets.get(s).to_decimal(t.held)),
-                    }
-                    for s, t in report.assets.items()
-                },
-                "problems": list(report.problems),
-                "system": {
-                    account: {a: assets.get(a).format(u) for a, u in sorted(balances.items())}
-                    for account, balances in report.system.items()
-                },
-            }
+            return report.ok, audit_json(report, service.ledger.assets)
 
         ok, payload = run_or_fail(action)
         emit_json(payload)
