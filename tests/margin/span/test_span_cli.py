@@ -1,4 +1,4 @@
-"""``solvent span PORTFOLIO --risk-params SPAN.json``: the FORMATS.md 6 output contract."""
+"""``solvent span PORTFOLIO --risk-params SPAN.json``: the docs/formats.md 6 output contract."""
 
 from __future__ import annotations
 
