@@ -194,6 +194,10 @@ class Receipt:
 
 
 def _health_json(health: Health) -> dict[str, Any]:
+    """The stored form of ``health`` in a client reference's result (read back by
+    :func:`_health_from_json` when a retry replays it). Deliberately not
+    :func:`solvent.engine.views.health_json`: that is the wire view (a higher layer, free to
+    change), this is a persistence format that results already in the database depend on."""
     return {
         "equity_usd": health.equity_usd,
         "collateral_value_usd": health.collateral_value_usd,
