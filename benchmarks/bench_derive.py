@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import numpy as np
-
+from benchmarks.books import POSITIONS_PER_ACCOUNT, synthetic_book
 from solvent.margin.derive import reference
 from solvent.margin.derive.model import MODEL as PM
 from solvent.margin.derive.srm_model import MODEL as SRM
@@ -23,19 +22,8 @@ from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 
 N_ACCOUNTS = 100_000
-POSITIONS_PER_ACCOUNT = 10
 N_INSTRUMENTS = 1_000
 SAMPLE = 40
-
-
-def synthetic_book(n_accounts: int, instruments: tuple[str, ...], seed: int = 1) -> Book:
-    """``n_accounts`` accounts of 10 positions each, quantities ~ N(0, 2) rounded to 0.1."""
-    rng = np.random.default_rng(seed)
-    rows = np.repeat(np.arange(n_accounts, dtype=np.intp), POSITIONS_PER_ACCOUNT)
-    cols = rng.integers(0, len(instruments), rows.size).astype(np.intp)
-    qty = np.round(rng.normal(0.0, 2.0, rows.size), 1)
-    accounts = tuple(f"acct-{i}" for i in range(n_accounts))
-    return Book.from_arrays(accounts, instruments, rows, cols, qty)
 
 
 def _best_of(fn: Callable[[], object], repeat: int = 3) -> float:

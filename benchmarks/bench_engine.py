@@ -48,7 +48,7 @@ STAGES = ("load", "group", "prepare", "margin", "collateral", "health", "render"
 
 
 def sample_market(path: Path) -> dict[str, Any]:
-    """The embedded Deribit sample as market JSON (FORMATS.md 1), written to ``path``."""
+    """The embedded Deribit sample as market JSON (docs/formats.md 1), written to ``path``."""
     base = resources.files("solvent.data") / "deribit"
     with (
         resources.as_file(base / EMBEDDED_SNAPSHOT) as chain,

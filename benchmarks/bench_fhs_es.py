@@ -16,29 +16,16 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
+from benchmarks.books import synthetic_book
 from solvent.margin.fhs_es.model import MODEL, margin_book
 from solvent.margin.fhs_es.params import parse_params
 from solvent.margin.params import load_builtin
 from solvent.margin.protocol import Detail, PricedMarket
 from solvent.market.deribit import load_embedded_chain
-from solvent.portfolio.book import Book
 from solvent.riskstats.tail import es_var
 
-POSITIONS_PER_ACCOUNT = 10
 N_INSTRUMENTS = 1000
 N_ACCOUNTS = 100_000
-
-
-def synthetic_book(n_accounts: int, instruments: tuple[str, ...], seed: int = 1) -> Book:
-    rng = np.random.default_rng(seed)
-    rows = np.repeat(np.arange(n_accounts, dtype=np.intp), POSITIONS_PER_ACCOUNT)
-    cols = rng.integers(0, len(instruments), rows.size).astype(np.intp)
-    qty = np.round(rng.normal(0.0, 2.0, rows.size), 1)
-    return Book.from_arrays(
-        tuple(f"acct-{i}" for i in range(n_accounts)), instruments, rows, cols, qty
-    )
 
 
 def main() -> None:

@@ -25,8 +25,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import numpy as np
-
+from benchmarks.books import POSITIONS_PER_ACCOUNT, synthetic_book
 from solvent.margin import deribit_pm
 from solvent.margin.protocol import Detail, PricedMarket
 from solvent.margin.registry import MODEL_MODULES, get_model
@@ -34,7 +33,6 @@ from solvent.market.deribit import load_embedded_chain
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 
-POSITIONS_PER_ACCOUNT = 10
 N_INSTRUMENTS = 1000
 BOOK_ACCOUNTS = 100_000
 BIG_ACCOUNTS = 1_000_000
@@ -42,17 +40,6 @@ WHOLE_BOOK_BUDGET_S = 20.0
 """A whole-book run estimated longer than this is extrapolated from the largest size below it."""
 ONE_BY_ONE_BUDGET_S = 10.0
 """A one-by-one run of the whole book estimated longer than this is timed on a sample."""
-
-
-def synthetic_book(n_accounts: int, instruments: tuple[str, ...], seed: int = 1) -> Book:
-    """``n_accounts`` accounts of 10 positions each, uniform over ``instruments``, quantities
-    normal(0, 2) rounded to 0.1 (a few round to 0: explicit zero positions)."""
-    rng = np.random.default_rng(seed)
-    rows = np.repeat(np.arange(n_accounts, dtype=np.intp), POSITIONS_PER_ACCOUNT)
-    cols = rng.integers(0, len(instruments), rows.size).astype(np.intp)
-    qty = np.round(rng.normal(0.0, 2.0, rows.size), 1)
-    accounts = tuple(f"acct-{i}" for i in range(n_accounts))
-    return Book.from_arrays(accounts, instruments, rows, cols, qty)
 
 
 def _best_of(fn: Callable[[], Any], repeat: int = 3) -> float:

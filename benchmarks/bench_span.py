@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from benchmarks.bench_margin import synthetic_book
+from benchmarks.books import synthetic_book
 from solvent.margin.protocol import Detail, PricedMarket
 from solvent.margin.registry import get_model
 from solvent.margin.span import parse_span_params, span_book

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from solvent.market.snapshot import MarketSnapshot, parse_market
@@ -31,3 +32,18 @@ def market(extra: list[dict[str, Any]] | None = None, **index: float) -> MarketS
 
 def portfolio(account: str, *positions: tuple[str, float], **collateral: float) -> Portfolio:
     return Portfolio(account, dict(collateral), tuple(Position(n, q) for n, q in positions))
+
+
+@dataclass(frozen=True)
+class Flat:
+    initial_margin_usd: float
+    maintenance_margin_usd: float
+
+
+def flat_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) -> Flat:
+    """An injected margin requirement: 10 % IM / 5 % MM of each position's USD notional at the
+    mark, so every number can be computed by hand."""
+    notional = sum(
+        abs(p.quantity) * market.quote(p.instrument).mark_price_usd for p in portfolio.positions
+    )
+    return Flat(0.10 * notional, 0.05 * notional)

@@ -1,8 +1,8 @@
 """Each package imports only from packages above it in the data flow (docs/architecture.md).
 
 No exemptions: the order below is the list of docs/architecture.md (plus the leaf modules
-``arrays``, ``errors``, ``validation`` and ``data`` at the top), and a package may import only
-itself and the packages before it. Function-level imports count like module-level ones.
+``arrays``, ``errors``, ``validation``, ``files`` and ``data`` at the top), and a package may
+import only itself and the packages before it. Function-level imports count like module-level ones.
 """
 
 from __future__ import annotations

@@ -8,6 +8,12 @@ having been changed.
 from __future__ import annotations
 
 
+def one_line(text: object) -> str:
+    """``text`` (as ``str``) with every run of whitespace (newlines included) collapsed to one
+    space: how every message reaches stderr."""
+    return " ".join(str(text).split())
+
+
 class SolventError(Exception):
     """Base class of every error the engine raises on purpose."""
 

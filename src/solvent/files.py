@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from solvent.errors import SolventInputError
+from solvent.errors import SolventInputError, one_line
 
 MAX_INPUT_BYTES = 1 << 30
 """Largest input file read (1 GiB): larger files are refused rather than exhausting memory."""
@@ -204,8 +204,3 @@ def csv_rows(
             field, f"{source}: malformed CSV at line {reader.line_num}: {one_line(str(exc))}"
         ) from None
     return rows
-
-
-def one_line(text: str) -> str:
-    """``text`` with every run of whitespace (newlines included) collapsed to one space."""
-    return " ".join(text.split())

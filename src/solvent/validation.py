@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from solvent.errors import SolventInputError
+from solvent.errors import SolventInputError, one_line
 
 _SHOWN_CHARS = 40
 
@@ -30,7 +30,7 @@ def shown(value: object) -> str:
         text = f"an integer of {value.bit_length()} bits"
     else:
         text = repr(value)
-    text = " ".join(text.split())
+    text = one_line(text)
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 

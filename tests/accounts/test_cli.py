@@ -1,4 +1,4 @@
-"""``solvent account`` end to end (FORMATS.md 9): shapes, exact decimal strings, refusals."""
+"""``solvent account`` end to end (docs/formats.md 9): shapes, exact decimal strings, refusals."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ USD notional at the mark, so every number below can be computed by hand."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from helpers import flat_margin
 from solvent.accounts.health import HealthState, health_codes
 from solvent.accounts.service import AccountService, MarketFreshness, Order, trade_terms
 from solvent.errors import SolventInputError
@@ -19,20 +19,7 @@ from solvent.ledger import schema
 from solvent.ledger.model import EXTERNAL, Reason, transfer
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot, parse_market
-from solvent.portfolio.portfolio import Portfolio, SubAccountMode
-
-
-@dataclass(frozen=True)
-class Flat:
-    initial_margin_usd: float
-    maintenance_margin_usd: float
-
-
-def flat_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) -> Flat:
-    notional = sum(
-        abs(p.quantity) * market.quote(p.instrument).mark_price_usd for p in portfolio.positions
-    )
-    return Flat(0.10 * notional, 0.05 * notional)
+from solvent.portfolio.portfolio import SubAccountMode
 
 
 def market(btc: float, eth: float) -> MarketSnapshot:

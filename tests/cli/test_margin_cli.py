@@ -1,4 +1,4 @@
-"""``solvent margin`` keeps the FORMATS.md 3 shape, for a portfolio, a book and --explain."""
+"""``solvent margin`` keeps the docs/formats.md 3 shape, for a portfolio, a book and --explain."""
 
 from __future__ import annotations
 

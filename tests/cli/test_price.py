@@ -1,4 +1,4 @@
-"""``solvent price MARKET`` (FORMATS.md 4): output shape, values against QuantLib, and clean
+"""``solvent price MARKET`` (docs/formats.md 4): output shape, values against QuantLib, and clean
 failures (stderr, non-zero exit, nothing on stdout)."""
 
 from __future__ import annotations

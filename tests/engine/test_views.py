@@ -1,5 +1,5 @@
 """JSON views: a whole run rendered from arrays equals each account's report rendered alone, in
-the FORMATS.md 3 shape; ``solvent price``'s view keeps its shape."""
+the docs/formats.md 3 shape; ``solvent price``'s view keeps its shape."""
 
 from __future__ import annotations
 

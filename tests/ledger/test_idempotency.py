@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from test_money import AT_THE_MARKET, MARK, MARKET, flat_margin, rows
+from test_money import AT_THE_MARKET, MARK, MARKET, rows
 from typer.testing import CliRunner
 
+from helpers import flat_margin
 from solvent.accounts.service import AccountService, MarketFreshness
 from solvent.cli.main import app
 from solvent.errors import SolventInputError

@@ -5,7 +5,6 @@ crashing, and collateral the market cannot price counted for zero without blocki
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
@@ -13,14 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from helpers import Flat, flat_margin
 from solvent.accounts.service import AccountService, MarketFreshness, Order, trade_terms
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.bands import load_price_bands, parse_price_bands
 from solvent.ledger.model import EXTERNAL, VENUE, AccountKind, Reason, balance_problem, transfer
 from solvent.ledger.store import Ledger, Overdraft
-from solvent.market.snapshot import MarketSnapshot, parse_market
-from solvent.portfolio.portfolio import Portfolio
+from solvent.market.snapshot import parse_market
 
 MARK = 93_700.0
 MARKET = parse_market(
@@ -37,20 +36,6 @@ MARKET = parse_market(
     }
 )
 AT_THE_MARKET = MarketFreshness(clock=lambda: MARKET.as_of)
-
-
-@dataclass(frozen=True)
-class Flat:
-    initial_margin_usd: float
-    maintenance_margin_usd: float
-
-
-def flat_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) -> Flat:
-    """10 % IM / 5 % MM of each position's USD notional at the mark."""
-    notional = sum(
-        abs(p.quantity) * market.quote(p.instrument).mark_price_usd for p in portfolio.positions
-    )
-    return Flat(0.10 * notional, 0.05 * notional)
 
 
 @pytest.fixture

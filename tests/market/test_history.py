@@ -1,4 +1,5 @@
-"""Price-history loader (FORMATS.md 8) on the shipped CryptoDataDownload files and on bad files.
+"""Price-history loader (docs/formats.md 8) on the shipped CryptoDataDownload files and on bad
+files.
 
 External references: the raw CSV files themselves (read here independently with the csv module),
 and well-known market history (BTC lost about 40 % on 2020-03-12, its worst day in the data).

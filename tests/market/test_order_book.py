@@ -1,4 +1,5 @@
-"""Order books of FORMATS.md 5: best level first, positive finite levels, errors name the level."""
+"""Order books of docs/formats.md 5: best level first, positive finite levels, errors name the
+level."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The market snapshot of FORMATS.md 1: parsing, derived marks and forwards, rejection of bad input
-with the offending field named, and immutability."""
+"""The market snapshot of docs/formats.md 1: parsing, derived marks and forwards, rejection of bad
+input with the offending field named, and immutability."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from solvent.errors import SolventInputError
 from solvent.instruments.terms import InstrumentKind, Settlement
 from solvent.market.snapshot import MarketSnapshot, load_market, parse_market
 
-# FORMATS.md 1, verbatim.
+# docs/formats.md 1, verbatim.
 EXAMPLE = """
 {
   "as_of": "2024-06-17T10:22:20.501Z",

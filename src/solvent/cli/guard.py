@@ -29,17 +29,12 @@ from typer import _click
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
-from solvent.errors import SolventError, SolventWarning
+from solvent.errors import SolventError, SolventWarning, one_line
 
 PREFIX = "solvent: error: "
 BAD_INPUT = 2
 MAX_WARNINGS = 20
 """Warnings printed after a command; more are counted in one last line."""
-
-
-def one_line(text: str) -> str:
-    """``text`` with every run of whitespace (newlines included) collapsed to one space."""
-    return " ".join(str(text).split())
 
 
 def fail(message: str, code: int = BAD_INPUT) -> NoReturn:

@@ -1,19 +1,18 @@
-"""Shared rendering for the CLI: one JSON object on stdout; errors on stderr, non-zero exit."""
+"""Shared rendering for the CLI: one JSON object on stdout; errors on stderr, non-zero exit.
+
+Commands do not catch the engine's errors: :class:`solvent.cli.guard.OneLineErrors` turns every
+:class:`~solvent.errors.SolventError` into one line on stderr and exit 2, for every command."""
 
 from __future__ import annotations
 
 import json
 import math
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import numpy as np
 
 from solvent.cli import guard
-from solvent.errors import SolventError
-
-T = TypeVar("T")
 
 
 def _to_jsonable(value: Any) -> Any:
@@ -43,12 +42,3 @@ def emit_json(payload: dict[str, Any]) -> None:
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` as one line on stderr and exit with ``code`` (non-zero)."""
     guard.fail(message, code)
-
-
-def run_or_fail(action: Callable[[], T]) -> T:
-    """Run ``action``; turn the engine's own errors (bad input, unreadable files: every loader
-    reads through :mod:`solvent.files`) into one line on stderr and exit 2."""
-    try:
-        return action()
-    except SolventError as exc:
-        fail(str(exc))

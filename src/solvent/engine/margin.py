@@ -158,16 +158,9 @@ def margin_accounts(
     with stages(Stage.COLLATERAL):
         equity = book_equity(balances, accounts.assets, book.quantities, priced)
     with stages(Stage.HEALTH):
-        if result.detail is not None:
-            initial = np.fromiter(
-                (d.initial_margin_usd for d in result.detail), np.float64, len(book)
-            )
-            maintenance = np.fromiter(
-                (d.maintenance_margin_usd for d in result.detail), np.float64, len(book)
-            )
-        else:
-            initial = np.asarray(result.initial_margin_usd, dtype=np.float64)
-            maintenance = np.asarray(result.maintenance_margin_usd, dtype=np.float64)
+        # The totals arrays: every model's detail repeats them exactly (the model contract test).
+        initial = np.asarray(result.initial_margin_usd, dtype=np.float64)
+        maintenance = np.asarray(result.maintenance_margin_usd, dtype=np.float64)
         positive = equity.equity_usd > 0
         ratio = np.full(len(book), np.nan)
         np.divide(maintenance, equity.equity_usd, out=ratio, where=positive)

@@ -1,4 +1,4 @@
-"""``solvent simm``: the FORMATS.md 7 output shape and clean errors."""
+"""``solvent simm``: the docs/formats.md 7 output shape and clean errors."""
 
 from __future__ import annotations
 

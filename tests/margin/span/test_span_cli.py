@@ -1,4 +1,4 @@
-"""``solvent span PORTFOLIO --risk-params SPAN.json``: the FORMATS.md 6 output contract."""
+"""``solvent span PORTFOLIO --risk-params SPAN.json``: the docs/formats.md 6 output contract."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from span_helpers import DATA
 from typer.testing import CliRunner
 
 from solvent.cli.commands import span as span_command
+from solvent.cli.guard import OneLineErrors
 
 # The command alone on its own app, as solvent.cli.main registers it (keeps this test independent
-# of the other commands).
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+# of the other commands), under the same guard that turns errors into one line on stderr.
+app = typer.Typer(cls=OneLineErrors, add_completion=False, pretty_exceptions_enable=False)
 span_command.register(app)
 
 

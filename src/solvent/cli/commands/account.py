@@ -19,7 +19,7 @@ from solvent.accounts.service import (
     Order,
     registry_margin,
 )
-from solvent.cli.output import emit_json, fail, run_or_fail
+from solvent.cli.output import emit_json, fail
 from solvent.collateral.assets import parse_decimal
 from solvent.engine.views import (
     account_json,
@@ -152,7 +152,7 @@ def register(app: typer.Typer) -> None:
                 "model": record.model,
             }
 
-        emit_json(run_or_fail(action))
+        emit_json(action())
 
     @group.command("deposit", context_settings=_NEGATIVE_OK)
     def deposit(
@@ -170,7 +170,7 @@ def register(app: typer.Typer) -> None:
             balance = _balance(service, account_id, asset)
             return transfer_json(account_id, asset, amount, receipt, balance, ref=ref)
 
-        emit_json(run_or_fail(action))
+        emit_json(action())
 
     @group.command("withdraw", context_settings=_NEGATIVE_OK)
     def withdraw(
@@ -195,7 +195,7 @@ def register(app: typer.Typer) -> None:
                 account_id, asset, amount, receipt, balance, health=health, ref=ref
             )
 
-        emit_json(run_or_fail(action))
+        emit_json(action())
 
     @group.command("trade", context_settings=_NEGATIVE_OK)
     def trade(
@@ -237,7 +237,7 @@ def register(app: typer.Typer) -> None:
                 ref=ref,
             )
 
-        emit_json(run_or_fail(action))
+        emit_json(action())
 
     @group.command("check", context_settings=_ORDERS)
     def check(
@@ -254,7 +254,7 @@ def register(app: typer.Typer) -> None:
                 _service(db).check(account_id, _orders(ctx.args), load_market(market))
             )
 
-        emit_json(run_or_fail(action))
+        emit_json(action())
 
     @group.command("show")
     def show(
@@ -269,7 +269,7 @@ def register(app: typer.Typer) -> None:
             view = service.show(account_id, load_market(market))
             return account_json(view, service.ledger.assets)
 
-        emit_json(run_or_fail(action))
+        emit_json(action())
 
     @group.command("audit")
     def audit(db: DbOption = None) -> None:
@@ -280,7 +280,7 @@ def register(app: typer.Typer) -> None:
             report = service.audit()
             return report.ok, audit_json(report, service.ledger.assets)
 
-        ok, payload = run_or_fail(action)
+        ok, payload = action()
         emit_json(payload)
         if not ok:
             fail("audit found problems: " + "; ".join(payload["problems"]), code=1)

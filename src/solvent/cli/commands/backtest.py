@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from solvent.cli.output import emit_json, run_or_fail
+from solvent.cli.output import emit_json
 from solvent.files import output_path
 from solvent.market.history import load_price_history
 from solvent.stress.backtest import DEFAULT_WARMUP_DAYS, Side, run_backtest
@@ -44,19 +44,15 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Roll a model through a price history, margining one unit each day (JSON + PNG)."""
-        target = run_or_fail(
-            lambda: output_path(
-                chart or f"backtest_{model}_{asset.strip().upper()}_{side}_{horizon_days}d.png",
-                "chart",
-                ".png",
-            )
+        target = output_path(
+            chart or f"backtest_{model}_{asset.strip().upper()}_{side}_{horizon_days}d.png",
+            "chart",
+            ".png",
         )
-        hist = run_or_fail(lambda: load_price_history(history))
+        hist = load_price_history(history)
         name = asset.strip().upper()
-        result = run_or_fail(
-            lambda: run_backtest(
-                model, hist, name, side, confidence, horizon_days, params, warmup_days
-            )
+        result = run_backtest(
+            model, hist, name, side, confidence, horizon_days, params, warmup_days
         )
         written = write_chart(result, target)
         emit_json(result.to_json(str(written)))

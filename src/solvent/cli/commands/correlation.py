@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from solvent.cli.output import emit_json, run_or_fail
+from solvent.cli.output import emit_json
 from solvent.market.history import load_price_history
 from solvent.scenarios.correlation import correlation_report
 
@@ -36,8 +36,6 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Plain and EWMA correlation matrices of daily log returns (JSON)."""
-        hist = run_or_fail(lambda: load_price_history(history))
-        report = run_or_fail(
-            lambda: correlation_report(hist, parse_assets(assets), ewma_lambda, window_days)
-        )
+        hist = load_price_history(history)
+        report = correlation_report(hist, parse_assets(assets), ewma_lambda, window_days)
         emit_json(report.to_json())

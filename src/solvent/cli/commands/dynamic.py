@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from solvent.cli.output import emit_json, fail, run_or_fail
+from solvent.cli.output import emit_json, fail
 from solvent.market.history import load_price_history
 from solvent.stress.dynamic import DynamicParams, DynamicReplay, replay
 
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The dynamic margin multiplier day by day, with every change and its reason (JSON)."""
         signals = _signals(signal)
-        params = run_or_fail(lambda: DynamicParams(floor, cap, max_step, sensitivity))
-        prices = run_or_fail(lambda: load_price_history(history))
-        result = run_or_fail(lambda: replay(prices, asset, params, signals))
+        params = DynamicParams(floor, cap, max_step, sensitivity)
+        prices = load_price_history(history)
+        result = replay(prices, asset, params, signals)
         emit_json(replay_to_json(result, params))

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from solvent.cli.output import emit_json, run_or_fail
+from solvent.cli.output import emit_json
 from solvent.cli.progress import StageBar, wanted
 from solvent.engine.margin import margin_accounts
 from solvent.engine.stages import Stage, Stages
@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Initial and maintenance margin of a portfolio or a whole book (docs/formats.md 3)."""
-        run_or_fail(lambda: get_model(resolve_alias(model, params)))
+        get_model(resolve_alias(model, params))
         steps = [s.value for s in Stage]
         show = wanted(_size(portfolio), progress)
         bar = StageBar(steps, "solvent margin") if show else None

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from solvent.cli.output import emit_json, fail, run_or_fail
+from solvent.cli.output import emit_json, fail
 
 
 def deribit_market_json(chain: Path, perpetuals: Path | None) -> dict[str, Any]:
@@ -62,13 +62,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Market snapshot JSON (docs/formats.md 1) from a Deribit option-chain CSV."""
-        market = run_or_fail(lambda: deribit_market_json(chain, perpetuals))
+        market = deribit_market_json(chain, perpetuals)
         if out is None:
             emit_json(market)
             return
         from solvent.files import output_path
 
-        target = run_or_fail(lambda: output_path(out, "--out", ".json"))
+        target = output_path(out, "--out", ".json")
         try:
             target.write_text(json.dumps(market, allow_nan=False) + "\n", encoding="utf-8")
         except OSError as exc:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from solvent.cli.output import emit_json, run_or_fail
+from solvent.cli.output import emit_json
 from solvent.engine.pricing import price_instruments
 from solvent.engine.views import priced_to_json
 from solvent.market.snapshot import load_market
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         market: Annotated[Path, typer.Argument(help="Market snapshot JSON (docs/formats.md 1).")],
     ) -> None:
         """Every instrument: mark, IV, forward, delta, gamma, vega, theta (JSON)."""
-        snapshot = run_or_fail(lambda: load_market(market))
-        priced = run_or_fail(lambda: price_instruments(snapshot))
+        snapshot = load_market(market)
+        priced = price_instruments(snapshot)
         as_of = iso_utc(snapshot.as_of)
         emit_json(priced_to_json(as_of, priced))

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from solvent.cli.output import emit_json, run_or_fail
+from solvent.cli.output import emit_json
 from solvent.margin.simm import compute_simm, load_calibration, load_crif
 
 
@@ -40,4 +40,4 @@ def register(app: typer.Typer) -> None:
         ] = "USD",
     ) -> None:
         """ISDA SIMM initial margin of the sensitivities in CRIF (JSON on stdout)."""
-        emit_json(run_or_fail(lambda: _run(crif, simm_version, mpor_days, currency)))
+        emit_json(_run(crif, simm_version, mpor_days, currency))

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from solvent.cli.output import emit_json, run_or_fail
+from solvent.cli.output import emit_json
 from solvent.margin.span import (
     SpanResult,
     load_span_params,
@@ -80,4 +80,4 @@ def register(app: typer.Typer) -> None:
         ],
     ) -> None:
         """SPAN requirement of PORTFOLIO from the supplied risk arrays (JSON on stdout)."""
-        emit_json(run_or_fail(lambda: _run(portfolio, risk_params)))
+        emit_json(_run(portfolio, risk_params))

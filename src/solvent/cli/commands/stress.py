@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from solvent.cli.output import emit_json, run_or_fail
+from solvent.cli.output import emit_json
 from solvent.errors import SolventInputError
 from solvent.market.history import embedded_price_history, load_price_history
 from solvent.market.snapshot import load_market
@@ -41,11 +41,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Loss per account, negative-equity accounts and total shortfall per scenario (JSON)."""
-        accounts, _ = run_or_fail(lambda: load_account_book(book))
-        snapshot = run_or_fail(lambda: load_market(market))
-        hist = run_or_fail(
-            lambda: embedded_price_history() if history is None else load_price_history(history)
-        )
-        chosen = run_or_fail(lambda: _pick(stress_library(hist), scenario))
-        results = run_or_fail(lambda: stress_book(accounts, snapshot, chosen))
+        accounts, _ = load_account_book(book)
+        snapshot = load_market(market)
+        hist = embedded_price_history() if history is None else load_price_history(history)
+        chosen = _pick(stress_library(hist), scenario)
+        results = stress_book(accounts, snapshot, chosen)
         emit_json({"as_of": iso_utc(snapshot.as_of), "scenarios": [r.to_json() for r in results]})
