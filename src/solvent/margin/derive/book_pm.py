@@ -43,7 +43,7 @@ from solvent.margin.derive.book_columns import (
     pair_variants,
 )
 from solvent.margin.derive.params import PMRM1Params, PMRM2Params, VolShock
-from solvent.margin.derive.pmrm2 import BASIS_LABEL, _skew_vols
+from solvent.margin.derive.pmrm2 import BASIS_LABEL, _skew_vols, static_discounts
 from solvent.margin.protocol import PricedMarket
 from solvent.pricing.black76 import black76_price
 
@@ -179,19 +179,8 @@ def prepare_pm(market: PricedMarket, params: PMRM2Params | PMRM1Params) -> Prepa
     basis_factor = bp.basis_cont_add_factor + bp.basis_cont_mult_factor * tau
     rate = np.zeros_like(tau)
     if isinstance(params, PMRM2Params):
-        mp = params.margin
         discount = np.exp(-rate * tau)
-        static_pos = mp.long_base_static_discount * np.exp(
-            -tau * (rate * mp.long_rate_mult_scale + mp.long_rate_add_scale)
-        )
-        static_neg = np.minimum(
-            1.0 / discount,
-            mp.short_base_static_discount
-            / np.exp(-tau * (rate * mp.short_rate_mult_scale + mp.short_rate_add_scale)),
-        )
-        expired = sec <= 0.0
-        static_pos = np.where(expired, 1.0, static_pos)
-        static_neg = np.where(expired, 1.0, static_neg)
+        static_pos, static_neg = static_discounts(params.margin, tau, rate, discount, sec)
     else:
         m1 = params.margin
         static_pos = m1.base_static_discount * np.exp(

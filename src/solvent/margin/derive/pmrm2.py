@@ -41,7 +41,7 @@ from solvent.margin.derive._core import (
     vol_shock_multipliers,
     years,
 )
-from solvent.margin.derive.params import PMRM2Params, SkewParams, VolShock
+from solvent.margin.derive.params import MarginParams2, PMRM2Params, SkewParams, VolShock
 from solvent.margin.derive.portfolio import DerivePortfolio
 
 MODEL_NAME = "derive-pm"
@@ -142,6 +142,24 @@ def _skew_vols(
     return np.asarray(vol * np.maximum(1.0 + shift, 0.0), dtype=np.float64)
 
 
+def static_discounts(
+    mp: MarginParams2, tau: FloatArray, rate: FloatArray, discount: FloatArray, sec: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per expiry, the static discounts ``(positive, negative)`` applied to a scenario's gain and
+    loss (``discount = exp(-rate * tau)``). An expired expiry (sec = 0) is worth its settlement
+    value: no static discount (both 1), as the upstream fixture test_66_misc_post_expiry reports."""
+    static_pos = mp.long_base_static_discount * np.exp(
+        -tau * (rate * mp.long_rate_mult_scale + mp.long_rate_add_scale)
+    )
+    static_neg = np.minimum(
+        1.0 / discount,
+        mp.short_base_static_discount
+        / np.exp(-tau * (rate * mp.short_rate_mult_scale + mp.short_rate_add_scale)),
+    )
+    expired = sec <= 0.0
+    return np.where(expired, 1.0, static_pos), np.where(expired, 1.0, static_neg)
+
+
 def pmrm2_margin(portfolio: DerivePortfolio, params: PMRM2Params) -> PMRM2Result:
     """IM, MM, MtM and every scenario P&L of ``portfolio`` under PMRM_2 ``params``."""
     portfolio.validate()
@@ -210,19 +228,7 @@ def pmrm2_margin(portfolio: DerivePortfolio, params: PMRM2Params) -> PMRM2Result
     basis_factor = bp.basis_cont_add_factor + bp.basis_cont_mult_factor * tau
     e_basis = np.minimum(np.minimum(values[1] - e_mtm, values[2] - e_mtm), 0.0) * basis_factor
     basis = float(e_basis.sum())
-    static_pos = mp.long_base_static_discount * np.exp(
-        -tau * (rate * mp.long_rate_mult_scale + mp.long_rate_add_scale)
-    )
-    static_neg = np.minimum(
-        1.0 / discount,
-        mp.short_base_static_discount
-        / np.exp(-tau * (rate * mp.short_rate_mult_scale + mp.short_rate_add_scale)),
-    )
-    # An expired expiry (sec = 0) is worth its settlement value: no static discount (both 1), as
-    # the upstream fixture test_66_misc_post_expiry reports.
-    expired = sec <= 0.0
-    static_pos = np.where(expired, 1.0, static_pos)
-    static_neg = np.where(expired, 1.0, static_neg)
+    static_pos, static_neg = static_discounts(mp, tau, rate, discount, sec)
     naked = naked_shorts(opts, n_exp)
     net = net_options(opts, n_exp)
 
