@@ -194,6 +194,10 @@ class Receipt:
 
 
 def _health_json(health: Health) -> dict[str, Any]:
+    """The stored form of ``health`` in a client reference's result (read back by
+    :func:`_health_from_json` when a retry replays it). Deliberately not
+    :func:`solvent.engine.views.health_json`: that is the wire view (a higher layer, free to
+    change), this is a persistence format that results already in the database depend on."""
     return {
         "equity_usd": health.equity_usd,
         "collateral_value_usd": health.collateral_value_usd,
@@ -289,14 +293,21 @@ class AccountService:
         return self._unit_health(tx, unit, market).health
 
     def _unit_health(
-        self, tx: LedgerTransaction, unit: Sequence[AccountRecord], market: MarketSnapshot
+        self,
+        tx: LedgerTransaction,
+        unit: Sequence[AccountRecord],
+        market: MarketSnapshot,
+        held: tuple[Mapping[str, Mapping[str, int]], Mapping[str, Sequence[PositionState]]]
+        | None = None,
     ) -> UnitHealth:
         """Health of ``unit``. A balance in an asset the market has no index price for counts for
         zero (never a debt: balances are never negative) and is listed in ``unpriced``; it never
-        blocks the account. The venue's own accounts have no margin requirement."""
+        blocks the account. The venue's own accounts have no margin requirement. ``held``: the
+        unit's balances and positions when the caller has already read them in ``tx``."""
         ids = [r.id for r in unit]
+        balances, positions = held or (tx.balances(ids), tx.positions(ids))
         pooled: dict[str, Decimal] = defaultdict(Decimal)
-        for account_balances in tx.balances(ids).values():
+        for account_balances in balances.values():
             for asset, units in account_balances.items():
                 pooled[asset] += self.ledger.assets.get(asset).to_decimal(units)
         unpriced = tuple(sorted(a for a, v in pooled.items() if v and not _priced(market, a)))
@@ -305,7 +316,7 @@ class AccountService:
             a: float(v) for a, v in pooled.items() if v and a not in unpriced
         }
         collateral = value_collateral(marked, market, self.schedule, self.ledger.assets)
-        for account_positions in tx.positions(ids).values():
+        for account_positions in positions.values():
             for pos in account_positions:
                 netted[pos.instrument] += pos.quantity
                 asset, amount = position_value(pos, market)
@@ -331,11 +342,13 @@ class AccountService:
         with self.ledger.transaction() as tx:
             record = tx.account(account_id)
             unit = self.unit_of(tx, record)
-            state = self._unit_health(tx, unit, market)
+            ids = [r.id for r in unit]
+            balances, positions = tx.balances(ids), tx.positions(ids)
+            state = self._unit_health(tx, unit, market, (balances, positions))
             return AccountView(
                 account=record,
-                balances={a: u for a, u in tx.balances([account_id])[account_id].items() if u},
-                positions=tuple(tx.positions([account_id])[account_id]),
+                balances={a: u for a, u in balances[account_id].items() if u},
+                positions=tuple(positions[account_id]),
                 unit=tuple(r.id for r in unit),
                 health=state.health,
                 unpriced=state.unpriced,

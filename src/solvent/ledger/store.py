@@ -738,14 +738,7 @@ class Ledger:
     def cached_balances(self) -> dict[tuple[str, str], int]:
         """The balance cache: ``{(account, asset): units}``, non-zero (corrupt rows left out: the
         audit reports them)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(schema.balances)).all()
-        result = {}
-        for r in rows:
-            units = _as_int(r.amount)
-            if units is not None and units != 0:
-                result[(r.account_id, r.asset)] = units
-        return result
+        return self._audit_cache()[0]
 
     def replay_positions(self) -> dict[tuple[str, str], PositionState]:
         """Positions rebuilt from the trades table alone, in booking order."""
@@ -924,6 +917,7 @@ class Ledger:
         return [f"entry {i}: corrupt amount {a!r} (not an integer of base units)" for i, a in rows]
 
     def _audit_cache(self) -> tuple[dict[tuple[str, str], int], list[str]]:
+        """The balance cache (as :meth:`cached_balances`) and a problem for each corrupt row."""
         cached: dict[tuple[str, str], int] = {}
         problems: list[str] = []
         with self.engine.connect() as conn:

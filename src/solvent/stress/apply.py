@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvent.accounts.equity import book_equity
+from solvent.accounts.equity import book_equity, unit_settlement_value
 from solvent.arrays import FloatArray, IntArray
 from solvent.margin.protocol import PricedMarket
 from solvent.market.snapshot import MarketSnapshot
@@ -152,8 +152,8 @@ def stress_book(
     p0 = np.array([_price(market, a, "settlement_asset") for a in settle])
     code = table.settlement_code
     # An option's current value in its settlement asset (per unit of position, contract size
-    # included, as in the equity's position value).
-    value_settle = np.where(table.is_option, table.contract_size * cols.mark_price, 0.0)
+    # included): the equity's position value.
+    value_settle = unit_settlement_value(priced)
     # USD P&L per unit: scenario P&L at the scenario price of the settlement asset, plus the
     # revaluation of the option's current value when the settlement asset's price changes.
     r_usd = pnl * p1[:, code].T + value_settle[:, None] * (p1[:, code].T - p0[code][:, None])
