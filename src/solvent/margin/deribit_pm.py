@@ -63,7 +63,7 @@ from solvent.margin.params import (
     tables,
     text,
 )
-from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket, require_prepared
 from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.market.snapshot import MarketColumns, MarketSnapshot
 from solvent.portfolio.book import Book
@@ -540,8 +540,7 @@ def margin_prepared(
     risk array: the real-time path, one pass over the book's rows
     (:func:`~solvent.margin.deribit_pm_kernel.run_kernel`: ``compiled`` and ``chunk`` choose how,
     never what) and reductions over (accounts x groups)."""
-    if book.instruments != prepared.instruments:
-        raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
+    require_prepared(book, prepared.instruments)
     q = book.quantities
     if not q.has_canonical_format:  # rows sorted and summed: one accumulation order
         q = q.copy()

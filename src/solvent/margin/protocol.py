@@ -195,6 +195,13 @@ class BacktestCapable(Protocol):
     ) -> BacktestMargins: ...
 
 
+def require_prepared(book: Book, instruments: tuple[str, ...]) -> None:
+    """Refuse ``book`` unless its columns are exactly the prepared ``instruments``, in order
+    (every model's ``margin`` checks this first)."""
+    if book.instruments != instruments:
+        raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
+
+
 def margin_book(
     model: MarginModel,
     book: Book,

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from solvent.arrays import FloatArray
-from solvent.errors import SolventInputError
 from solvent.margin.build import (
     ContributionKind,
     PoolArrays,
@@ -37,7 +36,7 @@ from solvent.margin.build import (
     build_book_margin,
 )
 from solvent.margin.params import ParamsSchema, Table, frozen_tables, number, table, tables
-from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket, require_prepared
 from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.margin.standard_kernel import (
     CHUNK_ACCOUNTS,
@@ -222,8 +221,7 @@ def margin_prepared(
     """Standard margin of every account of ``book`` (columns = ``prepared.instruments``): one
     pass over the positions (:func:`~solvent.margin.standard_kernel.book_requirements`:
     ``compiled`` and ``chunk`` choose how, never what), then per-pool sums valued in USD."""
-    if book.instruments != prepared.instruments:
-        raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
+    require_prepared(book, prepared.instruments)
     params = prepared.params
     q = book.quantities
     if not q.has_canonical_format:  # rows sorted and summed: one accumulation order

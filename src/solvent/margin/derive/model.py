@@ -41,7 +41,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvent.errors import SolventInputError
 from solvent.margin.build import (
     ContributionKind,
     PoolArrays,
@@ -54,7 +53,7 @@ from solvent.margin.build import (
 from solvent.margin.derive.book_columns import BookPositions
 from solvent.margin.derive.book_pm import PmBook, PreparedPm, pm_book, prepare_pm
 from solvent.margin.derive.params import PMRM1Params, PMRM2Params, load_pm_params
-from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket, require_prepared
 from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.portfolio.book import Book
 
@@ -99,10 +98,7 @@ class DerivePmModel:
         return PmPrepared(prepare_pm(sub, params.params), params.params_id, tuple(instruments))
 
     def margin(self, prepared: PmPrepared, book: Book, *, detail: Detail) -> BookMargin:
-        if book.instruments != prepared.instruments:
-            raise SolventInputError(
-                "book.instruments", "must be the prepared instruments, in order"
-            )
+        require_prepared(book, prepared.instruments)
         book = sorted_book(book)
         kernel = prepared.kernel
         pos = BookPositions.of(book, kernel.cols)

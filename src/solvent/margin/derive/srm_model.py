@@ -22,12 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from solvent.arrays import FloatArray
-from solvent.errors import SolventInputError
 from solvent.margin.build import PoolArrays, build_book_margin, has_positions
 from solvent.margin.derive.book_columns import BookPositions
 from solvent.margin.derive.book_srm import PreparedSrm, SrmBook, prepare_srm, srm_book
 from solvent.margin.derive.params import SRMParams, load_srm_params
-from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket, require_prepared
 from solvent.margin.result import BookMargin, Composition
 from solvent.portfolio.book import Book
 
@@ -75,10 +74,7 @@ class DeriveSrmModel:
 
     def requirement(self, prepared: SrmPrepared, book: Book) -> SrmBook:
         """The book's figures as arrays (no per-account objects)."""
-        if book.instruments != prepared.instruments:
-            raise SolventInputError(
-                "book.instruments", "must be the prepared instruments, in order"
-            )
+        require_prepared(book, prepared.instruments)
         return srm_book(prepared.kernel, BookPositions.of(book, prepared.kernel.cols))
 
     def margin(self, prepared: SrmPrepared, book: Book, *, detail: Detail) -> BookMargin:

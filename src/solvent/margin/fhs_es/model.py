@@ -36,7 +36,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray
-from solvent.errors import SolventInputError
 from solvent.margin.build import (
     PoolArrays,
     PositionValues,
@@ -55,6 +54,7 @@ from solvent.margin.protocol import (
     MarketData,
     PricedMarket,
     UnitBacktest,
+    require_prepared,
 )
 from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.market.history import PriceHistory
@@ -143,8 +143,7 @@ def prepare(
 
 def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMargin:
     """fhs-es margin of every account of ``book`` (steps 3-5 of the module docstring)."""
-    if book.instruments != prepared.instruments:
-        raise SolventInputError("book.instruments", "must be the prepared instruments, in order")
+    require_prepared(book, prepared.instruments)
     params, fhs, r_usd = prepared.params, prepared.scenarios, prepared.r_usd
     n_acc = len(book)
     out = {name: np.zeros(n_acc) for name in ("es_main", "var_main", "es_floor", "es_stressed")}

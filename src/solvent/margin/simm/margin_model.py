@@ -30,7 +30,7 @@ from solvent.margin.build import (
     has_positions,
 )
 from solvent.margin.params import OURS, ParamsSchema, Table, as_number, custom, number, text
-from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket
+from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket, require_prepared
 from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.margin.simm.book import SimmColumns, simm_book
 from solvent.margin.simm.calibration import (
@@ -138,10 +138,7 @@ class SimmModel:
         return SimmPrepared(cols, params.params, params.params_id, tuple(instruments))
 
     def margin(self, prepared: SimmPrepared, book: Book, *, detail: Detail) -> BookMargin:
-        if book.instruments != prepared.instruments:
-            raise SolventInputError(
-                "book.instruments", "must be the prepared instruments, in order"
-            )
+        require_prepared(book, prepared.instruments)
         explain = detail >= Detail.EXPLAIN
         res = simm_book(prepared.cols, book, explain=explain)
         mm_factor = prepared.params.mm_factor

@@ -30,7 +30,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from solvent.arrays import BoolArray, FloatArray, IntArray
-from solvent.errors import SolventInputError
 from solvent.margin.build import (
     PoolArrays,
     PositionValues,
@@ -38,7 +37,7 @@ from solvent.margin.build import (
     build_book_margin,
     scenario_blocks,
 )
-from solvent.margin.protocol import Detail, MarketData, PricedMarket
+from solvent.margin.protocol import Detail, MarketData, PricedMarket, require_prepared
 from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.margin.span.calc import SpanBookResult, span_book
 from solvent.margin.span.crypto import (
@@ -157,10 +156,7 @@ class SpanModel:
 
     def margin(self, prepared: SpanPrepared, book: Book, *, detail: Detail) -> BookMargin:
         """SPAN margin of every account of ``book`` (columns = ``prepared.instruments``)."""
-        if book.instruments != prepared.instruments:
-            raise SolventInputError(
-                "book.instruments", "must be the prepared instruments, in order"
-            )
+        require_prepared(book, prepared.instruments)
         q_csc = book.quantities.tocsc()
         n_acc = len(book)
         im_usd = np.zeros(n_acc)
