@@ -29,7 +29,7 @@ def _run(*args: str) -> dict[str, object]:
 
 def test_market_is_the_converted_embedded_chain(tmp_path: Path) -> None:
     out = tmp_path / "market.json"
-    _ = CliRunner().invoke(
+    result = CliRunner().invoke(
         app,
         [
             "market",
@@ -41,6 +41,7 @@ def test_market_is_the_converted_embedded_chain(tmp_path: Path) -> None:
             str(out),
         ],
     )
+    assert result.exit_code == 0, result.output
     assert json.loads(out.read_text()) == json.loads((EXAMPLES / "market.json").read_text())
 
 
