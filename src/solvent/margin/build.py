@@ -192,6 +192,16 @@ def has_positions(book: Book) -> BoolArray:
     return out
 
 
+def canonical_book(book: Book) -> Book:
+    """``book`` with each account's positions sorted by column and duplicates summed, so that a
+    kernel accumulates them in one order (``book`` itself when already so)."""
+    if book.quantities.has_canonical_format:
+        return book
+    q = book.quantities.copy()
+    q.sum_duplicates()
+    return Book(book.accounts, book.instruments, q)
+
+
 def build_book_margin(
     book: Book,
     *,

@@ -41,6 +41,7 @@ from solvent.margin.build import (
     PositionValues,
     ScenarioBlock,
     build_book_margin,
+    canonical_book,
     scenario_blocks,
 )
 from solvent.margin.deribit_pm_kernel import (
@@ -541,11 +542,8 @@ def margin_prepared(
     (:func:`~solvent.margin.deribit_pm_kernel.run_kernel`: ``compiled`` and ``chunk`` choose how,
     never what) and reductions over (accounts x groups)."""
     require_prepared(book, prepared.instruments)
+    book = canonical_book(book)
     q = book.quantities
-    if not q.has_canonical_format:  # rows sorted and summed: one accumulation order
-        q = q.copy()
-        q.sum_duplicates()
-        book = Book(book.accounts, book.instruments, q)
     out = run_kernel(
         q.indptr,
         q.indices,

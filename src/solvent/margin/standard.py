@@ -34,6 +34,7 @@ from solvent.margin.build import (
     PoolArrays,
     PositionValues,
     build_book_margin,
+    canonical_book,
 )
 from solvent.margin.params import ParamsSchema, Table, frozen_tables, number, table, tables
 from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket, require_prepared
@@ -223,11 +224,8 @@ def margin_prepared(
     ``compiled`` and ``chunk`` choose how, never what), then per-pool sums valued in USD."""
     require_prepared(book, prepared.instruments)
     params = prepared.params
+    book = canonical_book(book)
     q = book.quantities
-    if not q.has_canonical_format:  # rows sorted and summed: one accumulation order
-        q = q.copy()
-        q.sum_duplicates()
-        book = Book(book.accounts, book.instruments, q)
     components, held = book_requirements(
         q.indptr, q.indices, q.data, prepared.rates, chunk=chunk, compiled=compiled
     )
