@@ -155,24 +155,14 @@ def prepare_pm(market: PricedMarket, params: PMRM2Params | PMRM1Params) -> Prepa
     )
     rows_mode = np.array([_NONE] * 3 + [_MODE_OF[s.vol_shock] for s in scen], dtype=np.intp)
     damp = np.array([s.dampening for s in scen], dtype=np.float64)
-    if isinstance(params, PMRM2Params):
-        vs = params.vol_shock
-        vol_params = (
-            vs.vol_range_up,
-            vs.vol_range_down,
-            vs.short_term_power,
-            vs.long_term_power,
-            vs.dte_floor_days,
-        )
-    else:
-        vp = params.vol
-        vol_params = (
-            vp.vol_range_up,
-            vp.vol_range_down,
-            vp.short_term_power,
-            vp.long_term_power,
-            vp.dte_floor_days,
-        )
+    vp = params.vol_shock if isinstance(params, PMRM2Params) else params.vol
+    vol_params = (
+        vp.vol_range_up,
+        vp.vol_range_down,
+        vp.short_term_power,
+        vp.long_term_power,
+        vp.dte_floor_days,
+    )
     sec = cols.group_sec
     tau = years(sec)
     up, down = vol_shock_multipliers(sec, *vol_params)
