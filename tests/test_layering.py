@@ -19,6 +19,7 @@ LAYERS = [
     "validation",
     "files",
     "data",
+    "executors",
     "instruments",
     "pricing",
     "riskstats",
@@ -31,8 +32,10 @@ LAYERS = [
     "accounts",
     "liquidation",
     "solvency",
+    "venues",
     "stress",
     "engine",
+    "realtime",
     "api",
     "cli",
 ]
