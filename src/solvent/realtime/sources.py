@@ -13,8 +13,7 @@ events its checkpoint already applied.
   local timestamp (ties: file name order, then line order) and decoded by
   :class:`~solvent.realtime.binance.BinanceDecoder`.
 - :class:`WebSocketVenue`: the venue adapter interface for a live feed: connects to a WebSocket
-  URL, decodes each message with the same decoder, stamps it with the venue's event time
-  (``E``, ms) or the receipt time.
+  URL, decodes each message with the same decoder, stamps it with its receipt time.
 """
 
 from __future__ import annotations
@@ -290,8 +289,9 @@ class WebSocketVenue:
     """A venue adapter over one WebSocket connection (Binance raw or combined streams).
 
     ``url``: the WebSocket URL; ``venue``/``asset``: the stream's name and asset (``asset`` may
-    be read from the messages' symbols); ``clock``: receipt time for messages without an event
-    time (``E``, ms). Messages that are not JSON objects are reported as ``invalid`` faults."""
+    be read from the messages' symbols); ``clock``: the feed time of each message, its receipt
+    time (monotonic across message kinds, unlike the venue's own event times, which differ per
+    channel). Messages that are not JSON objects are reported as ``invalid`` faults."""
 
     def __init__(
         self,
@@ -331,17 +331,9 @@ class WebSocketVenue:
                         "message is not a JSON object: dropped",
                     )
                     continue
-                for event in decoder.decode(message, _event_time(message, received)):
+                for event in decoder.decode(message, received):
                     seq += 1
                     yield replace(event, seq=seq)
-
-
-def _event_time(message: dict[str, Any], received: datetime) -> datetime:
-    data = message.get("data", message)
-    stamp = data.get("E") if isinstance(data, dict) else None
-    if isinstance(stamp, int) and stamp > 0:
-        return datetime.fromtimestamp(stamp / 1000.0, tz=UTC)
-    return received
 
 
 def feed_lines(path: Path) -> Iterator[str]:
