@@ -251,11 +251,16 @@ class RealtimeEngine:
         config: EngineConfig | None = None,
         *,
         liquidator: Liquidator | None = None,
+        accounts: BookState | None = None,
     ) -> None:
         self.ledger = ledger
         self.config = config or EngineConfig()
         self.liquidator = liquidator
-        self.accounts = BookState.from_ledger(ledger, self.config.model)
+        self.accounts = (
+            accounts if accounts is not None else BookState.from_ledger(ledger, self.config.model)
+        )
+        """The accounts margined (from the ledger; ``accounts`` hands in a state built elsewhere,
+        e.g. a benchmark's synthetic book)."""
         self.live = LiveMarket(market, self.config.market)
         self.latency = LatencyStats()
         self.breaches: asyncio.Queue[Breach] = asyncio.Queue()

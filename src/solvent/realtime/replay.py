@@ -11,6 +11,7 @@ HTML page with PNG charts (:mod:`.report`).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ class ReplayResult:
     latency_p99_ms: float
     audit: AuditReport
     report: Path | None
-    db: str
+    db: str | None
+    """The ledger's URL (``None``: a temporary file, deleted after the replay)."""
     faults: int
     metrics: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -85,16 +87,50 @@ def replay(
     config: EngineConfig | None = None,
 ) -> ReplayResult:
     """Replay ``book`` on ``market`` along ``path`` or ``feed`` (see the module docstring).
-    ``db``: an SQLAlchemy URL (default: a new temporary SQLite file)."""
+    ``db``: an SQLAlchemy URL (default: a new temporary SQLite file, deleted afterwards)."""
     source = _source(path, feed, market)
     if path is not None:
         # read and check the whole path before anything is written
         from solvent.realtime.sources import load_path
 
         load_path(path, market)
+    folder: Path | None = None
     if db is None:
         folder = Path(tempfile.mkdtemp(prefix="solvent-replay-"))
         db = f"sqlite:///{folder / 'replay.db'}"
+    try:
+        return _run(
+            book,
+            market,
+            source,
+            model,
+            params,
+            db,
+            report,
+            insurance_fund_usd,
+            liquidator,
+            config,
+            temporary=folder is not None,
+        )
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(
+    book: AccountBook,
+    market: MarketSnapshot,
+    source: AsyncIterator[MarketEvent],
+    model: str,
+    params: str | None,
+    db: str,
+    report: str | Path | None,
+    insurance_fund_usd: float,
+    liquidator: LiquidatorFactory | None,
+    config: EngineConfig | None,
+    *,
+    temporary: bool,
+) -> ReplayResult:
     ledger = Ledger.open(db)
     try:
         if not seeded(ledger, book):
@@ -142,7 +178,7 @@ def replay(
             latency_p99_ms=float(latency["p99"]),
             audit=audit,
             report=None,
-            db=db,
+            db=None if temporary else db,
             faults=engine.fault_count,
             metrics=engine.metrics(),
             history=history,
