@@ -36,7 +36,7 @@ from solvent.portfolio.account_book import AccountBook
 from solvent.realtime.book_state import BookState
 from solvent.realtime.engine import EngineConfig, RealtimeEngine
 from solvent.realtime.events import IndexPrices
-from solvent.realtime.latency import TICK_TO_MARGIN, TickStage
+from solvent.realtime.latency import TICK_CPU, TICK_TO_MARGIN, TickStage
 from solvent.realtime.seed import seed_ledger
 from solvent.realtime.sources import feed_source
 
@@ -85,22 +85,31 @@ def tick_to_margin(market: MarketSnapshot, instruments: tuple[str, ...]) -> None
             wall = time.perf_counter() - wall
             cpu = time.process_time() - cpu
             ledger.close()
-        summary = engine.latency.summary()
-        # the first tick pays one-off costs (kernel compilation, first grouping): shown apart
-        series = engine.latency.series(TICK_TO_MARGIN)[1:]
-        p50, p99 = np.percentile(series, [50, 99])
-        stages = {s.value: summary[s.value]["p50"] for s in TickStage}
+        stats = engine.latency
+        # ticks that re-margined the book (the market or the multiplier moved); the first pays
+        # one-off costs (kernel compilation, first grouping) and is shown apart
+        remargined = np.flatnonzero(stats.series(TickStage.MARGIN.value) > 0)[1:]
+        wall_ms = stats.series(TICK_TO_MARGIN)[remargined]
+        cpu_ms = stats.series(TICK_CPU)[remargined]
+        p50, p99 = np.percentile(wall_ms, [50, 99])
+        c50, c99 = np.percentile(cpu_ms, [50, 99])
+        stages = {s.value: float(np.median(stats.series(s.value)[remargined])) for s in TickStage}
         bound = max(stages, key=lambda k: stages[k])
         verdict = "met" if p99 <= TARGET_MS else "MISSED"
-        goal = "met" if p99 <= GOAL_MS else "not met"
+        cpu_verdict = "met" if c99 <= TARGET_MS else "MISSED"
         print(
             f"{model}: {N_ACCOUNTS:,} accounts x 10 positions, {engine.tick_count} ticks of the "
-            f"recorded feed in {wall:.1f} s wall ({cpu:.1f} s CPU): tick-to-margin p50 "
-            f"{p50:.1f} ms, p99 {p99:.1f} ms (first tick {engine.latency.series()[0]:.0f} ms); "
-            f"target p99 <= {TARGET_MS:g} ms {verdict}, goal {GOAL_MS:g} ms {goal}"
+            f"recorded feed in {wall:.1f} s wall ({cpu:.1f} s CPU), {remargined.size + 1} "
+            f"re-margined the book (the others moved nothing: same result reused)"
         )
         print(
-            "  stage p50 (ms): "
+            f"  tick-to-margin of a re-margin: wall p50 {p50:.1f} ms, p99 {p99:.1f} ms (target "
+            f"p99 <= {TARGET_MS:g} ms: {verdict}); CPU p50 {c50:.1f} ms, p99 {c99:.1f} ms "
+            f"(target {cpu_verdict}, goal {GOAL_MS:g} ms "
+            f"{'met' if c99 <= GOAL_MS else 'not met'}); first tick {stats.series()[0]:.0f} ms"
+        )
+        print(
+            "  stage p50 (ms, wall): "
             + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
             + f"; bounded by {bound} ({100 * stages[bound] / max(p50, 1e-9):.0f} % of p50)"
         )

@@ -288,6 +288,9 @@ class RealtimeEngine:
         self._task: asyncio.Task[None] | None = None
         self._last_publication: datetime | None = None
         self._fund_units: dict[str, int] = ledger.balances(INSURANCE)
+        self._margined: tuple[Any, ...] | None = None
+        """What the current health was computed from (market version, accounts version,
+        multipliers): a tick where none of them changed reuses it."""
         self._service = AccountService(
             ledger,
             self._margin_function,
@@ -458,14 +461,23 @@ class RealtimeEngine:
                     },
                 )
         multipliers = self.multipliers()
-        health = remargin(
-            grouped,
-            market.priced,
+        key = (
             self.live.version,
-            self._runtimes,
-            multipliers,
-            timer,
+            self.accounts.version,
+            tuple((m, v.value, v.applies_to.value) for m, v in multipliers.items()),
         )
+        if self.health is not None and key == self._margined:
+            health = self.health  # nothing an account's figures depend on moved: same result
+        else:
+            health = remargin(
+                grouped,
+                market.priced,
+                self.live.version,
+                self._runtimes,
+                multipliers,
+                timer,
+            )
+            self._margined = key
         timer.finish()
         self.latency.record(timer)
         self.health = health
