@@ -175,3 +175,25 @@ def test_the_dynamic_multiplier_scales_initial_margin_and_says_why(
     assert health.initial_margin_usd[row] == pytest.approx(health.model_initial_usd[row] * m.value)
     assert health.maintenance_margin_usd[row] == pytest.approx(health.model_maintenance_usd[row])
     assert state.to_json()["multiplier"]["value"] == m.value
+
+
+def test_what_if_sees_a_trade_made_since_the_last_tick(
+    seeded_ledger: Ledger, market: MarketSnapshot
+) -> None:
+    engine = _engine(seeded_ledger, market)
+
+    async def go() -> None:
+        await engine.run(_events(_prices(1, 100_000.0)))
+        await engine.trade("saver", "BTC_USDC-PERPETUAL", "0.2", "100020")
+
+    asyncio.run(go())
+    orders = [Order("BTC-27MAR26-120000-C", Decimal("-0.5"))]
+    fast = engine.what_if("saver", orders)
+    service = AccountService(
+        seeded_ledger, registry_margin, freshness=MarketFreshness(clock=lambda: market.as_of)
+    )
+    slow = service.check("saver", orders, engine.market)
+    assert fast.health.initial_margin_usd == pytest.approx(slow.health.initial_margin_usd, rel=1e-9)
+    assert fast.health.equity_usd == pytest.approx(slow.health.equity_usd, rel=1e-6)
+    # the last tick's state is what account_state reports until the next tick
+    assert engine.account_state("saver").health.initial_margin_usd == 0.0

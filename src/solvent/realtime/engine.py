@@ -288,6 +288,8 @@ class RealtimeEngine:
         self._task: asyncio.Task[None] | None = None
         self._last_publication: datetime | None = None
         self._fund_units: dict[str, int] = ledger.balances(INSURANCE)
+        self._changed: set[str] = set()
+        """Accounts written since the last tick (reloaded at the next one, or by a what-if)."""
         self._margined: tuple[Any, ...] | None = None
         """What the current health was computed from (market version, accounts version,
         multipliers): a tick where none of them changed reuses it."""
@@ -436,6 +438,7 @@ class RealtimeEngine:
         tick = self.tick_count + 1
         for event in batch:
             self.live.add(event)
+        self._apply_changes()
         grouped = self.accounts.grouped()
         market = self.live.tick(timer, grouped.book.instruments)
         if market.moved:
@@ -776,13 +779,16 @@ class RealtimeEngine:
     async def _change(self, account: str, body: Callable[[], Any]) -> Any:
         async with self._lock:
             result = body()
-            with self.ledger.transaction() as tx:
-                record = tx.account(account)
-                unit = [r.id for r in tx.family(record.root)]
-            self.accounts.reload(self.ledger, unit)
+            self._changed.add(account)
         if self._task is not None:
             await self.tick_now()
         return result
+
+    def _apply_changes(self) -> None:
+        """Reload every account changed since the last tick from the ledger (one read)."""
+        if self._changed:
+            changed, self._changed = sorted(self._changed), set()
+            self.accounts.reload(self.ledger, changed)
 
     async def create_account(
         self,
@@ -854,9 +860,8 @@ class RealtimeEngine:
         """The margin unit of ``account`` as of the last tick."""
         health = self._require_health()
         grouped = health.grouped
-        i = self.accounts.index(account)
-        if grouped.accounts is not self.accounts.accounts:
-            raise SolventInputError("account", f"{account!r} changed since the last tick")
+        self.accounts.index(account)  # an unknown account raises naming it
+        i = self._account_row(grouped, account)
         g = int(grouped.groups.group_of[i])
         model = grouped.models[g]
         return AccountState(
@@ -874,6 +879,20 @@ class RealtimeEngine:
             as_of=self.live.time,
         )
 
+    _account_rows: tuple[int, dict[str, int]] | None = None
+
+    def _account_row(self, grouped: GroupedBook, account: str) -> int:
+        """Row of ``account`` in ``grouped``'s accounts (it must have been there at that tick)."""
+        if self._account_rows is None or self._account_rows[0] != id(grouped):
+            self._account_rows = (
+                id(grouped),
+                {a: i for i, a in enumerate(grouped.accounts.accounts)},
+            )
+        row = self._account_rows[1].get(account)
+        if row is None:
+            raise SolventInputError("account", f"{account!r} is new since the last tick")
+        return row
+
     def what_if(self, account: str, orders: Sequence[Order]) -> CheckResult:
         """Would ``orders`` (filled at the mark, no fee) keep ``account``'s margin unit at or above
         its initial margin (multiplier in force)? Answered from the prepared state of the last
@@ -881,9 +900,13 @@ class RealtimeEngine:
         health = self._require_health()
         if not orders:
             raise SolventInputError("order", "give at least one order")
-        state = self.account_state(account)
-        grouped = health.grouped
-        g = grouped.book.accounts.index(state.account)
+        self._apply_changes()
+        grouped = self.accounts.grouped()  # every account change applied, the last tick's prices
+        i = self.accounts.index(account)
+        g = int(grouped.groups.group_of[i])
+        top = grouped.book.accounts[g]
+        model = grouped.models[g]
+        multiplier = self._multipliers[model].current()
         snapshot = self.live.snapshot
         priced = health.priced
         extra: list[str] = []
@@ -893,11 +916,16 @@ class RealtimeEngine:
             trade_terms(snapshot, order.instrument, f"order[{i}].instrument")
             if order.instrument not in priced.instruments and order.instrument not in extra:
                 extra.append(order.instrument)
+        held, qty = grouped.book.row(g)
+        for j in held.tolist():  # held since the last tick, not priced then
+            name = grouped.book.instruments[j]
+            if name not in priced.instruments and name not in extra:
+                extra.append(name)
         instruments = (*priced.instruments, *extra)
         if extra:
             priced = PricedMarket.resolve(snapshot, instruments)
         column = {n: j for j, n in enumerate(instruments)}
-        cols, qty = grouped.book.row(g)
+        cols = np.array([column[grouped.book.instruments[j]] for j in held.tolist()], np.intp)
         order_cols = np.array([column[o.instrument] for o in orders], dtype=np.intp)
         order_qty = np.array([float(o.quantity) for o in orders], dtype=np.float64)
         all_cols = np.concatenate([cols, order_cols])
@@ -906,16 +934,16 @@ class RealtimeEngine:
             shape=(1, len(instruments)),
         )
         q.sum_duplicates()
-        entry = _row_entry(grouped.book, g, len(instruments), order_cols, order_qty, priced)
-        book = Book((state.account,), instruments, q, entry)
-        runtime = self._runtimes[state.model]
+        entry = _row_entry(grouped.book, g, cols, len(instruments), order_cols, order_qty, priced)
+        book = Book((top,), instruments, q, entry)
+        runtime = self._runtimes[model]
         prepared = (
             runtime.prepared(priced, self.live.version)
             if not extra
             else runtime.model.prepare(priced, instruments, runtime.params)
         )
         result = runtime.model.margin(prepared, book, detail=Detail.TOTALS)
-        m = state.multiplier
+        m = multiplier
         im = float(result.initial_margin_usd[0]) * m.initial
         mm = min(float(result.maintenance_margin_usd[0]) * m.maintenance, im)
         assets, balances = _after_premiums(
@@ -999,24 +1027,32 @@ def _after_premiums(
 def _row_entry(
     book: Book,
     g: int,
+    columns: IntArray,
     n: int,
     order_cols: IntArray,
     order_qty: FloatArray,
     priced: PricedMarket,
 ) -> EntryCosts:
-    """Entry costs (1 x n) of row ``g`` of ``book`` plus orders filled at the mark."""
+    """Entry costs (1 x n) of row ``g`` of ``book`` (its held columns mapped to ``columns`` of
+    the what-if's instruments) plus orders filled at the mark."""
     eq = np.zeros(n, dtype=np.float64)
     ec = np.zeros(n, dtype=np.float64)
     if book.entry is not None:
         row = book.entry.rows(g, g + 1)
         _, cols, quantity, cost = row.entries()
-        np.add.at(eq, cols, quantity)
-        np.add.at(ec, cols, cost)
+        # the row's entry columns are among its held columns: map them like the quantities
+        held = np.asarray(
+            book.quantities.indices[book.quantities.indptr[g] : book.quantities.indptr[g + 1]]
+        )
+        where = {int(c): int(k) for c, k in zip(held.tolist(), columns.tolist(), strict=True)}
+        mapped = np.array([where[int(c)] for c in cols.tolist()], dtype=np.intp)
+        np.add.at(eq, mapped, quantity)
+        np.add.at(ec, mapped, cost)
     np.add.at(eq, order_cols, order_qty)
     np.add.at(ec, order_cols, order_qty * priced.columns.mark_price[order_cols])
-    held = np.flatnonzero((eq != 0.0) | (ec != 0.0))
-    zeros = np.zeros(held.size, dtype=np.intp)
+    stored = np.flatnonzero((eq != 0.0) | (ec != 0.0))
+    zeros = np.zeros(stored.size, dtype=np.intp)
     return EntryCosts(
-        sp.csr_array((eq[held], (zeros, held)), shape=(1, n)),
-        sp.csr_array((ec[held], (zeros, held)), shape=(1, n)),
+        sp.csr_array((eq[stored], (zeros, stored)), shape=(1, n)),
+        sp.csr_array((ec[stored], (zeros, stored)), shape=(1, n)),
     )
