@@ -12,9 +12,9 @@ One tick (docs/engine.md):
 4. units that changed health state are published (health changes, margin calls, liquidations);
    units that entered liquidation are handed to the liquidator (or, without one, to the
    :attr:`RealtimeEngine.breaches` queue);
-5. the tick's events and the checkpoint (the last market event applied and the state it
-   produced) are written in one ledger transaction with whatever the tick booked
-   (:mod:`solvent.realtime.checkpoint`).
+5. the liquidator books its outcome on the ledger (each step one idempotent operation), then the
+   tick's events and the checkpoint (the last market event applied and the state it produced)
+   are written in one ledger transaction (:mod:`solvent.realtime.checkpoint`).
 
 Account changes (deposits, withdrawals, trades) go through the ledger with the rules of
 :class:`~solvent.accounts.service.AccountService`, its margin checks answered from the prepared
@@ -127,6 +127,7 @@ class LiquidationContext:
     grouped: GroupedBook
     health: BookHealth
     market: MarketTick
+    market_version: int
     runtimes: Mapping[str, ModelRuntime]
     multipliers: Mapping[str, Multiplier]
     tick: int
@@ -144,10 +145,11 @@ class LiquidationReport:
 
 
 class Liquidator(Protocol):
-    """Liquidates breached units inside the tick's ledger transaction ``tx``."""
+    """Liquidates breached units and books the outcome on the ledger (each step its own
+    idempotent operation), before the tick's checkpoint is written."""
 
     def liquidate(
-        self, tx: LedgerTransaction, breaches: Sequence[Breach], context: LiquidationContext
+        self, breaches: Sequence[Breach], context: LiquidationContext
     ) -> LiquidationReport: ...
 
 
@@ -508,20 +510,25 @@ class RealtimeEngine:
                 self.breaches.put_nowait(breach)
         self._ticks_since_save += 1
         save_due = self._ticks_since_save >= self.config.checkpoint_every
-        if pending or self._unsaved or save_due:
+        if pending:
+            assert self.liquidator is not None
+            report = self.liquidator.liquidate(
+                pending,
+                LiquidationContext(
+                    grouped,
+                    health,
+                    market,
+                    self.live.version,
+                    self._runtimes,
+                    multipliers,
+                    tick,
+                ),
+            )
+            self._record_liquidations(report, pending, tick, market.time)
+            booked = bool(report.touched)
+            touched = report.touched
+        if booked or self._unsaved or save_due:
             with self.ledger.transaction() as tx:
-                if pending:
-                    assert self.liquidator is not None
-                    report = self.liquidator.liquidate(
-                        tx,
-                        pending,
-                        LiquidationContext(
-                            grouped, health, market, self._runtimes, multipliers, tick
-                        ),
-                    )
-                    self._record_liquidations(report, pending, tick, market.time)
-                    booked = bool(report.touched)
-                    touched = report.touched
                 self._save(tx)
         if booked:
             self.accounts.reload(self.ledger, touched)
