@@ -51,7 +51,11 @@ import scipy.sparse as sp
 from solvent.arrays import FloatArray
 from solvent.collateral.assets import AssetRegistry
 from solvent.collateral.schedule import HaircutSchedule
-from solvent.collateral.valuation import CollateralArrays, value_collateral_matrix
+from solvent.collateral.valuation import (
+    CollateralArrays,
+    ExternalBalances,
+    value_collateral_matrix,
+)
 from solvent.instruments.table import KIND_CODES
 from solvent.instruments.terms import InstrumentKind
 from solvent.margin.protocol import PricedMarket
@@ -201,24 +205,29 @@ def book_equity(
     market: PricedMarket,
     schedule: HaircutSchedule | None = None,
     assets: AssetRegistry | None = None,
+    external: ExternalBalances | None = None,
     *,
     entry: EntryCosts | None = None,
 ) -> Equity:
     """Equity of every row: ``balances`` is ``(rows, assets)`` coin amounts (column ``j`` is
-    ``symbols[j]``), ``quantities`` the rows' positions over ``market``'s instruments, ``entry``
-    their entry prices (a :class:`~solvent.portfolio.book.Book`'s ``entry``; ``None``: every
-    position marked at the mark).
+    ``symbols[j]``), ``quantities`` the rows' positions over ``market``'s instruments;
+    ``external`` the admitted collateral held elsewhere in the same cells (docs/cross-venue.md),
+    counted in both the collateral value and the equity; ``entry`` the positions' entry prices
+    (a :class:`~solvent.portfolio.book.Book`'s ``entry``; ``None``: every position marked at the
+    mark).
 
     Raises :class:`~solvent.errors.SolventInputError` for an unknown asset or a non-zero amount
     that the snapshot cannot price."""
     rows = quantities.shape[0]
     b = np.asarray(balances, dtype=np.float64).reshape(rows, len(symbols))
-    collateral = value_collateral_matrix(b, symbols, market.snapshot, schedule, assets)
+    collateral = value_collateral_matrix(b, symbols, market.snapshot, schedule, assets, external)
     held = _marked_balances(b, symbols, quantities, market, entry)
     if held is None:
         marked = collateral
     else:
-        marked = value_collateral_matrix(held[1], held[0], market.snapshot, schedule, assets)
+        marked = value_collateral_matrix(
+            held[1], held[0], market.snapshot, schedule, assets, _on(external, symbols, held[0])
+        )
     return Equity(collateral, marked, position_value_usd(quantities, market))
 
 
@@ -229,6 +238,7 @@ def equity_usd(
     market: PricedMarket,
     schedule: HaircutSchedule | None = None,
     assets: AssetRegistry | None = None,
+    external: ExternalBalances | None = None,
     *,
     entry: EntryCosts | None = None,
 ) -> FloatArray:
@@ -238,4 +248,21 @@ def equity_usd(
     b = np.asarray(balances, dtype=np.float64).reshape(rows, len(symbols))
     held = _marked_balances(b, symbols, quantities, market, entry)
     union, marked_b = (symbols, b) if held is None else held
-    return value_collateral_matrix(marked_b, union, market.snapshot, schedule, assets).value_usd
+    return value_collateral_matrix(
+        marked_b, union, market.snapshot, schedule, assets, _on(external, symbols, union)
+    ).value_usd
+
+
+def _on(
+    external: ExternalBalances | None, symbols: Sequence[str], union: Sequence[str]
+) -> ExternalBalances | None:
+    """``external`` (columns ``symbols``) laid on the columns ``union`` (a superset)."""
+    if external is None or list(union) == list(symbols):
+        return external
+    rows = external.amount.shape[0]
+    own = [list(union).index(s) for s in symbols]
+    amount = np.zeros((rows, len(union)), dtype=np.float64)
+    weighted = np.zeros((rows, len(union)), dtype=np.float64)
+    amount[:, own] = external.amount
+    weighted[:, own] = external.weighted
+    return ExternalBalances(amount, weighted)

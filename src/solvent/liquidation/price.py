@@ -154,7 +154,7 @@ def entered_at_marks(portfolio: Portfolio, market: MarketSnapshot) -> Portfolio:
         quote = market.quote(pos.instrument, f"positions[{i}].instrument")
         delta_one = quote.instrument.kind in (InstrumentKind.FUTURE, InstrumentKind.PERPETUAL)
         if pos.entry_price is None and delta_one:
-            pos = Position(pos.instrument, pos.quantity, quote.mark_price)
+            pos = dataclasses.replace(pos, entry_price=quote.mark_price)
         positions.append(pos)
     return dataclasses.replace(portfolio, positions=tuple(positions))
 

@@ -9,6 +9,10 @@ A position may carry an ``entry_price`` (futures and perpetuals: USD per unit of
 options: premium per unit of the underlying in the settlement asset): the account's equity then
 includes the unrealized P&L since entry (:mod:`solvent.accounts.equity`). Without it the position
 is taken as marked at the current mark, its P&L already settled into the collateral.
+
+Positions held at another venue name it (``"venue"``; ``None``: held here), and collateral held
+elsewhere is listed under ``"external"`` (:mod:`solvent.portfolio.external`; docs/formats.md 13):
+both are margined as one portfolio with the rest (docs/cross-venue.md).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from types import MappingProxyType
 
 from solvent.errors import SolventInputError, warn
 from solvent.files import read_json
+from solvent.portfolio.external import ExternalHolding, location_name, parse_external
 from solvent.validation import number_in_range, positive_number
 
 
@@ -34,28 +39,30 @@ class SubAccountMode(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Position:
     """A signed quantity of one instrument (> 0 long, < 0 short), in units of the underlying,
-    and its optional entry price (see the module docstring; ``None``: marked at the mark)."""
+    and its optional entry price (see the module docstring; ``None``: marked at the mark), held
+    at ``venue`` (``None``: here)."""
 
     instrument: str
     quantity: float
     entry_price: float | None = None
+    venue: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Portfolio:
-    """One account: collateral balances per asset and positions."""
+    """One account: collateral balances per asset, positions, and collateral held elsewhere."""
 
     account: str
     collateral: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     positions: tuple[Position, ...] = ()
     parent: str | None = None
     mode: SubAccountMode | None = None
+    external: tuple[ExternalHolding, ...] = ()
 
 
-_PORTFOLIO_FIELDS = {"account", "collateral", "positions", "parent", "mode"}
-
+_PORTFOLIO_FIELDS = {"account", "collateral", "positions", "parent", "mode", "external"}
 _POSITION_FIELDS = frozenset({"instrument", "quantity"})
-_POSITION_OPTIONAL = frozenset({"entry_price"})
+_POSITION_OPTIONAL = frozenset({"entry_price", "venue"})
 
 MAX_ENTRY_PRICE = 1e12
 """Highest accepted ``entry_price`` (the highest accepted index price, USD)."""
@@ -102,7 +109,8 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
         entry_price = (
             parse_entry_price(p["entry_price"], f"{pf}.entry_price") if "entry_price" in p else None
         )
-        positions.append(Position(p["instrument"], quantity, entry_price))
+        venue = location_name(p["venue"], f"{pf}.venue") if "venue" in p else None
+        positions.append(Position(p["instrument"], quantity, entry_price, venue))
     parent = raw.get("parent")
     mode_raw = raw.get("mode")
     if parent is not None and (not isinstance(parent, str) or not parent):
@@ -119,7 +127,10 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
             raise SolventInputError(f"{field}.mode", "must be cross or isolated") from None
     elif parent is not None:
         mode = SubAccountMode.CROSS
-    return Portfolio(account, MappingProxyType(collateral), tuple(positions), parent, mode)
+    external = parse_external(raw.get("external"), f"{field}.external")
+    return Portfolio(
+        account, MappingProxyType(collateral), tuple(positions), parent, mode, external
+    )
 
 
 def parse_entry_price(value: object, field: str) -> float:
