@@ -50,7 +50,7 @@ from solvent.margin.registry import get_model, resolve_alias
 from solvent.market.moves import reference_price, restrict
 from solvent.market.snapshot import INDEX_BOUNDS, USD_ASSETS, MarketSnapshot
 from solvent.portfolio.book import Book
-from solvent.portfolio.portfolio import Portfolio, Position
+from solvent.portfolio.portfolio import Portfolio
 
 LOWEST = 0.01
 """Lowest price searched, as a fraction of the index (1 %)."""
