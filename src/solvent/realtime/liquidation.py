@@ -1,10 +1,11 @@
-"""Liquidation in the tick: the waterfall's planner on the tick's prepared state, booked on the ledger.
+"""Liquidation in the tick: the waterfall's planner on the tick's prepared state, booked.
 
 :class:`WaterfallLiquidator` is the engine's :class:`~solvent.realtime.engine.Liquidator`: for the
-units that are in liquidation at a tick it runs :func:`solvent.engine.liquidation.liquidate_prepared`
-(the policy, bankruptcy closes, insurance fund, ADL, socialization) with each model's prepared
-state of that tick (no second prepare), books the outcome on the ledger with ``book`` (one
-idempotent ledger operation per step: a crash leaves the ledger before or after each whole step),
+units that are in liquidation at a tick it runs
+:func:`solvent.engine.liquidation.liquidate_prepared` (the policy, bankruptcy closes, insurance
+fund, ADL, socialization) with each model's prepared state of that tick (no second prepare),
+books the outcome on the ledger with ``book`` (one idempotent ledger operation per step: a crash
+leaves the ledger before or after each whole step),
 and reports what it did: the accounts touched (reloaded by the engine), one JSON record per
 liquidated unit, and the replay's totals (USD): ``liquidated``, ``bankrupt``, ``volume_usd`` (the
 traded notional at fill prices), ``slippage_usd``, ``fees_usd``, ``adl_events``,
