@@ -14,51 +14,23 @@ import asyncio
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from solvent.errors import SolventInputError
-from solvent.ledger.store import AuditReport, Ledger
+from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
 from solvent.realtime.engine import EngineConfig, Liquidator, RealtimeEngine
 from solvent.realtime.events import MarketEvent
 from solvent.realtime.seed import seed_ledger, seeded
 from solvent.realtime.sources import feed_source, path_source
+from solvent.realtime.summary import ReplayResult
 
 REPLAY_STREAM = "replay"
 """The checkpoint row of a replay (one replay per ledger database)."""
 
 LiquidatorFactory = Callable[[Ledger, str, str | None], Liquidator]
 """``(ledger, model, params) -> liquidator`` (the waterfall, once wired)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayResult:
-    """A replay's summary (USD amounts; see FORMATS 10) and what produced it."""
-
-    steps: int
-    accounts: int
-    liquidated: int
-    bankrupt: int
-    volume_usd: float
-    slippage_usd: float
-    fees_usd: float
-    insurance_fund_start_usd: float
-    insurance_fund_end_usd: float
-    insurance_fund_min_usd: float
-    adl_events: int
-    socialized_loss_usd: float
-    latency_p50_ms: float
-    latency_p99_ms: float
-    audit: AuditReport
-    report: Path | None
-    db: str | None
-    """The ledger's URL (``None``: a temporary file, deleted after the replay)."""
-    faults: int
-    metrics: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _source(

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from solvent.errors import SolventInputError
-
-if TYPE_CHECKING:
-    from solvent.realtime.replay import ReplayResult
+from solvent.realtime.summary import ReplayResult
 
 _STATE_COLOURS = {
     "healthy": "tab:green",

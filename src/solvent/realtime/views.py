@@ -10,7 +10,7 @@ from typing import Any
 
 from solvent.collateral.assets import default_assets
 from solvent.engine.views import audit_json
-from solvent.realtime.replay import ReplayResult
+from solvent.realtime.summary import ReplayResult
 
 
 def replay_json(result: ReplayResult) -> dict[str, Any]:
