@@ -31,6 +31,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
+import numpy as np
+
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.validation import finite_number, number_in_range, shown
 
@@ -235,3 +238,37 @@ def cash_after_bid(cash: float, reserved_cash: float, fraction: float, bid_cash:
     the cash not reserved by earlier bids and pays ``bid_cash`` in, which is then reserved too;
     every other balance is scaled by ``1 - fraction``."""
     return cash - (cash - reserved_cash) * fraction + bid_cash
+
+
+def discounts(params: AuctionParams, elapsed_s: FloatArray) -> FloatArray:
+    """:func:`discount` of each elapsed time (seconds, >= 0), vectorized."""
+    t = np.asarray(elapsed_s, dtype=np.float64)
+    start, cutoff = params.starting_mtm_percentage, params.fast_auction_cutoff_percentage
+    fast, slow = params.fast_auction_length_s, params.slow_auction_length_s
+    out = np.where(
+        t < fast,
+        start - (start - cutoff) * t / fast,
+        np.where(t < fast + slow, cutoff * (1.0 - (t - fast) / slow), 0.0),
+    )
+    return np.asarray(out, dtype=np.float64)
+
+
+def elapsed_for(params: AuctionParams, d: FloatArray) -> FloatArray:
+    """The first time (seconds) at which the auction's discount has fallen to ``d`` (the inverse
+    of :func:`discount`; ``d`` above the starting percentage gives 0, ``d <= 0`` the end)."""
+    d = np.asarray(d, dtype=np.float64)
+    start, cutoff = params.starting_mtm_percentage, params.fast_auction_cutoff_percentage
+    fast, slow = params.fast_auction_length_s, params.slow_auction_length_s
+    in_fast = fast * (start - d) / max(start - cutoff, 1e-300)
+    in_slow = fast + slow * (1.0 - d / cutoff) if cutoff > 0 else np.full_like(d, fast)
+    t = np.where(d >= cutoff, np.where(start > cutoff, in_fast, 0.0), in_slow)
+    return np.asarray(np.clip(t, 0.0, fast + slow), dtype=np.float64)
+
+
+def max_fractions(bm: FloatArray, mtm: FloatArray, d: FloatArray) -> FloatArray:
+    """:func:`max_fraction` of each account (no reserved cash), vectorized."""
+    bm = np.minimum(np.asarray(bm, dtype=np.float64), 0.0)
+    denominator = bm - np.asarray(mtm, dtype=np.float64) * np.asarray(d, dtype=np.float64)
+    safe = np.where(denominator < 0.0, denominator, -1.0)
+    f = np.where(denominator < 0.0, bm / safe, 1.0)
+    return np.asarray(np.where(bm == 0.0, 0.0, np.clip(f, 0.0, 1.0)), dtype=np.float64)
