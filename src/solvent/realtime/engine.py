@@ -876,7 +876,7 @@ class RealtimeEngine:
             members=tuple(grouped.accounts.accounts[m] for m in grouped.groups.members(g).tolist()),
             health=assess(
                 float(health.equity_usd[g]),
-                float(health.collateral_value_usd[g]),
+                health.collateral_value_usd(g),
                 float(health.initial_margin_usd[g]),
                 float(health.maintenance_margin_usd[g]),
             ),

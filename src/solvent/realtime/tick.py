@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from solvent.accounts.equity import book_equity
+from solvent.accounts.equity import book_equity, equity_usd
 from solvent.accounts.health import health_codes
 from solvent.arrays import FloatArray, IntArray
 from solvent.margin.protocol import Detail, MarginModel, PricedMarket
@@ -57,18 +57,31 @@ class BookHealth:
     """Every margin group's figures after one tick (arrays aligned with ``grouped.book`` rows,
     USD): requirements with the multiplier in force (``initial_margin_usd``,
     ``maintenance_margin_usd``) and before it (``model_initial_usd``, ``model_maintenance_usd``),
-    equity and collateral value, and the state code (index into
+    the equity, and the state code (index into
     :data:`solvent.accounts.health.STATES`)."""
 
     grouped: GroupedBook
     priced: PricedMarket
     equity_usd: FloatArray
-    collateral_value_usd: FloatArray
     model_initial_usd: FloatArray
     model_maintenance_usd: FloatArray
     initial_margin_usd: FloatArray
     maintenance_margin_usd: FloatArray
     state_code: npt.NDArray[np.int8]
+
+    def collateral_value_usd(self, row: int) -> float:
+        """Haircut value of group ``row``'s balances alone (USD), computed on demand: the tick
+        needs only the equity."""
+        grouped = self.grouped
+        book = grouped.book
+        equity = book_equity(
+            grouped.balances[row : row + 1],
+            grouped.accounts.assets,
+            book.quantities[row : row + 1],
+            self.priced,
+            entry=None if book.entry is None else book.entry.rows(row, row + 1),
+        )
+        return float(equity.collateral_value_usd[0])
 
     def row(self, account: str) -> int | None:
         """Row of the group whose top account is ``account`` (``None`` if it leads none)."""
@@ -126,15 +139,14 @@ def remargin(
         initial = model_im * factor_im
         maintenance = np.minimum(model_mm * factor_mm, initial)
     with timer(TickStage.HEALTH):
-        equity = book_equity(
+        equity = equity_usd(
             grouped.balances, grouped.accounts.assets, book.quantities, priced, entry=book.entry
         )
-        codes = health_codes(equity.equity_usd, initial, maintenance)
+        codes = health_codes(equity, initial, maintenance)
     return BookHealth(
         grouped=grouped,
         priced=priced,
-        equity_usd=equity.equity_usd,
-        collateral_value_usd=equity.collateral_value_usd,
+        equity_usd=equity,
         model_initial_usd=model_im,
         model_maintenance_usd=model_mm,
         initial_margin_usd=initial,
