@@ -200,3 +200,28 @@ def test_refusals(venue: dict[str, str], tmp_path: Path) -> None:
         header,
         code=2,
     )  # fmt: skip  (a chain is signed by one key)
+
+
+def test_live_refresh_from_the_ledger(venue: dict[str, str]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from solvent.ledger.store import Ledger
+    from solvent.market.snapshot import load_market
+    from solvent.solvency.live import LiveSolvency
+    from solvent.solvency.verifier import verify_proof
+
+    ledger = Ledger.open(venue["db"])
+    market = load_market(venue["market"])
+    live = LiveSolvency.from_ledger(ledger, market, Ed25519PrivateKey.generate(), depth=12)
+    first = live.publish()
+    run("account", "deposit", "bob", "USDC", "0.75", "--db", venue["db"])
+    run("account", "create", "carol", "--db", venue["db"])
+    run("account", "deposit", "carol", "ETH", "2", "--db", venue["db"])
+    live.refresh(ledger, market, ["bob", "carol", "@venue"])  # @venue is not a liability
+    second = live.publish()
+    ledger.close()
+    assert second["root"]["balances"]["USDC"] == first["root"]["balances"]["USDC"] + 750_000
+    assert second["root"]["balances"]["ETH"] == first["root"]["balances"]["ETH"] + 2 * 10**9
+    assert second["leaf_count"] == first["leaf_count"] + 1
+    for account in ("alice", "bob", "carol", "@insurance"):
+        assert verify_proof(live.proof(account), second, previous=first).valid

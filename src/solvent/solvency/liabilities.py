@@ -19,12 +19,14 @@ out; ``@external`` is the outside world.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, select
 
 from solvent.accounts.service import trade_terms
 from solvent.errors import SolventInputError
@@ -102,10 +104,13 @@ def settled_units(position: PositionState, market: MarketSnapshot, decimals: int
     return to_units_floor(amount, decimals)
 
 
-def read_liabilities(ledger: Ledger, market: MarketSnapshot) -> Liabilities:
+def read_liabilities(
+    ledger: Ledger, market: MarketSnapshot, accounts: Iterable[str] | None = None
+) -> Liabilities:
     """The liabilities of every user account and of the insurance fund, read in one
     transaction (a consistent snapshot of the ledger), positions marked with ``market``. The
-    assets are those the ledger has ever held or settles positions in, sorted by symbol."""
+    assets are those the ledger has ever held or settles positions in, sorted by symbol. With
+    ``accounts``, only those of them that are users or the insurance fund (in sorted order)."""
     registry = ledger.assets
     with ledger.transaction() as tx:
         conn = tx.connection
@@ -114,19 +119,23 @@ def read_liabilities(ledger: Ledger, market: MarketSnapshot) -> Liabilities:
         assets = tuple(AssetInfo(s, registry.get(s, "ledger").decimals) for s in sorted(used))
         column = {a.asset: j for j, a in enumerate(assets)}
         rows = conn.execute(select(schema.accounts.c.id, schema.accounts.c.kind)).all()
-        accounts = sorted(
-            r.id for r in rows if r.kind == AccountKind.USER.value or r.id == INSURANCE
+        wanted = None if accounts is None else set(accounts)
+        chosen = sorted(
+            r.id
+            for r in rows
+            if (r.kind == AccountKind.USER.value or r.id == INSURANCE)
+            and (wanted is None or r.id in wanted)
         )
-        index = {a: i for i, a in enumerate(accounts)}
+        index = {a: i for i, a in enumerate(chosen)}
         net: dict[tuple[int, int], int] = defaultdict(int)
-        for row in conn.execute(select(schema.balances)).all():
+        for row in _rows(conn, schema.balances, wanted):
             i = index.get(row.account_id)
             if i is None or row.amount == 0:
                 continue
             if row.asset not in column:
                 raise SolventInputError("ledger", f"unknown asset {row.asset!r} in the balances")
             net[(i, column[row.asset])] += int(row.amount)
-        for row in conn.execute(select(schema.positions)).all():
+        for row in _rows(conn, schema.positions, wanted):
             i = index.get(row.account_id)
             if i is None:
                 continue
@@ -143,18 +152,29 @@ def read_liabilities(ledger: Ledger, market: MarketSnapshot) -> Liabilities:
             if asset not in column:
                 raise SolventInputError("ledger", f"unknown settlement asset {asset!r}")
             net[(i, column[asset])] += settled_units(state, market, registry.get(asset).decimals)
-    balances = np.zeros((len(accounts), len(assets)), dtype=np.int64)
+    balances = np.zeros((len(chosen), len(assets)), dtype=np.int64)
     debts = np.zeros_like(balances)
     for (i, j), units in net.items():
         if abs(units) >= LEAF_LIMIT:
             raise SolventInputError(
-                "ledger", f"{accounts[i]!r} owes or is owed beyond 2^63 base units of {assets[j]}"
+                "ledger", f"{chosen[i]!r} owes or is owed beyond 2^63 base units of {assets[j]}"
             )
         if units > 0:
             balances[i, j] = units
         else:
             debts[i, j] = -units
-    return Liabilities(assets, tuple(accounts), balances, debts)
+    return Liabilities(assets, tuple(chosen), balances, debts)
+
+
+def _rows(conn: Connection, table: Table, accounts: set[str] | None) -> Iterator[Any]:
+    """Rows of ``table`` (balances or positions): all, or those of ``accounts`` (in chunks)."""
+    if accounts is None:
+        yield from conn.execute(select(table)).all()
+        return
+    ids = sorted(accounts)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        yield from conn.execute(select(table).where(table.c.account_id.in_(chunk))).all()
 
 
 def ledger_holdings(ledger: Ledger) -> dict[str, int]:

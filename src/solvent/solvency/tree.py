@@ -198,6 +198,11 @@ class SumTree:
         """The values of leaf ``index``."""
         return self._value(0, index)
 
+    def leaf_matrix(self) -> I64:
+        """Every leaf's values, ``(n, W)`` int64 (a copy)."""
+        limbs = self._blocks[0][: self.size, HASH_BYTES:].copy().view(">u8")
+        return np.ascontiguousarray(limbs[:, 1::2].astype(np.int64))
+
     def nonce(self, index: int) -> bytes:
         """The nonce of leaf ``index``."""
         return bytes(self._nonces[index].tobytes())
