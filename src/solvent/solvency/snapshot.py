@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -54,13 +55,17 @@ class Snapshot:
     """One snapshot: the tree over its leaves, and where each account sits.
 
     ``header`` is the signed FORMATS 11 header (``None`` until :meth:`sign`); ``assets`` gives the
-    columns; ``positions[account]`` is the account's leaf index."""
+    columns; ``positions[account]`` is the account's leaf index (built on first use)."""
 
     number: int
     assets: tuple[AssetInfo, ...]
     tree: SumTree
-    positions: dict[str, int]
     header: dict[str, Any] | None = None
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Account -> leaf index."""
+        return {a.decode("utf-8"): i for i, a in enumerate(self.tree.accounts)}
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -152,12 +157,7 @@ def build_snapshot(liabilities: Liabilities, number: int, depth: int = DEFAULT_D
     if n > (1 << depth):
         raise SolventInputError("ledger", f"{n} accounts do not fit a tree of depth {depth}")
     order = shuffled(n)  # leaf i holds account order[i]
-    accounts = [liabilities.accounts[k] for k in order.tolist()]
-    tree = SumTree(
-        number,
-        depth,
-        liabilities.values()[order],
-        new_nonces(n),
-        [a.encode("utf-8") for a in accounts],
-    )
-    return Snapshot(number, liabilities.assets, tree, {a: i for i, a in enumerate(accounts)})
+    ids = np.empty(n, dtype=object)
+    ids[:] = [a.encode("utf-8") for a in liabilities.accounts]
+    tree = SumTree(number, depth, liabilities.values()[order], new_nonces(n), ids[order].tolist())
+    return Snapshot(number, liabilities.assets, tree)

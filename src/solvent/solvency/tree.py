@@ -132,33 +132,47 @@ class SumTree:
 
     # --- building ------------------------------------------------------------------------------
 
-    def _leaf_hashes(self, index: npt.NDArray[np.int64]) -> U8:
-        """Hashes of the leaves ``index`` from their nonces, values (already in the leaf block)
-        and account ids."""
+    def _leaf_hashes(self, index: npt.NDArray[np.int64], everything: bool = False) -> U8:
+        """Hashes of the leaves ``index`` (``everything``: all of them, in order) from their
+        nonces, values (already in the leaf block) and account ids.
+
+        The preimages are laid out as byte matrices, one per length of account id (ids of one
+        length share a matrix: fixed part, then the id), so the loop does nothing but hash."""
         k = index.shape[0]
-        rows = np.empty((k, _LEAF_FIXED + self.width * VALUE_BYTES), dtype=np.uint8)
+        fixed = _LEAF_FIXED + self.width * VALUE_BYTES
+        rows = np.empty((k, fixed), dtype=np.uint8)
         rows[:, 0] = LEAF_TAG[0]
         rows[:, 1:9] = np.frombuffer(self.snapshot.to_bytes(8, "big"), dtype=np.uint8)
         rows[:, 9:17] = index.astype(">u8").view(np.uint8).reshape(k, 8)
-        rows[:, 17:_LEAF_FIXED] = self._nonces[index]
-        rows[:, _LEAF_FIXED:] = self._blocks[0][index, HASH_BYTES:]
-        width = rows.shape[1]
-        buf = rows.tobytes()
-        ids = self.accounts
-        digests = b"".join(
-            [
-                _sha256(buf[o : o + width] + ids[i]).digest()
-                for o, i in zip(range(0, len(buf), width), index.tolist(), strict=True)
-            ]
-        )
-        return np.frombuffer(digests, dtype=np.uint8).reshape(k, HASH_BYTES)
+        if everything:
+            rows[:, 17:_LEAF_FIXED] = self._nonces[:k]
+            rows[:, _LEAF_FIXED:] = self._blocks[0][:k, HASH_BYTES:]
+            ids = self.accounts
+        else:
+            rows[:, 17:_LEAF_FIXED] = self._nonces[index]
+            rows[:, _LEAF_FIXED:] = self._blocks[0][index, HASH_BYTES:]
+            ids = [self.accounts[i] for i in index.tolist()]
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=k)
+        out = np.empty((k, HASH_BYTES), dtype=np.uint8)
+        for length in np.unique(lengths).tolist():
+            chosen = np.flatnonzero(lengths == length)
+            whole = chosen.shape[0] == k
+            group = ids if whole else [ids[i] for i in chosen.tolist()]
+            preimages = np.empty((chosen.shape[0], fixed + length), dtype=np.uint8)
+            preimages[:, :fixed] = rows if whole else rows[chosen]
+            if length:
+                preimages[:, fixed:] = np.frombuffer(b"".join(group), dtype=np.uint8).reshape(
+                    -1, length
+                )
+            out[chosen] = _hash_rows(preimages)
+        return out
 
     def _build(self, values: I64) -> None:
         n = self.size
         leaves = np.zeros((_rows(n), self.side), dtype=np.uint8)
         leaves[:n, HASH_BYTES:] = _values_bytes(values)
         self._blocks = [leaves]
-        leaves[:n, :HASH_BYTES] = self._leaf_hashes(np.arange(n, dtype=np.int64))
+        leaves[:n, :HASH_BYTES] = self._leaf_hashes(np.arange(n, dtype=np.int64), everything=True)
         for level in range(self.depth):
             child = self._blocks[level]
             parents = self.count(level + 1)

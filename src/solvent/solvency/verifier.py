@@ -59,10 +59,9 @@ PADDING_HASH = bytes(HASH_BYTES)
 
 def encode_values(balances: Sequence[int], debts: Sequence[int]) -> bytes:
     """``BE128(balance) || BE128(debt)`` per asset, in the header's asset order."""
-    out = bytearray()
-    for balance, debt in zip(balances, debts, strict=True):
-        out += balance.to_bytes(VALUE_BYTES, "big") + debt.to_bytes(VALUE_BYTES, "big")
-    return bytes(out)
+    return b"".join(
+        [v.to_bytes(VALUE_BYTES, "big") for pair in zip(balances, debts, strict=True) for v in pair]
+    )
 
 
 def leaf_hash(
@@ -164,9 +163,15 @@ def _hex(value: Any, size: int, where: str) -> bytes:
 
 
 def _vector(raw: Any, assets: Sequence[str], where: str) -> list[int]:
-    if not isinstance(raw, dict) or set(raw) != set(assets):
+    if not isinstance(raw, dict) or len(raw) != len(assets):
         raise FormatError(f"{where} must give exactly the header's assets {list(assets)}")
-    return [_int(raw[a], f"{where}.{a}") for a in assets]
+    try:
+        values = [raw[a] for a in assets]
+    except KeyError:
+        raise FormatError(f"{where} must give exactly the header's assets {list(assets)}") from None
+    if any(type(v) is not int for v in values):
+        raise FormatError(f"{where}: every amount must be an integer")
+    return values
 
 
 def _assets(header: Mapping[str, Any]) -> list[str]:
@@ -184,17 +189,20 @@ def _assets(header: Mapping[str, Any]) -> list[str]:
     return names
 
 
-@dataclass(frozen=True, slots=True)
 class _Node:
-    hash: bytes
-    balances: list[int]
-    debts: list[int]
+    """A node on the path: its hash, balances and debts (in the header's asset order), and the
+    encoding of its values as the parent's preimage holds them."""
+
+    __slots__ = ("balances", "debts", "encoded", "hash")
+
+    def __init__(self, digest: bytes, balances: list[int], debts: list[int], encode: bool) -> None:
+        self.hash = digest
+        self.balances = balances
+        self.debts = debts
+        self.encoded = encode_values(balances, debts) if encode else b""
 
     def values(self) -> list[int]:
         return self.balances + self.debts
-
-    def encoded(self) -> bytes:
-        return encode_values(self.balances, self.debts)
 
 
 def _node(raw: Any, assets: Sequence[str], where: str) -> _Node:
@@ -204,6 +212,7 @@ def _node(raw: Any, assets: Sequence[str], where: str) -> _Node:
         _hex(raw.get("hash"), HASH_BYTES, f"{where}.hash"),
         _vector(raw.get("balances"), assets, f"{where}.balances"),
         _vector(raw.get("debts"), assets, f"{where}.debts"),
+        encode=False,
     )
 
 
@@ -274,8 +283,8 @@ def _walk(leaf: _Node, index: int, path: Sequence[_Node]) -> tuple[_Node, list[C
         if not overflow and any(v >= VALUE_LIMIT for v in balances + debts):
             overflow = f"a sum reaches 2^128 at level {level + 1}"
             break
-        digest = node_hash(left.hash, left.encoded(), right.hash, right.encoded())
-        node = _Node(digest, balances, debts)
+        digest = node_hash(left.hash, left.encoded, right.hash, right.encoded)
+        node = _Node(digest, balances, debts, encode=True)
     return node, [check("no_overflow", not overflow, overflow)]
 
 
@@ -363,7 +372,11 @@ def verify_proof(
         checks.append(check("root_hash", False, "not recomputed: the checks above failed"))
     else:
         checks.append(_padding(index, leaf_count, path))
-        leaf = _Node(leaf_hash(snapshot, index, nonce, account, balances, debts), balances, debts)
+        leaf = _Node(
+            leaf_hash(snapshot, index, nonce, account, balances, debts), balances, debts, True
+        )
+        for sibling in path:  # values checked in range above: now encode them
+            sibling.encoded = encode_values(sibling.balances, sibling.debts)
         computed, overflow = _walk(leaf, index, path)
         checks += overflow
         if overflow[0].ok:
