@@ -225,3 +225,17 @@ def test_live_refresh_from_the_ledger(venue: dict[str, str]) -> None:
     assert second["leaf_count"] == first["leaf_count"] + 1
     for account in ("alice", "bob", "carol", "@insurance"):
         assert verify_proof(live.proof(account), second, previous=first).valid
+
+
+def test_reading_a_publication(venue: dict[str, str], tmp_path: Path) -> None:
+    from solvent.errors import SolventInputError
+    from solvent.solvency.publish import read_published_header, read_published_proof
+
+    out = tmp_path / "snap"
+    publish(venue, str(out), "--now", NOW)
+    header = read_published_header(out)
+    assert header["leaf_count"] == 4
+    assert read_published_proof(out, "@insurance")["account"] == "@insurance"
+    for bad in ("../snap/header", "nobody", "", "a/b"):
+        with pytest.raises(SolventInputError):
+            read_published_proof(out, bad)

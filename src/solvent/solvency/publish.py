@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,3 +100,29 @@ def write_publication(publication: Publication, out: str | Path, field: str = "o
             field, f"{shown_path(directory)}: cannot write ({exc.strerror or exc})"
         ) from None
     return directory
+
+
+_ACCOUNT_FILE = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+
+
+def read_published_header(out: str | Path, field: str = "solvency") -> dict[str, Any]:
+    """The header of the publication in directory ``out`` (what ``GET /v1/solvency/header``
+    serves when snapshots are published to disk)."""
+    raw = read_json(Path(out) / "header.json", field)
+    if not isinstance(raw, dict):
+        raise SolventInputError(field, "header.json is not a JSON object")
+    return raw
+
+
+def read_published_proof(out: str | Path, account: str, field: str = "account") -> dict[str, Any]:
+    """``account``'s proof in the publication in directory ``out``; an id that is not an account
+    id (a path, ``..``) is refused before any file is opened."""
+    if not isinstance(account, str) or not _ACCOUNT_FILE.match(account):
+        raise SolventInputError(field, f"{account!r} is not an account id")
+    path = Path(out) / "proofs" / f"{account}.json"
+    if not path.is_file():
+        raise SolventInputError(field, f"{account!r} is not in the published snapshot")
+    raw = read_json(path, field)
+    if not isinstance(raw, dict):
+        raise SolventInputError(field, f"the proof of {account!r} is not a JSON object")
+    return raw

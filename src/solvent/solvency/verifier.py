@@ -229,7 +229,7 @@ def _time(value: Any, where: str) -> datetime:
 
 
 def _check_header_shape(header: Any, where: str) -> None:
-    if not isinstance(header, dict) or header.get("version") != VERSION:
+    if not isinstance(header, dict) or _int(header.get("version"), "version") != VERSION:
         raise FormatError(f"{where} must be an object with version {VERSION}")
     for key in ("snapshot", "depth", "leaf_count"):
         _int(header.get(key), f"{where}.{key}")
@@ -321,7 +321,7 @@ def verify_proof(
         if previous is not None:
             _check_header_shape(previous, "previous")
         assets = _assets(header)
-        if not isinstance(proof, dict) or proof.get("version") != VERSION:
+        if not isinstance(proof, dict) or _int(proof.get("version"), "version") != VERSION:
             raise FormatError(f"proof must be an object with version {VERSION}")
         account = proof.get("account")
         if not isinstance(account, str):
@@ -329,6 +329,8 @@ def verify_proof(
         nonce = _hex(proof.get("nonce"), NONCE_BYTES, "proof.nonce")
         index = _int(proof.get("index"), "proof.index")
         snapshot = _int(proof.get("snapshot"), "proof.snapshot")
+        if not 0 <= snapshot < 1 << 64:
+            raise FormatError("proof.snapshot must be an unsigned 64-bit integer")
         balances = _vector(proof.get("balances"), assets, "proof.balances")
         debts = _vector(proof.get("debts"), assets, "proof.debts")
         raw_path = proof.get("path")
