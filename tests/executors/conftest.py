@@ -1,7 +1,11 @@
 """The session's Ray: one real single-node cluster on 127.0.0.1, started once per test session
 (no dashboard, a small object store) and stopped at the end. Every test that uses it is in the
 ``ray`` xdist group, so that ``make test`` (``--dist loadgroup``) runs them on one worker and
-starts Ray once."""
+starts Ray once.
+
+pytest-xdist 3.8 groups tests by a ``@group`` suffix it writes into each node id, through an
+attribute pytest 9 no longer reads; :func:`pytest_collection_modifyitems` below writes the suffix
+the way pytest 9 stores node ids (a no-op once xdist does it itself)."""
 
 from __future__ import annotations
 
@@ -10,8 +14,25 @@ from typing import Any
 
 import pytest
 import shard_fns
+from _pytest.nodeid import coerce_node_id
 
 OBJECT_STORE_BYTES = 128 * 1024 * 1024
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted(
+            {
+                str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                for m in item.iter_markers("xdist_group")
+            }
+        )
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = coerce_node_id(item.nodeid + suffix)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
