@@ -4,6 +4,15 @@
 Collateral balances are in units of each asset (1.5 BTC), signed: a negative balance is a debt
 (valued at full price with no haircut, ``debt_usd``), as on a venue after a loss.
 Both are bounded by :data:`MAX_AMOUNT` so that every downstream product and sum stays finite.
+
+A position may carry an ``entry_price`` (futures and perpetuals: USD per unit of the underlying;
+options: premium per unit of the underlying in the settlement asset): the account's equity then
+includes the unrealized P&L since entry (:mod:`solvent.accounts.equity`). Without it the position
+is taken as marked at the current mark, its P&L already settled into the collateral.
+
+Positions held at another venue name it (``"venue"``; ``None``: held here), and collateral held
+elsewhere is listed under ``"external"`` (:mod:`solvent.portfolio.external`; docs/formats.md 13):
+both are margined as one portfolio with the rest (docs/cross-venue.md).
 """
 
 from __future__ import annotations
@@ -16,7 +25,8 @@ from types import MappingProxyType
 
 from solvent.errors import SolventInputError, warn
 from solvent.files import read_json
-from solvent.validation import number_in_range
+from solvent.portfolio.external import ExternalHolding, location_name, parse_external
+from solvent.validation import number_in_range, positive_number
 
 
 class SubAccountMode(StrEnum):
@@ -28,24 +38,34 @@ class SubAccountMode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """A signed quantity of one instrument (> 0 long, < 0 short), in units of the underlying."""
+    """A signed quantity of one instrument (> 0 long, < 0 short), in units of the underlying,
+    and its optional entry price (see the module docstring; ``None``: marked at the mark), held
+    at ``venue`` (``None``: here)."""
 
     instrument: str
     quantity: float
+    entry_price: float | None = None
+    venue: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Portfolio:
-    """One account: collateral balances per asset and positions."""
+    """One account: collateral balances per asset, positions, and collateral held elsewhere."""
 
     account: str
     collateral: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     positions: tuple[Position, ...] = ()
     parent: str | None = None
     mode: SubAccountMode | None = None
+    external: tuple[ExternalHolding, ...] = ()
 
 
-_PORTFOLIO_FIELDS = {"account", "collateral", "positions", "parent", "mode"}
+_PORTFOLIO_FIELDS = {"account", "collateral", "positions", "parent", "mode", "external"}
+_POSITION_FIELDS = frozenset({"instrument", "quantity"})
+_POSITION_OPTIONAL = frozenset({"entry_price", "venue"})
+
+MAX_ENTRY_PRICE = 1e12
+"""Highest accepted ``entry_price`` (the highest accepted index price, USD)."""
 
 MAX_AMOUNT = 1e15
 """Largest absolute quantity of a position and largest collateral amount, in units of the asset
@@ -79,12 +99,18 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
     positions: list[Position] = []
     for i, p in enumerate(positions_raw):
         pf = f"{field}.positions[{i}]"
-        if not isinstance(p, dict) or set(p) != {"instrument", "quantity"}:
+        if not isinstance(p, dict) or not _POSITION_FIELDS <= set(p) <= (
+            _POSITION_FIELDS | _POSITION_OPTIONAL
+        ):
             raise SolventInputError(pf, 'must be {"instrument": name, "quantity": number}')
         if not isinstance(p["instrument"], str) or not p["instrument"]:
             raise SolventInputError(f"{pf}.instrument", "must be a non-empty string")
         quantity = number_in_range(p["quantity"], f"{pf}.quantity", -MAX_AMOUNT, MAX_AMOUNT)
-        positions.append(Position(p["instrument"], quantity))
+        entry_price = (
+            parse_entry_price(p["entry_price"], f"{pf}.entry_price") if "entry_price" in p else None
+        )
+        venue = location_name(p["venue"], f"{pf}.venue") if "venue" in p else None
+        positions.append(Position(p["instrument"], quantity, entry_price, venue))
     parent = raw.get("parent")
     mode_raw = raw.get("mode")
     if parent is not None and (not isinstance(parent, str) or not parent):
@@ -101,7 +127,18 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
             raise SolventInputError(f"{field}.mode", "must be cross or isolated") from None
     elif parent is not None:
         mode = SubAccountMode.CROSS
-    return Portfolio(account, MappingProxyType(collateral), tuple(positions), parent, mode)
+    external = parse_external(raw.get("external"), f"{field}.external")
+    return Portfolio(
+        account, MappingProxyType(collateral), tuple(positions), parent, mode, external
+    )
+
+
+def parse_entry_price(value: object, field: str) -> float:
+    """A position's ``entry_price``: a finite number in ``(0, MAX_ENTRY_PRICE]``."""
+    price = positive_number(value, field)
+    if price > MAX_ENTRY_PRICE:
+        raise SolventInputError(field, f"must be at most {MAX_ENTRY_PRICE:g}, got {price!r}")
+    return price
 
 
 def parse_portfolio_or_book(raw: object) -> tuple[list[Portfolio], bool]:

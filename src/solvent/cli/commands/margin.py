@@ -60,6 +60,13 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--timings", help='Print where the time went on stderr ({"timings"}).'),
         ] = False,
+        locations: Annotated[
+            str | None,
+            typer.Option(
+                "--locations",
+                help="Locations of collateral held elsewhere: built-in version or TOML file.",
+            ),
+        ] = None,
         executor: ExecutorOption = ExecutorKind.LOCAL,
         ray_address: RayAddressOption = None,
     ) -> None:
@@ -78,7 +85,14 @@ def register(app: typer.Typer) -> None:
             detail = Detail.EXPLAIN if explain else Detail.ACCOUNTS
             with executor_for(executor, ray_address) as ex:
                 run = margin_accounts(
-                    accounts, snapshot, model, params, detail=detail, stages=stages, executor=ex
+                    accounts,
+                    snapshot,
+                    model,
+                    params,
+                    detail=detail,
+                    stages=stages,
+                    locations=locations,
+                    executor=ex,
                 )
             with stages(Stage.RENDER):
                 emit_json(margin_json(run, explain, is_book=is_book))
