@@ -208,8 +208,9 @@ def test_malformed_external_entries(entry: dict[str, Any], field: str) -> None:
 def test_unknown_position_venue_is_bad_input() -> None:
     raw = _portfolio()
     raw["positions"][0]["venue"] = "mtgox"
-    with pytest.raises(SolventInputError, match="unknown location 'mtgox'"):
+    with pytest.raises(SolventInputError, match="unknown location 'mtgox'") as err:
         _margin(raw)
+    assert err.value.field == "a.positions[0].venue"
 
 
 # --- valuation --------------------------------------------------------------------------------
