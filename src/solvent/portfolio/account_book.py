@@ -54,7 +54,8 @@ class AccountBook:
     ``instruments[position_instrument[k]]`` held by account ``position_account[k]``, in input
     order; ``instruments`` are in order of first appearance. ``position_venue[k]`` is the venue
     holding position ``k`` (empty tuple: every position is held here). ``external[e]`` is
-    collateral held elsewhere by account ``external_account[e]`` (docs/formats.md 13)."""
+    collateral held elsewhere by account ``external_account[e]`` (docs/formats.md 13), in input
+    order (so ``external_account`` is sorted, like ``position_account``)."""
 
     accounts: tuple[str, ...]
     parent: IntArray
@@ -142,11 +143,7 @@ class AccountBook:
             positions,
             self.parent_id[i],
             self.mode[i],
-            tuple(
-                h
-                for h, a in zip(self.external, self.external_account.tolist(), strict=True)
-                if a == i
-            ),
+            self.external[slice(*np.searchsorted(self.external_account, [i, i + 1]).tolist())],
         )
 
     def portfolios(self) -> list[Portfolio]:
