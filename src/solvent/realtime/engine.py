@@ -135,22 +135,28 @@ class LiquidationContext:
 
 @dataclass(frozen=True, slots=True)
 class LiquidationReport:
-    """What a liquidator did in one tick: the accounts whose ledger rows it changed, one JSON-ready
-    record per liquidated unit (published as the ``liquidation`` event's ``outcome``), and totals
-    (USD) for the replay summary."""
+    """What a liquidator decided in one tick: the accounts whose ledger rows its plan changes,
+    one JSON-ready record per liquidated unit (published as the ``liquidation`` event's
+    ``outcome``), totals (USD) for the replay summary, and the plan: JSON-ready ledger steps that
+    :meth:`Liquidator.execute` books."""
 
     touched: tuple[str, ...] = ()
     outcomes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     totals: Mapping[str, float] = field(default_factory=dict)
+    plan: tuple[Mapping[str, Any], ...] = ()
 
 
 class Liquidator(Protocol):
-    """Liquidates breached units and books the outcome on the ledger (each step its own
-    idempotent operation), before the tick's checkpoint is written."""
+    """Plans the liquidation of breached units (:meth:`liquidate`, nothing written), then books a
+    plan (:meth:`execute`: every step its own idempotent ledger operation, a step already booked
+    skipped). The engine persists the plan with the tick's checkpoint before executing it, so a
+    restart finishes a plan a crash interrupted and never books a step twice."""
 
     def liquidate(
         self, breaches: Sequence[Breach], context: LiquidationContext
     ) -> LiquidationReport: ...
+
+    def execute(self, plan: Sequence[Mapping[str, Any]], market: MarketSnapshot) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,9 +311,13 @@ class RealtimeEngine:
         )
         for name in sorted(set(self.accounts.models)):
             self._runtime(name)
+        self._plan: list[Mapping[str, Any]] = []
+        """Liquidation steps decided by the last tick and persisted, booked right after."""
         checkpoint = load_checkpoint(ledger, self.config.stream)
         if checkpoint is not None:
             self._restore(checkpoint)
+            if self._plan:  # a crash interrupted the booking: finish it before anything else
+                self._execute_plan(self.live.snapshot, None)
 
     @classmethod
     def from_ledger(
@@ -500,7 +510,6 @@ class RealtimeEngine:
                 {"stream": fault.stream, "fault": fault.kind.value, "detail": fault.detail},
             )
         breaches = self._transitions(health, tick, market.time)
-        booked = False
         touched: tuple[str, ...] = ()
         pending: list[Breach] = []
         if self.liquidator is not None:
@@ -525,16 +534,31 @@ class RealtimeEngine:
                 ),
             )
             self._record_liquidations(report, pending, tick, market.time)
-            booked = bool(report.touched)
+            self._plan = list(report.plan)
             touched = report.touched
-        if booked or self._unsaved or save_due:
+        if self._plan or self._unsaved or save_due:
             with self.ledger.transaction() as tx:
-                self._save(tx)
-        if booked:
-            self.accounts.reload(self.ledger, touched)
-            self._fund_units = self.ledger.balances(INSURANCE)
+                self._save(tx)  # the plan is persisted before a step of it is booked
+        if self._plan:
+            self._execute_plan(market.snapshot, touched)
         self._history(market, health)
         self._deliver()
+
+    def _execute_plan(self, market: MarketSnapshot, touched: Sequence[str] | None) -> None:
+        """Book the pending plan and reload what it touched (every account when unknown)."""
+        if self.liquidator is None:
+            raise SolventInputError(
+                "liquidator",
+                "the checkpoint holds liquidation steps not yet booked: restart the engine with "
+                "its liquidator",
+            )
+        self.liquidator.execute(self._plan, market)
+        self._plan = []
+        if touched is None:
+            self.accounts = BookState.from_ledger(self.ledger, self.config.model)
+        else:
+            self.accounts.reload(self.ledger, touched)
+        self._fund_units = self.ledger.balances(INSURANCE)
 
     def _transitions(self, health: BookHealth, tick: int, time: datetime) -> list[Breach]:
         """Publish every unit whose state changed; the units that entered liquidation."""
@@ -712,6 +736,7 @@ class RealtimeEngine:
             "codes": dict(sorted(self._codes.items())),
             "totals": dict(sorted(self.totals.items())),
             "faults": self.fault_count,
+            "plan": list(self._plan),
         }
 
     def _save(self, tx: LedgerTransaction) -> None:
@@ -738,6 +763,7 @@ class RealtimeEngine:
         self._codes = {str(a): int(c) for a, c in state["codes"].items()}
         self.totals = {str(k): float(v) for k, v in state["totals"].items()}
         self.fault_count = int(state["faults"])
+        self._plan = list(state.get("plan", []))
 
     # --- account changes -----------------------------------------------------------------------
 

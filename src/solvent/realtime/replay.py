@@ -29,8 +29,18 @@ from solvent.realtime.summary import ReplayResult
 REPLAY_STREAM = "replay"
 """The checkpoint row of a replay (one replay per ledger database)."""
 
-LiquidatorFactory = Callable[[Ledger, str, str | None], Liquidator]
-"""``(ledger, model, params) -> liquidator`` (the waterfall, once wired)."""
+LiquidatorFactory = Callable[[Ledger], Liquidator]
+"""``ledger -> liquidator`` (:func:`waterfall_liquidator` by default)."""
+
+
+def waterfall_liquidator(policy: str = "partial") -> LiquidatorFactory:
+    """The waterfall (``policy``: partial, full, auction), its outcomes booked on the ledger."""
+    from solvent.realtime.liquidation import WaterfallLiquidator
+
+    def make(ledger: Ledger) -> Liquidator:
+        return WaterfallLiquidator(ledger, policy=policy)
+
+    return make
 
 
 def _source(
@@ -123,7 +133,7 @@ def _run(
             ledger,
             market,
             engine_config,
-            liquidator=None if liquidator is None else liquidator(ledger, model, params),
+            liquidator=None if liquidator is None else liquidator(ledger),
         )
         start_fund = engine.insurance_fund_usd()
         asyncio.run(engine.run(source))
