@@ -281,6 +281,7 @@ class RealtimeEngine:
         self.skipped = 0
         """Market events skipped because a checkpoint had already applied them."""
         self.totals: dict[str, float] = {}
+        self._units: dict[str, set[str]] = {}
         """Running totals of the liquidator's reports (persisted with the checkpoint)."""
         self.history: list[dict[str, Any]] = []
         """Per tick: time, index, counts by state, totals (for the replay report)."""
@@ -589,15 +590,18 @@ class RealtimeEngine:
                     queued = dict(detail)
                     queued["action"] = "queued"
                     self._emit(EventKind.LIQUIDATION, account, tick, time, queued)
-                    self._count("handed_to_liquidation")
+                    self._mark("liquidated", account)
             if new == _BANKRUPT and self.liquidator is None:
-                self._count("bankrupt")
+                self._mark("bankrupt", account)
         nonzero = np.flatnonzero(codes)
         self._codes = {names[r]: int(codes[r]) for r in nonzero.tolist()}
         return breaches
 
-    def _count(self, key: str, amount: float = 1.0) -> None:
-        self.totals[key] = self.totals.get(key, 0.0) + amount
+    def _mark(self, what: str, account: str) -> None:
+        """Count ``account`` once in ``what`` (``liquidated``: units handed to or acted on by
+        liquidation; ``bankrupt``: units that went bankrupt) over the whole run."""
+        self._units.setdefault(what, set()).add(account)
+        self.totals[what] = float(len(self._units[what]))
 
     def _still_breached(
         self, health: BookHealth, fresh: Sequence[Breach], tick: int, time: datetime
@@ -634,6 +638,10 @@ class RealtimeEngine:
         by_account = {b.account: b for b in breaches}
         for account, outcome in sorted(report.outcomes.items()):
             breach = by_account.get(account)
+            if breach is not None and outcome.get("action") not in (None, "none"):
+                self._mark("liquidated", account)
+                if outcome.get("action") == "bankrupt":
+                    self._mark("bankrupt", account)
             detail: dict[str, Any] = {"outcome": dict(outcome)}
             if breach is not None:
                 detail.update(
@@ -737,6 +745,7 @@ class RealtimeEngine:
             "totals": dict(sorted(self.totals.items())),
             "faults": self.fault_count,
             "plan": list(self._plan),
+            "units": {k: sorted(v) for k, v in sorted(self._units.items())},
         }
 
     def _save(self, tx: LedgerTransaction) -> None:
@@ -764,6 +773,7 @@ class RealtimeEngine:
         self.totals = {str(k): float(v) for k, v in state["totals"].items()}
         self.fault_count = int(state["faults"])
         self._plan = list(state.get("plan", []))
+        self._units = {str(k): set(v) for k, v in state.get("units", {}).items()}
 
     # --- account changes -----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ and a restart books the steps left),
 and reports what it did: the accounts touched (reloaded by the engine), one JSON record per
 liquidated unit, and the replay's totals (USD): ``liquidated``, ``bankrupt``, ``volume_usd`` (the
 traded notional at fill prices), ``slippage_usd``, ``fees_usd``, ``adl_events``,
-``socialized_loss_usd``.
+``socialized_loss_usd`` (the engine counts the units liquidated and bankrupt).
 
 Units are liquidated per model (a book whose accounts use several models gives one planner run per
 model, each over that model's units; the others stay ADL counterparties of nobody in that run).
@@ -30,7 +30,7 @@ from solvent.ledger.model import INSURANCE
 from solvent.ledger.store import Ledger
 from solvent.liquidation.booking import BookingKind, LedgerStep, book_step, plan_booking
 from solvent.liquidation.config import LiquidationConfig
-from solvent.liquidation.outcome import Action, LiquidationOutcome
+from solvent.liquidation.outcome import LiquidationOutcome
 from solvent.liquidation.policy import LiquidationPolicy, get_policy
 from solvent.liquidation.units import PreparedMargin
 from solvent.market.snapshot import MarketSnapshot
@@ -181,8 +181,6 @@ def _totals(
             slippage += step.slippage_usd
             fees += step.fee_usd
     return {
-        "liquidated": float(len(outcome.liquidated)),
-        "bankrupt": float(sum(a.action is Action.BANKRUPT for a in outcome.liquidated)),
         "volume_usd": volume,
         "slippage_usd": slippage,
         "fees_usd": fees,

@@ -146,7 +146,7 @@ def _run(
         result = ReplayResult(
             steps=engine.tick_count,
             accounts=len(book),
-            liquidated=int(totals.get("liquidated", totals.get("handed_to_liquidation", 0.0))),
+            liquidated=int(totals.get("liquidated", 0.0)),
             bankrupt=int(totals.get("bankrupt", 0.0)),
             volume_usd=float(totals.get("volume_usd", 0.0)),
             slippage_usd=float(totals.get("slippage_usd", 0.0)),
