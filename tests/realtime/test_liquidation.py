@@ -3,6 +3,7 @@ persisted with the checkpoint and booked on the ledger; the replay's summary cou
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from solvent.ledger.store import Ledger
@@ -62,10 +63,8 @@ def test_a_plan_left_by_a_crash_is_booked_on_restart_once(
     engine = RealtimeEngine.from_ledger(
         seeded_ledger, market, config, liquidator=Crashing(seeded_ledger)
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(engine.run(path_source(price_path, market)))
-    except KeyboardInterrupt:
-        pass
     checkpoint = load_checkpoint(seeded_ledger, "crash")
     assert checkpoint is not None and checkpoint.state["plan"]
     before = seeded_ledger.journal_balances()
