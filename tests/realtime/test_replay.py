@@ -118,3 +118,11 @@ def test_a_builtin_path_replays(book: AccountBook, market: MarketSnapshot, ledge
     result = replay(book, market, path="builtin:minus-40-hour", db=ledger_url)
     assert result.steps == 91 and result.audit.ok
     assert result.history[60]["index"]["BTC"] == pytest.approx(60_000.0)
+
+
+def test_progress_is_reported_per_event(
+    book: AccountBook, market: MarketSnapshot, price_path: Path, ledger_url: str
+) -> None:
+    seen: list[tuple[int, int]] = []
+    replay(book, market, path=price_path, db=ledger_url, progress=lambda i, n: seen.append((i, n)))
+    assert seen == [(i, 6) for i in range(1, 7)]

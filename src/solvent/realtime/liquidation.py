@@ -11,7 +11,8 @@ and a restart books the steps left),
 and reports what it did: the accounts touched (reloaded by the engine), one JSON record per
 liquidated unit, and the replay's totals (USD): ``liquidated``, ``bankrupt``, ``volume_usd`` (the
 traded notional at fill prices), ``slippage_usd``, ``fees_usd``, ``adl_events``,
-``socialized_loss_usd`` (the engine counts the units liquidated and bankrupt).
+``socialized_loss_usd``, ``deficit_usd`` and how it was covered (``insurance_covered_usd``,
+``adl_covered_usd``); the engine counts the units liquidated and bankrupt.
 
 Units are liquidated per model (a book whose accounts use several models gives one planner run per
 model, each over that model's units; the others stay ADL counterparties of nobody in that run).
@@ -169,6 +170,9 @@ def _totals(
     column = {n: j for j, n in enumerate(instruments)}
     table = priced.table
     volume = slippage = fees = 0.0
+    deficit = sum(a.deficit_usd for a in outcome.liquidated)
+    insured = sum(a.insurance_covered_usd for a in outcome.liquidated)
+    adl = sum(a.adl_covered_usd for a in outcome.liquidated)
     for account in outcome.liquidated:
         for step in account.steps:
             j = column[step.instrument]
@@ -186,4 +190,7 @@ def _totals(
         "fees_usd": fees,
         "adl_events": float(len(outcome.adl)),
         "socialized_loss_usd": float(outcome.socialized_loss_usd),
+        "deficit_usd": float(deficit),
+        "insurance_covered_usd": float(insured),
+        "adl_covered_usd": float(adl),
     }

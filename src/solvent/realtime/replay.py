@@ -23,7 +23,7 @@ from solvent.portfolio.account_book import AccountBook
 from solvent.realtime.engine import EngineConfig, Liquidator, RealtimeEngine
 from solvent.realtime.events import MarketEvent
 from solvent.realtime.seed import seed_ledger, seeded
-from solvent.realtime.sources import feed_source, path_source
+from solvent.realtime.sources import load_feed, load_path
 from solvent.realtime.summary import ReplayResult
 
 REPLAY_STREAM = "replay"
@@ -43,15 +43,30 @@ def waterfall_liquidator(policy: str = "partial") -> LiquidatorFactory:
     return make
 
 
-def _source(
+Progress = Callable[[int, int], None]
+"""``progress(consumed, total)``: market events consumed so far and the source's total."""
+
+
+def _events(
     path: str | Path | None, feed: str | Path | None, market: MarketSnapshot
-) -> AsyncIterator[MarketEvent]:
+) -> list[MarketEvent]:
+    """Every event of the path or the feed, read and checked before anything is written."""
     if (path is None) == (feed is None):
         raise SolventInputError("path", "give exactly one of --path and --feed")
     if path is not None:
-        return path_source(path, market)
+        return list(load_path(path, market))
     assert feed is not None
-    return feed_source(feed)
+    return load_feed(feed)
+
+
+async def _source(
+    events: list[MarketEvent], progress: Progress | None
+) -> AsyncIterator[MarketEvent]:
+    total = len(events)
+    for consumed, event in enumerate(events, start=1):
+        yield event
+        if progress is not None:
+            progress(consumed, total)
 
 
 def replay(
@@ -67,15 +82,12 @@ def replay(
     insurance_fund_usd: float = 0.0,
     liquidator: LiquidatorFactory | None = None,
     config: EngineConfig | None = None,
+    progress: Progress | None = None,
 ) -> ReplayResult:
     """Replay ``book`` on ``market`` along ``path`` or ``feed`` (see the module docstring).
-    ``db``: an SQLAlchemy URL (default: a new temporary SQLite file, deleted afterwards)."""
-    source = _source(path, feed, market)
-    if path is not None:
-        # read and check the whole path before anything is written
-        from solvent.realtime.sources import load_path
-
-        load_path(path, market)
+    ``db``: an SQLAlchemy URL (default: a new temporary SQLite file, deleted afterwards);
+    ``progress``: told after each market event (consumed, total)."""
+    source = _source(_events(path, feed, market), progress)
     folder: Path | None = None
     if db is None:
         folder = Path(tempfile.mkdtemp(prefix="solvent-replay-"))
