@@ -228,11 +228,16 @@ def margin_accounts(
 
 
 def check_venues(accounts: AccountBook, locations: LocationSet) -> None:
-    """Every position's venue is a known location (docs/formats.md 13)."""
-    for k, venue in enumerate(accounts.position_venue):
-        if venue is not None and venue not in locations.locations:
-            owner = accounts.accounts[int(accounts.position_account[k])]
-            locations.get(venue, f"{owner}.positions.venue")
+    """Every position's venue is a known location (docs/formats.md 13); the error names the
+    first position held at an unknown one."""
+    unknown = set(accounts.position_venue) - set(locations.locations) - {None}
+    if not unknown:
+        return
+    k = next(i for i, v in enumerate(accounts.position_venue) if v in unknown)
+    owner = int(accounts.position_account[k])
+    start = int(np.searchsorted(accounts.position_account, owner))
+    field = f"{accounts.accounts[owner]}.positions[{k - start}].venue"
+    locations.get(str(accounts.position_venue[k]), field)
 
 
 def _held(
