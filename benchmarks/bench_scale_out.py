@@ -279,7 +279,8 @@ def multi_node_model(
                 f"{_gb(memory)} ({100 * memory / NODE_MEMORY_BYTES:.0f} %), broadcast "
                 f"{broadcast * nodes / 1e6:,.0f} MB ({1e3 * bcast:.0f} ms), compute "
                 f"{1e3 * compute:.0f} ms, totals back {1e3 * gather:.0f} ms, calls "
-                f"{1e3 * calls:.0f} ms: tick ~{1e3 * tick:.0f} ms"
+                f"{1e3 * calls:.0f} ms: tick ~{1e3 * tick:.0f} ms (~{1e3 * (tick - gather):.0f} ms "
+                f"when only the accounts whose state changed travel back)"
             )
 
 
