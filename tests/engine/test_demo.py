@@ -4,6 +4,7 @@ the report's figures checked against the computation (and the ledger once the re
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from solvent.cli.main import app
 from solvent.engine.demo import DEMO_MODELS, DemoResult, run_demo
-from solvent.engine.demo_report import read_figures
+from solvent.engine.demo_report import read_figures, write_report
 from solvent.engine.margin import margin_accounts
 from solvent.engine.venue_book import ARCHETYPES, FUNDING, generate_venue_book
 from solvent.errors import SolventInputError
@@ -25,7 +26,8 @@ ACCOUNTS = 150
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    return run_demo(accounts=ACCOUNTS, seed=7, report_dir=tmp_path_factory.mktemp("report"))
+    result = run_demo(accounts=ACCOUNTS, seed=7)
+    return replace(result, report=write_report(result, tmp_path_factory.mktemp("report")))
 
 
 def test_venue_book_is_deterministic_and_funded() -> None:

@@ -9,7 +9,7 @@
    (:func:`capital_efficiency`) and, where a portfolio model asks more than ``standard``, one
    line explaining why from the model's own worst scenario and position contributions
    (:func:`explain_higher`).
-4. Write an HTML report with PNG charts (:mod:`solvent.engine.demo_report`).
+4. An HTML report with PNG charts (:func:`solvent.engine.demo_report.write_report`).
 
 Amounts are USD at the snapshot's prices; every step is vectorized over the book except the few
 explained accounts, margined alone with ``explain``.
@@ -280,11 +280,10 @@ def run_demo(
     *,
     accounts: int = DEFAULT_ACCOUNTS,
     seed: int = DEFAULT_SEED,
-    report_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> DemoResult:
-    """Run the main job (deterministic: embedded data and ``seed`` only); with ``report_dir``
-    also write the HTML report there (``report_dir/index.html``)."""
+    """Run the main job's margin part (deterministic: embedded data and ``seed`` only); the
+    report is :func:`solvent.engine.demo_report.write_report` of the result."""
 
     def stage(name: str) -> None:
         if progress is not None:
@@ -300,12 +299,4 @@ def run_demo(
     stage("explain")
     efficiency = capital_efficiency(side)
     explanations = explain_higher(side, book, market)
-    result = DemoResult(market, fits, book, side, efficiency, explanations)
-    if report_dir is None:
-        return result
-    from solvent.engine.demo_report import write_report
-
-    stage("write the report")
-    return DemoResult(
-        market, fits, book, side, efficiency, explanations, write_report(result, report_dir)
-    )
+    return DemoResult(market, fits, book, side, efficiency, explanations)

@@ -5,6 +5,7 @@ efficiency, explanations, and an HTML report with charts written to a path it pr
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from solvent.engine.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, DemoResult, run_demo
+from solvent.engine.demo_report import write_report
 from solvent.errors import SolventInputError
 
 DEFAULT_OUT = Path("solvent-demo")
@@ -127,5 +129,7 @@ def register(app: typer.Typer) -> None:
             def progress(stage: str) -> None:
                 bar.update(task, description=stage)
 
-            result = run_demo(accounts=accounts, seed=seed, report_dir=out, progress=progress)
+            result = run_demo(accounts=accounts, seed=seed, progress=progress)
+            progress("write the report")
+            result = replace(result, report=write_report(result, out))
         _print(console, result, time.perf_counter() - started)
