@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from solvent.cli.main import app
-from solvent.engine.demo import DEMO_MODELS, DemoResult, run_demo
+from solvent.engine.demo import DEMO_MODELS, DemoResult, demo_market, run_demo
 from solvent.engine.demo_report import read_figures, write_report
 from solvent.engine.margin import margin_accounts
 from solvent.engine.venue_book import ARCHETYPES, FUNDING, generate_venue_book
@@ -138,3 +138,17 @@ def test_cli(tmp_path: Path) -> None:
     not_dir.write_text("x")
     bad = CliRunner().invoke(app, ["demo", "--accounts", "60", "--out", str(not_dir)])
     assert bad.exit_code == 2 and "--out" in bad.stderr
+
+
+def test_demo_market_has_depth_at_each_index() -> None:
+    """The shipped Binance depth stands at every index, with the same USD depth."""
+    market = demo_market()
+    usd_depth = []
+    for underlying, index in market.index.items():
+        book = market.order_books[underlying]
+        mid = 0.5 * (book.bid_prices[0] + book.ask_prices[0])
+        assert mid == pytest.approx(index, rel=1e-9)
+        assert np.all(np.diff(book.bid_prices) < 0) and np.all(np.diff(book.ask_prices) > 0)
+        usd_depth.append(float((book.bid_sizes * book.bid_prices).sum()))
+    assert len(usd_depth) == 2
+    assert usd_depth[0] == pytest.approx(usd_depth[1], rel=1e-9)

@@ -18,17 +18,21 @@ explained accounts, margined alone with ``explain``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from solvent.arrays import FloatArray
 from solvent.engine.margin import MarginRun, margin_accounts, margin_portfolios
 from solvent.engine.venue_book import ARCHETYPES, VenueBook, generate_venue_book
+from solvent.files import loads_json
 from solvent.margin.protocol import Detail
 from solvent.margin.result import AccountMargin
 from solvent.market.deribit import load_embedded_chain
+from solvent.market.order_book import OrderBook, parse_order_book
 from solvent.market.snapshot import MarketSnapshot
 from solvent.market.surface_marks import fit_snapshot_surfaces
 from solvent.market.vol_surface import SurfaceFit
@@ -276,6 +280,32 @@ class DemoResult:
     extras: dict[str, object] = field(default_factory=dict)
 
 
+EMBEDDED_ORDER_BOOK = "binance_spot_btcusdt_20240808.json"
+"""The shipped depth snapshot (solvent/data/orderbook/README.md)."""
+
+
+def demo_market() -> MarketSnapshot:
+    """The embedded Deribit chain with an order book per underlying: the shipped Binance BTC
+    depth rescaled to each index (prices x index / mid; sizes x BTC index / index, so every
+    underlying has the same USD depth), what liquidations walk (solvent/data/orderbook)."""
+    market = load_embedded_chain()
+    source = resources.files("solvent.data") / "orderbook" / EMBEDDED_ORDER_BOOK
+    raw = loads_json(source.read_text(encoding="utf-8"), "order_book", EMBEDDED_ORDER_BOOK)
+    depth = parse_order_book({"bids": raw["bids"], "asks": raw["asks"]}, "order_book")
+    mid = 0.5 * (float(depth.bid_prices[0]) + float(depth.ask_prices[0]))
+    reference = market.index.get("BTC", mid)
+    books = {}
+    for underlying, index in market.index.items():
+        price, size = index / mid, reference / index
+        books[underlying] = OrderBook(
+            bid_prices=depth.bid_prices * price,
+            bid_sizes=depth.bid_sizes * size,
+            ask_prices=depth.ask_prices * price,
+            ask_sizes=depth.ask_sizes * size,
+        )
+    return replace(market, order_books=MappingProxyType(books))
+
+
 def run_demo(
     *,
     accounts: int = DEFAULT_ACCOUNTS,
@@ -289,8 +319,8 @@ def run_demo(
         if progress is not None:
             progress(name)
 
-    stage("load the Deribit chain")
-    market = load_embedded_chain()
+    stage("load the Deribit chain and order book")
+    market = demo_market()
     stage("fit the SVI surfaces")
     fits = fit_snapshot_surfaces(market)
     stage(f"generate {accounts:,} accounts")

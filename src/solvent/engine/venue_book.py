@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from solvent.arrays import FloatArray
 from solvent.engine.margin import margin_accounts
 from solvent.errors import SolventInputError
 from solvent.instruments.terms import InstrumentKind, OptionType
@@ -276,23 +275,30 @@ def generate_venue_book(
 
 def _fund(book: AccountBook, market: MarketSnapshot, rng: np.random.Generator) -> AccountBook:
     """Scale each margin unit's collateral so its equity is a random multiple (``FUNDING``) of
-    its standard initial margin, keeping the mix of its listed assets (drawn as equal USD
-    shares). Haircuts make collateral value not quite proportional to the balances, so the
-    scaling is done twice (two vectorized margin calls over the book)."""
+    its standard initial margin, keeping the mix of its listed assets (equal USD shares). Equity
+    is not linear in the balances (haircuts, coin-margined option values netted with the coin
+    balance), so the scale is found by a few Newton steps with slope one USD of equity per USD of
+    collateral (one vectorized margin call each)."""
     prices = np.array([market.price_usd(a) for a in book.assets])
-    collateral = np.where(book.listed, 1.0 / prices[None, :], 0.0)
-    target: FloatArray | None = None
-    for _ in range(2):
-        probe = replace(book, collateral=collateral)
-        run = margin_accounts(probe, market, "standard", detail=Detail.TOTALS)
-        im = np.asarray(run.result.initial_margin_usd, dtype=np.float64)
-        if target is None:
-            target = np.maximum(im, 1.0) * rng.uniform(*FUNDING, size=len(im))
-        equity = run.equity.equity_usd
-        held = equity - run.equity.position_value_usd  # what the collateral adds, after haircuts
-        need = np.maximum(target - run.equity.position_value_usd, 0.05 * target)
-        scale = need / np.maximum(held, 1e-9)
-        collateral = collateral * scale[run.groups.group_of][:, None]
+    share = np.where(book.listed, 1.0 / prices[None, :], 0.0)  # 1 USD of each listed asset
+    probe = replace(book, collateral=share * 0.0)
+    run = margin_accounts(probe, market, "standard", detail=Detail.TOTALS)
+    im = np.asarray(run.result.initial_margin_usd, dtype=np.float64)
+    target = np.maximum(im, 1.0) * rng.uniform(*FUNDING, size=len(im))
+    listed_usd = np.zeros(len(im))
+    np.add.at(listed_usd, run.groups.group_of, book.listed.sum(axis=1).astype(np.float64))
+    # collateral of each group in USD at the index, spread over its listed assets
+    value = np.maximum(target - run.equity.equity_usd, 0.0) + 0.0
+    for _ in range(4):
+        per_asset = np.divide(value, listed_usd, out=np.zeros_like(value), where=listed_usd > 0)
+        collateral = share * per_asset[run.groups.group_of][:, None]
+        run = margin_accounts(
+            replace(book, collateral=collateral), market, "standard", detail=Detail.TOTALS
+        )
+        gap = target - run.equity.equity_usd
+        value = np.maximum(value + gap, 0.0)
+    per_asset = np.divide(value, listed_usd, out=np.zeros_like(value), where=listed_usd > 0)
+    collateral = share * per_asset[run.groups.group_of][:, None]
     return replace(book, collateral=np.asarray(np.round(collateral, 6), dtype=np.float64))
 
 
