@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from solvent.errors import SolventInputError
+from solvent.executors import Executor
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
@@ -83,10 +84,12 @@ def replay(
     liquidator: LiquidatorFactory | None = None,
     config: EngineConfig | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> ReplayResult:
     """Replay ``book`` on ``market`` along ``path`` or ``feed`` (see the module docstring).
     ``db``: an SQLAlchemy URL (default: a new temporary SQLite file, deleted afterwards);
-    ``progress``: told after each market event (consumed, total)."""
+    ``progress``: told after each market event (consumed, total); ``executor``: where each
+    tick's whole-book margin runs (None: this process)."""
     source = _source(_events(path, feed, market), progress)
     folder: Path | None = None
     if db is None:
@@ -105,6 +108,7 @@ def replay(
             liquidator,
             config,
             temporary=folder is not None,
+            executor=executor,
         )
     finally:
         if folder is not None:
@@ -124,6 +128,7 @@ def _run(
     config: EngineConfig | None,
     *,
     temporary: bool,
+    executor: Executor | None = None,
 ) -> ReplayResult:
     ledger = Ledger.open(db)
     try:
@@ -146,6 +151,7 @@ def _run(
             market,
             engine_config,
             liquidator=None if liquidator is None else liquidator(ledger),
+            executor=executor,
         )
         start_fund = engine.insurance_fund_usd()
         asyncio.run(engine.run(source))
