@@ -1,0 +1,128 @@
+"""``solvent serve`` as a real process: it serves on 127.0.0.1 until SIGTERM or SIGINT, then
+finishes, flushes the ledger and exits 0; what it acknowledged is in the ledger afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import MARKET, Keys, bearer
+from solvent.ledger.store import Ledger
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(db: str, market: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """``solvent serve`` in a subprocess; returns it and its base URL once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "solvent.cli.main",
+            "serve",
+            "--db",
+            db,
+            "--market",
+            str(market),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--max-market-age",
+            "1e9",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read()}")
+        try:
+            if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("serve did not start")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_cleanly_on_a_signal(
+    template: tuple[Path, Keys], keys: Keys, tmp_path: Path, sig: signal.Signals
+) -> None:
+    import shutil
+
+    db_path = tmp_path / "serve.db"
+    shutil.copyfile(template[0], db_path)
+    db = f"sqlite:///{db_path}"
+    market = tmp_path / "market.json"
+    market.write_text(json.dumps(MARKET))
+    proc, url = start_server(db, market)
+    try:
+        r = httpx.post(
+            f"{url}/v1/accounts/bob/trades",
+            headers=bearer(keys.bob),
+            json={"instrument": "BTC-PERPETUAL", "quantity": "0.25", "price": "100000"},
+        )
+        assert r.status_code == 201, r.text
+        assert httpx.get(f"{url}/v1/accounts/bob").status_code == 401
+    finally:
+        proc.send_signal(sig)
+        try:
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, stderr
+    ledger = Ledger.open(db)
+    try:
+        assert ledger.audit().ok
+        with ledger.transaction() as tx:
+            (position,) = tx.positions(["bob"])["bob"]
+        assert str(position.quantity) == "0.25"
+    finally:
+        ledger.close()
+
+
+def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "solvent.cli.main",
+                "serve",
+                "--db",
+                f"sqlite:///{tmp_path / 'x.db'}",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("solvent: error: port:")
