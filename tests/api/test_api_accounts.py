@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from apitest import MARKET, Keys, bearer, ledger_state
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import MARKET, Keys, bearer, ledger_state
 from solvent.api.state import Service
 from solvent.cli.main import app as cli
 
@@ -161,7 +161,8 @@ def test_refusals_of_the_service_are_422_and_change_nothing(
 def test_a_stale_market_is_503(tmp_path: Path, template: tuple[Path, Keys], keys: Keys) -> None:
     from datetime import timedelta
 
-    from conftest import make_service
+    from apitest import make_service
+
     from solvent.api.app import create_app
 
     service = make_service(template, tmp_path, max_market_age=timedelta(seconds=10))

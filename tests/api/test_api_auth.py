@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from apitest import Keys, bearer, ledger_state, make_service
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import Keys, bearer, ledger_state, make_service
 from solvent.api.app import create_app
 from solvent.api.keys import find_key, key_digest
 from solvent.api.state import Service

@@ -4,9 +4,9 @@ NaN, negative or over-precise amounts, huge arrays, wrong types, unknown fields.
 from __future__ import annotations
 
 import pytest
+from apitest import Keys, bearer, ledger_state
 from fastapi.testclient import TestClient
 
-from conftest import Keys, bearer, ledger_state
 from solvent.api.state import MAX_ORDERS, Service
 
 TRADE = {"instrument": "BTC-PERPETUAL", "quantity": "0.1", "price": "100000"}

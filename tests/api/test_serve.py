@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from apitest import MARKET, Keys, bearer
 
-from conftest import MARKET, Keys, bearer
 from solvent.ledger.store import Ledger
 
 

@@ -8,12 +8,12 @@ OpenAPI schema is published at ``/openapi.json``.
 from __future__ import annotations
 
 import asyncio
+from importlib.metadata import version
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from solvent import __version__
 from solvent.api import accounts, market
 from solvent.api.errors import install_error_handlers
 from solvent.api.limits import BodyLimit
@@ -40,7 +40,7 @@ def create_app(service: Service) -> FastAPI:
 
     app = FastAPI(
         title="Solvent",
-        version=__version__,
+        version=version("solvent"),
         description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
