@@ -1,0 +1,329 @@
+"""The margin units being liquidated, as arrays: what every policy drives.
+
+A margin unit is an account with its cross sub-accounts (one portfolio, one model). The units of
+a run are rows: dense signed ``quantities`` (rows x the prepared instruments), ``balances`` (rows
+x ``assets``, coin), and the unit's USD ``equity``, ``maintenance``/``initial`` margin. Positions
+are valued at the mark: an entry price's unrealized P&L is settled into the balances before the
+run (the same equity, :func:`solvent.accounts.equity.book_equity`), so a trade at ``price``
+moves ``-trade x (price - mark)`` of cash (:func:`solvent.liquidation.execution.trade_cash`).
+
+Policies call :meth:`LiquidationUnits.what_if` (one margin call over a book of candidates),
+:meth:`~LiquidationUnits.quote` (order-book fills) and :meth:`~LiquidationUnits.execute` (one
+trade per row: fill, liquidation fee to the insurance fund capped at the equity left, re-margin
+of the touched rows, the step recorded with its reason). Every cash movement is posted in exact
+integer base units to both sides (the unit and ``@venue`` or ``@insurance``), so the sum of all
+balances of an asset never changes (``conservation``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from solvent.accounts.equity import book_equity
+from solvent.arrays import BoolArray, FloatArray, IntArray
+from solvent.collateral.assets import default_assets
+from solvent.liquidation.config import LiquidationConfig, Target
+from solvent.liquidation.execution import Fills, Pricing, fill_prices, mark_cash, trade_cash
+from solvent.liquidation.outcome import (
+    INSURANCE_ACCOUNT,
+    LiquidationStep,
+    StepKind,
+    Transfer,
+    TransferReason,
+)
+from solvent.margin.protocol import Detail, MarginModel, PricedMarket
+from solvent.portfolio.book import Book
+
+_TINY_USD = 1e-9
+"""Below this a USD amount counts as zero (cost floors, equity tests)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMargin:
+    """A model prepared once for a market: what every re-margin of the run reuses
+    (``model.margin(prepared, book)`` for any book over ``market.instruments``)."""
+
+    model: MarginModel
+    prepared: Any
+    market: PricedMarket
+    parameters: str
+
+    def totals(
+        self, names: Sequence[str], quantities: FloatArray | sp.csr_array
+    ) -> tuple[FloatArray, FloatArray]:
+        """USD maintenance and initial margin of each row of ``quantities`` (rows x
+        instruments, dense or sparse): one margin call, no per-row loop."""
+        if quantities.shape[0] == 0:
+            empty = np.zeros(0, dtype=np.float64)
+            return empty, empty
+        book = Book(tuple(names), self.market.instruments, sp.csr_array(quantities))
+        result = self.model.margin(self.prepared, book, detail=Detail.TOTALS)
+        return (
+            np.asarray(result.maintenance_margin_usd, dtype=np.float64),
+            np.asarray(result.initial_margin_usd, dtype=np.float64),
+        )
+
+
+class Ledger:
+    """In-memory double entry of a run: integer base-unit changes per asset for the units, the
+    insurance fund and the market counterparty (``@venue``)."""
+
+    def __init__(self, assets: tuple[str, ...], rows: int) -> None:
+        registry = default_assets()
+        self.assets = assets
+        self.scale = np.array(
+            [10 ** registry.get(a, f"balances.{a}").decimals for a in assets], dtype=np.float64
+        )
+        self.units = np.zeros((rows, len(assets)), dtype=np.int64)
+        self.fund = np.zeros(len(assets), dtype=np.int64)
+        self.venue = np.zeros(len(assets), dtype=np.int64)
+        self.transfers: list[Transfer] = []
+
+    def index(self, asset: str) -> int:
+        """Column of ``asset``."""
+        return self.assets.index(asset)
+
+    def to_units(self, amounts: FloatArray, asset_cols: IntArray) -> IntArray:
+        """Signed coin amounts received by a unit -> base units, floored (a unit never gains a
+        fraction; it pays a fraction more)."""
+        return np.floor(amounts * self.scale[asset_cols]).astype(np.int64)
+
+    def venue_post(self, rows: IntArray, asset_cols: IntArray, units: IntArray) -> None:
+        """``units`` (signed, received by each row) against ``@venue``."""
+        np.add.at(self.units, (rows, asset_cols), units)
+        np.add.at(self.venue, asset_cols, -units)
+
+    def fund_post(
+        self,
+        rows: IntArray,
+        asset_cols: IntArray,
+        units: IntArray,
+        names: Sequence[str],
+        reason: TransferReason,
+    ) -> None:
+        """``units`` (signed, received by each row) against the insurance fund, recorded as
+        transfers."""
+        np.add.at(self.units, (rows, asset_cols), units)
+        np.add.at(self.fund, asset_cols, -units)
+        for r, a, u in zip(rows.tolist(), asset_cols.tolist(), units.tolist(), strict=True):
+            if u < 0:
+                self.transfers.append(
+                    Transfer(names[r], INSURANCE_ACCOUNT, self.assets[a], -u, reason, names[r])
+                )
+            elif u > 0:
+                self.transfers.append(
+                    Transfer(INSURANCE_ACCOUNT, names[r], self.assets[a], u, reason, names[r])
+                )
+
+    def coins(self, units: IntArray, asset_cols: IntArray | slice = slice(None)) -> FloatArray:
+        """Base units -> coin."""
+        return np.asarray(units / self.scale[asset_cols], dtype=np.float64)
+
+
+class LiquidationUnits:
+    """The state of the units of one run (module docstring). Rows are margin units; ``names``
+    their top accounts; ``start`` the quantities when the run began."""
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        margin: PreparedMargin,
+        config: LiquidationConfig,
+        assets: tuple[str, ...],
+        balances: FloatArray,
+        quantities: FloatArray,
+    ) -> None:
+        self.names = names
+        self.margin = margin
+        self.market = margin.market
+        self.config = config
+        self.pricing = Pricing.of(self.market, config.beyond_depth_penalty)
+        self.ledger = Ledger(assets, len(names))
+        self.start_balances = np.array(balances, dtype=np.float64)
+        self.quantities = np.array(quantities, dtype=np.float64)
+        self.start = self.quantities.copy()
+        n, u = len(names), len(self.market.table.underlyings)
+        self.taken_bids = np.zeros((n, u), dtype=np.float64)
+        self.taken_asks = np.zeros((n, u), dtype=np.float64)
+        self.steps: list[list[LiquidationStep]] = [[] for _ in range(n)]
+        self.fee_usd = np.zeros(n, dtype=np.float64)
+        all_rows = np.arange(n, dtype=np.int64)
+        self.maintenance_usd, self.initial_usd = self.what_if(all_rows, self.quantities)
+        self.equity_usd = self.equity_of(all_rows)
+        self.equity_before_usd = self.equity_usd.copy()
+        self.maintenance_before_usd = self.maintenance_usd.copy()
+        self.bankrupt: BoolArray = self.equity_usd < 0
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        """Balance columns."""
+        return self.ledger.assets
+
+    @property
+    def balances(self) -> FloatArray:
+        """Current balances (rows x assets, coin)."""
+        return np.asarray(self.start_balances + self.ledger.coins(self.ledger.units))
+
+    def equity_of(self, rows: IntArray, quantities: FloatArray | None = None) -> FloatArray:
+        """USD equity of ``rows`` with their current balances and ``quantities`` (default: their
+        current positions)."""
+        q = self.quantities[rows] if quantities is None else quantities
+        if rows.size == 0:
+            return np.zeros(0, dtype=np.float64)
+        eq = book_equity(self.balances[rows], self.assets, sp.csr_array(q), self.market)
+        return np.asarray(eq.equity_usd, dtype=np.float64)
+
+    def target_of(self, maintenance: FloatArray, initial: FloatArray) -> FloatArray:
+        """Equity each row must reach (USD): ``MM x (1 + buffer)``, or IM for ``initial``."""
+        if self.config.target is Target.INITIAL:
+            return np.maximum(initial, maintenance)
+        return maintenance * (1.0 + self.config.buffer)
+
+    @property
+    def target_usd(self) -> FloatArray:
+        """Current target of every row."""
+        return self.target_of(self.maintenance_usd, self.initial_usd)
+
+    @property
+    def holds(self) -> BoolArray:
+        """Rows that still hold a position."""
+        return np.asarray(np.any(self.quantities != 0, axis=1))
+
+    @property
+    def active(self) -> IntArray:
+        """Rows still to liquidate: solvent, below target, holding positions."""
+        below = self.equity_usd < self.target_usd - _TINY_USD
+        return np.flatnonzero(below & ~self.bankrupt & self.holds).astype(np.int64)
+
+    # -- what policies call ---------------------------------------------------------------
+
+    def what_if(self, rows: IntArray, quantities: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """USD (maintenance, initial) margin of each candidate ``quantities[k]`` (a whole row of
+        instruments) for unit ``rows[k]``: one margin call with the prepared model."""
+        return self.margin.totals([self.names[r] for r in rows.tolist()], quantities)
+
+    def quote(
+        self, rows: IntArray, cols: IntArray, trade: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Fill price (instrument price unit) and expected cost (USD: slippage + liquidation
+        fee) of each trade, walking the book from what the row already took."""
+        price = self._fills(rows, cols, trade).price
+        slippage = self._slippage_usd(cols, trade, price)
+        return price, slippage + self.config.fee_rate * self.notional_usd(cols, trade)
+
+    def notional_usd(self, cols: IntArray, trade: FloatArray) -> FloatArray:
+        """Delta-equivalent notional of each trade, USD (what the liquidation fee is on)."""
+        table, p = self.market.table, self.pricing
+        return np.asarray(
+            np.abs(trade * table.contract_size[cols] * p.delta[cols]) * p.forward[cols]
+        )
+
+    def execute(
+        self,
+        rows: IntArray,
+        cols: IntArray,
+        trade: FloatArray,
+        kind: StepKind,
+        *,
+        price: FloatArray | None = None,
+        reasons: Sequence[str] | None = None,
+        fee: bool = True,
+    ) -> None:
+        """Apply one trade per row (``rows`` distinct): fill at ``price`` or walking the book,
+        post its cash against ``@venue``, charge the liquidation fee (capped at the equity left)
+        to the insurance fund, re-margin the rows once and record each step. A row whose equity
+        ends below zero is marked bankrupt."""
+        if rows.size == 0:
+            return
+        if np.unique(rows).size != rows.size:
+            raise ValueError("execute takes at most one trade per row")
+        mark = self.pricing.mark[cols]
+        if price is None:
+            fills = self._fills(rows, cols, trade)
+            price = fills.price
+            u = self.market.table.underlying_code[cols]
+            buys = fills.buys_delta > 0
+            np.add.at(self.taken_asks, (rows[buys], u[buys]), fills.coins[buys])
+            np.add.at(self.taken_bids, (rows[~buys], u[~buys]), fills.coins[~buys])
+        slippage = self._slippage_usd(cols, trade, price)
+        settle = self.market.table.settlement_code[cols]
+        asset_cols = np.array(
+            [self.ledger.index(self.market.table.settlement_assets[s]) for s in settle.tolist()],
+            dtype=np.int64,
+        )
+        cash = trade_cash(self.market, cols, trade, price, mark)
+        self.ledger.venue_post(rows, asset_cols, self.ledger.to_units(cash, asset_cols))
+        self.quantities[rows, cols] += trade
+        small = np.abs(self.quantities[rows, cols]) <= 1e-12 * np.maximum(
+            np.abs(self.start[rows, cols]), 1.0
+        )
+        self.quantities[rows[small], cols[small]] = 0.0
+        equity = self.equity_of(rows)
+        fee_usd = np.zeros(rows.size, dtype=np.float64)
+        if fee and self.config.fee_rate > 0:
+            wanted = self.config.fee_rate * self.notional_usd(cols, trade)
+            fee_usd = np.minimum(wanted, np.maximum(equity, 0.0))
+            usd = self.market.settlement_usd[cols]
+            units = -np.floor(fee_usd / usd * self.ledger.scale[asset_cols]).astype(np.int64)
+            units = np.minimum(units, 0)
+            fee_usd = np.abs(self.ledger.coins(units, asset_cols) * usd)
+            paid = units != 0
+            self.ledger.fund_post(
+                rows[paid],
+                asset_cols[paid],
+                units[paid],
+                self.names,
+                TransferReason.LIQUIDATION_FEE,
+            )
+            self.fee_usd[rows] += fee_usd
+            equity = self.equity_of(rows)
+        before = self.maintenance_usd[rows].copy()
+        mm, im = self.what_if(rows, self.quantities[rows])
+        self.maintenance_usd[rows], self.initial_usd[rows], self.equity_usd[rows] = mm, im, equity
+        self.bankrupt[rows] |= equity < -_TINY_USD
+        instruments = self.market.instruments
+        for k, r in enumerate(rows.tolist()):
+            self.steps[r].append(
+                LiquidationStep(
+                    account=self.names[r],
+                    kind=kind,
+                    instrument=instruments[int(cols[k])],
+                    quantity=float(trade[k]),
+                    price=float(price[k]),
+                    mark_price=float(mark[k]),
+                    slippage_usd=float(slippage[k]),
+                    fee_usd=float(fee_usd[k]),
+                    maintenance_margin_after_usd=float(mm[k]),
+                    equity_after_usd=float(equity[k]),
+                    relief_usd=float(before[k] - mm[k]),
+                    cost_usd=float(slippage[k] + fee_usd[k]),
+                    reason=reasons[k] if reasons is not None else kind.value,
+                )
+            )
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _fills(self, rows: IntArray, cols: IntArray, trade: FloatArray) -> Fills:
+        u = self.market.table.underlying_code[cols]
+        return fill_prices(
+            self.market,
+            self.pricing,
+            cols,
+            trade,
+            self.taken_bids[rows, u],
+            self.taken_asks[rows, u],
+        )
+
+    def _slippage_usd(self, cols: IntArray, trade: FloatArray, price: FloatArray) -> FloatArray:
+        """Cost of each trade against the mark, USD (``> 0`` a cost to the unit)."""
+        mark = self.pricing.mark[cols]
+        at_mark = mark_cash(self.market, cols, trade, mark)
+        cash = trade_cash(self.market, cols, trade, price, mark)
+        return np.asarray((at_mark - cash) * self.market.settlement_usd[cols], dtype=np.float64)
