@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 from alembic.autogenerate import compare_metadata
-from alembic.script import ScriptDirectory
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from solvent.errors import SolventInputError

@@ -8,9 +8,9 @@ OpenAPI schema is published at ``/openapi.json``.
 from __future__ import annotations
 
 import asyncio
-from importlib.metadata import version
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from fastapi import FastAPI
 
