@@ -8,11 +8,19 @@ funded with BTC and USDC, the venue funded to pay P&L; keys: operator, alice's a
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from solvent.api.keys import create_key
 from solvent.api.state import Service, ServiceConfig
@@ -97,3 +105,71 @@ def ledger_state(service: Service) -> tuple[Any, ...]:
             tuple(sorted(map(tuple, conn.execute(select(table)).all()), key=repr))
             for table in schema.metadata.sorted_tables
         )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A ``solvent serve`` subprocess: its base URL and its log (stderr, in a file so that a long
+    log never blocks the server on a full pipe)."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, str]:
+        """Send ``sig`` and wait: the exit code and the log."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        return self.proc.returncode, self.log.read_text(errors="replace")
+
+
+def start_server(db: str, market: Path | None, log: Path, *extra: str) -> Server:
+    """``solvent serve`` in a subprocess (``market`` None: the embedded sample) with any market
+    age allowed, once it answers."""
+    port = free_port()
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "solvent.cli.main",
+                "serve",
+                "--db",
+                db,
+                *([] if market is None else ["--market", str(market)]),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--max-market-age",
+                "1e9",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    server = Server(proc, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited {proc.returncode}: {log.read_text()}")
+        try:
+            if httpx.get(f"{server.url}/openapi.json", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.stop(signal.SIGKILL)
+    raise AssertionError(f"serve did not start: {log.read_text()}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from apitest import MARKET, Keys, bearer, ledger_state
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -22,7 +23,8 @@ def _cli(service: Service, tmp_path: Path, *argv: str) -> dict[str, object]:
     market_file.write_text(json.dumps(MARKET))
     db = service.ledger.engine.url.render_as_string(hide_password=False)
     args = [a.replace("MARKET", str(market_file)) for a in argv]
-    result = CliRunner().invoke(cli, [*args, "--db", db])
+    ledger = [] if args[0] == "margin" else ["--db", db]
+    result = CliRunner().invoke(cli, [*args, *ledger])
     assert result.exit_code == 0, result.output
     out: dict[str, object] = json.loads(result.stdout)
     return out
@@ -210,3 +212,59 @@ def test_market(client: TestClient, keys: Keys) -> None:
     names = {i["name"] for i in body["instruments"]}
     assert {"BTC-PERPETUAL", "BTC-27MAR26-110000-C"} <= names
     assert isinstance(body["vol_surface"], dict)
+
+
+def test_margin_is_solvent_margin_of_the_unit(
+    client: TestClient, service: Service, keys: Keys, tmp_path: Path
+) -> None:
+    client.post("/v1/accounts/alice/trades", headers=bearer(keys.alice), json=TRADE)
+    hedge = {"instrument": "BTC-27MAR26", "quantity": "-0.25", "price": "101000"}
+    r = client.post("/v1/accounts/alice-hedge/trades", headers=bearer(keys.alice), json=hedge)
+    assert r.status_code == 201, r.text
+    r = client.get("/v1/accounts/alice-hedge/margin", headers=bearer(keys.alice))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    # the unit (alice with her cross sub-account) as a portfolio file, through the CLI
+    unit = {
+        "account": "alice",
+        "collateral": {"BTC": 2.0, "USDC": 50000.0},
+        "positions": [
+            {"instrument": "BTC-PERPETUAL", "quantity": 0.5, "entry_price": 100000.0},
+            {"instrument": "BTC-27MAR26", "quantity": -0.25, "entry_price": 101000.0},
+        ],
+    }
+    (tmp_path / "unit.json").write_text(json.dumps(unit))
+    expected = _cli(service, tmp_path, "margin", str(tmp_path / "unit.json"), "--market", "MARKET")
+    assert body == expected
+    shown = client.get("/v1/accounts/alice", headers=bearer(keys.alice)).json()
+    assert body["initial_margin_usd"] == pytest.approx(shown["initial_margin_usd"], rel=1e-12)
+    assert body["maintenance_margin_usd"] == pytest.approx(
+        shown["maintenance_margin_usd"], rel=1e-12
+    )
+    r = client.get(
+        "/v1/accounts/alice/margin?model=deribit-pm&explain=true", headers=bearer(keys.alice)
+    )
+    assert r.status_code == 200
+    explained = r.json()
+    assert explained["model"] == "deribit-pm"
+    assert "scenarios" in explained["pools"][0] and "contributions" in explained["pools"][0]
+    r = client.get("/v1/accounts/alice/margin?model=nope", headers=bearer(keys.alice))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "model"
+    assert client.get("/v1/accounts/bob/margin", headers=bearer(keys.alice)).status_code == 403
+
+
+def test_show_has_liquidation_prices_and_the_list_the_riskiest_distances(
+    client: TestClient, keys: Keys
+) -> None:
+    leveraged = {"instrument": "BTC-PERPETUAL", "quantity": "5", "price": "100000"}
+    r = client.post("/v1/accounts/bob/trades", headers=bearer(keys.bob), json=leveraged)
+    assert r.status_code == 201, r.text
+    shown = client.get("/v1/accounts/bob", headers=bearer(keys.bob)).json()
+    (btc,) = shown["liquidation_prices"]
+    assert btc["underlying"] == "BTC" and btc["liquidation_price_down"] < 100_000
+    listed = client.get("/v1/accounts?riskiest=1", headers=bearer(keys.operator)).json()
+    rows = {a["account"]: a for a in listed["accounts"]}
+    assert rows["bob"]["liquidation_distance"] == pytest.approx(btc["distance_down"])
+    assert "liquidation_distance" not in rows["alice"]  # not among the 1 riskiest
+    r = client.get("/v1/accounts?riskiest=1000", headers=bearer(keys.operator))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "riskiest"

@@ -4,65 +4,17 @@ finishes, flushes the ledger and exits 0; what it acknowledged is in the ledger 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from apitest import MARKET, Keys, bearer
+from apitest import MARKET, Keys, bearer, start_server
 
 from solvent.ledger.store import Ledger
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(db: str, market: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    """``solvent serve`` in a subprocess; returns it and its base URL once it answers."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "solvent.cli.main",
-            "serve",
-            "--db",
-            db,
-            "--market",
-            str(market),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--max-market-age",
-            "1e9",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read()}")
-        try:
-            if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("serve did not start")
 
 
 @pytest.mark.slow
@@ -77,23 +29,18 @@ def test_serve_stops_cleanly_on_a_signal(
     db = f"sqlite:///{db_path}"
     market = tmp_path / "market.json"
     market.write_text(json.dumps(MARKET))
-    proc, url = start_server(db, market)
+    server = start_server(db, market, tmp_path / "serve.log")
     try:
         r = httpx.post(
-            f"{url}/v1/accounts/bob/trades",
+            f"{server.url}/v1/accounts/bob/trades",
             headers=bearer(keys.bob),
             json={"instrument": "BTC-PERPETUAL", "quantity": "0.25", "price": "100000"},
         )
         assert r.status_code == 201, r.text
-        assert httpx.get(f"{url}/v1/accounts/bob").status_code == 401
+        assert httpx.get(f"{server.url}/v1/accounts/bob").status_code == 401
     finally:
-        proc.send_signal(sig)
-        try:
-            _, stderr = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    assert proc.returncode == 0, stderr
+        code, log = server.stop(sig)
+    assert code == 0, log
     ledger = Ledger.open(db)
     try:
         assert ledger.audit().ok

@@ -13,7 +13,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -28,6 +28,7 @@ from solvent.api.models import (
     CheckOut,
     CreateAccount,
     CreatedAccount,
+    MarginOut,
     Trade,
     TradeOut,
     Transfer,
@@ -36,14 +37,19 @@ from solvent.api.models import (
 )
 from solvent.api.state import Service, StreamEvent
 from solvent.collateral.assets import parse_decimal
-from solvent.engine.views import account_json, check_json, health_json, trade_json, transfer_json
+from solvent.engine.account_view import account_show_json, liquidation_distance
+from solvent.engine.liquidation_price import account_liquidation_prices
+from solvent.engine.margin import margin_portfolios
+from solvent.engine.views import check_json, health_json, margin_json, trade_json, transfer_json
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.model import AccountKind
+from solvent.margin.registry import model_names
 from solvent.portfolio.portfolio import SubAccountMode
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=ERROR_RESPONSES)
 AccountId = Annotated[str, Path(pattern=ACCOUNT_PATH_PATTERN, description="Account id.")]
+MAX_RISKIEST = 50
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown account (operator)"}}
 
 
@@ -69,9 +75,24 @@ def _ref_error(exc: SolventInputError) -> SolventInputError:
 
 
 @router.get("", response_model=AccountList, summary="Accounts this key sees, with health")
-def list_accounts(request: Request, caller: Caller) -> JSONResponse:
+def list_accounts(
+    request: Request,
+    caller: Caller,
+    riskiest: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_RISKIEST,
+            description="Add the liquidation distance of this many margin units with the "
+            "highest margin ratio.",
+        ),
+    ] = 0,
+) -> JSONResponse:
     """Every account the key sees (the operator: every user account), each with its margin
-    unit's health, and the number of accounts per health state. Accounts in order of id."""
+    unit's health, and the number of accounts per health state. Accounts in order of id. With
+    ``riskiest=N``, the N margin units with the highest margin ratio (no ratio, i.e. equity <= 0,
+    first) also get ``liquidation_distance``: the smallest relative move of an underlying, either
+    way, that takes the unit to its maintenance margin (null when there is none)."""
     service = service_of(request)
     visible = visible_accounts(service, caller)
     market = service.market
@@ -98,10 +119,29 @@ def list_accounts(request: Request, caller: Caller) -> JSONResponse:
                 **health_json(view.health),
             }
         )
+    for row in _riskiest_units(rows, riskiest):
+        prices = account_liquidation_prices(service.accounts, row["account"], market)
+        distance = liquidation_distance(prices)
+        for member in rows:
+            if member["margin_unit"] == row["margin_unit"]:
+                member["liquidation_distance"] = distance
     states = Counter(row["state"] for row in rows)
     return JSONResponse(
         {"accounts": rows, "states": {s.value: states.get(s.value, 0) for s in HealthState}}
     )
+
+
+def _riskiest_units(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The first row of each of the ``n`` riskiest margin units (highest margin ratio; no ratio,
+    equity <= 0, first)."""
+    units: dict[tuple[str, ...], dict[str, Any]] = {}
+    for row in rows:
+        units.setdefault(tuple(row["margin_unit"]), row)
+    ranked = sorted(
+        units.values(),
+        key=lambda r: (r["margin_ratio"] is not None, -(r["margin_ratio"] or 0.0), r["account"]),
+    )
+    return ranked[:n]
 
 
 @router.post(
@@ -139,11 +179,45 @@ def create_account(body: CreateAccount, request: Request, caller: Caller) -> JSO
     "/{account_id}", response_model=AccountOut, responses=_NOT_FOUND, summary="Show an account"
 )
 def show_account(account_id: AccountId, request: Request, caller: Caller) -> JSONResponse:
-    """As ``solvent account show``: balances, positions and the margin unit's health."""
+    """As ``solvent account show``: balances, positions, the margin unit's health and its
+    liquidation prices on every underlying it holds."""
     service = service_of(request)
     require_account(service, caller, account_id)
-    view = service.accounts.show(account_id, service.market)
-    return JSONResponse(account_json(view, service.ledger.assets))
+    return JSONResponse(account_show_json(service.accounts, account_id, service.market))
+
+
+@router.get(
+    "/{account_id}/margin",
+    response_model=MarginOut,
+    responses=_NOT_FOUND,
+    summary="Margin of the account's unit under any model",
+)
+def margin(
+    account_id: AccountId,
+    request: Request,
+    caller: Caller,
+    model: Annotated[
+        str | None,
+        Query(max_length=32, description="Margin model (default: the account's own)."),
+    ] = None,
+    explain: Annotated[
+        bool, Query(description="Add every scenario's P&L and each position's contribution.")
+    ] = False,
+) -> JSONResponse:
+    """As ``solvent margin`` (docs/formats.md 3) on the account's margin unit (its members'
+    balances pooled, positions netted, the ledger's average prices as entry prices), under
+    ``model`` with its default parameters."""
+    service = service_of(request)
+    require_account(service, caller, account_id)
+    market = service.market
+    unit, own_model = service.accounts.portfolio(account_id, market)
+    chosen = own_model if model is None else model
+    if chosen not in model_names():
+        raise SolventInputError(
+            "model", f"unknown model {chosen!r} (known: {', '.join(model_names())})"
+        )
+    run = margin_portfolios([unit], market, chosen, explain=explain)
+    return JSONResponse(margin_json(run, explain, is_book=False))
 
 
 @router.post(

@@ -14,7 +14,8 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from solvent.api import accounts, market
+from solvent.api import accounts, market, stream
+from solvent.api.dashboard import mount_dashboard
 from solvent.api.errors import install_error_handlers
 from solvent.api.limits import BodyLimit
 from solvent.api.state import Service
@@ -50,5 +51,7 @@ def create_app(service: Service) -> FastAPI:
     install_error_handlers(app)
     app.include_router(accounts.router)
     app.include_router(market.router)
+    app.include_router(stream.router)
+    mount_dashboard(app)
     app.add_middleware(BodyLimit, max_bytes=service.config.max_body)
     return app

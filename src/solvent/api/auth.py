@@ -10,7 +10,7 @@ operator key sees every account; for it an unknown account is 404.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,10 +28,15 @@ _BEARER = HTTPBearer(
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def service_of(request: Request) -> Service:
-    """The :class:`Service` the application serves."""
-    service: Service = request.app.state.service
+def service_of_app(app: Any) -> Service:
+    """The :class:`Service` ``app`` (the FastAPI application) serves."""
+    service: Service = app.state.service
     return service
+
+
+def service_of(request: Request) -> Service:
+    """The :class:`Service` the application of ``request`` serves."""
+    return service_of_app(request.app)
 
 
 def authenticate(service: Service, key: str | None) -> Principal:

@@ -110,6 +110,17 @@ class PositionOut(_Open):
     realized_pnl: float
 
 
+class LiquidationPriceOut(_Open):
+    """One underlying's liquidation prices (docs/formats.md 10, without account and model)."""
+
+    underlying: str
+    index: float
+    liquidation_price_down: float | None
+    liquidation_price_up: float | None
+    distance_down: float | None
+    distance_up: float | None
+
+
 class AccountOut(HealthOut):
     """``account show`` (docs/formats.md 9)."""
 
@@ -121,6 +132,7 @@ class AccountOut(HealthOut):
     balances: dict[str, str]
     positions: list[PositionOut]
     unpriced: list[str]
+    liquidation_prices: list[LiquidationPriceOut]
 
 
 class AccountSummary(HealthOut):
@@ -131,6 +143,28 @@ class AccountSummary(HealthOut):
     mode: str | None
     model: str
     margin_unit: list[str]
+    liquidation_distance: float | None = None
+
+
+class PoolOut(_Open):
+    currency: str
+    initial_margin: float
+    maintenance_margin: float
+    components: dict[str, float]
+
+
+class MarginOut(_Open):
+    """``solvent margin`` of one account (docs/formats.md 3)."""
+
+    account: str
+    model: str
+    parameters: str
+    pools: list[PoolOut]
+    initial_margin_usd: float
+    maintenance_margin_usd: float
+    collateral_value_usd: float
+    equity_usd: float
+    margin_ratio: float | None
 
 
 class AccountList(_Open):

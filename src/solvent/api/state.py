@@ -67,7 +67,7 @@ class StreamEvent:
 
 @dataclass
 class _Subscriber:
-    queue: asyncio.Queue[StreamEvent]
+    queue: asyncio.Queue[StreamEvent | None]
     principal: Principal
     visible: frozenset[str] | None
 
@@ -87,7 +87,7 @@ class StreamHub:
         self.loop = loop
 
     def subscribe(self, principal: Principal, visible: frozenset[str] | None) -> _Subscriber:
-        sub = _Subscriber(asyncio.Queue(STREAM_BACKLOG), principal, visible)
+        sub = _Subscriber(asyncio.Queue(STREAM_BACKLOG + 1), principal, visible)
         with self._lock:
             self._subscribers.append(sub)
         return sub
@@ -110,10 +110,17 @@ class StreamHub:
             if sub.visible is None or not numbered.accounts or sub.visible & numbered.accounts:
                 loop.call_soon_threadsafe(_offer, sub.queue, numbered)
 
+    def close(self) -> None:
+        """Tell every subscriber the stream ends (on the bound loop's thread)."""
+        with self._lock:
+            subscribers, self._subscribers = list(self._subscribers), []
+        for sub in subscribers:
+            _offer(sub.queue, None)
 
-def _offer(queue: asyncio.Queue[StreamEvent], event: StreamEvent) -> None:
-    if queue.full():  # a client that does not read: drop its oldest event
-        queue.get_nowait()
+
+def _offer(queue: asyncio.Queue[StreamEvent | None], event: StreamEvent | None) -> None:
+    if queue.qsize() >= STREAM_BACKLOG and event is not None:
+        queue.get_nowait()  # a client that does not read: drop its oldest event
     queue.put_nowait(event)
 
 
@@ -160,6 +167,7 @@ class Service:
         self.hub.publish(event)
 
     async def stop(self) -> None:
-        """Shut down: let the tick in progress finish, then flush and release the database
-        (every acknowledged write is already committed)."""
+        """Shut down: end the streams, let the tick in progress finish, then flush and release
+        the database (every acknowledged write is already committed)."""
+        self.hub.close()
         self.ledger.close()
