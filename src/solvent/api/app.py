@@ -14,7 +14,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from solvent.api import accounts, market, stream
+from solvent.api import accounts, market, solvency, stream
 from solvent.api.dashboard import mount_dashboard
 from solvent.api.errors import install_error_handlers
 from solvent.api.limits import BodyLimit
@@ -34,6 +34,7 @@ def create_app(service: Service) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         service.hub.bind(asyncio.get_running_loop())
+        await service.start()
         try:
             yield
         finally:
@@ -51,6 +52,7 @@ def create_app(service: Service) -> FastAPI:
     install_error_handlers(app)
     app.include_router(accounts.router)
     app.include_router(market.router)
+    app.include_router(solvency.router)
     app.include_router(stream.router)
     mount_dashboard(app)
     app.add_middleware(BodyLimit, max_bytes=service.config.max_body)

@@ -14,7 +14,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
 
 from solvent.accounts.service import (
     DEFAULT_MAX_MARKET_AGE,
@@ -26,8 +29,11 @@ from solvent.accounts.service import (
 from solvent.api.keys import Principal
 from solvent.api.limits import RateLimiter
 from solvent.engine.market_view import market_json
+from solvent.ledger import schema
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot
+from solvent.solvency.keys import load_key
+from solvent.solvency.live import LiveSolvency, publish_periodically
 
 DEFAULT_RATE = 20.0
 """Requests per second per key, sustained (Deribit's non-matching-engine default is 20/s)."""
@@ -37,6 +43,8 @@ DEFAULT_MAX_BODY = 64 * 1024
 """Largest request body, bytes."""
 MAX_ORDERS = 100
 """Most orders one what-if request may hold."""
+DEFAULT_SOLVENCY_EVERY = 60.0
+"""Seconds between two published proof-of-liabilities snapshots."""
 STREAM_BACKLOG = 1000
 """Events kept per WebSocket client before the slowest ones are dropped (with a notice)."""
 
@@ -46,7 +54,9 @@ class ServiceConfig:
     """How a service runs. ``db``: SQLAlchemy URL (default ``$SOLVENT_DB``, else
     ``sqlite:///solvent.db``); ``market``: the snapshot it serves and checks against;
     ``rate``/``burst``: the per-key rate limit; ``max_body``: bytes; ``max_market_age``: how old
-    the market may be for trades and withdrawals; ``clock``: now (UTC)."""
+    the market may be for trades and withdrawals; ``clock``: now (UTC); ``solvency_key``: an
+    Ed25519 key (``solvent solvency keygen``) to publish a signed proof of liabilities at start
+    and every ``solvency_every`` seconds (none without it)."""
 
     db: str | None = None
     rate: float = DEFAULT_RATE
@@ -54,6 +64,8 @@ class ServiceConfig:
     max_body: int = DEFAULT_MAX_BODY
     max_market_age: timedelta = DEFAULT_MAX_MARKET_AGE
     clock: Callable[[], datetime] = wall_clock
+    solvency_key: Path | None = None
+    solvency_every: float = DEFAULT_SOLVENCY_EVERY
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +152,35 @@ class Service:
         self.limiter = RateLimiter(config.rate, config.burst)
         self.hub = StreamHub()
         self._market_view: tuple[MarketSnapshot, dict[str, Any]] | None = None
+        self.solvency: LiveSolvency | None = None
+        if config.solvency_key is not None:
+            self.solvency = LiveSolvency.from_ledger(
+                self.ledger, market, load_key(config.solvency_key, "solvency_key")
+            )
+            self.solvency.publish()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start the background work: the scheduled proof-of-liabilities publications."""
+        if self.solvency is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    publish_periodically(
+                        self.solvency,
+                        self.config.solvency_every,
+                        refresh=self._refresh_solvency,
+                        stop=self._stopping,
+                    )
+                )
+            )
+
+    def _refresh_solvency(self) -> None:
+        """Bring the proof-of-liabilities tree to the ledger as it is now (every account)."""
+        assert self.solvency is not None
+        with self.ledger.engine.connect() as conn:
+            ids = list(conn.execute(select(schema.accounts.c.id)).scalars())
+        self.solvency.refresh(self.ledger, self.market, ids)
 
     @property
     def market(self) -> MarketSnapshot:
@@ -170,4 +211,7 @@ class Service:
         """Shut down: end the streams, let the tick in progress finish, then flush and release
         the database (every acknowledged write is already committed)."""
         self.hub.close()
+        self._stopping.set()
+        for task in self._tasks:
+            await task
         self.ledger.close()

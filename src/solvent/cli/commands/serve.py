@@ -1,5 +1,5 @@
 """``solvent serve [--db URL] [--market MARKET] [--host 127.0.0.1] [--port 8000]``
-(docs/formats.md 12, docs/api.md).
+(docs/formats.md 12, docs/api.md), with ``--solvency-key KEY`` a live proof of liabilities.
 
 Runs the HTTP API and the dashboard on the ledger at ``--db`` until SIGINT or SIGTERM, then
 finishes what is in progress, flushes the ledger and exits 0. ``--market`` is the snapshot every
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -72,6 +73,18 @@ def register(app: typer.Typer) -> None:
                 help="Seconds the market may be old for trades and withdrawals (default 300).",
             ),
         ] = 300.0,
+        solvency_key: Annotated[
+            str | None,
+            typer.Option(
+                "--solvency-key",
+                help="Ed25519 key (solvent solvency keygen): publish a signed proof of "
+                "liabilities at start and every --solvency-every seconds.",
+            ),
+        ] = None,
+        solvency_every: Annotated[
+            float,
+            typer.Option("--solvency-every", help="Seconds between two solvency snapshots."),
+        ] = 60.0,
     ) -> None:
         """Serve the HTTP API and the dashboard until SIGINT/SIGTERM."""
         from solvent.api.app import create_app
@@ -87,6 +100,8 @@ def register(app: typer.Typer) -> None:
             raise SolventInputError("max_body", "must be 1 byte to 64 MiB")
         if not 0 <= max_market_age <= 10**10:
             raise SolventInputError("max_market_age", "must be a number of seconds in [0, 1e10]")
+        if not 1 <= solvency_every <= 10**7:
+            raise SolventInputError("solvency_every", "must be a number of seconds in [1, 1e7]")
         snapshot = load_embedded_chain() if market is None else load_market(market)
         config = ServiceConfig(
             db=db,
@@ -94,6 +109,8 @@ def register(app: typer.Typer) -> None:
             burst=burst,
             max_body=max_body,
             max_market_age=timedelta(seconds=max_market_age),
+            solvency_key=None if solvency_key is None else Path(solvency_key),
+            solvency_every=solvency_every,
         )
         service = Service(config, snapshot)
         try:
