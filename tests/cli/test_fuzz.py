@@ -27,7 +27,8 @@ from typer.testing import CliRunner
 
 from solvent.cli.main import all_commands, app
 
-DOCUMENTED_EXIT_1 = {"account audit"}  # "exits non-zero when anything is off" (formats.md 9)
+DOCUMENTED_EXIT_1 = {"account audit", "solvency verify"}  # audit: anything off (formats.md 9);
+# verify: the verdict on stdout, exit 1 when the proof is not valid (formats.md 11)
 SLOW_WHEN_VALID = {"demo"}  # runs the whole embedded job: fuzzed arguments only
 RUNS_UNTIL_STOPPED = {"serve": "solvent.api.server.serve_forever"}
 """Commands that serve until a signal: their arguments are fuzzed, the serving loop is replaced
