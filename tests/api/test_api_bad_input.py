@@ -106,3 +106,12 @@ def test_bad_account_ids_in_paths_are_422(client: TestClient, keys: Keys, path: 
     r = client.get(path, headers=bearer(keys.operator))
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "account_id"
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/accounts/alice?explain=true", "/v1/accounts/alice/margin?explian=true"]
+)
+def test_unknown_query_parameters_are_422(client: TestClient, keys: Keys, path: str) -> None:
+    r = client.get(path, headers=bearer(keys.alice))
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] in ("explain", "explian")

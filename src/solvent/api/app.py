@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from solvent.api import accounts, market, solvency, stream
 from solvent.api.dashboard import mount_dashboard
-from solvent.api.errors import install_error_handlers
+from solvent.api.errors import install_error_handlers, refuse_unknown_query
 from solvent.api.limits import BodyLimit
 from solvent.api.state import Service
 
@@ -41,6 +41,7 @@ def create_app(service: Service) -> FastAPI:
             await service.stop()
 
     app = FastAPI(
+        dependencies=[Depends(refuse_unknown_query)],
         title="Solvent",
         version=version("solvent"),
         description=DESCRIPTION,

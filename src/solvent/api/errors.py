@@ -103,6 +103,37 @@ def _http(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, field, str(exc.detail), dict(exc.headers or {}))
 
 
+def refuse_unknown_query(request: Request) -> None:
+    """A query parameter the endpoint does not declare is bad input (422 naming it), not
+    silently ignored: a misspelt ``?explian=true`` must not return an unexplained result."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    allowed = _declared_query(dependant)
+    for name in request.query_params:
+        if name not in allowed:
+            raise SolventInputError(name, "unknown query parameter")
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _declared_query(dependant: Any) -> frozenset[str]:
+    """The query parameter names of an endpoint (its dependencies' included), once per route."""
+    key = id(dependant)
+    names = _QUERY_NAMES.get(key)
+    if names is None:
+        found: set[str] = set()
+        pending = [dependant]
+        while pending:
+            node = pending.pop()
+            found.update(p.alias for p in node.query_params)
+            pending.extend(node.dependencies)
+        names = _QUERY_NAMES[key] = frozenset(found)
+    return names
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every refusal through :func:`error_response`."""
     app.add_exception_handler(RequestValidationError, _validation)
