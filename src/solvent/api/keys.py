@@ -2,7 +2,7 @@
 
 A key is ``sk_`` followed by 43 URL-safe characters (32 random bytes from :mod:`secrets`, 256 bits),
 so a plain SHA-256 of it is as hard to invert as guessing the key: no salt or slow hash is needed
-(those protect low-entropy passwords). The table ``api_keys`` (migration ``0003_api_keys``) holds
+(those protect low-entropy passwords). The table ``api_keys`` (migration ``0004_api_keys``) holds
 the digest, the key's first characters (``prefix``, to name a key in logs without revealing it),
 and its scope: one user account (which also sees that account's sub-accounts) or the operator
 (sees everything). Lookups compare digests (the database index finds the row; equal digests imply

@@ -1,7 +1,7 @@
 """HTTP API keys, stored hashed (``solvent key create``).
 
-Revision ID: 0003_api_keys
-Revises: 0002_client_refs
+Revision ID: 0004_api_keys
+Revises: 0003_realtime_checkpoints
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_api_keys"
-down_revision = "0002_client_refs"
+revision = "0004_api_keys"
+down_revision = "0003_realtime_checkpoints"
 branch_labels = None
 depends_on = None
 
