@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 
 from solvent.errors import SolventInputError, StaleDataError, one_line
 
@@ -103,7 +104,7 @@ def _http(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, field, str(exc.detail), dict(exc.headers or {}))
 
 
-def refuse_unknown_query(request: Request) -> None:
+def refuse_unknown_query(request: HTTPConnection) -> None:
     """A query parameter the endpoint does not declare is bad input (422 naming it), not
     silently ignored: a misspelt ``?explian=true`` must not return an unexplained result."""
     route = request.scope.get("route")
