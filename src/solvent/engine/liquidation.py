@@ -99,7 +99,7 @@ def liquidate_prepared(
     assets = _assets(accounts, margin.market, config)
     balances = np.zeros((len(groups), len(assets)), dtype=np.float64)
     balances[:, [assets.index(a) for a in accounts.assets]] = group_balances
-    maintenance, _ = margin.totals(book.accounts, book.quantities)
+    maintenance, initial = margin.totals(book.accounts, book.quantities)
     equity = np.asarray(
         book_equity(balances, assets, book.quantities, margin.market).equity_usd, dtype=np.float64
     )
@@ -140,7 +140,7 @@ def liquidate_prepared(
         policy.name,
         margin,
         InsuranceFundFlow(start_usd, fund.value_usd, fees_in, float(flows.insurance.sum())),
-        (equity, maintenance),
+        (equity, maintenance, initial),
     )
 
 
@@ -161,19 +161,21 @@ def _outcome(
     policy: str,
     margin: PreparedMargin,
     fund: InsuranceFundFlow,
-    health: tuple[FloatArray, FloatArray],
+    health: tuple[FloatArray, FloatArray, FloatArray],
 ) -> LiquidationOutcome:
     unit_of_group = np.full(int(group_of.max(initial=-1)) + 1, -1, dtype=np.int64)
     unit_of_group[liq_rows] = np.arange(liq_rows.size, dtype=np.int64)
     results: list[AccountOutcome] = []
     top = {name: i for i, name in enumerate(units.names)}
-    for i, name in enumerate(accounts.accounts):
-        r = int(unit_of_group[group_of[i]])
+    equity, maintenance = health[0].tolist(), health[1].tolist()
+    targets = units.target_of(health[1], health[2]).tolist()
+    unit_targets = units.target_usd
+    unit_of = unit_of_group[group_of].tolist()
+    for name, r, g in zip(accounts.accounts, unit_of, group_of.tolist(), strict=True):
         if r < 0:
-            g = int(group_of[i])
-            eq, mm = float(health[0][g]), float(health[1][g])
-            target = units.target_of(np.array([mm]), np.array([mm]))[0]
-            results.append(AccountOutcome(name, Action.NONE, (), eq, mm, float(target)))
+            results.append(
+                AccountOutcome(name, Action.NONE, (), equity[g], maintenance[g], targets[g])
+            )
             continue
         steps = tuple(units.steps[r]) if top.get(name) == r else ()
         results.append(
@@ -183,7 +185,7 @@ def _outcome(
                 steps=steps,
                 equity_before_usd=float(units.equity_before_usd[r]),
                 maintenance_margin_before_usd=float(units.maintenance_before_usd[r]),
-                target_usd=float(units.target_usd[r]),
+                target_usd=float(unit_targets[r]),
                 deficit_usd=float(flows.deficit[r]),
                 insurance_covered_usd=float(flows.insurance[r]),
                 adl_covered_usd=float(flows.adl[r]),
@@ -194,7 +196,8 @@ def _outcome(
     conservation = ledger.units.sum(axis=0) + ledger.fund + ledger.venue
     balances_after = np.zeros((len(accounts), len(units.assets)), dtype=np.float64)
     balances_after[:, [units.assets.index(a) for a in accounts.assets]] = accounts.collateral
-    tops = np.asarray([accounts.accounts.index(n) for n in units.names], dtype=np.int64)
+    index = {name: i for i, name in enumerate(accounts.accounts)}
+    tops = np.asarray([index[n] for n in units.names], dtype=np.int64)
     if tops.size:
         balances_after[tops] += ledger.coins(ledger.units)
     return LiquidationOutcome(

@@ -48,29 +48,33 @@ class BankruptcyFlows:
 
 
 def bankruptcy_prices(
-    units: LiquidationUnits, row: int, deficit_usd: float
-) -> tuple[IntArray, FloatArray, FloatArray]:
-    """(columns, closing trades, bankruptcy prices) of ``row``'s remaining positions: each mark
-    moved in the unit's favour by its share of ``deficit_usd`` (shares by delta-equivalent
-    notional; equal shares if every notional is zero). Prices in the instrument's price unit."""
-    cols = np.flatnonzero(units.quantities[row]).astype(np.int64)
+    units: LiquidationUnits, rows: IntArray, deficit_usd: FloatArray
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """(rows, columns, closing trades, bankruptcy prices) of every remaining position of
+    ``rows`` (``deficit_usd[k]`` is ``rows[k]``'s deficit): each mark moved in the unit's favour
+    by the position's share of the deficit (shares by delta-equivalent notional; equal shares if
+    every notional of the unit is zero). Prices in the instrument's price unit."""
+    k, cols = np.nonzero(units.quantities[rows])
+    k, cols = k.astype(np.int64), cols.astype(np.int64)
+    row = rows[k]
     q = units.quantities[row, cols]
-    trade = -q
     notional = units.notional_usd(cols, q)
-    weight = (
-        notional / notional.sum()
-        if notional.sum() > 0
-        else np.full(cols.size, 1.0 / max(cols.size, 1))
+    total = np.bincount(k, weights=notional, minlength=rows.size)
+    count = np.bincount(k, minlength=rows.size).astype(np.float64)
+    weight = np.where(
+        total[k] > 0,
+        notional / np.where(total[k] > 0, total[k], 1.0),
+        1.0 / np.maximum(count[k], 1.0),
     )
     table = units.market.table
-    per_unit_usd = deficit_usd * weight / (np.abs(q) * table.contract_size[cols])
+    per_unit_usd = deficit_usd[k] * weight / (np.abs(q) * table.contract_size[cols])
     usd_per_price_unit = np.where(table.is_option[cols], units.market.settlement_usd[cols], 1.0)
     shift = per_unit_usd / usd_per_price_unit
     mark = units.pricing.mark[cols]
     # closing a long sells above the mark, closing a short buys below it
     price = np.where(q > 0, mark + shift, mark - shift)
     price = np.where(table.is_option[cols], np.maximum(price, 0.0), np.maximum(price, 1e-12))
-    return cols, trade, price
+    return row, cols, -q, price
 
 
 class InsuranceFund:
@@ -130,36 +134,53 @@ class InsuranceFund:
 def close_bankrupt(
     units: LiquidationUnits, fund: InsuranceFund, flows: BankruptcyFlows
 ) -> list[tuple[int, float]]:
-    """Steps 1 and 2 for every bankrupt unit (input order). Returns, per bankrupt row, the
-    ``@venue`` loss (USD) the fund left uncovered, for ADL and socialization."""
+    """Steps 1 and 2 for every bankrupt unit: the bankruptcy closes of all of them at once
+    (position by position across units), then the fund's cover unit by unit in input order.
+    Returns, per bankrupt row still short of cover, the USD amount left for ADL and
+    socialization."""
+    rows = np.flatnonzero(units.bankrupt).astype(np.int64)
+    deficit = np.maximum(0.0, -units.equity_usd[rows])
+    rows, deficit = rows[deficit > _TINY_USD], deficit[deficit > _TINY_USD]
+    flows.deficit[rows] = deficit
+    if rows.size == 0:
+        return []
+    row, cols, trade, price = bankruptcy_prices(units, rows, deficit)
+    rank = _rank_within(row)
+    for j in range(int(rank.max(initial=-1)) + 1):
+        sel = np.flatnonzero(rank == j)
+        notes = [
+            f"bankrupt: equity {-flows.deficit[r]:.2f} USD; closed at the bankruptcy price"
+            for r in row[sel].tolist()
+        ]
+        units.execute(
+            row[sel],
+            cols[sel],
+            trade[sel],
+            StepKind.BANKRUPTCY,
+            price=price[sel],
+            reasons=notes,
+            fee=False,
+        )
+    # a deficit no position could carry stays with the unit itself
+    own = np.maximum(0.0, -units.equity_of(rows))
     left: list[tuple[int, float]] = []
-    for row in np.flatnonzero(units.bankrupt).tolist():
-        deficit = max(0.0, -float(units.equity_usd[row]))
-        flows.deficit[row] = deficit
-        if deficit <= _TINY_USD:
-            continue
-        rows = np.array([row], dtype=np.int64)
-        if units.holds[row]:
-            cols, trade, price = bankruptcy_prices(units, row, deficit)
-            note = f"bankrupt: equity {-deficit:.2f} USD; closed at the bankruptcy price"
-            for k in range(cols.size):
-                units.execute(
-                    rows,
-                    cols[k : k + 1],
-                    trade[k : k + 1],
-                    StepKind.BANKRUPTCY,
-                    price=price[k : k + 1],
-                    reasons=[note],
-                    fee=False,
-                )
-        own = max(0.0, -float(units.equity_usd[row]))  # a deficit no position could carry
-        venue_loss = max(0.0, deficit - own)
-        name = units.names[row]
-        covered_own = fund.pay(own, name, name, row) if own > 0 else 0.0
+    for r, d, o in zip(rows.tolist(), deficit.tolist(), own.tolist(), strict=True):
+        name = units.names[r]
+        venue_loss = max(0.0, d - o)
+        covered_own = fund.pay(o, name, name, r) if o > 0 else 0.0
         covered_venue = fund.pay(venue_loss, VENUE_ACCOUNT, name, None) if venue_loss > 0 else 0.0
-        flows.insurance[row] = covered_own + covered_venue
-        units.equity_usd[row] = float(units.equity_of(rows)[0])
-        rest = deficit - flows.insurance[row]
-        if rest > _TINY_USD:
-            left.append((row, rest))
+        flows.insurance[r] = covered_own + covered_venue
+        if d - flows.insurance[r] > _TINY_USD:
+            left.append((r, d - flows.insurance[r]))
+    units.equity_usd[rows] = units.equity_of(rows)
     return left
+
+
+def _rank_within(row: IntArray) -> IntArray:
+    """Position of each entry among the entries of the same row (``row`` sorted)."""
+    if row.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    start = np.r_[0, np.flatnonzero(np.diff(row)) + 1]
+    first = np.repeat(start, np.diff(np.r_[start, row.size]))
+    rank: IntArray = (np.arange(row.size) - first).astype(np.int64)
+    return rank
