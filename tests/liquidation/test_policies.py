@@ -146,3 +146,23 @@ def test_insurance_fund_must_be_finite_and_non_negative(market: MarketSnapshot) 
     for bad in (float("nan"), -1.0, float("inf")):
         with pytest.raises(SolventInputError, match="insurance_fund"):
             liquidate_accounts(book, market, insurance_fund_usd=bad)
+
+
+def test_a_cross_group_is_liquidated_as_one_unit_and_each_member_trades_its_share(
+    market: MarketSnapshot,
+) -> None:
+    parent = account("p", 11_000.0, (PERP, 6.0))
+    child = account("c", 0.0, (PERP, 4.0)) | {"parent": "p", "mode": "cross"}
+    hedge = account("h", 0.0, (PERP, -1.0)) | {"parent": "p", "mode": "cross"}
+    alone = account("lev", 11_000.0, (PERP, 9.0))
+    out = liquidate_accounts(_book(parent, child, hedge, alone), market)
+    by = {a.account: a for a in out.accounts}
+    assert by["p"].action is by["c"].action is by["h"].action is Action.PARTIAL
+    assert by["h"].steps == ()  # the other side of the netted position is not traded
+    p_qty = [s.quantity for s in by["p"].steps]
+    c_qty = [s.quantity for s in by["c"].steps]
+    # the group (net 9 BTC) liquidates exactly as the same 9 BTC in one account
+    total = [a + b for a, b in zip(p_qty, c_qty, strict=True)]
+    assert total == pytest.approx([s.quantity for s in by["lev"].steps])
+    assert all(c / (a + c) == pytest.approx(0.4) for a, c in zip(p_qty, c_qty, strict=True))
+    assert all(s.account == "c" for s in by["c"].steps)

@@ -14,6 +14,7 @@ a socialized share, within the limits of the waterfall.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from solvent.liquidation.outcome import (
     Action,
     InsuranceFundFlow,
     LiquidationOutcome,
+    LiquidationStep,
 )
 from solvent.liquidation.policy import LiquidationPolicy, get_policy
 from solvent.liquidation.units import LiquidationUnits, PreparedMargin
@@ -166,10 +168,11 @@ def _outcome(
     unit_of_group = np.full(int(group_of.max(initial=-1)) + 1, -1, dtype=np.int64)
     unit_of_group[liq_rows] = np.arange(liq_rows.size, dtype=np.int64)
     results: list[AccountOutcome] = []
-    top = {name: i for i, name in enumerate(units.names)}
     equity, maintenance = health[0].tolist(), health[1].tolist()
     targets = units.target_of(health[1], health[2]).tolist()
     unit_targets = units.target_usd
+    multi = (np.bincount(group_of, minlength=len(unit_of_group)) > 1).tolist()
+    member_steps = _split_members(accounts, group_of, liq_rows, units, multi)
     unit_of = unit_of_group[group_of].tolist()
     for name, r, g in zip(accounts.accounts, unit_of, group_of.tolist(), strict=True):
         if r < 0:
@@ -177,7 +180,7 @@ def _outcome(
                 AccountOutcome(name, Action.NONE, (), equity[g], maintenance[g], targets[g])
             )
             continue
-        steps = tuple(units.steps[r]) if top.get(name) == r else ()
+        steps = member_steps.get(name, ()) if multi[g] else tuple(units.steps[r])
         results.append(
             AccountOutcome(
                 account=name,
@@ -214,6 +217,51 @@ def _outcome(
         assets=units.assets,
         balances_after=balances_after,
     )
+
+
+def _split_members(
+    accounts: AccountBook,
+    group_of: IntArray,
+    liq_rows: IntArray,
+    units: LiquidationUnits,
+    multi: list[bool],
+) -> dict[str, tuple[LiquidationStep, ...]]:
+    """Steps of the liquidated cross groups, account by account: a group's trade in an
+    instrument is shared among its members holding it on the side of the group's position when
+    the run began, pro rata to their quantities (so no member trades more than it holds, and a
+    member on the other side of the netted position is not traded). Amounts in USD (slippage,
+    fee, relief, cost) are shared the same way; the margin and equity after are the group's."""
+    out: dict[str, list[LiquidationStep]] = {}
+    instruments = {name: j for j, name in enumerate(units.market.instruments)}
+    for r, g in enumerate(liq_rows.tolist()):
+        if not multi[g]:
+            continue
+        held = np.flatnonzero(group_of[accounts.position_account] == g)
+        for step in units.steps[r]:
+            j = instruments[step.instrument]
+            net = units.start[r, j]
+            code = accounts.instruments.index(step.instrument)
+            mine = held[accounts.position_instrument[held] == code]
+            qty = accounts.position_quantity[mine]
+            same = np.sign(qty) == np.sign(net)
+            mine, qty = mine[same], qty[same]
+            total = float(qty.sum())
+            by_account: dict[int, float] = {}
+            for a, q in zip(accounts.position_account[mine].tolist(), qty.tolist(), strict=True):
+                by_account[a] = by_account.get(a, 0.0) + q / total
+            for a, share in by_account.items():
+                out.setdefault(accounts.accounts[a], []).append(
+                    dataclasses.replace(
+                        step,
+                        account=accounts.accounts[a],
+                        quantity=step.quantity * share,
+                        slippage_usd=step.slippage_usd * share,
+                        fee_usd=step.fee_usd * share,
+                        relief_usd=step.relief_usd * share,
+                        cost_usd=step.cost_usd * share,
+                    )
+                )
+    return {name: tuple(steps) for name, steps in out.items()}
 
 
 def _action(units: LiquidationUnits, row: int, flows: BankruptcyFlows) -> Action:
