@@ -146,7 +146,39 @@ _CHAIN_FILE = (
 )
 CHAIN = "".join(_CHAIN_FILE.read_text(encoding="utf-8").splitlines(keepends=True)[:6])
 
+_VENUES = Path(__file__).resolve().parents[1] / "data" / "venues"
+VENUE_PORTFOLIO: dict[str, Any] = {
+    **PORTFOLIO,
+    "positions": [
+        {"instrument": "BTC-27MAR26-110000-C", "quantity": -1.0, "venue": "deribit"},
+        {"instrument": "BTC-PERPETUAL", "quantity": 0.25, "venue": "okx"},
+        {"instrument": "ETH-27MAR26-4000-C", "quantity": 3.0},
+    ],
+    "external": [
+        {
+            "location": "ethereum",
+            "asset": "USDC",
+            "amount": 1000.0,
+            "attested_at": AS_OF,
+            "attestation": {"signature": "ab" * 64},
+        }
+    ],
+}
+
 JSON_TEMPLATES = {
+    "venue-portfolio": VENUE_PORTFOLIO,
+    "ccxt": json.loads((_VENUES / "ccxt-deribit.json").read_text()),
+    **{
+        f"{venue}-{part}": json.loads((_VENUES / f"{venue}-{name}.json").read_text())
+        for venue, part, name in (
+            ("deribit", "positions", "positions"),
+            ("deribit", "balance", "summary"),
+            ("okx", "positions", "positions"),
+            ("okx", "balance", "balance"),
+            ("bybit", "positions", "positions"),
+            ("bybit", "balance", "wallet"),
+        )
+    },
     "market": MARKET,
     "portfolio": PORTFOLIO,
     "book": BOOK,
@@ -165,6 +197,7 @@ FILE_KIND = {  # parameter name -> the kind of file it takes
     "chain": "chain",
     "perpetuals": "chain",
     "params": "params",
+    "export": "ccxt",
 }
 
 BAD_NUMBERS = [
@@ -372,6 +405,7 @@ VALID = {  # a sensible value for each parameter name, so that one fault reaches
     "cap": ["3", "2"],
     "max_step": ["0.1", "0.5"],
     "sensitivity": ["1", "2"],
+    "locations": ["2026-11"],
 }
 
 
@@ -379,6 +413,10 @@ def _value(draw: st.DrawFn, ws: Workspace, command: str, name: str, faulty: bool
     kind = FILE_KIND.get(name)
     if command == "span" and name == "portfolio":
         kind = "span-portfolio"
+    if command == "cross-venue" and name == "portfolio":
+        kind = "venue-portfolio"
+    if command.startswith("import ") and name in ("positions", "balance"):
+        kind = f"{command.split()[1]}-{name}"
     if kind is not None and not faulty:
         if kind == "history" and draw(st.booleans()):
             return str(ws.root.parent / "history")  # a directory of CSVs is a valid history

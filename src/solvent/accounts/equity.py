@@ -35,7 +35,11 @@ import scipy.sparse as sp
 from solvent.arrays import FloatArray
 from solvent.collateral.assets import AssetRegistry
 from solvent.collateral.schedule import HaircutSchedule
-from solvent.collateral.valuation import CollateralArrays, value_collateral_matrix
+from solvent.collateral.valuation import (
+    CollateralArrays,
+    ExternalBalances,
+    value_collateral_matrix,
+)
 from solvent.margin.protocol import PricedMarket
 
 
@@ -114,22 +118,35 @@ def book_equity(
     market: PricedMarket,
     schedule: HaircutSchedule | None = None,
     assets: AssetRegistry | None = None,
+    external: ExternalBalances | None = None,
 ) -> Equity:
     """Equity of every row: ``balances`` is ``(rows, assets)`` coin amounts (column ``j`` is
-    ``symbols[j]``), ``quantities`` the rows' positions over ``market``'s instruments.
+    ``symbols[j]``), ``quantities`` the rows' positions over ``market``'s instruments;
+    ``external`` the admitted collateral held elsewhere in the same cells (docs/cross-venue.md),
+    counted in both the collateral value and the equity.
 
     Raises :class:`~solvent.errors.SolventInputError` for an unknown asset or a non-zero amount
     that the snapshot cannot price."""
     rows = quantities.shape[0]
     b = np.asarray(balances, dtype=np.float64).reshape(rows, len(symbols))
-    collateral = value_collateral_matrix(b, symbols, market.snapshot, schedule, assets)
+    collateral = value_collateral_matrix(b, symbols, market.snapshot, schedule, assets, external)
     settled, amounts = settled_amounts(quantities, market)
     if settled:
         union = sorted(set(symbols) | set(settled))
+        own = [union.index(s) for s in symbols]
         marked_b = np.zeros((rows, len(union)), dtype=np.float64)
-        marked_b[:, [union.index(s) for s in symbols]] = b
+        marked_b[:, own] = b
         marked_b[:, [union.index(s) for s in settled]] += amounts
-        marked = value_collateral_matrix(marked_b, union, market.snapshot, schedule, assets)
+        marked_external = None
+        if external is not None:
+            amount = np.zeros((rows, len(union)), dtype=np.float64)
+            weighted = np.zeros((rows, len(union)), dtype=np.float64)
+            amount[:, own] = external.amount
+            weighted[:, own] = external.weighted
+            marked_external = ExternalBalances(amount, weighted)
+        marked = value_collateral_matrix(
+            marked_b, union, market.snapshot, schedule, assets, marked_external
+        )
     else:
         marked = collateral
     return Equity(collateral, marked, position_value_usd(quantities, market))

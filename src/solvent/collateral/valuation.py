@@ -8,6 +8,13 @@ For a holding of ``b`` coins of asset ``a`` at index price ``p`` (USD per coin):
   relative to the book's mid, only when the market snapshot carries a book for the asset).
 - ``b < 0`` (a debt): ``value = b * p``, no haircut benefit; counted in ``debt_usd``.
 
+Collateral held elsewhere (docs/cross-venue.md) joins the same valuation as
+:class:`ExternalBalances`: per cell, ``amount`` (admitted coins at other locations) and
+``weighted`` (the same coins, each times its location factor ``(1 - location haircut) x (1 -
+settlement haircut)``). The asset's haircut ``h`` is then computed on the whole positive holding
+``max(b, 0) + amount`` (concentration and liquidity see every location at once) and the external
+coins add ``weighted * p * (1 - h)`` to the cell's value (and ``amount * p`` to its gross).
+
 Everything is computed on an ``(accounts, assets)`` array at once (:func:`value_collateral_matrix`);
 :func:`value_collateral` is the one-account case with a per-asset breakdown, built from the same
 arrays (:meth:`CollateralArrays.valuation`). Row totals add the asset columns one after the other
@@ -59,6 +66,18 @@ class AssetValuation:
     rule: HaircutRule
     gross_usd: float
     value_usd: float
+    external_balance: float = 0.0
+    external_value_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalBalances:
+    """Admitted collateral held elsewhere, as ``(accounts, assets)`` cells aligned with the
+    balances it joins: ``amount`` in coin (>= 0) and ``weighted`` = the sum over the cell's
+    holdings of ``amount x location factor`` (coin, ``0 <= weighted <= amount``)."""
+
+    amount: FloatArray
+    weighted: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +113,8 @@ class CollateralArrays:
     gross_usd: FloatArray
     value_usd: FloatArray
     debt_usd: FloatArray
+    external_amount: FloatArray | None = None
+    external_value_usd: FloatArray | None = None
 
     def valuation(self, row: int, columns: Sequence[int] | None = None) -> CollateralValuation:
         """Row ``row`` as a :class:`CollateralValuation`, one :class:`AssetValuation` per column
@@ -101,14 +122,18 @@ class CollateralArrays:
         detail = []
         for j in range(len(self.symbols)) if columns is None else columns:
             balance = float(self.balances[row, j])
-            if balance > 0:
+            ext = 0.0 if self.external_amount is None else float(self.external_amount[row, j])
+            ext_value = (
+                0.0 if self.external_value_usd is None else float(self.external_value_usd[row, j])
+            )
+            if balance > 0 or ext > 0:
                 rule = RULE_ORDER[int(self.rule_code[row, j])]
             elif balance < 0:
                 rule = HaircutRule.DEBT
             else:
                 rule = HaircutRule.NONE
             liq = float(self.liquidity_haircut[row, j])
-            price = float(self.price_usd[j]) if balance else 0.0
+            price = float(self.price_usd[j]) if balance or ext else 0.0
             detail.append(
                 AssetValuation(
                     asset=self.symbols[j],
@@ -119,8 +144,10 @@ class CollateralArrays:
                     liquidity_haircut=None if np.isnan(liq) else liq,
                     haircut=float(self.haircut[row, j]),
                     rule=rule,
-                    gross_usd=balance * price,
+                    gross_usd=(balance + ext) * price,
                     value_usd=float(self.cell_value_usd[row, j]),
+                    external_balance=ext,
+                    external_value_usd=ext_value,
                 )
             )
         return CollateralValuation(
@@ -159,8 +186,10 @@ def value_collateral_matrix(
     market: MarketSnapshot,
     schedule: HaircutSchedule | None = None,
     assets: AssetRegistry | None = None,
+    external: ExternalBalances | None = None,
 ) -> CollateralArrays:
-    """Value ``balances`` (``(accounts, assets)`` coin amounts, column ``j`` is ``symbols[j]``).
+    """Value ``balances`` (``(accounts, assets)`` coin amounts, column ``j`` is ``symbols[j]``)
+    and, when given, the ``external`` coins held elsewhere in the same cells (module docstring).
 
     Vectorized over accounts: one pass of numpy per asset column, no per-account Python loop.
     Positive balances without an index price raise (a stablecoin without one is taken at 1 USD).
@@ -172,14 +201,16 @@ def value_collateral_matrix(
         raise SolventInputError("balances", "one column per asset symbol expected")
     if not np.all(np.isfinite(b)):
         raise SolventInputError("balances", "balances must be finite")
+    ext_amount = np.zeros_like(b) if external is None else external.amount.reshape(b.shape)
+    held = (b != 0) | (ext_amount > 0)
     prices = np.array(
         [
-            market.price_usd(s, f"index.{s}") if np.any(b[:, j] != 0) else 0.0
+            market.price_usd(s, f"index.{s}") if np.any(held[:, j]) else 0.0
             for j, s in enumerate(symbols)
         ],
         dtype=np.float64,
     )
-    long_b = np.maximum(b, 0.0)
+    long_b = np.maximum(b, 0.0) + ext_amount
     gross_long = long_b * prices
     class_h = np.empty_like(b)
     conc_h = np.zeros_like(b)
@@ -200,6 +231,11 @@ def value_collateral_matrix(
     gross = b * prices
     cell_value = np.where(b > 0, gross * (1.0 - haircut), gross)
     debt = _row_sums(np.where(b < 0, -gross, 0.0))
+    ext_value: FloatArray | None = None
+    if external is not None:
+        ext_value = external.weighted.reshape(b.shape) * prices * (1.0 - haircut)
+        cell_value = cell_value + ext_value
+        gross = gross + ext_amount * prices
     return CollateralArrays(
         symbols=tuple(symbols),
         price_usd=prices,
@@ -208,12 +244,14 @@ def value_collateral_matrix(
         class_haircut=class_h,
         concentration_haircut=conc_h,
         liquidity_haircut=liq_h,
-        haircut=np.where(b > 0, haircut, 0.0),
+        haircut=np.where(long_b > 0, haircut, 0.0),
         rule_code=rule_code,
         cell_value_usd=cell_value,
         gross_usd=_row_sums(gross),
         value_usd=_row_sums(cell_value),
         debt_usd=debt,
+        external_amount=None if external is None else ext_amount,
+        external_value_usd=ext_value,
     )
 
 

@@ -10,6 +10,8 @@ Steps, each vectorized over the whole book (no per-account Python loop on the wa
 3. margin: the model margins every group in one call;
 4. collateral: every group's collateral valued at once with haircuts, and its equity
    (:func:`solvent.accounts.equity.book_equity`, the one definition of ``equity_usd``);
+   collateral held elsewhere (``external``) joins it once its attestation is verified, after its
+   location haircut (:mod:`solvent.venues.external`, docs/cross-venue.md);
 5. health: ``margin_ratio = maintenance_margin_usd / equity_usd`` (``None`` when equity is not
    positive) and the account state of :mod:`solvent.accounts.health`.
 
@@ -39,6 +41,8 @@ from solvent.portfolio.account_book import AccountBook
 from solvent.portfolio.book import Book
 from solvent.portfolio.groups import MarginGroups
 from solvent.portfolio.portfolio import Portfolio
+from solvent.venues.external import ExternalAdmission, admit_external, external_balances
+from solvent.venues.locations import LocationSet, load_locations
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +73,8 @@ class MarginRun(Sequence[MarginReport]):
     Per group ``g`` (row ``g`` of ``book`` and ``result``, named after its top account):
     ``equity`` (collateral value, position value and equity, USD), ``margin_ratio`` (NaN where
     equity <= 0) and ``state_code`` (index into :data:`solvent.accounts.health.STATES`).
-    ``groups.group_of[i]`` is input account ``i``'s group."""
+    ``groups.group_of[i]`` is input account ``i``'s group. ``external``: the book's collateral
+    held elsewhere and what each holding was admitted at (``None`` when it has none)."""
 
     accounts: tuple[str, ...]
     groups: MarginGroups
@@ -81,6 +86,7 @@ class MarginRun(Sequence[MarginReport]):
     maintenance_margin_usd: FloatArray
     margin_ratio: FloatArray
     state_code: npt.NDArray[np.int8]
+    external: ExternalAdmission | None = None
 
     def __len__(self) -> int:
         return len(self.accounts)
@@ -140,8 +146,11 @@ def margin_accounts(
     *,
     detail: Detail = Detail.ACCOUNTS,
     stages: Stages | None = None,
+    locations: LocationSet | str | None = None,
 ) -> MarginRun:
-    """Margin every account of ``accounts`` under ``model`` (see the module docstring)."""
+    """Margin every account of ``accounts`` under ``model`` (see the module docstring);
+    ``locations``: the location set that values collateral held elsewhere (a
+    :class:`LocationSet`, a built-in version or a TOML file laid over it; default built-in)."""
     stages = stages if stages is not None else Stages()
     margin_model = get_model(resolve_alias(model, params))
     with stages(Stage.GROUP):
@@ -149,6 +158,29 @@ def margin_accounts(
         book, balances = accounts.group_book(groups)
         listed = np.zeros((len(groups), len(accounts.assets)), dtype=np.int64)
         np.add.at(listed, groups.group_of, accounts.listed.astype(np.int64))
+        symbols = accounts.assets
+        admission = None
+        external = None
+        if accounts.external or accounts.position_venue:
+            known = locations if isinstance(locations, LocationSet) else load_locations(locations)
+            check_venues(accounts, known)
+        if accounts.external:
+            admission = admit_external(
+                accounts.external,
+                accounts.external_account,
+                accounts.accounts,
+                market.as_of,
+                known,
+            )
+            symbols = tuple(sorted(set(symbols) | set(admission.assets)))
+            own = [symbols.index(s) for s in accounts.assets]
+            wide = np.zeros((len(groups), len(symbols)), dtype=np.float64)
+            wide[:, own] = balances
+            balances = wide
+            wide_listed = np.zeros((len(groups), len(symbols)), dtype=np.int64)
+            wide_listed[:, own] = listed
+            external = external_balances(admission, groups.group_of, len(groups), symbols)
+            listed = wide_listed + (external.amount > 0) + _held(admission, groups, symbols)
     with stages(Stage.PREPARE):
         loaded = margin_model.load_params(params)
         priced = PricedMarket.resolve(market, book.instruments)
@@ -156,7 +188,7 @@ def margin_accounts(
     with stages(Stage.MARGIN):
         result = margin_model.margin(prepared, book, detail=detail)
     with stages(Stage.COLLATERAL):
-        equity = book_equity(balances, accounts.assets, book.quantities, priced)
+        equity = book_equity(balances, symbols, book.quantities, priced, external=external)
     with stages(Stage.HEALTH):
         # The totals arrays: every model's detail repeats them exactly (the model contract test).
         initial = np.asarray(result.initial_margin_usd, dtype=np.float64)
@@ -176,7 +208,28 @@ def margin_accounts(
         maintenance_margin_usd=maintenance,
         margin_ratio=ratio,
         state_code=codes,
+        external=admission,
     )
+
+
+def check_venues(accounts: AccountBook, locations: LocationSet) -> None:
+    """Every position's venue is a known location (docs/formats.md 13)."""
+    for k, venue in enumerate(accounts.position_venue):
+        if venue is not None and venue not in locations.locations:
+            owner = accounts.accounts[int(accounts.position_account[k])]
+            locations.get(venue, f"{owner}.positions.venue")
+
+
+def _held(
+    admission: ExternalAdmission, groups: MarginGroups, symbols: tuple[str, ...]
+) -> BoolArray:
+    """Cells of every asset held elsewhere, admitted or not (so that the per-asset detail of an
+    account lists an external holding that counted for zero)."""
+    cells = np.zeros((len(groups), len(symbols)), dtype=bool)
+    rows = groups.group_of[admission.account]
+    cols = [symbols.index(h.asset) for h in admission.holdings]
+    cells[rows, cols] = True
+    return cells
 
 
 def margin_portfolios(

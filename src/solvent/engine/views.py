@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from solvent.engine.external import external_json
+
 if TYPE_CHECKING:
     from solvent.accounts.health import Health
     from solvent.accounts.service import AccountView, CheckResult, Receipt
@@ -134,6 +136,10 @@ def margin_accounts_json(run: MarginRun, explain: bool = False) -> list[dict[str
                 members[g] = list(run.members(g))
             entry["margin_group"] = tops[g]
             entry["group_members"] = members[g]
+        if run.external is not None:
+            held = external_json(run, i)
+            if held is not None:
+                entry["external"] = held
         out.append(entry)
     return out
 

@@ -15,7 +15,7 @@ the one of that function (tests check that both agree on malformed books).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
@@ -26,6 +26,7 @@ import numpy as np
 from solvent.arrays import BoolArray, FloatArray, IntArray
 from solvent.files import read_json
 from solvent.portfolio.book import Book
+from solvent.portfolio.external import ExternalHolding
 from solvent.portfolio.groups import MarginGroups, resolve_groups
 from solvent.portfolio.portfolio import (
     MAX_AMOUNT,
@@ -51,7 +52,9 @@ class AccountBook:
     ``listed[i, j]``: whether account ``i`` named asset ``j`` (a listed zero is kept, as in a
     :class:`Portfolio`). Position ``k`` is ``position_quantity[k]`` of
     ``instruments[position_instrument[k]]`` held by account ``position_account[k]``, in input
-    order; ``instruments`` are in order of first appearance."""
+    order; ``instruments`` are in order of first appearance. ``position_venue[k]`` is the venue
+    holding position ``k`` (empty tuple: every position is held here). ``external[e]`` is
+    collateral held elsewhere by account ``external_account[e]`` (docs/formats.md 13)."""
 
     accounts: tuple[str, ...]
     parent: IntArray
@@ -64,6 +67,9 @@ class AccountBook:
     position_account: IntArray
     position_instrument: IntArray
     position_quantity: FloatArray
+    position_venue: tuple[str | None, ...] = ()
+    external: tuple[ExternalHolding, ...] = ()
+    external_account: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
     def __len__(self) -> int:
         return len(self.accounts)
@@ -91,7 +97,10 @@ class AccountBook:
         inst = [codes.setdefault(pos.instrument, len(codes)) for pos in positions]
         qty = [pos.quantity for pos in positions]
         collateral = [dict(p.collateral) for p in portfolios]
-        return _assemble(
+        venues = tuple(pos.venue for pos in positions)
+        external = tuple(h for p in portfolios for h in p.external)
+        owner = [i for i, p in enumerate(portfolios) for _ in p.external]
+        columns = _assemble(
             tuple(p.account for p in portfolios),
             parent,
             tuple(p.parent for p in portfolios),
@@ -102,15 +111,25 @@ class AccountBook:
             inst,
             qty,
         )
+        if not external and all(v is None for v in venues):
+            return columns
+        return replace(
+            columns,
+            position_venue=venues if any(v is not None for v in venues) else (),
+            external=external,
+            external_account=np.asarray(owner, dtype=np.intp).reshape(len(owner)),
+        )
 
     def portfolio(self, i: int) -> Portfolio:
         """Account ``i`` as a :class:`Portfolio` (collateral keys: its listed assets)."""
         start, stop = np.searchsorted(self.position_account, [i, i + 1])
+        venues = self.position_venue[start:stop] or (None,) * (stop - start)
         positions = tuple(
-            Position(self.instruments[c], q)
-            for c, q in zip(
+            Position(self.instruments[c], q, venue=v)
+            for c, q, v in zip(
                 self.position_instrument[start:stop].tolist(),
                 self.position_quantity[start:stop].tolist(),
+                venues,
                 strict=True,
             )
         )
@@ -123,6 +142,11 @@ class AccountBook:
             positions,
             self.parent_id[i],
             self.mode[i],
+            tuple(
+                h
+                for h, a in zip(self.external, self.external_account.tolist(), strict=True)
+                if a == i
+            ),
         )
 
     def portfolios(self) -> list[Portfolio]:

@@ -4,6 +4,10 @@
 Collateral balances are in units of each asset (1.5 BTC), signed: a negative balance is a debt
 (valued at full price with no haircut, ``debt_usd``), as on a venue after a loss.
 Both are bounded by :data:`MAX_AMOUNT` so that every downstream product and sum stays finite.
+
+Positions held at another venue name it (``"venue"``; ``None``: held here), and collateral held
+elsewhere is listed under ``"external"`` (:mod:`solvent.portfolio.external`; docs/formats.md 13):
+both are margined as one portfolio with the rest (docs/cross-venue.md).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from types import MappingProxyType
 
 from solvent.errors import SolventInputError, warn
 from solvent.files import read_json
+from solvent.portfolio.external import ExternalHolding, location_name, parse_external
 from solvent.validation import number_in_range
 
 
@@ -28,24 +33,29 @@ class SubAccountMode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """A signed quantity of one instrument (> 0 long, < 0 short), in units of the underlying."""
+    """A signed quantity of one instrument (> 0 long, < 0 short), in units of the underlying,
+    held at ``venue`` (``None``: here)."""
 
     instrument: str
     quantity: float
+    venue: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Portfolio:
-    """One account: collateral balances per asset and positions."""
+    """One account: collateral balances per asset, positions, and collateral held elsewhere."""
 
     account: str
     collateral: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     positions: tuple[Position, ...] = ()
     parent: str | None = None
     mode: SubAccountMode | None = None
+    external: tuple[ExternalHolding, ...] = ()
 
 
-_PORTFOLIO_FIELDS = {"account", "collateral", "positions", "parent", "mode"}
+_PORTFOLIO_FIELDS = {"account", "collateral", "positions", "parent", "mode", "external"}
+_POSITION_FIELDS = frozenset({"instrument", "quantity"})
+_POSITION_OPTIONAL = frozenset({"venue"})
 
 MAX_AMOUNT = 1e15
 """Largest absolute quantity of a position and largest collateral amount, in units of the asset
@@ -79,12 +89,15 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
     positions: list[Position] = []
     for i, p in enumerate(positions_raw):
         pf = f"{field}.positions[{i}]"
-        if not isinstance(p, dict) or set(p) != {"instrument", "quantity"}:
+        if not isinstance(p, dict) or not _POSITION_FIELDS <= set(p) <= (
+            _POSITION_FIELDS | _POSITION_OPTIONAL
+        ):
             raise SolventInputError(pf, 'must be {"instrument": name, "quantity": number}')
         if not isinstance(p["instrument"], str) or not p["instrument"]:
             raise SolventInputError(f"{pf}.instrument", "must be a non-empty string")
         quantity = number_in_range(p["quantity"], f"{pf}.quantity", -MAX_AMOUNT, MAX_AMOUNT)
-        positions.append(Position(p["instrument"], quantity))
+        venue = location_name(p["venue"], f"{pf}.venue") if "venue" in p else None
+        positions.append(Position(p["instrument"], quantity, venue=venue))
     parent = raw.get("parent")
     mode_raw = raw.get("mode")
     if parent is not None and (not isinstance(parent, str) or not parent):
@@ -101,7 +114,10 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
             raise SolventInputError(f"{field}.mode", "must be cross or isolated") from None
     elif parent is not None:
         mode = SubAccountMode.CROSS
-    return Portfolio(account, MappingProxyType(collateral), tuple(positions), parent, mode)
+    external = parse_external(raw.get("external"), f"{field}.external")
+    return Portfolio(
+        account, MappingProxyType(collateral), tuple(positions), parent, mode, external
+    )
 
 
 def parse_portfolio_or_book(raw: object) -> tuple[list[Portfolio], bool]:

@@ -57,6 +57,13 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--timings", help='Print where the time went on stderr ({"timings"}).'),
         ] = False,
+        locations: Annotated[
+            str | None,
+            typer.Option(
+                "--locations",
+                help="Locations of collateral held elsewhere: built-in version or TOML file.",
+            ),
+        ] = None,
     ) -> None:
         """Initial and maintenance margin of a portfolio or a whole book (docs/formats.md 3)."""
         get_model(resolve_alias(model, params))
@@ -71,7 +78,9 @@ def register(app: typer.Typer) -> None:
                 accounts, is_book = load_account_book(portfolio)
                 snapshot = load_market(market)
             detail = Detail.EXPLAIN if explain else Detail.ACCOUNTS
-            run = margin_accounts(accounts, snapshot, model, params, detail=detail, stages=stages)
+            run = margin_accounts(
+                accounts, snapshot, model, params, detail=detail, stages=stages, locations=locations
+            )
             with stages(Stage.RENDER):
                 emit_json(margin_json(run, explain, is_book=is_book))
                 sys.stdout.flush()
