@@ -76,7 +76,9 @@ def test_liquidation_invariants(
     flow = out.insurance_fund
     assert flow.end_usd >= -1e-9
     assert flow.end_usd == np.float64(flow.end_usd)
-    assert abs(flow.end_usd - (flow.start_usd + flow.fees_in_usd - flow.deficits_covered_usd)) < 1e-3
+    assert (
+        abs(flow.end_usd - (flow.start_usd + flow.fees_in_usd - flow.deficits_covered_usd)) < 1e-3
+    )
     assert [a.account for a in out.accounts] == list(book.accounts)
     for a in out.accounts:
         healthy = a.equity_before_usd >= a.maintenance_margin_before_usd

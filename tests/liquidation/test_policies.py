@@ -166,3 +166,26 @@ def test_a_cross_group_is_liquidated_as_one_unit_and_each_member_trades_its_shar
     assert total == pytest.approx([s.quantity for s in by["lev"].steps])
     assert all(c / (a + c) == pytest.approx(0.4) for a, c in zip(p_qty, c_qty, strict=True))
     assert all(s.account == "c" for s in by["c"].steps)
+
+
+def test_prepared_path_on_more_instruments_equals_the_one_shot_path(
+    market: MarketSnapshot,
+) -> None:
+    from solvent.engine.liquidation import liquidate_prepared
+    from solvent.liquidation.policy import PartialPolicy
+    from solvent.liquidation.units import PreparedMargin
+    from solvent.margin.protocol import PricedMarket
+    from solvent.margin.registry import get_model
+
+    book = _book(account("lev", 11_000.0, (PERP, 10.0)), account("ok", 9e5, (PERP, -3.0)))
+    one_shot = liquidate_accounts(book, market, "deribit-pm", insurance_fund_usd=50.0)
+    model = get_model("deribit-pm")
+    names = tuple(sorted(market.quotes))  # the whole market, in another order
+    priced = PricedMarket.resolve(market, names)
+    params = model.load_params(None)
+    prepared = PreparedMargin(model, model.prepare(priced, names, params), priced, "x")
+    held = liquidate_prepared(
+        book, prepared, policy=PartialPolicy(), config=LiquidationConfig(), insurance_fund_usd=50.0
+    )
+    assert [a.steps for a in held.accounts] == [a.steps for a in one_shot.accounts]
+    assert held.insurance_fund == one_shot.insurance_fund

@@ -18,10 +18,12 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from solvent.accounts.equity import book_equity
 from solvent.arrays import FloatArray, IntArray
 from solvent.collateral.assets import default_assets
+from solvent.errors import SolventInputError
 from solvent.liquidation.config import LiquidationConfig
 from solvent.liquidation.outcome import (
     AccountOutcome,
@@ -37,6 +39,7 @@ from solvent.margin.protocol import PricedMarket
 from solvent.margin.registry import get_model, resolve_alias
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
+from solvent.portfolio.book import Book
 from solvent.validation import number_in_range
 
 MAX_FUND_USD = 1e13
@@ -91,13 +94,13 @@ def liquidate_prepared(
     insurance_fund_usd: float = 0.0,
     rows: IntArray | None = None,
 ) -> LiquidationOutcome:
-    """:func:`liquidate_accounts` with the model already prepared for the book's groups (the
-    real-time loop's path). ``rows``: the margin groups to consider (default: all); only those
-    below their maintenance margin are liquidated."""
+    """:func:`liquidate_accounts` with the model already prepared (the real-time loop's path):
+    ``margin`` may be prepared for any instruments that include the book's. ``rows``: the margin
+    groups to consider (``accounts.groups()`` order; default all); only those below their
+    maintenance margin are liquidated."""
     groups = accounts.groups()
     book, group_balances = accounts.group_book(groups)
-    if book.instruments != margin.market.instruments:
-        raise ValueError("the prepared margin is not for this book's instruments")
+    book = _on_prepared_columns(book, margin.market.instruments)
     assets = _assets(accounts, margin.market, config)
     balances = np.zeros((len(groups), len(assets)), dtype=np.float64)
     balances[:, [assets.index(a) for a in accounts.assets]] = group_balances
@@ -144,6 +147,21 @@ def liquidate_prepared(
         InsuranceFundFlow(start_usd, fund.value_usd, fees_in, float(flows.insurance.sum())),
         (equity, maintenance, initial),
     )
+
+
+def _on_prepared_columns(book: Book, instruments: tuple[str, ...]) -> Book:
+    """``book`` with the prepared ``instruments`` as its columns (a caller may prepare the model
+    for more instruments than the book holds, e.g. the whole market of a real-time loop)."""
+    if book.instruments == instruments:
+        return book
+    column = {name: j for j, name in enumerate(instruments)}
+    missing = [n for n in book.instruments if n not in column]
+    if missing:
+        raise SolventInputError("instruments", f"not in the prepared market: {missing[0]!r}")
+    remap = np.asarray([column[n] for n in book.instruments], dtype=np.intp)
+    q = book.quantities.tocoo()
+    moved = sp.csr_array((q.data, (q.row, remap[q.col])), shape=(len(book), len(instruments)))
+    return Book(book.accounts, instruments, moved)
 
 
 def _assets(
