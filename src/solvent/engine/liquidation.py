@@ -25,12 +25,15 @@ from solvent.arrays import FloatArray, IntArray
 from solvent.collateral.assets import default_assets
 from solvent.errors import SolventInputError
 from solvent.liquidation.config import LiquidationConfig
+from solvent.liquidation.deleverage import BookState, deleverage, socialize
 from solvent.liquidation.outcome import (
     AccountOutcome,
     Action,
+    AdlFill,
     InsuranceFundFlow,
     LiquidationOutcome,
     LiquidationStep,
+    SocializedCharge,
 )
 from solvent.liquidation.policy import LiquidationPolicy, get_policy
 from solvent.liquidation.units import LiquidationUnits, PreparedMargin
@@ -135,7 +138,19 @@ def liquidate_prepared(
     policy.liquidate(units)
     fees_in = float(units.fee_usd.sum())
     flows = BankruptcyFlows.zeros(len(liq_rows))
-    close_bankrupt(units, fund, flows)
+    needs = close_bankrupt(units, fund, flows)
+    state = BookState(
+        names=book.accounts,
+        quantities=book.quantities,
+        entry_price=None,
+        balances=balances,
+        equity_usd=equity.copy(),
+        maintenance_usd=maintenance.copy(),
+        excluded=below,
+        cash=np.zeros((len(groups), len(assets)), dtype=np.int64),
+    )
+    fills = deleverage(units, state, needs, flows.adl) if needs.rows else []
+    charges = socialize(units, state, needs, flows.socialized) if needs.rows else []
     return _outcome(
         accounts,
         groups.group_of,
@@ -146,6 +161,8 @@ def liquidate_prepared(
         margin,
         InsuranceFundFlow(start_usd, fund.value_usd, fees_in, float(flows.insurance.sum())),
         (equity, maintenance, initial),
+        state,
+        (tuple(fills), tuple(charges)),
     )
 
 
@@ -182,6 +199,8 @@ def _outcome(
     margin: PreparedMargin,
     fund: InsuranceFundFlow,
     health: tuple[FloatArray, FloatArray, FloatArray],
+    state: BookState,
+    waterfall: tuple[tuple[AdlFill, ...], tuple[SocializedCharge, ...]],
 ) -> LiquidationOutcome:
     unit_of_group = np.full(int(group_of.max(initial=-1)) + 1, -1, dtype=np.int64)
     unit_of_group[liq_rows] = np.arange(liq_rows.size, dtype=np.int64)
@@ -214,21 +233,23 @@ def _outcome(
             )
         )
     ledger = units.ledger
-    conservation = ledger.units.sum(axis=0) + ledger.fund + ledger.venue
+    conservation = ledger.units.sum(axis=0) + ledger.fund + ledger.venue + state.cash.sum(axis=0)
     balances_after = np.zeros((len(accounts), len(units.assets)), dtype=np.float64)
     balances_after[:, [units.assets.index(a) for a in accounts.assets]] = accounts.collateral
     index = {name: i for i, name in enumerate(accounts.accounts)}
     tops = np.asarray([index[n] for n in units.names], dtype=np.int64)
     if tops.size:
         balances_after[tops] += ledger.coins(ledger.units)
+    groups_tops = np.asarray([index[n] for n in state.names], dtype=np.int64)
+    balances_after[groups_tops] += ledger.coins(state.cash)
     return LiquidationOutcome(
         policy=policy,
         model=margin.model.name,
         parameters=margin.parameters,
         accounts=tuple(results),
         insurance_fund=fund,
-        adl=(),
-        socialized=(),
+        adl=waterfall[0],
+        socialized=waterfall[1],
         socialized_loss_usd=float(flows.socialized.sum()),
         transfers=tuple(ledger.transfers),
         conservation={a: int(conservation[j]) for j, a in enumerate(units.assets)},

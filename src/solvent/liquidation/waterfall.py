@@ -33,6 +33,16 @@ _TINY_USD = 1e-9
 
 
 @dataclass(slots=True)
+class Needs:
+    """What is left of each bankrupt row's deficit after the fund (USD): ``own`` (the unit's
+    own, no position carried it) and ``venue`` (``@venue``'s loss from the bankruptcy closes)."""
+
+    rows: list[int]
+    own: list[float]
+    venue: list[float]
+
+
+@dataclass(slots=True)
 class BankruptcyFlows:
     """Per unit row (USD): ``deficit`` handed to the waterfall and what each stage covered."""
 
@@ -131,19 +141,17 @@ class InsuranceFund:
         return min(paid, amount_usd) if paid > amount_usd else paid
 
 
-def close_bankrupt(
-    units: LiquidationUnits, fund: InsuranceFund, flows: BankruptcyFlows
-) -> list[tuple[int, float]]:
+def close_bankrupt(units: LiquidationUnits, fund: InsuranceFund, flows: BankruptcyFlows) -> Needs:
     """Steps 1 and 2 for every bankrupt unit: the bankruptcy closes of all of them at once
     (position by position across units), then the fund's cover unit by unit in input order.
-    Returns, per bankrupt row still short of cover, the USD amount left for ADL and
-    socialization."""
+    Returns what is left of each deficit for ADL and socialization."""
     rows = np.flatnonzero(units.bankrupt).astype(np.int64)
     deficit = np.maximum(0.0, -units.equity_usd[rows])
     rows, deficit = rows[deficit > _TINY_USD], deficit[deficit > _TINY_USD]
     flows.deficit[rows] = deficit
+    needs = Needs([], [], [])
     if rows.size == 0:
-        return []
+        return needs
     row, cols, trade, price = bankruptcy_prices(units, rows, deficit)
     rank = _rank_within(row)
     for j in range(int(rank.max(initial=-1)) + 1):
@@ -163,17 +171,19 @@ def close_bankrupt(
         )
     # a deficit no position could carry stays with the unit itself
     own = np.maximum(0.0, -units.equity_of(rows))
-    left: list[tuple[int, float]] = []
     for r, d, o in zip(rows.tolist(), deficit.tolist(), own.tolist(), strict=True):
         name = units.names[r]
         venue_loss = max(0.0, d - o)
         covered_own = fund.pay(o, name, name, r) if o > 0 else 0.0
         covered_venue = fund.pay(venue_loss, VENUE_ACCOUNT, name, None) if venue_loss > 0 else 0.0
         flows.insurance[r] = covered_own + covered_venue
-        if d - flows.insurance[r] > _TINY_USD:
-            left.append((r, d - flows.insurance[r]))
+        own_left, venue_left = max(0.0, o - covered_own), max(0.0, venue_loss - covered_venue)
+        if own_left + venue_left > _TINY_USD:
+            needs.rows.append(r)
+            needs.own.append(own_left)
+            needs.venue.append(venue_left)
     units.equity_usd[rows] = units.equity_of(rows)
-    return left
+    return needs
 
 
 def _rank_within(row: IntArray) -> IntArray:
