@@ -26,10 +26,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from solvent.accounts.health import Health, HealthState, assess
-from solvent.collateral.assets import Asset, format_decimal, parse_amount, parse_decimal
+from solvent.collateral.assets import (
+    Asset,
+    AssetRegistry,
+    format_decimal,
+    parse_amount,
+    parse_decimal,
+)
 from solvent.collateral.schedule import HaircutSchedule
 from solvent.collateral.valuation import value_collateral
 from solvent.errors import SolventInputError, StaleDataError
@@ -59,6 +66,7 @@ from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
 from solvent.portfolio.portfolio import Portfolio, Position, SubAccountMode
+from solvent.pricing.delta_one import inverse_pnl_total, linear_pnl_total
 from solvent.validation import iso_utc
 
 
@@ -233,15 +241,48 @@ def _priced(market: MarketSnapshot, asset: str) -> bool:
 def position_value(
     position: PositionState, market: MarketSnapshot, field: str = "positions"
 ) -> tuple[str, float]:
-    """The amount (settlement asset, coin) a position is worth if settled at the mark now."""
+    """The amount (settlement asset, coin) a position is worth if settled at the mark now: an
+    option's mark value, a future's or perpetual's unrealized P&L since its average entry price
+    (the formulas of :mod:`solvent.accounts.equity`, with the ledger's average price as entry)."""
     quote = market.quote(position.instrument, field)
     terms = quote.instrument
     q = float(position.quantity) * terms.contract_size
     if terms.is_option:
         return terms.settlement_asset, q * quote.mark_price
     mark = quote.mark_price
-    pnl = q * (mark - float(position.average_price))
-    return terms.settlement_asset, pnl / mark if terms.is_inverse else pnl
+    cost = q * float(position.average_price)
+    pnl = inverse_pnl_total(q, cost, mark) if terms.is_inverse else linear_pnl_total(q, cost, mark)
+    return terms.settlement_asset, float(pnl)
+
+
+def unit_portfolio(
+    account_id: str,
+    balances: Mapping[str, Mapping[str, int]],
+    positions: Mapping[str, Sequence[PositionState]],
+    market: MarketSnapshot,
+    assets: AssetRegistry,
+) -> Portfolio:
+    """A margin unit as one :class:`Portfolio` (docs/formats.md 2) named ``account_id``: the
+    members' balances pooled (coin; assets ``market`` cannot price left out: they count for
+    zero), and every member's open position with the ledger's average price as its
+    ``entry_price``. Its equity under :func:`solvent.accounts.equity.book_equity` is the unit's
+    health equity; its margin is the unit's margin (what liquidation prices re-margin)."""
+    pooled: dict[str, Decimal] = defaultdict(Decimal)
+    for account_balances in balances.values():
+        for asset, units in account_balances.items():
+            pooled[asset] += assets.get(asset).to_decimal(units)
+    collateral = {a: float(v) for a, v in sorted(pooled.items()) if v and _priced(market, a)}
+    held = tuple(
+        Position(
+            pos.instrument,
+            float(pos.quantity),
+            float(pos.average_price) if pos.average_price > 0 else None,
+        )
+        for member in sorted(positions)
+        for pos in positions[member]
+        if pos.quantity != 0
+    )
+    return Portfolio(account=account_id, collateral=MappingProxyType(collateral), positions=held)
 
 
 class AccountService:
@@ -353,6 +394,18 @@ class AccountService:
                 health=state.health,
                 unpriced=state.unpriced,
             )
+
+    def portfolio(self, account_id: str, market: MarketSnapshot) -> tuple[Portfolio, str]:
+        """The margin unit of ``account_id`` as one portfolio with entry prices
+        (:func:`unit_portfolio`, named after the unit's root) and the unit's margin model."""
+        with self.ledger.transaction() as tx:
+            record = tx.account(account_id)
+            unit = self.unit_of(tx, record)
+            ids = [r.id for r in unit]
+            held = unit_portfolio(
+                unit[0].id, tx.balances(ids), tx.positions(ids), market, self.ledger.assets
+            )
+            return held, unit[0].model
 
     # --- money ---------------------------------------------------------------------------------
 

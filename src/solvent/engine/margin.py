@@ -188,7 +188,9 @@ def margin_accounts(
     with stages(Stage.MARGIN):
         result = margin_model.margin(prepared, book, detail=detail)
     with stages(Stage.COLLATERAL):
-        equity = book_equity(balances, symbols, book.quantities, priced, external=external)
+        equity = book_equity(
+            balances, symbols, book.quantities, priced, external=external, entry=book.entry
+        )
     with stages(Stage.HEALTH):
         # The totals arrays: every model's detail repeats them exactly (the model contract test).
         initial = np.asarray(result.initial_margin_usd, dtype=np.float64)

@@ -30,6 +30,7 @@ from solvent.portfolio.external import ExternalHolding
 from solvent.portfolio.groups import MarginGroups, resolve_groups
 from solvent.portfolio.portfolio import (
     MAX_AMOUNT,
+    MAX_ENTRY_PRICE,
     Portfolio,
     Position,
     SubAccountMode,
@@ -40,6 +41,7 @@ _ACCOUNT_FIELDS = frozenset({"account", "collateral", "positions", "parent", "mo
 _MODES = {"cross": SubAccountMode.CROSS, "isolated": SubAccountMode.ISOLATED}
 _instrument = itemgetter("instrument")
 _quantity = itemgetter("quantity")
+_NO_ENTRY = float("nan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +54,11 @@ class AccountBook:
     ``listed[i, j]``: whether account ``i`` named asset ``j`` (a listed zero is kept, as in a
     :class:`Portfolio`). Position ``k`` is ``position_quantity[k]`` of
     ``instruments[position_instrument[k]]`` held by account ``position_account[k]``, in input
-    order; ``instruments`` are in order of first appearance. ``position_venue[k]`` is the venue
-    holding position ``k`` (empty tuple: every position is held here). ``external[e]`` is
-    collateral held elsewhere by account ``external_account[e]`` (docs/formats.md 13)."""
+    order; ``instruments`` are in order of first appearance. ``position_entry_price[k]``: its
+    entry price (docs/formats.md 2; NaN: none), or ``None`` when no position has one.
+    ``position_venue[k]`` is the venue holding position ``k`` (empty tuple: every position is
+    held here). ``external[e]`` is collateral held elsewhere by account ``external_account[e]``
+    (docs/formats.md 13)."""
 
     accounts: tuple[str, ...]
     parent: IntArray
@@ -67,6 +71,7 @@ class AccountBook:
     position_account: IntArray
     position_instrument: IntArray
     position_quantity: FloatArray
+    position_entry_price: FloatArray | None = None
     position_venue: tuple[str | None, ...] = ()
     external: tuple[ExternalHolding, ...] = ()
     external_account: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
@@ -96,6 +101,7 @@ class AccountBook:
         codes: dict[str, int] = {}
         inst = [codes.setdefault(pos.instrument, len(codes)) for pos in positions]
         qty = [pos.quantity for pos in positions]
+        entry = [_NO_ENTRY if pos.entry_price is None else pos.entry_price for pos in positions]
         collateral = [dict(p.collateral) for p in portfolios]
         venues = tuple(pos.venue for pos in positions)
         external = tuple(h for p in portfolios for h in p.external)
@@ -110,6 +116,7 @@ class AccountBook:
             counts,
             inst,
             qty,
+            entry,
         )
         if not external and all(v is None for v in venues):
             return columns
@@ -123,12 +130,20 @@ class AccountBook:
     def portfolio(self, i: int) -> Portfolio:
         """Account ``i`` as a :class:`Portfolio` (collateral keys: its listed assets)."""
         start, stop = np.searchsorted(self.position_account, [i, i + 1])
+        entry = (
+            [None] * int(stop - start)
+            if self.position_entry_price is None
+            else [
+                None if np.isnan(e) else e for e in self.position_entry_price[start:stop].tolist()
+            ]
+        )
         venues = self.position_venue[start:stop] or (None,) * (stop - start)
         positions = tuple(
-            Position(self.instruments[c], q, venue=v)
-            for c, q, v in zip(
+            Position(self.instruments[c], q, e, venue=v)
+            for c, q, e, v in zip(
                 self.position_instrument[start:stop].tolist(),
                 self.position_quantity[start:stop].tolist(),
+                entry,
                 venues,
                 strict=True,
             )
@@ -161,6 +176,7 @@ class AccountBook:
             self.position_account,
             self.position_instrument,
             self.position_quantity,
+            self.position_entry_price,
         )
 
     def group_book(self, groups: MarginGroups) -> tuple[Book, FloatArray]:
@@ -188,6 +204,7 @@ class AccountBook:
             row[order].astype(np.intp),
             column[codes],
             self.position_quantity[order],
+            None if self.position_entry_price is None else self.position_entry_price[order],
         )
         balances = np.zeros((len(groups), len(self.assets)), dtype=np.float64)
         np.add.at(balances, groups.group_of, self.collateral)
@@ -204,6 +221,7 @@ def _assemble(
     counts: list[int],
     instrument_codes: list[int],
     quantities: list[float] | FloatArray,
+    entry_prices: list[float] | FloatArray | None = None,
 ) -> AccountBook:
     n = len(accounts)
     assets = tuple(sorted({a for c in collateral for a in c}))
@@ -214,6 +232,9 @@ def _assemble(
     cols = [column[a] for c in collateral for a in c]
     balances[rows, cols] = [v for c in collateral for v in c.values()]
     listed[rows, cols] = True
+    entry = None if entry_prices is None else np.asarray(entry_prices, dtype=np.float64)
+    if entry is not None and np.isnan(entry).all():
+        entry = None  # no position has an entry price
     return AccountBook(
         accounts=accounts,
         parent=np.asarray(parent, dtype=np.intp).reshape(n),
@@ -226,6 +247,7 @@ def _assemble(
         position_account=np.repeat(np.arange(n, dtype=np.intp), counts),
         position_instrument=np.asarray(instrument_codes, dtype=np.intp).reshape(-1),
         position_quantity=np.asarray(quantities, dtype=np.float64).reshape(-1),
+        position_entry_price=None if entry is None else entry.reshape(-1),
     )
 
 
@@ -289,7 +311,13 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
             return None
     except OverflowError:  # a JSON integer beyond the float range
         return None
-    if not set(map(type, positions)) <= {dict} or not set(map(len, positions)) <= {2}:
+    if not set(map(type, positions)) <= {dict}:
+        return None
+    sizes = set(map(len, positions))
+    if not sizes <= {2, 3}:
+        return None
+    entry = _fast_entry_prices(positions) if 3 in sizes else None
+    if 3 in sizes and entry is None:
         return None
     try:
         instruments = list(map(_instrument, positions))
@@ -334,8 +362,37 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
         counts,
         instrument_codes,
         qty,
+        entry,
     )
     return book, is_book
+
+
+def _fast_entry_prices(positions: list[Any]) -> FloatArray | None:
+    """Entry prices of positions that are ``{instrument, quantity}`` or ``{instrument,
+    quantity, entry_price}`` (NaN where absent), or ``None`` when any is unusual (a third key that
+    is not ``entry_price``, a value that is not a number in ``(0, MAX_ENTRY_PRICE]``)."""
+    raw: list[Any] = []
+    given: list[bool] = []
+    for p in positions:
+        if len(p) == 2:
+            raw.append(_NO_ENTRY)
+            given.append(False)
+        elif "entry_price" in p:
+            value = p["entry_price"]
+            if type(value) is not float and type(value) is not int:
+                return None
+            raw.append(value)
+            given.append(True)
+        else:
+            return None
+    try:
+        entry = np.array(raw, dtype=np.float64)
+    except OverflowError:
+        return None
+    priced = entry[np.asarray(given, dtype=bool)]
+    if not np.all((priced > 0) & (priced <= MAX_ENTRY_PRICE)):  # NaN and inf fail too
+        return None
+    return entry
 
 
 def _loops(parent: list[int]) -> bool:

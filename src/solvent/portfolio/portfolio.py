@@ -5,6 +5,11 @@ Collateral balances are in units of each asset (1.5 BTC), signed: a negative bal
 (valued at full price with no haircut, ``debt_usd``), as on a venue after a loss.
 Both are bounded by :data:`MAX_AMOUNT` so that every downstream product and sum stays finite.
 
+A position may carry an ``entry_price`` (futures and perpetuals: USD per unit of the underlying;
+options: premium per unit of the underlying in the settlement asset): the account's equity then
+includes the unrealized P&L since entry (:mod:`solvent.accounts.equity`). Without it the position
+is taken as marked at the current mark, its P&L already settled into the collateral.
+
 Positions held at another venue name it (``"venue"``; ``None``: held here), and collateral held
 elsewhere is listed under ``"external"`` (:mod:`solvent.portfolio.external`; docs/formats.md 13):
 both are margined as one portfolio with the rest (docs/cross-venue.md).
@@ -21,7 +26,7 @@ from types import MappingProxyType
 from solvent.errors import SolventInputError, warn
 from solvent.files import read_json
 from solvent.portfolio.external import ExternalHolding, location_name, parse_external
-from solvent.validation import number_in_range
+from solvent.validation import number_in_range, positive_number
 
 
 class SubAccountMode(StrEnum):
@@ -34,10 +39,12 @@ class SubAccountMode(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Position:
     """A signed quantity of one instrument (> 0 long, < 0 short), in units of the underlying,
-    held at ``venue`` (``None``: here)."""
+    and its optional entry price (see the module docstring; ``None``: marked at the mark), held
+    at ``venue`` (``None``: here)."""
 
     instrument: str
     quantity: float
+    entry_price: float | None = None
     venue: str | None = None
 
 
@@ -55,7 +62,10 @@ class Portfolio:
 
 _PORTFOLIO_FIELDS = {"account", "collateral", "positions", "parent", "mode", "external"}
 _POSITION_FIELDS = frozenset({"instrument", "quantity"})
-_POSITION_OPTIONAL = frozenset({"venue"})
+_POSITION_OPTIONAL = frozenset({"entry_price", "venue"})
+
+MAX_ENTRY_PRICE = 1e12
+"""Highest accepted ``entry_price`` (the highest accepted index price, USD)."""
 
 MAX_AMOUNT = 1e15
 """Largest absolute quantity of a position and largest collateral amount, in units of the asset
@@ -96,8 +106,11 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
         if not isinstance(p["instrument"], str) or not p["instrument"]:
             raise SolventInputError(f"{pf}.instrument", "must be a non-empty string")
         quantity = number_in_range(p["quantity"], f"{pf}.quantity", -MAX_AMOUNT, MAX_AMOUNT)
+        entry_price = (
+            parse_entry_price(p["entry_price"], f"{pf}.entry_price") if "entry_price" in p else None
+        )
         venue = location_name(p["venue"], f"{pf}.venue") if "venue" in p else None
-        positions.append(Position(p["instrument"], quantity, venue=venue))
+        positions.append(Position(p["instrument"], quantity, entry_price, venue))
     parent = raw.get("parent")
     mode_raw = raw.get("mode")
     if parent is not None and (not isinstance(parent, str) or not parent):
@@ -118,6 +131,14 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
     return Portfolio(
         account, MappingProxyType(collateral), tuple(positions), parent, mode, external
     )
+
+
+def parse_entry_price(value: object, field: str) -> float:
+    """A position's ``entry_price``: a finite number in ``(0, MAX_ENTRY_PRICE]``."""
+    price = positive_number(value, field)
+    if price > MAX_ENTRY_PRICE:
+        raise SolventInputError(field, f"must be at most {MAX_ENTRY_PRICE:g}, got {price!r}")
+    return price
 
 
 def parse_portfolio_or_book(raw: object) -> tuple[list[Portfolio], bool]:

@@ -11,6 +11,9 @@ For each scenario and every unit at once:
 - ``equity_usd`` before: the one definition of docs/glossary.md, the same function as ``solvent
   margin`` (:func:`solvent.accounts.equity.book_equity`): collateral after haircuts plus the
   positions' mark-to-market;
+- a future's or perpetual's unrealized P&L since its entry price is part of that equity; it is a
+  USD P&L ``q x (M - E)`` (paid in coin at the mark for inverse contracts), so the scenario's
+  full revaluation below (``q x (P1 - M)`` in USD) carries it on without a separate term;
 - positions: full revaluation (:func:`compute_risk_array`, instantaneous: no time passes) of one
   unit of every instrument at the scenario's moves and vol shocks; settlement-asset P&L is
   converted to USD at the scenario's price of the settlement asset (a coin at its moved price, a
@@ -175,7 +178,7 @@ def stress_book(
         ]
     ).reshape(n_s, len(assets))
     coll_change = bal @ (c1 - c0[None, :]).T  # (units, S), gross
-    equity = book_equity(bal, assets, book.quantities, priced).equity_usd
+    equity = book_equity(bal, assets, book.quantities, priced, entry=book.entry).equity_usd
     out = []
     for k, s in enumerate(scenarios):
         loss = -(pos_pnl[:, k] + coll_change[:, k])

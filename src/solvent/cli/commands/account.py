@@ -21,6 +21,10 @@ from solvent.accounts.service import (
 )
 from solvent.cli.output import emit_json, fail
 from solvent.collateral.assets import parse_decimal
+from solvent.engine.liquidation_price import (
+    account_liquidation_prices,
+    underlying_prices_json,
+)
 from solvent.engine.views import (
     account_json,
     audit_json,
@@ -262,12 +266,16 @@ def register(app: typer.Typer) -> None:
         market: MarketOption,
         db: DbOption = None,
     ) -> None:
-        """Balances, positions and health of an account."""
+        """Balances, positions and health of an account, and its liquidation prices."""
 
         def action() -> dict[str, Any]:
             service = _service(db)
-            view = service.show(account_id, load_market(market))
-            return account_json(view, service.ledger.assets)
+            snapshot = load_market(market)
+            view = service.show(account_id, snapshot)
+            prices = account_liquidation_prices(service, account_id, snapshot)
+            return account_json(view, service.ledger.assets) | {
+                "liquidation_prices": underlying_prices_json(prices)
+            }
 
         emit_json(action())
 

@@ -1,0 +1,260 @@
+"""Liquidation prices (docs/formats.md 10, docs/methodology/liquidation-price.md).
+
+The liquidation price of a margin unit (an account, or a parent with its cross sub-accounts, as
+one :class:`~solvent.portfolio.portfolio.Portfolio`) on an underlying ``U`` is a USD price ``P``
+of ``U`` at which its equity equals its maintenance margin::
+
+    f(P) = equity_usd(P) - maintenance_margin_usd(P) = 0
+
+where both sides are what the engine computes on the market moved to ``P``
+(:func:`solvent.market.moves.move_underlying`: index, futures and perpetual marks, option forwards
+x ``P / index``; options at their mark IV; time and other underlyings unchanged):
+
+- ``maintenance_margin_usd(P)``: the model's own ``prepare`` on the moved market restricted to
+  the unit's instruments, then its ``margin`` (no closed form, so every cross effect of the model
+  is in it);
+- ``equity_usd(P)``: :func:`solvent.accounts.equity.book_equity`, the one equity definition
+  (its :func:`~solvent.accounts.equity.equity_usd` part):
+  collateral (a balance in ``U`` moves with it, haircuts at the moved price), option values,
+  and the unrealized P&L since each position's ``entry_price``. A future or perpetual without
+  one is taken as entered at its current mark (:func:`entered_at_marks`): its P&L so far is in
+  the collateral, its P&L from here on moves with ``P``.
+
+Search: ``f`` on a geometric grid from the index outwards (:data:`GRID_STEP` apart), down to
+:data:`LOWEST` x index and up to :data:`HIGHEST` x index; the first grid interval where ``f``
+changes sign brackets the price nearest the index on that side, then Brent's method finds it to
+machine precision (:func:`scipy.optimize.brentq`). For a unit already below MM (``f(index) < 0``)
+the same search gives the nearest price on each side where the equity is back at MM. No sign
+change on a side: ``None`` (no liquidation price between 1 % and 10x the index). Two roots
+closer than one grid step apart (a dip below MM and back within 1 step) are not seen: the limits
+are documented in the methodology.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import brentq
+
+from solvent.accounts.equity import equity_usd
+from solvent.errors import SolventInputError
+from solvent.instruments.terms import InstrumentKind
+from solvent.margin.moved import move_priced
+from solvent.margin.protocol import Detail, MarginModel, PricedMarket
+from solvent.margin.registry import get_model, resolve_alias
+from solvent.market.moves import reference_price, restrict
+from solvent.market.snapshot import INDEX_BOUNDS, USD_ASSETS, MarketSnapshot
+from solvent.portfolio.book import Book
+from solvent.portfolio.portfolio import Portfolio, Position
+
+LOWEST = 0.01
+"""Lowest price searched, as a fraction of the index (1 %)."""
+HIGHEST = 10.0
+"""Highest price searched, as a multiple of the index (10x)."""
+GRID_STEP = 1.25
+"""Ratio between two neighbouring grid prices (the bracketing resolution)."""
+TOLERANCE = 1e-6
+"""At a returned price ``|equity - MM| <= TOLERANCE x max(MM, 1 USD)`` (tests hold it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationPrice:
+    """A margin unit's liquidation prices on one underlying (USD; ``None``: none between
+    :data:`LOWEST` and :data:`HIGHEST` x the index). ``equity_usd`` and
+    ``maintenance_margin_usd`` are the unit's figures at the current index."""
+
+    account: str
+    model: str
+    underlying: str
+    index: float
+    down: float | None
+    up: float | None
+    equity_usd: float
+    maintenance_margin_usd: float
+
+    @property
+    def distance_down(self) -> float | None:
+        """Relative fall to :attr:`down` (0.12 = the underlying 12 % lower), or ``None``."""
+        return None if self.down is None else (self.index - self.down) / self.index
+
+    @property
+    def distance_up(self) -> float | None:
+        """Relative rise to :attr:`up` (0.12 = the underlying 12 % higher), or ``None``."""
+        return None if self.up is None else (self.up - self.index) / self.index
+
+
+@dataclass(frozen=True)
+class UnitMargin:
+    """Equity and maintenance margin of one unit as functions of the price of one underlying,
+    with everything that does not depend on the price resolved once."""
+
+    portfolio: Portfolio
+    model: MarginModel
+    params: Any
+    book: Book
+    priced: PricedMarket
+    balances: np.ndarray[Any, np.dtype[np.float64]]
+    symbols: tuple[str, ...]
+    underlying: str
+
+    @classmethod
+    def build(
+        cls,
+        portfolio: Portfolio,
+        market: MarketSnapshot,
+        model: str,
+        params: str | None,
+        underlying: str,
+    ) -> UnitMargin:
+        """Resolve ``portfolio`` (one margin unit) under ``model`` on ``market``."""
+        margin_model = get_model(resolve_alias(model, params))
+        loaded = margin_model.load_params(params)
+        book = Book.from_portfolios([entered_at_marks(portfolio, market)])
+        small = restrict(market, book.instruments)
+        priced = PricedMarket.resolve(small, book.instruments)
+        symbols = tuple(sorted(portfolio.collateral))
+        balances = np.array([[portfolio.collateral[s] for s in symbols]], dtype=np.float64)
+        return cls(portfolio, margin_model, loaded, book, priced, balances, symbols, underlying)
+
+    def at(self, priced: PricedMarket) -> tuple[float, float]:
+        """``(equity_usd, maintenance_margin_usd)`` on ``priced``."""
+        equity = equity_usd(
+            self.balances, self.symbols, self.book.quantities, priced, entry=self.book.entry
+        )[0]
+        if self.book.instruments:
+            prepared = self.model.prepare(priced, self.book.instruments, self.params)
+            result = self.model.margin(prepared, self.book, detail=Detail.TOTALS)
+            mm = float(result.maintenance_margin_usd[0])
+        else:
+            mm = 0.0
+        return float(equity), mm
+
+    def moved(self, price: float) -> PricedMarket:
+        """The unit's market with :attr:`underlying` at ``price`` USD."""
+        return move_priced(self.priced, self.underlying, price)
+
+    def excess(self, price: float) -> float:
+        """``equity - MM`` (USD) with the underlying at ``price``."""
+        equity, mm = self.at(self.moved(price))
+        return equity - mm
+
+
+def entered_at_marks(portfolio: Portfolio, market: MarketSnapshot) -> Portfolio:
+    """``portfolio`` with every future and perpetual that has no ``entry_price`` entered at its
+    current mark (docs/formats.md 2: such a position is taken as marked at the mark, its P&L
+    so far settled into the collateral). Equal equity on ``market``; on a moved market its P&L
+    since the current mark then counts, as it must."""
+    positions = []
+    for i, pos in enumerate(portfolio.positions):
+        quote = market.quote(pos.instrument, f"positions[{i}].instrument")
+        delta_one = quote.instrument.kind in (InstrumentKind.FUTURE, InstrumentKind.PERPETUAL)
+        if pos.entry_price is None and delta_one:
+            pos = dataclasses.replace(pos, entry_price=quote.mark_price)
+        positions.append(pos)
+    return dataclasses.replace(portfolio, positions=tuple(positions))
+
+
+def default_underlying(portfolio: Portfolio, market: MarketSnapshot) -> str:
+    """The underlying a liquidation price is asked about when none is named: the one with the
+    largest gross notional (``|quantity| x contract size x forward``, USD) among the positions;
+    without positions, the non-stablecoin collateral asset of largest USD value. Raises
+    :class:`SolventInputError` naming ``underlying`` when there is neither."""
+    notional: dict[str, float] = {}
+    for i, pos in enumerate(portfolio.positions):
+        quote = market.quote(pos.instrument, f"positions[{i}].instrument")
+        u = quote.instrument.underlying
+        size = abs(pos.quantity) * quote.instrument.contract_size * quote.forward
+        notional[u] = notional.get(u, 0.0) + size
+    if not notional:
+        for asset, amount in portfolio.collateral.items():
+            if asset in USD_ASSETS or asset not in market.index:
+                continue
+            notional[asset] = abs(amount) * market.index[asset]
+    if not notional:
+        raise SolventInputError(
+            "underlying", "the account holds nothing that moves with an underlying: name one"
+        )
+    return max(sorted(notional), key=lambda u: notional[u])
+
+
+def held_underlyings(portfolio: Portfolio, market: MarketSnapshot) -> list[str]:
+    """Every underlying the unit's positions are on, and every non-stablecoin collateral asset
+    the index prices, sorted."""
+    found = {market.quote(p.instrument).instrument.underlying for p in portfolio.positions}
+    found |= {a for a, v in portfolio.collateral.items() if v and a in market.index}
+    return sorted(u for u in found if u not in USD_ASSETS)
+
+
+def _grid(index: float, toward: float) -> list[float]:
+    """Prices from ``index`` (excluded) to ``toward`` (included), ``GRID_STEP`` apart."""
+    steps = math.ceil(abs(math.log(toward / index)) / math.log(GRID_STEP))
+    ratios = np.exp(np.linspace(0.0, math.log(toward / index), steps + 1))[1:]
+    return [float(index * r) for r in ratios]
+
+
+def _nearest_root(
+    f: Callable[[float], float], index: float, f_index: float, toward: float
+) -> float | None:
+    """The root of ``f`` nearest ``index`` between ``index`` and ``toward``, or ``None``."""
+    if f_index == 0.0:
+        return index
+    previous, f_previous = index, f_index
+    for price in _grid(index, toward):
+        value = f(price)
+        if value == 0.0:
+            return price
+        if (value > 0.0) != (f_previous > 0.0):
+            lo, hi = sorted((previous, price))
+            root = brentq(f, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=200)
+            return float(root)
+        previous, f_previous = price, value
+    return None
+
+
+def liquidation_price(
+    portfolio: Portfolio,
+    market: MarketSnapshot,
+    model: str = "standard",
+    params: str | None = None,
+    underlying: str | None = None,
+) -> LiquidationPrice:
+    """The liquidation prices (down and up) of ``portfolio`` (one margin unit) on
+    ``underlying`` (default: :func:`default_underlying`) under ``model`` (see the module
+    docstring)."""
+    if underlying is None:
+        underlying = default_underlying(portfolio, market)
+    index = reference_price(market, underlying)
+    unit = UnitMargin.build(portfolio, market, model, params, underlying)
+    equity, mm = unit.at(unit.priced)
+    f_index = equity - mm
+    lo_bound, hi_bound = INDEX_BOUNDS
+    down = _nearest_root(unit.excess, index, f_index, max(index * LOWEST, lo_bound))
+    up = _nearest_root(unit.excess, index, f_index, min(index * HIGHEST, hi_bound))
+    return LiquidationPrice(
+        account=portfolio.account,
+        model=unit.model.name,
+        underlying=underlying,
+        index=index,
+        down=down,
+        up=up,
+        equity_usd=equity,
+        maintenance_margin_usd=mm,
+    )
+
+
+def liquidation_prices(
+    portfolio: Portfolio,
+    market: MarketSnapshot,
+    model: str = "standard",
+    params: str | None = None,
+    underlyings: Sequence[str] | None = None,
+) -> list[LiquidationPrice]:
+    """:func:`liquidation_price` on each of ``underlyings`` (default: every underlying the unit
+    holds, :func:`held_underlyings`), in that order."""
+    names = held_underlyings(portfolio, market) if underlyings is None else list(underlyings)
+    return [liquidation_price(portfolio, market, model, params, u) for u in names]
