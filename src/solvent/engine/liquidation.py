@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from solvent.accounts.equity import book_equity
+from solvent.accounts.equity import book_equity, entry_pnl_amounts
 from solvent.arrays import FloatArray, IntArray
 from solvent.collateral.assets import default_assets
 from solvent.errors import SolventInputError
@@ -42,7 +42,7 @@ from solvent.margin.protocol import PricedMarket
 from solvent.margin.registry import get_model, resolve_alias
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
-from solvent.portfolio.book import Book
+from solvent.portfolio.book import Book, EntryCosts
 from solvent.validation import number_in_range
 
 MAX_FUND_USD = 1e13
@@ -107,6 +107,11 @@ def liquidate_prepared(
     assets = _assets(accounts, margin.market, config)
     balances = np.zeros((len(groups), len(assets)), dtype=np.float64)
     balances[:, [assets.index(a) for a in accounts.assets]] = group_balances
+    if book.entry is not None:
+        # unrealized P&L since entry settled into the balances: positions are then at the mark
+        settled, amounts = entry_pnl_amounts(book.entry, margin.market)
+        for k, asset in enumerate(settled):
+            balances[:, assets.index(asset)] += amounts[:, k]
     maintenance, initial = margin.totals(book.accounts, book.quantities)
     equity = np.asarray(
         book_equity(balances, assets, book.quantities, margin.market).equity_usd, dtype=np.float64
@@ -142,7 +147,7 @@ def liquidate_prepared(
     state = BookState(
         names=book.accounts,
         quantities=book.quantities,
-        entry_price=None,
+        entry_price=_entry_prices(book),
         balances=balances,
         equity_usd=equity.copy(),
         maintenance_usd=maintenance.copy(),
@@ -150,7 +155,7 @@ def liquidate_prepared(
         cash=np.zeros((len(groups), len(assets)), dtype=np.int64),
     )
     fills = deleverage(units, state, needs, flows.adl) if needs.rows else []
-    charges = socialize(units, state, needs, flows.socialized) if needs.rows else []
+    charges = socialize(units, state, needs, flows) if needs.rows else []
     return _outcome(
         accounts,
         groups.group_of,
@@ -176,9 +181,31 @@ def _on_prepared_columns(book: Book, instruments: tuple[str, ...]) -> Book:
     if missing:
         raise SolventInputError("instruments", f"not in the prepared market: {missing[0]!r}")
     remap = np.asarray([column[n] for n in book.instruments], dtype=np.intp)
-    q = book.quantities.tocoo()
-    moved = sp.csr_array((q.data, (q.row, remap[q.col])), shape=(len(book), len(instruments)))
-    return Book(book.accounts, instruments, moved)
+    shape = (len(book), len(instruments))
+
+    def move(matrix: sp.csr_array) -> sp.csr_array:
+        q = matrix.tocoo()
+        return sp.csr_array((q.data, (q.row, remap[q.col])), shape=shape)
+
+    entry = None
+    if book.entry is not None:
+        entry = EntryCosts(move(book.entry.quantity), move(book.entry.cost))
+    return Book(book.accounts, instruments, move(book.quantities), entry)
+
+
+def _entry_prices(book: Book) -> sp.csr_array | None:
+    """Average entry price of every stored position of ``book`` (same sparsity as its
+    quantities; NaN where the position has no entry price), or ``None`` without any."""
+    if book.entry is None:
+        return None
+    q = book.quantities
+    rows = np.repeat(np.arange(q.shape[0]), np.diff(q.indptr))
+    cols = np.asarray(q.indices)
+    held = np.asarray(book.entry.quantity[rows, cols], dtype=np.float64).reshape(-1)
+    cost = np.asarray(book.entry.cost[rows, cols], dtype=np.float64).reshape(-1)
+    safe = np.where(held != 0, held, 1.0)
+    average = np.where(held != 0, cost / safe, np.nan)
+    return sp.csr_array((average, q.indices.copy(), q.indptr.copy()), shape=q.shape)
 
 
 def _assets(
@@ -230,12 +257,20 @@ def _outcome(
                 insurance_covered_usd=float(flows.insurance[r]),
                 adl_covered_usd=float(flows.adl[r]),
                 socialized_usd=float(flows.socialized[r]),
+                uncovered_usd=float(flows.uncovered[r]),
             )
         )
     ledger = units.ledger
     conservation = ledger.units.sum(axis=0) + ledger.fund + ledger.venue + state.cash.sum(axis=0)
     balances_after = np.zeros((len(accounts), len(units.assets)), dtype=np.float64)
     balances_after[:, [units.assets.index(a) for a in accounts.assets]] = accounts.collateral
+    own_book = accounts.account_book()
+    if own_book.entry is not None:  # the run's balances carry the P&L since entry
+        settled, amounts = entry_pnl_amounts(
+            own_book.entry, margin.market.subset(own_book.instruments)
+        )
+        for k, asset in enumerate(settled):
+            balances_after[:, units.assets.index(asset)] += amounts[:, k]
     index = {name: i for i, name in enumerate(accounts.accounts)}
     tops = np.asarray([index[n] for n in units.names], dtype=np.int64)
     if tops.size:
@@ -386,5 +421,6 @@ def _account_json(a: AccountOutcome) -> dict[str, Any]:
             "insurance_covered_usd": a.insurance_covered_usd,
             "adl_covered_usd": a.adl_covered_usd,
             "socialized_usd": a.socialized_usd,
+            "uncovered_usd": a.uncovered_usd,
         }
     return out

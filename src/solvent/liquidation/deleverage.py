@@ -15,8 +15,11 @@ order:
 4. **Socialized loss.** The rest, over all bankrupt units, is shared in one call of
    :func:`solvent.liquidation.socialize.socialize_loss` (exact base units of the fund asset,
    largest remainder) by the other units' profit (their unrealized P&L since entry, at most
-   their equity) or equity (``LiquidationConfig.socialize_basis``); each charge is split, in
-   input order, over the bankrupt units it pays for. What nobody can bear stays with ``@venue``.
+   their equity) or equity (``LiquidationConfig.socialize_basis``); what profits cannot bear is
+   then shared by equity. No payer is charged beyond its excess over its maintenance margin
+   (socialization never makes a healthy unit liquidatable). Each charge is split, in input
+   order, over the bankrupt units it pays for. What nobody can bear is the venue's loss: it
+   stays with ``@venue`` (which also pays a unit's own remaining deficit: ``uncovered_loss``).
 
 Units that were liquidated in the run are neither counterparties nor payers.
 """
@@ -44,7 +47,7 @@ from solvent.liquidation.outcome import (
 )
 from solvent.liquidation.socialize import socialize_loss
 from solvent.liquidation.units import LiquidationUnits
-from solvent.liquidation.waterfall import Needs
+from solvent.liquidation.waterfall import BankruptcyFlows, Needs
 from solvent.market.snapshot import INDEX_BOUNDS
 
 _TINY_USD = 1e-9
@@ -262,10 +265,12 @@ def _apply(
 
 
 def socialize(
-    units: LiquidationUnits, state: BookState, needs: Needs, socialized: FloatArray
+    units: LiquidationUnits, state: BookState, needs: Needs, flows: BankruptcyFlows
 ) -> list[SocializedCharge]:
-    """Stage 4 for what is left in ``needs`` (module docstring); adds each bankrupt row's
-    covered USD to ``socialized``."""
+    """Stage 4 for what is left in ``needs`` (module docstring): by the configured basis, then,
+    for what profits could not bear, by equity; a unit's own deficit nobody could bear is paid
+    by ``@venue`` (its capital), so no account is left negative. Adds the covered USD to
+    ``flows.socialized`` and ``flows.uncovered``."""
     ledger = units.ledger
     config: LiquidationConfig = units.config
     fund_col = ledger.index(config.fund_asset)
@@ -274,59 +279,88 @@ def socialize(
     # segments: each row's own part (to the unit), then its venue part (to @venue)
     seg_row: list[int] = []
     seg_to_unit: list[bool] = []
-    seg_units: list[int] = []
+    amounts: list[int] = []
     for k, row in enumerate(needs.rows):
         for to_unit, usd in ((True, needs.own[k]), (False, needs.venue[k])):
             amount = int(np.ceil(usd / price * scale - 1e-6)) if usd > _TINY_USD else 0
             if amount > 0:
                 seg_row.append(row)
                 seg_to_unit.append(to_unit)
-                seg_units.append(amount)
-    total = sum(seg_units)
-    if total == 0:
-        return []
-    payers = np.flatnonzero(~state.excluded & (state.equity_usd > 0)).astype(np.int64)
-    basis_usd = np.maximum(state.equity_usd[payers], 0.0)
-    if config.socialize_basis == "profit":
-        basis_usd = np.minimum(basis_usd, _profit_usd(units, state, payers))
-    basis = np.floor(basis_usd / price * scale).astype(np.int64)
-    result = socialize_loss(total, basis.tolist())
-    charges = np.asarray(result.charges, dtype=np.int64)
-    paying = charges > 0
-    payers, charges = payers[paying], charges[paying]
-    if payers.size == 0:
-        return []
-    # split the charges (payers in input order) over the segments (rows in input order)
-    cut_pay = np.cumsum(charges)
-    cut_seg = np.cumsum(np.asarray(seg_units, dtype=np.int64))
-    points = np.unique(np.concatenate((cut_pay, cut_seg[cut_seg < cut_pay[-1]])))
-    amounts = np.diff(np.concatenate(([0], points)))
-    who = np.searchsorted(cut_pay, points, side="left")
-    seg = np.searchsorted(cut_seg, points, side="left")
+                amounts.append(amount)
+    left = np.asarray(amounts, dtype=np.int64)
+    charged = np.zeros(len(state.names), dtype=np.int64)
     out: list[SocializedCharge] = []
-    for p, s, units_paid in zip(who.tolist(), seg.tolist(), amounts.tolist(), strict=True):
-        g, row = int(payers[p]), seg_row[s]
-        state.cash[g, fund_col] -= units_paid
-        name = units.names[row]
-        if seg_to_unit[s]:
-            ledger.units[row, fund_col] += units_paid
-            destination = name
-        else:
-            ledger.venue[fund_col] += units_paid
-            destination = VENUE_ACCOUNT
-        usd = units_paid / scale * price
-        socialized[row] += usd
-        ledger.transfers.append(
-            Transfer(
-                state.names[g],
-                destination,
-                config.fund_asset,
-                units_paid,
-                TransferReason.SOCIALIZED_LOSS,
-                name,
+    bases = [config.socialize_basis] + (["equity"] if config.socialize_basis == "profit" else [])
+    for basis_name in bases:
+        if int(left.sum()) == 0:
+            break
+        payers = np.flatnonzero(~state.excluded & (state.equity_usd > 0)).astype(np.int64)
+        excess = state.equity_usd[payers] - state.maintenance_usd[payers]
+        room = np.floor(np.maximum(excess, 0.0) / price * scale)
+        room = np.maximum(room - charged[payers], 0)
+        if basis_name == "profit":
+            profit = np.floor(np.maximum(_profit_usd(units, state, payers), 0.0) / price * scale)
+            room = np.minimum(room, profit)
+        result = socialize_loss(int(left.sum()), room.astype(np.int64).tolist())
+        pay = np.asarray(result.charges, dtype=np.int64)
+        paying = pay > 0
+        payers, pay = payers[paying], pay[paying]
+        if payers.size == 0:
+            continue
+        charged[payers] += pay
+        # split the charges (payers in input order) over what is left of the segments (rows
+        # in input order)
+        cut_pay = np.cumsum(pay)
+        cut_seg = np.cumsum(left)
+        points = np.unique(np.concatenate((cut_pay, cut_seg[cut_seg < cut_pay[-1]])))
+        pieces = np.diff(np.concatenate(([0], points)))
+        who = np.searchsorted(cut_pay, points, side="left")
+        seg = np.searchsorted(cut_seg, points, side="left")
+        for p, sg, units_paid in zip(who.tolist(), seg.tolist(), pieces.tolist(), strict=True):
+            if units_paid <= 0:
+                continue
+            g, row = int(payers[p]), seg_row[sg]
+            left[sg] -= units_paid
+            state.cash[g, fund_col] -= units_paid
+            name = units.names[row]
+            if seg_to_unit[sg]:
+                ledger.units[row, fund_col] += units_paid
+                destination = name
+            else:
+                ledger.venue[fund_col] += units_paid
+                destination = VENUE_ACCOUNT
+            usd = units_paid / scale * price
+            flows.socialized[row] += usd
+            ledger.transfers.append(
+                Transfer(
+                    state.names[g],
+                    destination,
+                    config.fund_asset,
+                    units_paid,
+                    TransferReason.SOCIALIZED_LOSS,
+                    name,
+                )
             )
-        )
-        out.append(SocializedCharge(state.names[g], config.fund_asset, units_paid, usd, name))
+            out.append(SocializedCharge(state.names[g], config.fund_asset, units_paid, usd, name))
+    for sg, units_left in enumerate(left.tolist()):
+        if units_left <= 0:
+            continue
+        row = seg_row[sg]
+        flows.uncovered[row] += units_left / scale * price
+        if seg_to_unit[sg]:  # the venue's capital makes the unit whole
+            ledger.units[row, fund_col] += units_left
+            ledger.venue[fund_col] -= units_left
+            name = units.names[row]
+            ledger.transfers.append(
+                Transfer(
+                    VENUE_ACCOUNT,
+                    name,
+                    config.fund_asset,
+                    units_left,
+                    TransferReason.UNCOVERED_LOSS,
+                    name,
+                )
+            )
     return out
 
 
@@ -344,4 +378,13 @@ def _profit_usd(units: LiquidationUnits, state: BookState, groups: IntArray) -> 
     mark = units.pricing.mark[cols]
     pnl = np.where(given, qty * (mark - np.where(given, entry, mark)), 0.0)
     pnl *= table.contract_size[cols]
-    return np.bincount(q.row, weights=pnl, minlength=groups.size).astype(np.float64)
+    profit = np.bincount(q.row, weights=pnl, minlength=groups.size).astype(np.float64)
+    # units ADL reduced: their P&L on what they hold now (the entry price is unchanged)
+    for k, g in enumerate(groups.tolist()):
+        if g in state.changed:
+            row = state.entry_price[[g]].toarray().reshape(-1)
+            current = state.changed[g]
+            given = np.isfinite(row) & (current != 0) & ~table.is_option
+            gain = current * (units.pricing.mark - np.where(given, row, units.pricing.mark))
+            profit[k] = float(np.sum(np.where(given, gain * table.contract_size, 0.0)))
+    return profit

@@ -30,6 +30,9 @@ from solvent.liquidation.outcome import VENUE_ACCOUNT, StepKind, Transfer, Trans
 from solvent.liquidation.units import LiquidationUnits
 
 _TINY_USD = 1e-9
+BANKRUPTCY_PRICE_RANGE = 5.0
+"""A delta-one bankruptcy price stays within this factor of the mark (the widest mark / index
+ratio a snapshot accepts for a future)."""
 
 
 @dataclass(slots=True)
@@ -50,11 +53,12 @@ class BankruptcyFlows:
     insurance: FloatArray
     adl: FloatArray
     socialized: FloatArray
+    uncovered: FloatArray
 
     @classmethod
     def zeros(cls, rows: int) -> BankruptcyFlows:
         z = np.zeros(rows, dtype=np.float64)
-        return cls(z.copy(), z.copy(), z.copy(), z.copy())
+        return cls(z.copy(), z.copy(), z.copy(), z.copy(), z.copy())
 
 
 def bankruptcy_prices(
@@ -83,7 +87,10 @@ def bankruptcy_prices(
     mark = units.pricing.mark[cols]
     # closing a long sells above the mark, closing a short buys below it
     price = np.where(q > 0, mark + shift, mark - shift)
-    price = np.where(table.is_option[cols], np.maximum(price, 0.0), np.maximum(price, 1e-12))
+    # a position carries at most the deficit that keeps its price within a factor
+    # BANKRUPTCY_PRICE_RANGE of the mark (an option: down to 0); the rest stays the unit's own
+    low, high = mark / BANKRUPTCY_PRICE_RANGE, mark * BANKRUPTCY_PRICE_RANGE
+    price = np.where(table.is_option[cols], np.maximum(price, 0.0), np.clip(price, low, high))
     return row, cols, -q, price
 
 
@@ -112,7 +119,8 @@ class InsuranceFund:
 
     def pay(self, amount_usd: float, destination: str, account: str, row: int | None) -> float:
         """Pay up to ``amount_usd`` to ``destination`` (the unit at ``row``, or ``@venue``),
-        asset by asset; returns the USD value paid (never more than the fund holds)."""
+        asset by asset (each amount rounded up to a base unit); returns the USD value paid at the
+        index (never more than the fund holds)."""
         ledger = self.units.ledger
         paid = 0.0
         for j in self.order:
@@ -138,7 +146,7 @@ class InsuranceFund:
                 )
             )
             paid += units_paid / ledger.scale[j] * self.price_usd[j]
-        return min(paid, amount_usd) if paid > amount_usd else paid
+        return paid  # may exceed amount_usd by less than one base unit (rounded up)
 
 
 def close_bankrupt(units: LiquidationUnits, fund: InsuranceFund, flows: BankruptcyFlows) -> Needs:
@@ -169,20 +177,29 @@ def close_bankrupt(units: LiquidationUnits, fund: InsuranceFund, flows: Bankrupt
             reasons=notes,
             fee=False,
         )
-    # a deficit no position could carry stays with the unit itself
+    # a deficit no position could carry (an option bought back at 0, nothing left to close)
+    # stays with the unit itself
     own = np.maximum(0.0, -units.equity_of(rows))
-    for r, d, o in zip(rows.tolist(), deficit.tolist(), own.tolist(), strict=True):
+    taken = np.zeros(units.equity_usd.size, dtype=np.float64)
+    for r in rows.tolist():
+        taken[r] = sum(-s.slippage_usd for s in units.steps[r] if s.kind is StepKind.BANKRUPTCY)
+    for r, o in zip(rows.tolist(), own.tolist(), strict=True):
         name = units.names[r]
-        venue_loss = max(0.0, d - o)
+        venue_loss = max(0.0, float(taken[r]))
+        flows.deficit[r] = venue_loss + o
         covered_own = fund.pay(o, name, name, r) if o > 0 else 0.0
         covered_venue = fund.pay(venue_loss, VENUE_ACCOUNT, name, None) if venue_loss > 0 else 0.0
         flows.insurance[r] = covered_own + covered_venue
-        own_left, venue_left = max(0.0, o - covered_own), max(0.0, venue_loss - covered_venue)
-        if own_left + venue_left > _TINY_USD:
-            needs.rows.append(r)
-            needs.own.append(own_left)
-            needs.venue.append(venue_left)
+        needs.rows.append(r)
+        needs.venue.append(max(0.0, venue_loss - covered_venue))
+    # the unit's own deficit left: what its equity still lacks (a cover paid in a coin it holds
+    # counts after that coin's haircut)
     units.equity_usd[rows] = units.equity_of(rows)
+    needs.own.extend(np.maximum(0.0, -units.equity_usd[rows]).tolist())
+    keep = [k for k in range(len(needs.rows)) if needs.own[k] + needs.venue[k] > _TINY_USD]
+    needs.rows[:] = [needs.rows[k] for k in keep]
+    needs.own[:] = [needs.own[k] for k in keep]
+    needs.venue[:] = [needs.venue[k] for k in keep]
     return needs
 
 
