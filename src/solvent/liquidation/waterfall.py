@@ -8,13 +8,15 @@ other in input order:
    market counterparty ``@venue``: the mark moved in the unit's favour by its share of ``D``
    (shares in proportion to the positions' delta-equivalent notional), so the unit ends at zero
    equity and ``@venue`` carries the loss, as a venue's liquidation engine that takes the
-   position over at the bankruptcy price. A deficit left with no position to close (the market
-   steps already closed everything) stays with the unit.
+   position over at the bankruptcy price. A deficit no position can carry (nothing left to
+   close, an option bought back at 0, a delta-one price held within a factor
+   :data:`BANKRUPTCY_PRICE_RANGE` of the mark) stays with the unit: its own part.
 2. **Insurance fund.** The fund pays what it can (``min(fund, D)``): first the unit's own
-   remaining deficit, then ``@venue``'s loss, from its ``fund_asset`` balance, then its other
-   assets (liquidation fees collected in settlement coins) at the index.
+   remaining deficit (from its ``fund_asset`` balance only), then ``@venue``'s loss (from its
+   ``fund_asset`` balance, then its other assets, the liquidation fees collected in settlement
+   coins, at the index).
 3. **Auto-deleveraging** and 4. **socialized loss** take what the fund could not pay
-   (:mod:`solvent.liquidation.adl`, :mod:`solvent.liquidation.socialize`).
+   (:mod:`solvent.liquidation.deleverage`).
 
 Every movement is posted in exact base units to both sides (``units.ledger``).
 """
@@ -123,7 +125,8 @@ class InsuranceFund:
         index (never more than the fund holds)."""
         ledger = self.units.ledger
         paid = 0.0
-        for j in self.order:
+        # a unit is paid in the fund asset only (a coin it holds would count after its haircut)
+        for j in self.order if row is None else self.order[:1]:
             left = amount_usd - paid
             held = int(self.balance_units[j])
             if left <= _TINY_USD or held <= 0 or self.price_usd[j] <= 0:
