@@ -51,7 +51,7 @@ def test_migrations_match_the_schema_and_are_idempotent(db_url: str) -> None:
         diffs = compare_metadata(MigrationContext.configure(conn), schema.metadata)
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert diffs == []
-    assert version == "0002_client_refs"  # the newest migration
+    assert version == "0003_realtime_checkpoints"  # the newest migration
     led.close()
 
 
