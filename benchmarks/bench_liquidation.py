@@ -1,8 +1,8 @@
 """A liquidation cascade: 100,000 accounts, BTC falls 10 % in one move, ~1,000 are liquidated.
 
-The book (seed 5): every account is long a linear BTC perpetual and holds BTC and USDC; 1,000 of
-them are calibrated so that the move takes them below their maintenance margin (some below zero:
-bankrupt), the others stay far above it and are the ADL counterparties / socialization payers.
+The book (seed 5): every account is long a linear BTC perpetual entered at 100,000 and holds BTC
+and USDC; 1,000 of them are calibrated so that the move takes them below their maintenance
+margin (some below zero: bankrupt), the others stay far above it.
 The BTC order book has 40 levels of 2 BTC each side, 25 USD apart, so the liquidations walk it.
 
 Timed (``solvent.engine.liquidation.liquidate_accounts``, partial policy, standard model, after a
@@ -30,6 +30,7 @@ from solvent.market.snapshot import MarketSnapshot, parse_market
 from solvent.portfolio.account_book import AccountBook, parse_account_book
 
 PERP = "BTC_USDC-PERPETUAL"
+ENTRY = 100_000.0
 MOVE = 0.90
 BREACHING = 1_000
 
@@ -57,7 +58,7 @@ def _raw(btc: np.ndarray, usdc: np.ndarray, qty: np.ndarray) -> dict[str, Any]:
             {
                 "account": f"a{i}",
                 "collateral": {"BTC": float(b), "USDC": float(u)},
-                "positions": [{"instrument": PERP, "quantity": float(q)}],
+                "positions": [{"instrument": PERP, "quantity": float(q), "entry_price": ENTRY}],
             }
             for i, (b, u, q) in enumerate(
                 zip(btc.tolist(), usdc.tolist(), qty.tolist(), strict=True)
@@ -67,20 +68,21 @@ def _raw(btc: np.ndarray, usdc: np.ndarray, qty: np.ndarray) -> dict[str, Any]:
 
 
 def cascade_book(n: int, after: MarketSnapshot, seed: int = 5) -> AccountBook:
-    """The book (module docstring): ``BREACHING`` accounts end at equity / MM in (-0.5, 0.95)
-    at ``after``, the rest far above."""
+    """The book (module docstring): every position entered at ``ENTRY``; ``BREACHING``
+    accounts hold only USDC and end at equity / MM in (-0.5, 0.95) at ``after``, the rest far
+    above. Every balance is >= 0 (a ledger can hold the book)."""
     rng = np.random.default_rng(seed)
     qty = np.round(rng.uniform(0.5, 4.0, n), 3)
     btc = np.round(rng.uniform(0.2, 1.0, n), 4)
     usdc = np.round(rng.uniform(50_000.0, 200_000.0, n), 2)
     weak = rng.choice(n, min(BREACHING, n), replace=False)
+    btc[weak] = 0.0
     usdc[weak] = 0.0
-    btc[weak] = np.round(rng.uniform(2.0, 5.0, weak.size), 4)  # the move costs them >= 18,000 USD
     probe = margin_accounts(parse_account_book(_raw(btc[weak], usdc[weak], qty[weak]))[0], after)
     mm = probe.maintenance_margin_usd
-    btc_value = probe.equity.equity_usd  # the BTC alone, at the moved market
+    loss = -probe.equity.equity_usd  # the move's loss since entry, USD (nothing else held)
     ratio = rng.uniform(-0.5, 0.95, weak.size)
-    usdc[weak] = np.round(ratio * mm - btc_value, 2)
+    usdc[weak] = np.round(ratio * mm + loss, 2)
     return parse_account_book(_raw(btc, usdc, qty))[0]
 
 
