@@ -339,3 +339,38 @@ def test_sigkill_mid_liquidation_leaves_whole_steps_and_a_restart_finishes(
     assert _held(reopened) == held
     assert reopened.cached_balances()[("@insurance", "USDC")] == 9_750 * USDC
     reopened.close()
+
+
+@pytest.mark.parametrize("price", [95_500.0, 94_000.0])
+def test_an_outcome_of_the_liquidation_engine_books_whole(db_url: str, price: float) -> None:
+    """End to end: the engine liquidates a ledger account (its P&L since the average price settled
+    into its collateral, as the engine values positions at the mark), partially at 95,500 and
+    bankrupt at 94,000, and the outcome books."""
+    from solvent.engine.liquidation import liquidate_accounts
+    from solvent.portfolio.account_book import AccountBook
+    from solvent.portfolio.portfolio import Portfolio, Position
+
+    ledger = _setup(db_url)
+    held = _held(ledger)
+    moved = move_underlying(_market(), "BTC", price)
+    # lev: 5,000 USDC and long 1 at 100,000: at 95,500 its equity is 500 USD, below its MM
+    pnl = price - 100_000.0
+    lev = Portfolio("lev", {"USDC": 5_000.0 + pnl}, (Position(PERP, 1.0),))
+    win = Portfolio("win", {"USDC": 50_000.0 - pnl}, (Position(PERP, -1.0),))
+    outcome = liquidate_accounts(
+        AccountBook.from_portfolios([lev, win]), moved, insurance_fund_usd=10_000.0
+    )
+    assert outcome.accounts[0].action is not Action.NONE
+    report = book_outcome(ledger, outcome, moved)
+    assert report.audit_ok and report.booked == report.steps > 0
+    assert _held(ledger) == held
+    closed = sum(s.quantity for s in outcome.accounts[0].steps)
+    position = ledger.replay_positions()[("lev", PERP)].quantity
+    assert float(position) == pytest.approx(1.0 + closed, abs=1e-9)
+    fees = sum(t.units for t in outcome.transfers if t.reason is TransferReason.LIQUIDATION_FEE)
+    covers = sum(t.units for t in outcome.transfers if t.reason is TransferReason.INSURANCE_COVER)
+    assert ledger.cached_balances()[("@insurance", "USDC")] == 10_000 * USDC + fees - covers
+    if price < 95_000.0:
+        assert outcome.accounts[0].action is Action.BANKRUPT and covers > 0
+        assert ledger.cached_balances().get(("lev", "USDC"), 0) == 0
+    ledger.close()
