@@ -146,6 +146,23 @@ _CHAIN_FILE = (
 )
 CHAIN = "".join(_CHAIN_FILE.read_text(encoding="utf-8").splitlines(keepends=True)[:6])
 
+ADL_QUEUE = {  # docs/formats.md 10
+    "instrument": "BTC-PERPETUAL",
+    "positions": [
+        {
+            "account": account,
+            "quantity": quantity,
+            "entry_price": 90_000.0,
+            "mark_price": 100_050.0,
+            "bankruptcy_price": bankruptcy,
+            "wallet_balance_usd": 5_000.0,
+            "maintenance_margin_usd": 500.0,
+            "account_value_usd": 6_000.0,
+        }
+        for account, quantity, bankruptcy in (("l1", 1.0, 80_000.0), ("s1", -1.0, 120_000.0))
+    ],
+}
+
 _VENUES = Path(__file__).resolve().parents[1] / "data" / "venues"
 VENUE_PORTFOLIO: dict[str, Any] = {
     **PORTFOLIO,
@@ -166,6 +183,7 @@ VENUE_PORTFOLIO: dict[str, Any] = {
 }
 
 JSON_TEMPLATES = {
+    "queue": ADL_QUEUE,
     "venue-portfolio": VENUE_PORTFOLIO,
     "ccxt": json.loads((_VENUES / "ccxt-deribit.json").read_text()),
     **{
@@ -197,6 +215,7 @@ FILE_KIND = {  # parameter name -> the kind of file it takes
     "chain": "chain",
     "perpetuals": "chain",
     "params": "params",
+    "queue": "queue",
     "export": "ccxt",
 }
 
@@ -405,6 +424,8 @@ VALID = {  # a sensible value for each parameter name, so that one fault reaches
     "cap": ["3", "2"],
     "max_step": ["0.1", "0.5"],
     "sensitivity": ["1", "2"],
+    "ranking": ["bitmex", "binance", "hyperliquid"],
+    "fill": ["-0.5", "1", "-2"],
     "locations": ["2026-11"],
 }
 
