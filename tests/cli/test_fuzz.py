@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 
 from solvent.cli.main import all_commands, app
 
-DOCUMENTED_EXIT_1 = {"account audit"}  # "exits non-zero when anything is off" (formats.md 9)
+DOCUMENTED_EXIT_1 = {"account audit", "solvency verify"}  # audit: anything off (formats.md 9);
+# verify: the verdict on stdout, exit 1 when the proof is not valid (formats.md 11)
 SLOW_WHEN_VALID = {"demo"}  # runs the whole embedded job: fuzzed arguments only
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "16"))  # per command; more with FUZZ_EXAMPLES
 
