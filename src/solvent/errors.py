@@ -31,6 +31,19 @@ class StaleDataError(SolventInputError):
     """Market data that is too old, missing, or insufficient to produce a trustworthy number."""
 
 
+class SolventJobError(SolventError):
+    """A job that could not be completed for a reason other than its input (a shard lost on
+    every retry, a cluster that cannot be reached). No partial result is returned; the CLI prints
+    one line and exits 1 (``exit_code``)."""
+
+    exit_code = 1
+
+    def __init__(self, where: str, message: str) -> None:
+        self.where = where
+        self.message = message
+        super().__init__(f"{where}: {message}")
+
+
 class SolventWarning(UserWarning):
     """Input accepted, but worth a word: names the field. The CLI prints each one as one line on
     stderr (``solvent: warning: field: message``) after a successful command."""

@@ -208,8 +208,9 @@ def test_malformed_external_entries(entry: dict[str, Any], field: str) -> None:
 def test_unknown_position_venue_is_bad_input() -> None:
     raw = _portfolio()
     raw["positions"][0]["venue"] = "mtgox"
-    with pytest.raises(SolventInputError, match="unknown location 'mtgox'"):
+    with pytest.raises(SolventInputError, match="unknown location 'mtgox'") as err:
         _margin(raw)
+    assert err.value.field == "a.positions[0].venue"
 
 
 # --- valuation --------------------------------------------------------------------------------
@@ -305,3 +306,21 @@ def test_cli_margins_three_venues_and_a_chain_as_one() -> None:
     assert {h["status"] for h in plain["external"]} == {"no_key"}
     assert plain["initial_margin_usd"] == out["initial_margin_usd"]
     assert plain["collateral_value_usd"] == pytest.approx(1.0 * 93_650.74 * 0.9 + 10_000.0)
+
+
+def test_account_book_keeps_venues_and_external_holdings() -> None:
+    book = {
+        "accounts": [
+            _portfolio(_entry("ethereum", "USDC", 1_000.0), _entry("deribit", "BTC", 0.5)),
+            {"account": "b", "collateral": {}, "positions": []},
+            _portfolio(_entry("arbitrum", "ETH", 2.0)) | {"account": "c"},
+        ]
+    }
+    columns, is_book = parse_account_book(book)
+    assert is_book and columns.external_account.tolist() == [0, 0, 2]
+    back = columns.portfolios()
+    assert [p.account for p in back] == ["a", "b", "c"]
+    assert [h.location for h in back[0].external] == ["ethereum", "deribit"]
+    assert back[1].external == () and [h.asset for h in back[2].external] == ["ETH"]
+    assert back[0].positions[0].venue == "deribit"
+    assert back[0] == parse_portfolio(book["accounts"][0], "accounts[0]")

@@ -190,3 +190,27 @@ def test_cli_native_export() -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["account"] == "o"
+
+
+def test_market_instrument_found_by_terms_and_scaled_by_contract_size() -> None:
+    """With a market, a contract maps to the market's instrument with the same terms, whatever
+    its name, and the quantity counts its contracts (coins / contract_size)."""
+    from solvent.market.snapshot import parse_market
+
+    market = parse_market(
+        {
+            "as_of": "2026-01-05T15:00:00Z",
+            "index": {"BTC": 93_000.0},
+            "instruments": [
+                {"name": "XBT-MAR", "kind": "future", "underlying": "BTC",
+                 "settlement": "inverse", "expiry": "2026-03-27T08:00:00Z",
+                 "mark_price": 94_000.0, "contract_size": 0.1},
+            ],
+        }
+    )  # fmt: skip
+    position = {"symbol": "BTC/USD:BTC-260327", "contracts": 940.0, "contractSize": 10.0,
+                "side": "short", "markPrice": 94_000.0}  # fmt: skip
+    out = import_ccxt({"exchange": "okx", "positions": [position]}, market=market)
+    assert out["positions"] == [
+        {"instrument": "XBT-MAR", "quantity": pytest.approx(-1.0), "venue": "okx"}
+    ]  # 9,400 USD at 94,000 = 0.1 BTC = 1 contract of 0.1 BTC

@@ -7,6 +7,8 @@ the parser's own error printing switched off and turns what comes back into the 
 - bad input (:class:`~solvent.errors.SolventError`, a usage error such as a missing option or a
   value of the wrong type): ``solvent: error: ...`` on one line of stderr, exit 2;
 - ``--help``, or a command group run without a sub-command: the help on stdout, exit 0;
+- a job that could not be completed (:class:`~solvent.errors.SolventJobError`: a shard lost on
+  every retry, an unreachable cluster): one line, exit 1;
 - an interrupt: exit 130;
 - input accepted with a warning (:class:`~solvent.errors.SolventWarning`): after the output,
   ``solvent: warning: ...`` on one line of stderr per warning, exit 0.
@@ -82,7 +84,7 @@ class OneLineErrors(TyperGroup):
         except Abort:
             fail("aborted", 1)
         except SolventError as exc:
-            fail(str(exc))
+            fail(str(exc), getattr(exc, "exit_code", BAD_INPUT))
         ours = [w for w in caught if isinstance(w.message, SolventWarning)]
         for w in ours[:MAX_WARNINGS]:  # after a successful command only: an error is one line
             sys.stderr.write(f"solvent: warning: {one_line(str(w.message))}\n")

@@ -19,25 +19,23 @@ if TYPE_CHECKING:
     from solvent.engine.margin import MarginRun
 
 
-def external_json(run: MarginRun, account: int) -> list[dict[str, Any]] | None:
-    """The external holdings of input account ``account`` (``None`` when it lists none)."""
+def external_by_account(run: MarginRun) -> dict[int, list[dict[str, Any]]]:
+    """Every account's external holdings (input account index -> its entries, in input order);
+    accounts without any are absent. One pass over the holdings."""
     admission = run.external
     if admission is None:
-        return None
-    rows = [e for e, a in enumerate(admission.account.tolist()) if a == account]
-    if not rows:
-        return None
-    group = int(run.groups.group_of[account])
+        return {}
     arrays = run.equity.collateral
     column = {s: j for j, s in enumerate(arrays.symbols)}
-    out = []
-    for e in rows:
+    groups = run.groups.group_of
+    out: dict[int, list[dict[str, Any]]] = {}
+    for e, account in enumerate(admission.account.tolist()):
         holding = admission.holdings[e]
         j = column[holding.asset]
-        asset_haircut = float(arrays.haircut[group, j])
+        asset_haircut = float(arrays.haircut[int(groups[account]), j])
         admitted = float(admission.admitted[e])
         value = admitted * float(admission.factor[e]) * float(arrays.price_usd[j])
-        out.append(
+        out.setdefault(account, []).append(
             {
                 "location": holding.location,
                 "asset": holding.asset,

@@ -33,9 +33,11 @@ from solvent.accounts.health import STATES, HealthState, health_codes
 from solvent.arrays import BoolArray, FloatArray
 from solvent.collateral.valuation import CollateralValuation
 from solvent.engine.stages import Stage, Stages
+from solvent.executors import Executor
 from solvent.margin.protocol import Detail, PricedMarket
 from solvent.margin.registry import get_model, resolve_alias
 from solvent.margin.result import AccountMargin, BookMargin
+from solvent.margin.sharded import margin_sharded
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
 from solvent.portfolio.book import Book
@@ -147,10 +149,16 @@ def margin_accounts(
     detail: Detail = Detail.ACCOUNTS,
     stages: Stages | None = None,
     locations: LocationSet | str | None = None,
+    executor: Executor | None = None,
+    shards: int | None = None,
 ) -> MarginRun:
     """Margin every account of ``accounts`` under ``model`` (see the module docstring);
     ``locations``: the location set that values collateral held elsewhere (a
-    :class:`LocationSet`, a built-in version or a TOML file laid over it; default built-in)."""
+    :class:`LocationSet`, a built-in version or a TOML file laid over it; default built-in).
+
+    With an ``executor`` the model's margin step runs on it in ``shards`` shards of margin groups
+    (default: one per worker; :func:`solvent.margin.sharded.margin_sharded`), the prepared state
+    broadcast once; the result is the same, bit for bit."""
     stages = stages if stages is not None else Stages()
     margin_model = get_model(resolve_alias(model, params))
     with stages(Stage.GROUP):
@@ -186,7 +194,12 @@ def margin_accounts(
         priced = PricedMarket.resolve(market, book.instruments)
         prepared = margin_model.prepare(priced, book.instruments, loaded)
     with stages(Stage.MARGIN):
-        result = margin_model.margin(prepared, book, detail=detail)
+        if executor is None:
+            result = margin_model.margin(prepared, book, detail=detail)
+        else:
+            result = margin_sharded(
+                margin_model, prepared, book, detail=detail, executor=executor, shards=shards
+            )
     with stages(Stage.COLLATERAL):
         equity = book_equity(
             balances, symbols, book.quantities, priced, external=external, entry=book.entry
@@ -215,11 +228,16 @@ def margin_accounts(
 
 
 def check_venues(accounts: AccountBook, locations: LocationSet) -> None:
-    """Every position's venue is a known location (docs/formats.md 13)."""
-    for k, venue in enumerate(accounts.position_venue):
-        if venue is not None and venue not in locations.locations:
-            owner = accounts.accounts[int(accounts.position_account[k])]
-            locations.get(venue, f"{owner}.positions.venue")
+    """Every position's venue is a known location (docs/formats.md 13); the error names the
+    first position held at an unknown one."""
+    unknown = set(accounts.position_venue) - set(locations.locations) - {None}
+    if not unknown:
+        return
+    k = next(i for i, v in enumerate(accounts.position_venue) if v in unknown)
+    owner = int(accounts.position_account[k])
+    start = int(np.searchsorted(accounts.position_account, owner))
+    field = f"{accounts.accounts[owner]}.positions[{k - start}].venue"
+    locations.get(str(accounts.position_venue[k]), field)
 
 
 def _held(
@@ -242,16 +260,19 @@ def margin_portfolios(
     *,
     explain: bool = False,
     stages: Stages | None = None,
+    executor: Executor | None = None,
 ) -> MarginRun:
     """Margin every portfolio (docs/formats.md 2) under ``model``; ``run[i]`` is the result of the
-    ``i``-th portfolio (input order)."""
+    ``i``-th portfolio (input order). ``executor``: see :func:`margin_accounts`."""
     accounts = (
         portfolios
         if isinstance(portfolios, AccountBook)
         else AccountBook.from_portfolios(portfolios)
     )
     detail = Detail.EXPLAIN if explain else Detail.ACCOUNTS
-    return margin_accounts(accounts, market, model, params, detail=detail, stages=stages)
+    return margin_accounts(
+        accounts, market, model, params, detail=detail, stages=stages, executor=executor
+    )
 
 
 margin = margin_portfolios

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from solvent.engine.external import external_json
+from solvent.engine.external import external_by_account
 
 if TYPE_CHECKING:
     from solvent.accounts.health import Health
@@ -119,6 +119,7 @@ def margin_accounts_json(run: MarginRun, explain: bool = False) -> list[dict[str
     tops = run.book.accounts
     pools: dict[int, list[dict[str, Any]]] = {}
     members: dict[int, list[str]] = {}
+    external = external_by_account(run)
     out = []
     for i, account in enumerate(run.accounts):
         g = group_of[i]
@@ -136,10 +137,8 @@ def margin_accounts_json(run: MarginRun, explain: bool = False) -> list[dict[str
                 members[g] = list(run.members(g))
             entry["margin_group"] = tops[g]
             entry["group_members"] = members[g]
-        if run.external is not None:
-            held = external_json(run, i)
-            if held is not None:
-                entry["external"] = held
+        if i in external:
+            entry["external"] = external[i]
         out.append(entry)
     return out
 

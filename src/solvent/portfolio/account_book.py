@@ -58,7 +58,8 @@ class AccountBook:
     entry price (docs/formats.md 2; NaN: none), or ``None`` when no position has one.
     ``position_venue[k]`` is the venue holding position ``k`` (empty tuple: every position is
     held here). ``external[e]`` is collateral held elsewhere by account ``external_account[e]``
-    (docs/formats.md 13)."""
+    (docs/formats.md 13), in input order (so ``external_account`` is sorted, like
+    ``position_account``)."""
 
     accounts: tuple[str, ...]
     parent: IntArray
@@ -157,11 +158,7 @@ class AccountBook:
             positions,
             self.parent_id[i],
             self.mode[i],
-            tuple(
-                h
-                for h, a in zip(self.external, self.external_account.tolist(), strict=True)
-                if a == i
-            ),
+            self.external[slice(*np.searchsorted(self.external_account, [i, i + 1]).tolist())],
         )
 
     def portfolios(self) -> list[Portfolio]:

@@ -29,8 +29,10 @@ from numpy.typing import NDArray
 
 from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
+from solvent.executors import Executor, shard_bounds
 from solvent.margin.protocol import (
     BacktestCapable,
+    BacktestMargins,
     Detail,
     MarginModel,
     PricedMarket,
@@ -227,6 +229,47 @@ def _day_by_day(
     return out, label
 
 
+@dataclass(frozen=True, slots=True)
+class DayByDay:
+    """What every shard of days of the generic path needs (broadcast once)."""
+
+    model: MarginModel
+    params: Any
+    dates: NDArray[np.datetime64]
+    closes: FloatArray
+    asset: str
+    side: Side
+
+
+def days_margin(job: DayByDay, days: NDArray[np.intp]) -> tuple[FloatArray, str]:
+    """The generic path over some days (the function an executor maps over shards of days)."""
+    return _day_by_day(job.model, job.params, job.dates, job.closes, job.asset, job.side, days)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedForm:
+    """A :class:`BacktestCapable` model's whole series as one job."""
+
+    model: BacktestCapable
+    params: Any
+    variants: bool
+
+
+def closed_form_margin(job: ClosedForm, request: UnitBacktest) -> BacktestMargins:
+    """The capable model's answer to ``request`` (one shard: the series is one computation)."""
+    return job.model.backtest(job.params, request, variants=job.variants)
+
+
+def _margin_series(
+    job: DayByDay, days: NDArray[np.intp], executor: Executor | None, shards: int | None
+) -> tuple[FloatArray, str]:
+    if executor is None:
+        return days_margin(job, days)
+    bounds = shard_bounds(days.size, shards if shards is not None else executor.workers)
+    parts = executor.map(days_margin, executor.share(job), [days[a:b] for a, b in bounds])
+    return np.concatenate([m for m, _ in parts]), parts[-1][1]
+
+
 def run_backtest(
     model: str,
     history: PriceHistory,
@@ -237,11 +280,18 @@ def run_backtest(
     params: str | None = None,
     warmup_days: int = DEFAULT_WARMUP_DAYS,
     overlays: bool = True,
+    *,
+    executor: Executor | None = None,
+    shards: int | None = None,
 ) -> BacktestResult:
     """Backtest ``model`` on ``asset`` (see the module docstring). A model with the backtest
     capability receives the closes of ``history`` and ``horizon_days`` (fhs-es uses it as its
     margin period of risk); with ``overlays`` the result also has each of its variants'
-    statistics."""
+    statistics.
+
+    With an ``executor`` the margin series is computed on it: the generic path in ``shards``
+    shards of days (default: one per worker; each day is independent), a capable model's closed
+    form as one task. The result is the same, bit for bit."""
     dates, closes = _closes(history, asset)
     _check(confidence, horizon_days, warmup_days, closes.size)
     days = np.arange(warmup_days, closes.size - horizon_days, dtype=np.intp)
@@ -251,11 +301,16 @@ def run_backtest(
     variants: dict[str, BacktestStats] = {}
     if isinstance(margin_model, BacktestCapable):
         request = UnitBacktest(closes, side.sign, days, horizon_days)
-        answer = margin_model.backtest(loaded, request, variants=overlays)
+        if executor is None:
+            answer = margin_model.backtest(loaded, request, variants=overlays)
+        else:
+            job = ClosedForm(margin_model, loaded, overlays)
+            (answer,) = executor.map(closed_form_margin, executor.share(job), [request])
         margin, label = answer.margin, answer.parameters
         variants = {name: evaluate(m, loss, confidence) for name, m in answer.variants.items()}
     else:
-        margin, label = _day_by_day(margin_model, loaded, dates, closes, asset, side, days)
+        by_day = DayByDay(margin_model, loaded, dates, closes, asset, side)
+        margin, label = _margin_series(by_day, days, executor, shards)
     return BacktestResult(
         model=model,
         parameters=label,

@@ -203,11 +203,25 @@ def load_locations(spec: str | Path | None = None) -> LocationSet:
     return _builtin(str(spec))
 
 
+def builtin_versions() -> tuple[str, ...]:
+    """Versions of the built-in location sets (``data/locations-<version>.toml``), sorted."""
+    data = resources.files("solvent.venues").joinpath("data")
+    names = (r.name for r in data.iterdir() if r.is_file())
+    return tuple(sorted(n[len("locations-") : -len(".toml")] for n in names if _FILE.match(n)))
+
+
+_FILE = re.compile(r"^locations-[0-9A-Za-z._-]+\.toml$")
+
+
 @cache
 def _builtin(version: str) -> LocationSet:
+    if version not in builtin_versions():
+        known = ", ".join(builtin_versions())
+        raise SolventInputError(
+            "locations",
+            f"no built-in location set {shown(version)} (built in: {known}; or a .toml file)",
+        )
     resource = resources.files("solvent.venues").joinpath(f"data/locations-{version}.toml")
-    if not resource.is_file():
-        raise SolventInputError("locations", f"no built-in location set {version!r}")
     return parse_locations(tomllib.loads(resource.read_text("utf-8")), f"locations-{version}")
 
 

@@ -1,5 +1,6 @@
 """``solvent backtest --model NAME --history PATH [--asset BTC] [--side long|short]
-[--confidence 0.99] [--horizon-days 1] [--params P] [--chart PATH]`` (docs/formats.md 4)."""
+[--confidence 0.99] [--horizon-days 1] [--params P] [--chart PATH]
+[--executor local|ray [--ray-address ADDRESS]]`` (docs/formats.md 4 and 13)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Annotated
 
 import typer
 
+from solvent.cli.executor import ExecutorOption, RayAddressOption, executor_for
 from solvent.cli.output import emit_json
+from solvent.executors import ExecutorKind
 from solvent.files import output_path
 from solvent.market.history import load_price_history
 from solvent.stress.backtest import DEFAULT_WARMUP_DAYS, Side, run_backtest
@@ -42,6 +45,8 @@ def register(app: typer.Typer) -> None:
                 "--chart", help="PNG path, in an existing folder (default: ./backtest_*.png)."
             ),
         ] = None,
+        executor: ExecutorOption = ExecutorKind.LOCAL,
+        ray_address: RayAddressOption = None,
     ) -> None:
         """Roll a model through a price history, margining one unit each day (JSON + PNG)."""
         target = output_path(
@@ -51,8 +56,9 @@ def register(app: typer.Typer) -> None:
         )
         hist = load_price_history(history)
         name = asset.strip().upper()
-        result = run_backtest(
-            model, hist, name, side, confidence, horizon_days, params, warmup_days
-        )
+        with executor_for(executor, ray_address) as ex:
+            result = run_backtest(
+                model, hist, name, side, confidence, horizon_days, params, warmup_days, executor=ex
+            )
         written = write_chart(result, target)
         emit_json(result.to_json(str(written)))

@@ -1,4 +1,5 @@
-"""``solvent margin PORTFOLIO_OR_BOOK --market MARKET [--model NAME] [--params P] [--explain]``.
+"""``solvent margin PORTFOLIO_OR_BOOK --market MARKET [--model NAME] [--params P] [--explain]
+[--executor local|ray [--ray-address ADDRESS]]``.
 
 An edge only: load (the book straight into columns), the engine pipeline
 (:func:`solvent.engine.margin.margin_accounts`), the view (:mod:`solvent.engine.views`).
@@ -14,11 +15,13 @@ from typing import Annotated
 
 import typer
 
+from solvent.cli.executor import ExecutorOption, RayAddressOption, executor_for
 from solvent.cli.output import emit_json
 from solvent.cli.progress import StageBar, wanted
 from solvent.engine.margin import margin_accounts
 from solvent.engine.stages import Stage, Stages
 from solvent.engine.views import margin_json
+from solvent.executors import ExecutorKind
 from solvent.margin.protocol import Detail
 from solvent.margin.registry import get_model, resolve_alias
 from solvent.market.snapshot import load_market
@@ -64,6 +67,8 @@ def register(app: typer.Typer) -> None:
                 help="Locations of collateral held elsewhere: built-in version or TOML file.",
             ),
         ] = None,
+        executor: ExecutorOption = ExecutorKind.LOCAL,
+        ray_address: RayAddressOption = None,
     ) -> None:
         """Initial and maintenance margin of a portfolio or a whole book (docs/formats.md 3)."""
         get_model(resolve_alias(model, params))
@@ -78,9 +83,17 @@ def register(app: typer.Typer) -> None:
                 accounts, is_book = load_account_book(portfolio)
                 snapshot = load_market(market)
             detail = Detail.EXPLAIN if explain else Detail.ACCOUNTS
-            run = margin_accounts(
-                accounts, snapshot, model, params, detail=detail, stages=stages, locations=locations
-            )
+            with executor_for(executor, ray_address) as ex:
+                run = margin_accounts(
+                    accounts,
+                    snapshot,
+                    model,
+                    params,
+                    detail=detail,
+                    stages=stages,
+                    locations=locations,
+                    executor=ex,
+                )
             with stages(Stage.RENDER):
                 emit_json(margin_json(run, explain, is_book=is_book))
                 sys.stdout.flush()

@@ -1,4 +1,5 @@
-"""``solvent stress BOOK --market MARKET [--scenario NAME ...] [--history PATH]``."""
+"""``solvent stress BOOK --market MARKET [--scenario NAME ...] [--history PATH]
+[--executor local|ray [--ray-address ADDRESS]]``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Annotated
 
 import typer
 
+from solvent.cli.executor import ExecutorOption, RayAddressOption, executor_for
 from solvent.cli.output import emit_json
 from solvent.errors import SolventInputError
+from solvent.executors import ExecutorKind
 from solvent.market.history import embedded_price_history, load_price_history
 from solvent.market.snapshot import load_market
 from solvent.portfolio.account_book import load_account_book
@@ -39,11 +42,14 @@ def register(app: typer.Typer) -> None:
         history: Annotated[
             Path | None, typer.Option("--history", help="History for historical scenarios.")
         ] = None,
+        executor: ExecutorOption = ExecutorKind.LOCAL,
+        ray_address: RayAddressOption = None,
     ) -> None:
         """Loss per account, negative-equity accounts and total shortfall per scenario (JSON)."""
         accounts, _ = load_account_book(book)
         snapshot = load_market(market)
         hist = embedded_price_history() if history is None else load_price_history(history)
         chosen = _pick(stress_library(hist), scenario)
-        results = stress_book(accounts, snapshot, chosen)
+        with executor_for(executor, ray_address) as ex:
+            results = stress_book(accounts, snapshot, chosen, executor=ex)
         emit_json({"as_of": iso_utc(snapshot.as_of), "scenarios": [r.to_json() for r in results]})

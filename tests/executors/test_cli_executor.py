@@ -1,0 +1,137 @@
+"""``--executor ray`` on the commands: the same stdout as the in-process run, for every model;
+joining a running cluster with ``--ray-address``; starting (and stopping) a private one; refusals
+as one line on stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from solvent.cli.main import app
+from solvent.margin.registry import model_names
+
+pytestmark = pytest.mark.xdist_group("ray")
+
+ROOT = Path(__file__).resolve().parents[2]
+PRICES = ROOT / "src" / "solvent" / "data" / "prices"
+SOLVENT = str(Path(sys.executable).with_name("solvent"))
+MARKET: dict[str, Any] = {
+    "as_of": "2026-01-05T08:00:00Z",
+    "index": {"BTC": 100_000.0, "ETH": 4_000.0, "USDC": 1.0},
+    "instruments": [
+        {"name": "BTC-PERPETUAL", "mark_price": 100_050.0},
+        {"name": "ETH-PERPETUAL", "mark_price": 4_001.0},
+        {"name": "BTC-27MAR26-110000-C", "mark_iv": 0.5},
+        {"name": "BTC-27MAR26-90000-P", "mark_iv": 0.55},
+        {"name": "ETH-27MAR26-4000-C", "mark_iv": 0.6, "forward": 4_050.0},
+    ],
+}
+
+
+def _book() -> dict[str, Any]:
+    names = [i["name"] for i in MARKET["instruments"]]
+    accounts: list[dict[str, Any]] = []
+    for i in range(9):
+        rec: dict[str, Any] = {
+            "account": f"a{i}",
+            "collateral": {"BTC": 0.5 + i / 10, "USDC": 10_000.0},
+            "positions": [
+                {"instrument": names[(i + k) % len(names)], "quantity": (-1.0) ** k * (k + 1)}
+                for k in range(i % 4)
+            ],
+        }
+        if i % 4 == 1:
+            rec["parent"] = f"a{i - 1}"
+        accounts.append(rec)
+    return {"accounts": accounts}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("executor-cli")
+    (folder / "market.json").write_text(json.dumps(MARKET))
+    (folder / "book.json").write_text(json.dumps(_book()))
+    return folder / "book.json", folder / "market.json"
+
+
+def _run(*argv: str) -> str:
+    result = CliRunner().invoke(app, list(argv))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_margin_with_ray_prints_the_local_output(
+    name: str, files: tuple[Path, Path], ray_executor: Any
+) -> None:
+    book, market = (str(p) for p in files)
+    args = ("margin", book, "--market", market, "--model", name, "--explain")
+    local = _run(*args)
+    if name == "standard":
+        assert _run(*args, "--executor", "local") == local
+    assert _run(*args, "--executor", "ray") == local
+
+
+def test_stress_and_backtest_with_ray_print_the_local_output(
+    files: tuple[Path, Path], ray_executor: Any, tmp_path: Path
+) -> None:
+    book, market = (str(p) for p in files)
+    stress = ("stress", book, "--market", market)
+    assert _run(*stress, "--executor", "ray") == _run(*stress)
+    chart = str(tmp_path / "c.png")
+    # fhs-es: its closed form as one task; standard: the day-by-day path in shards of days
+    for model, warmup in (("fhs-es", "365"), ("standard", "3100")):
+        backtest = ("backtest", "--model", model, "--history", str(PRICES), "--chart", chart)
+        backtest += ("--warmup-days", warmup)
+        assert _run(*backtest, "--executor", "ray") == _run(*backtest)
+
+
+def test_ray_address_joins_a_running_cluster(files: tuple[Path, Path], ray_executor: Any) -> None:
+    import ray
+
+    address = ray.get_runtime_context().gcs_address
+    book, market = (str(p) for p in files)
+    args = ("margin", book, "--market", market, "--model", "deribit-pm")
+    done = subprocess.run(
+        [SOLVENT, *args, "--executor", "ray", "--ray-address", address],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == _run(*args)
+
+
+@pytest.mark.slow
+def test_without_an_address_a_private_ray_starts_and_stops(files: tuple[Path, Path]) -> None:
+    book, market = (str(p) for p in files)
+    args = ("margin", book, "--market", market, "--model", "standard")
+    done = subprocess.run(
+        [SOLVENT, *args, "--executor", "ray"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == _run(*args)
+
+
+def test_an_address_without_ray_is_refused_on_one_line(files: tuple[Path, Path]) -> None:
+    book, market = (str(p) for p in files)
+    result = CliRunner().invoke(
+        app, ["margin", book, "--market", market, "--ray-address", "127.0.0.1:6379"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "solvent: error: ray-address: only with --executor ray"
+    ]
+    result = CliRunner().invoke(app, ["margin", book, "--market", market, "--executor", "spark"])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
