@@ -62,6 +62,7 @@ def _bare_hashes(count: int, size: int) -> float:
 
 def main() -> None:
     n = int(os.environ.get("SOLVENCY_BENCH_N", "1000000"))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     rng = np.random.default_rng(12)
     balances = rng.integers(0, 10**13, (n, len(ASSETS)), dtype=np.int64)
     debts = np.where(rng.random((n, len(ASSETS))) < 0.01, rng.integers(0, 10**9, (n, 5)), 0)

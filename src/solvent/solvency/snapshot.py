@@ -157,7 +157,10 @@ def build_snapshot(liabilities: Liabilities, number: int, depth: int = DEFAULT_D
     if n > (1 << depth):
         raise SolventInputError("ledger", f"{n} accounts do not fit a tree of depth {depth}")
     order = shuffled(n)  # leaf i holds account order[i]
+    joined = "\x00".join(liabilities.accounts)
+    if joined.count("\x00") != n - 1:
+        raise SolventInputError("ledger", "an account id holds a NUL character")
     ids = np.empty(n, dtype=object)
-    ids[:] = [a.encode("utf-8") for a in liabilities.accounts]
+    ids[:] = joined.encode("utf-8").split(b"\x00")  # every id as UTF-8, in one pass
     tree = SumTree(number, depth, liabilities.values()[order], new_nonces(n), ids[order].tolist())
     return Snapshot(number, liabilities.assets, tree)

@@ -113,6 +113,8 @@ class SumTree:
         if not 0 <= snapshot < (1 << 64):
             raise ValueError("snapshot must be a 64-bit unsigned integer")
         _check_leaf_values(vals)
+        if b"\x00" in b"".join(accounts):
+            raise ValueError("an account id holds a NUL byte")
         self.snapshot = snapshot
         self.depth = depth
         self.width = int(vals.shape[1])
@@ -147,23 +149,21 @@ class SumTree:
         if everything:
             rows[:, 17:_LEAF_FIXED] = self._nonces[:k]
             rows[:, _LEAF_FIXED:] = self._blocks[0][:k, HASH_BYTES:]
-            ids = self.accounts
+            ids = np.array(self.accounts, dtype=bytes)
         else:
             rows[:, 17:_LEAF_FIXED] = self._nonces[index]
             rows[:, _LEAF_FIXED:] = self._blocks[0][index, HASH_BYTES:]
-            ids = [self.accounts[i] for i in index.tolist()]
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=k)
+            ids = np.array([self.accounts[i] for i in index.tolist()], dtype=bytes)
+        # ids as a zero-padded byte matrix (ids hold no NUL byte: see __init__), and their lengths
+        lengths = np.char.str_len(ids) if ids.dtype.itemsize else np.zeros(k, dtype=np.int64)
+        id_bytes = ids.view(np.uint8).reshape(k, ids.dtype.itemsize)
         out = np.empty((k, HASH_BYTES), dtype=np.uint8)
         for length in np.unique(lengths).tolist():
             chosen = np.flatnonzero(lengths == length)
             whole = chosen.shape[0] == k
-            group = ids if whole else [ids[i] for i in chosen.tolist()]
             preimages = np.empty((chosen.shape[0], fixed + length), dtype=np.uint8)
             preimages[:, :fixed] = rows if whole else rows[chosen]
-            if length:
-                preimages[:, fixed:] = np.frombuffer(b"".join(group), dtype=np.uint8).reshape(
-                    -1, length
-                )
+            preimages[:, fixed:] = id_bytes[:, :length] if whole else id_bytes[chosen, :length]
             out[chosen] = _hash_rows(preimages)
         return out
 
@@ -254,6 +254,8 @@ class SumTree:
         _check_leaf_values(vals)
         if len(nonce) != NONCE_BYTES:
             raise ValueError("a nonce is 32 bytes")
+        if b"\x00" in account:
+            raise ValueError("an account id holds a NUL byte")
         if self.size + 1 > (1 << self.depth):
             raise ValueError(f"a tree of depth {self.depth} is full")
         if self.size == self._blocks[0].shape[0]:
