@@ -53,8 +53,9 @@ CORES_PER_NODE = 16
 """Cores per node assumed by the multi-node model."""
 NODE_MEMORY_BYTES = 64 * 1024**3
 """Memory per node assumed by the multi-node model."""
-TASK_OVERHEAD_S = 0.002
-"""Scheduling cost of one task or actor call assumed on a cluster (Ray's own order of size)."""
+SUBMIT_S = 0.0001
+"""Driver-side cost of submitting one actor call assumed on a cluster (Ray's order of size); the
+round trip of a whole tick with nothing to compute is measured here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,10 @@ def resident_rss(_: None, held: ResidentShard) -> int:
     return _rss()
 
 
+def nothing(_: None, held: ResidentShard) -> int:
+    return 0
+
+
 def _prepared(instruments: tuple[str, ...]) -> tuple[MarginState, float]:
     market = load_embedded_chain()
     model = get_model(MODEL)
@@ -227,26 +232,38 @@ def resident(state: MarginState, specs: list[ShardSpec], workers: int) -> dict[s
         out["put_s"] = min(put)
         out["tick_cpu_s"] = min(cpu)
         out["accounts"] = float(sum(r.initial_margin_usd.size for _, _, r in results))
+        empty = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            held.map(nothing, ex.share(None))
+            empty.append(time.perf_counter() - t0)
+        out["empty_tick_s"] = min(empty)
         held.close()
     print(
         f"resident, {workers} workers, {len(specs)} actors of {specs[0].stop - specs[0].start:,} "
         f"accounts: built in {out['build_s']:.1f} s; RSS per actor {_gb(out['rss_per_shard'])} "
         f"(the shard's book {_gb(out['book_bytes_per_shard'])}); tick (best of {TICKS}): "
         f"{out['tick_s']:.2f} s wall, {out['tick_cpu_s']:.1f} CPU s, ray.put "
-        f"{1e3 * out['put_s']:.1f} ms of {out['broadcast_bytes'] / 1e6:.2f} MB"
+        f"{1e3 * out['put_s']:.1f} ms of {out['broadcast_bytes'] / 1e6:.2f} MB; a tick with "
+        f"nothing to compute {1e3 * out['empty_tick_s']:.1f} ms"
     )
     return out
 
 
 def multi_node_model(
-    per_account_cpu_s: float, bytes_per_account: float, broadcast: float, accounts: int
+    per_account_cpu_s: float,
+    bytes_per_account: float,
+    broadcast: float,
+    accounts: int,
+    empty_tick_s: float,
 ) -> None:
     """docs/scale-out.md's model: a tick at ``nodes`` nodes of ``CORES_PER_NODE`` cores."""
     print(
         f"model (assumed: {CORES_PER_NODE} cores and {NODE_MEMORY_BYTES / 1024**3:.0f} GiB per "
-        f"node, {NIC_BYTES_PER_S * 8 / 1e9:.0f} Gb/s network, {1e3 * TASK_OVERHEAD_S:.0f} ms per "
-        f"call; measured: {1e6 * per_account_cpu_s:.2f} CPU us and {bytes_per_account:.0f} B "
-        f"resident per account, {broadcast / 1e6:.2f} MB broadcast per tick)"
+        f"node, one shard per core, {NIC_BYTES_PER_S * 8 / 1e9:.0f} Gb/s network, "
+        f"{1e6 * SUBMIT_S:.0f} us to submit a call; measured: {1e6 * per_account_cpu_s:.2f} CPU us "
+        f"and {bytes_per_account:.0f} B resident per account, {broadcast / 1e6:.2f} MB broadcast "
+        f"per tick, {1e3 * empty_tick_s:.1f} ms round trip of an empty tick)"
     )
     for total in (accounts, 10 * accounts):
         for nodes in (10, 100):
@@ -254,7 +271,7 @@ def multi_node_model(
             compute = total * per_account_cpu_s / cores
             bcast = broadcast * nodes / NIC_BYTES_PER_S  # every node pulls it once from the head
             gather = 16 * total / NIC_BYTES_PER_S  # IM and MM (2 x float64) back to the driver
-            calls = TASK_OVERHEAD_S * cores / CORES_PER_NODE  # one call per shard, in parallel
+            calls = empty_tick_s + SUBMIT_S * cores  # one call per shard, all in flight at once
             memory = total * bytes_per_account / nodes
             tick = bcast + compute + gather + calls
             print(
@@ -262,7 +279,8 @@ def multi_node_model(
                 f"{_gb(memory)} ({100 * memory / NODE_MEMORY_BYTES:.0f} %), broadcast "
                 f"{broadcast * nodes / 1e6:,.0f} MB ({1e3 * bcast:.0f} ms), compute "
                 f"{1e3 * compute:.0f} ms, totals back {1e3 * gather:.0f} ms, calls "
-                f"{1e3 * calls:.0f} ms: tick ~{1e3 * tick:.0f} ms"
+                f"{1e3 * calls:.0f} ms: tick ~{1e3 * tick:.0f} ms (~{1e3 * (tick - gather):.0f} ms "
+                f"when only the accounts whose state changed travel back)"
             )
 
 
@@ -303,7 +321,9 @@ def main() -> None:
     ticks = resident(state, halves, 2)
     per_account_cpu = ticks["tick_cpu_s"] / ticks["accounts"]
     per_account_bytes = ticks["book_bytes_per_shard"] / (halves[0].stop - halves[0].start)
-    multi_node_model(per_account_cpu, per_account_bytes, ticks["broadcast_bytes"], total)
+    multi_node_model(
+        per_account_cpu, per_account_bytes, ticks["broadcast_bytes"], total, ticks["empty_tick_s"]
+    )
 
 
 if __name__ == "__main__":

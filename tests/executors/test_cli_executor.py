@@ -92,6 +92,27 @@ def test_stress_and_backtest_with_ray_print_the_local_output(
         assert _run(*backtest, "--executor", "ray") == _run(*backtest)
 
 
+def test_liquidate_with_ray_prints_the_local_output(
+    files: tuple[Path, Path], ray_executor: Any, tmp_path: Path
+) -> None:
+    _, market = files
+    book = _book()
+    book["accounts"].append(
+        {
+            "account": "lev",
+            "collateral": {"BTC": 0.02},
+            "positions": [{"instrument": "BTC-PERPETUAL", "quantity": 3.0, "entry_price": 120000}],
+        }
+    )
+    path = tmp_path / "liq-book.json"
+    path.write_text(json.dumps(book))
+    for model in ("standard", "deribit-pm"):
+        args = ("liquidate", str(path), "--market", str(market), "--model", model)
+        local = _run(*args)
+        assert json.loads(local)["accounts"][-1]["action"] != "none"
+        assert _run(*args, "--executor", "ray") == local
+
+
 def test_ray_address_joins_a_running_cluster(files: tuple[Path, Path], ray_executor: Any) -> None:
     import ray
 

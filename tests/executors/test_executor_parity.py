@@ -170,6 +170,10 @@ def test_resident_book_on_ray_follows_account_changes(ray_executor: Any) -> None
                 assert {a.account: a for a in result.detail or ()} == {
                     a.account: a for a in expected.detail or ()
                 }, name
+                im, mm = resident.totals(resident.share(model, prepared))
+                assert resident.accounts() == result.accounts
+                assert np.array_equal(im, result.initial_margin_usd), name
+                assert np.array_equal(mm, result.maintenance_margin_usd), name
     finally:
         resident.close()
 

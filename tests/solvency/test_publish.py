@@ -18,7 +18,10 @@ MARKET = {
     "as_of": NOW,
     "index": {"BTC": 100_000.0, "ETH": 4_000.0, "USDC": 1.0},
     "rates": {"USD": 0.03},
-    "instruments": [{"name": "BTC-PERPETUAL", "mark_price": 100_050.0}],
+    "instruments": [
+        {"name": "BTC-PERPETUAL", "mark_price": 100_050.0},
+        {"name": "BTC-27MAR26-90000-P", "mark_price": 0.02},
+    ],
 }
 
 
@@ -46,10 +49,14 @@ def venue(tmp_path: Path) -> dict[str, str]:
         ["account", "deposit", "@insurance", "BTC", "0.75"],
     ):
         run(*argv, "--db", db)
-    run(
-        "account", "trade", "alice", "BTC-PERPETUAL", "1", "100000",
-        "--market", str(market), "--now", NOW, "--db", db,
-    )  # fmt: skip
+    for instrument, quantity, price in (
+        ("BTC-PERPETUAL", "1", "100000"),
+        ("BTC-27MAR26-90000-P", "2", "0.02"),
+    ):
+        run(
+            "account", "trade", "alice", instrument, quantity, price,
+            "--market", str(market), "--now", NOW, "--db", db,
+        )  # fmt: skip
     key = tmp_path / "venue.key"
     assert run("solvency", "keygen", "--out", str(key))["public_key"]
     return {"db": db, "market": str(market), "key": str(key), "dir": str(tmp_path)}
@@ -71,7 +78,8 @@ def test_publish_and_verify_every_proof(venue: dict[str, str]) -> None:
     assert header["leaf_count"] == 4 and header["depth"] == 32
     assert [a["asset"] for a in header["assets"]] == ["BTC", "ETH", "USDC"]
 
-    # alice: 2 BTC plus her long perpetual settled at the mark (inverse: USD P&L / mark, floored)
+    # alice: 2 BTC plus her long perpetual settled at the mark (inverse: USD P&L / mark, floored);
+    # her 2 puts cost 0.04 BTC of premium and are worth 2 x 0.02 BTC at the mark: no change
     pnl = (Decimal(100_050) - Decimal(100_000)) / Decimal(100_050)
     alice_btc = 2 * 10**8 + int((pnl * 10**8).to_integral_value(ROUND_FLOOR))
     fund_btc = 75_000_000
@@ -239,3 +247,25 @@ def test_reading_a_publication(venue: dict[str, str], tmp_path: Path) -> None:
     for bad in ("../snap/header", "nobody", "", "a/b"):
         with pytest.raises(SolventInputError):
             read_published_proof(out, bad)
+
+
+def test_live_refresh_after_a_market_move(venue: dict[str, str]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from solvent.ledger.store import Ledger
+    from solvent.market.snapshot import parse_market
+    from solvent.solvency.live import LiveSolvency
+
+    ledger = Ledger.open(venue["db"])
+    moved = json.loads(json.dumps(MARKET))
+    moved["instruments"][0]["mark_price"] = 110_000.0
+    live = LiveSolvency.from_ledger(ledger, parse_market(MARKET), Ed25519PrivateKey.generate())
+    before = live.publish()
+    live.refresh(ledger, parse_market(moved))  # every account: the marks moved
+    after = live.publish()
+    ledger.close()
+    gain = (Decimal(110_000) - Decimal(100_000)) / Decimal(110_000) * 10**8
+    was = (Decimal(100_050) - Decimal(100_000)) / Decimal(100_050) * 10**8
+    change = int(gain.to_integral_value(ROUND_FLOOR)) - int(was.to_integral_value(ROUND_FLOOR))
+    assert after["root"]["balances"]["BTC"] - before["root"]["balances"]["BTC"] == change
+    assert after["leaf_count"] == before["leaf_count"]

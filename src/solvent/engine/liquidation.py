@@ -21,6 +21,7 @@ import numpy as np
 from solvent.accounts.equity import book_equity
 from solvent.arrays import FloatArray, IntArray
 from solvent.collateral.assets import default_assets
+from solvent.executors import Executor
 from solvent.liquidation.config import LiquidationConfig
 from solvent.liquidation.outcome import (
     AccountOutcome,
@@ -31,8 +32,9 @@ from solvent.liquidation.outcome import (
 from solvent.liquidation.policy import LiquidationPolicy, get_policy
 from solvent.liquidation.units import LiquidationUnits, PreparedMargin
 from solvent.liquidation.waterfall import BankruptcyFlows, InsuranceFund, close_bankrupt
-from solvent.margin.protocol import PricedMarket
+from solvent.margin.protocol import Detail, PricedMarket
 from solvent.margin.registry import get_model, resolve_alias
+from solvent.margin.sharded import margin_sharded
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
 from solvent.validation import number_in_range
@@ -68,15 +70,17 @@ def liquidate_accounts(
     policy: str | LiquidationPolicy = "partial",
     config: LiquidationConfig | None = None,
     insurance_fund_usd: float = 0.0,
+    executor: Executor | None = None,
 ) -> LiquidationOutcome:
     """Liquidate every account of ``accounts`` below its maintenance margin (module docstring).
-    Raises :class:`~solvent.errors.SolventInputError` for bad input, before anything moves."""
+    Raises :class:`~solvent.errors.SolventInputError` for bad input, before anything moves.
+    ``executor``: see :func:`liquidate_prepared`."""
     chosen = get_policy(policy) if isinstance(policy, str) else policy
     config = config if config is not None else LiquidationConfig()
     fund = number_in_range(insurance_fund_usd, "insurance_fund", 0.0, MAX_FUND_USD)
     margin = prepare_margin(accounts, market, model, params)
     return liquidate_prepared(
-        accounts, margin, policy=chosen, config=config, insurance_fund_usd=fund
+        accounts, margin, policy=chosen, config=config, insurance_fund_usd=fund, executor=executor
     )
 
 
@@ -88,10 +92,13 @@ def liquidate_prepared(
     config: LiquidationConfig,
     insurance_fund_usd: float = 0.0,
     rows: IntArray | None = None,
+    executor: Executor | None = None,
 ) -> LiquidationOutcome:
     """:func:`liquidate_accounts` with the model already prepared for the book's groups (the
     real-time loop's path). ``rows``: the margin groups to consider (default: all); only those
-    below their maintenance margin are liquidated."""
+    below their maintenance margin are liquidated. With an ``executor`` the screening margin of
+    the whole book (step 2) runs on it in shards (docs/scale-out.md), with the same result bit for
+    bit; the policy's re-margins of the few liquidated units stay in this process."""
     groups = accounts.groups()
     book, group_balances = accounts.group_book(groups)
     if book.instruments != margin.market.instruments:
@@ -99,7 +106,13 @@ def liquidate_prepared(
     assets = _assets(accounts, margin.market, config)
     balances = np.zeros((len(groups), len(assets)), dtype=np.float64)
     balances[:, [assets.index(a) for a in accounts.assets]] = group_balances
-    maintenance, _ = margin.totals(book.accounts, book.quantities)
+    if executor is None:
+        maintenance, _ = margin.totals(book.accounts, book.quantities)
+    else:
+        screened = margin_sharded(
+            margin.model, margin.prepared, book, detail=Detail.TOTALS, executor=executor
+        )
+        maintenance = np.asarray(screened.maintenance_margin_usd, dtype=np.float64)
     equity = np.asarray(
         book_equity(balances, assets, book.quantities, margin.market).equity_usd, dtype=np.float64
     )

@@ -61,7 +61,7 @@ class Shared(Generic[S]):
 
     handle: Any
     nbytes: int
-    """Size of the broadcast (bytes of the serialized state; 0 when not serialized)."""
+    """Size of the broadcast: bytes of the serialized state (0 in-process: nothing is copied)."""
 
 
 class Resident(Protocol[H]):

@@ -36,6 +36,7 @@ from typing import Any, Generic, TypeVar
 
 import ray
 import ray.exceptions
+from ray import cloudpickle
 from ray._private import ray_constants
 
 from solvent.errors import SolventInputError, SolventJobError, one_line
@@ -150,17 +151,14 @@ def _restore_loopback(env: str | None, enabled: bool) -> None:
 
 
 def _serialized_bytes(state: Any) -> int:
-    """Bytes of ``state`` pickled with protocol 5 (large arrays counted out of band, as Ray
-    stores them, without copying them here); 0 when plain pickle cannot serialize it."""
+    """Bytes of ``state`` serialized as Ray does (cloudpickle, protocol 5; large arrays counted
+    out of band, without copying them here)."""
     sizes: list[int] = []
 
     def buffer(b: pickle.PickleBuffer) -> None:
         sizes.append(b.raw().nbytes)
 
-    try:
-        header = pickle.dumps(state, protocol=5, buffer_callback=buffer)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return 0
+    header = cloudpickle.dumps(state, protocol=5, buffer_callback=buffer)  # type: ignore[no-untyped-call]
     return len(header) + sum(sizes)
 
 

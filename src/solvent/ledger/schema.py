@@ -125,6 +125,34 @@ client_refs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+realtime_checkpoints = Table(
+    "realtime_checkpoints",
+    metadata,
+    # One row per input stream of the real-time engine (solvent.realtime.checkpoint): the last
+    # market event applied and the engine state it produced, written in the same transaction as
+    # that tick's ledger operations, so no event is applied twice after a restart.
+    Column("stream", String(128), primary_key=True),
+    Column("sequence", BigInteger, nullable=False),  # last market event applied (its seq)
+    Column("tick", BigInteger, nullable=False),  # ticks completed
+    Column("event_seq", BigInteger, nullable=False),  # last engine event published
+    Column("state", Text, nullable=False),  # canonical JSON of the engine state
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+realtime_events = Table(
+    "realtime_events",
+    metadata,
+    # Engine events (health changes, margin calls, liquidations, multiplier changes, feed
+    # faults) in publication order, per stream.
+    Column("stream", String(128), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("tick", BigInteger, nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("account", String(128), nullable=True),
+    Column("detail", Text, nullable=False),  # canonical JSON
+)
+
 liquidation_steps = Table(
     "liquidation_steps",
     metadata,

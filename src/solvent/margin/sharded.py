@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from solvent.arrays import FloatArray
 from solvent.errors import SolventInputError
 from solvent.executors import Executor, Shared, route, shard_bounds
 from solvent.margin.protocol import Detail, MarginModel
@@ -119,6 +120,18 @@ def _margin_resident(state: MarginState, shard: BookShard) -> BookMargin:
     return margin_shard(state, shard.book)
 
 
+def _totals_resident(state: MarginState, shard: BookShard) -> tuple[FloatArray, FloatArray]:
+    result = margin_shard(state, shard.book)
+    return (
+        np.asarray(result.initial_margin_usd, dtype=np.float64),
+        np.asarray(result.maintenance_margin_usd, dtype=np.float64),
+    )
+
+
+def _accounts_resident(_: None, shard: BookShard) -> tuple[str, ...]:
+    return shard.book.accounts
+
+
 def _rows(book: Book, rows: np.ndarray[Any, Any]) -> Book:
     return Book(
         tuple(book.accounts[i] for i in rows.tolist()),
@@ -166,6 +179,21 @@ class ResidentBook:
         """Every resident account margined against ``shared`` (:meth:`share`), accounts in shard
         order (each shard's accounts in its own order)."""
         return join_margins(self._resident.map(_margin_resident, shared))
+
+    def totals(self, shared: Shared[MarginState]) -> tuple[FloatArray, FloatArray]:
+        """USD initial and maintenance margin of every resident account, in the order of
+        :meth:`accounts` (which changes only with :meth:`update`): the tick's fast path, where
+        only two floats per account travel back."""
+        parts = self._resident.map(_totals_resident, shared)
+        return (
+            np.concatenate([im for im, _ in parts]) if parts else np.zeros(0),
+            np.concatenate([mm for _, mm in parts]) if parts else np.zeros(0),
+        )
+
+    def accounts(self) -> tuple[str, ...]:
+        """The resident accounts in shard order (gathered from the workers)."""
+        parts = self._resident.map(_accounts_resident, self.executor.share(None))
+        return tuple(a for p in parts for a in p)
 
     def book(self) -> Book:
         """The whole resident book, accounts in shard order (a copy gathered from the workers)."""

@@ -38,12 +38,17 @@ from solvent.solvency.snapshot import DEFAULT_DEPTH, Snapshot, build_snapshot, n
 from solvent.validation import iso_timestamp
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class LiveSolvency:
     """A proof of liabilities kept current in memory (see the module docstring).
 
     ``liabilities``: the starting leaves; ``decimals``: the base-unit decimals of every asset that
     may appear (an asset new to the tree widens it: one rebuild); ``previous``: the last header
-    already published (the chain continues from it)."""
+    already published (the chain continues from it); ``clock``: the time of each publication
+    (default: the wall clock, UTC)."""
 
     def __init__(
         self,
@@ -53,8 +58,10 @@ class LiveSolvency:
         *,
         previous: Mapping[str, Any] | None = None,
         depth: int = DEFAULT_DEPTH,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.key = key
+        self.clock = clock or _utc_now
         self.depth = depth
         self.decimals = dict(decimals)
         self._latest: Snapshot | None = None
@@ -133,8 +140,11 @@ class LiveSolvency:
                     account.encode("utf-8"), nonce, rows[r]
                 )
 
-    def refresh(self, ledger: Ledger, market: MarketSnapshot, accounts: Iterable[str]) -> None:
-        """Re-read ``accounts`` from the ledger (positions marked with ``market``) and apply."""
+    def refresh(
+        self, ledger: Ledger, market: MarketSnapshot, accounts: Iterable[str] | None = None
+    ) -> None:
+        """Re-read ``accounts`` (default: every account; after a market move, every account with
+        positions changes) from the ledger, positions marked with ``market``, and apply."""
         fresh = read_liabilities(ledger, market, accounts)
         net = fresh.balances - fresh.debts
         symbols = fresh.symbols
@@ -180,10 +190,10 @@ class LiveSolvency:
     # --- publishing ----------------------------------------------------------------------------
 
     def publish(self, now: datetime | None = None) -> dict[str, Any]:
-        """Sign the working snapshot at ``now`` (default: the clock), chained to the latest
+        """Sign the working snapshot at ``now`` (default: the injected clock), chained to the latest
         header; it becomes the latest. Then start the next working snapshot. Returns the
         header."""
-        moment = now or datetime.now(UTC)
+        moment = now or self.clock()
         previous = self._previous
         if previous is not None and iso_timestamp(previous["time"], "previous.time") >= moment:
             raise SolventInputError("now", "a snapshot must be later than the previous one")

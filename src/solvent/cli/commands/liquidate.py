@@ -1,5 +1,6 @@
 """``solvent liquidate BOOK --market M [--model] [--params] [--policy partial|auction|full]
-[--target maintenance|initial] [--insurance-fund USD]`` (docs/formats.md 10).
+[--target maintenance|initial] [--insurance-fund USD] [--executor local|ray [--ray-address A]]``
+(docs/formats.md 10 and 4).
 
 An edge only: load, :func:`solvent.engine.liquidation.liquidate_accounts`, the view
 (:func:`solvent.engine.liquidation.liquidation_json`). Nothing is written anywhere: the command
@@ -13,9 +14,11 @@ from typing import Annotated
 
 import typer
 
+from solvent.cli.executor import ExecutorOption, RayAddressOption, executor_for
 from solvent.cli.output import emit_json
 from solvent.engine.liquidation import MAX_FUND_USD, liquidate_accounts, liquidation_json
 from solvent.errors import SolventInputError
+from solvent.executors import ExecutorKind
 from solvent.liquidation.config import LiquidationConfig, parse_target
 from solvent.liquidation.policy import get_policy
 from solvent.margin.registry import get_model, resolve_alias
@@ -43,6 +46,8 @@ def register(app: typer.Typer) -> None:
         insurance_fund: Annotated[
             str, typer.Option("--insurance-fund", help="Insurance fund at the start, USD.")
         ] = "0",
+        executor: ExecutorOption = ExecutorKind.LOCAL,
+        ray_address: RayAddressOption = None,
     ) -> None:
         """Liquidate every account below its maintenance margin: policy steps, bankruptcy,
         insurance fund, auto-deleveraging, socialized loss (docs/formats.md 10)."""
@@ -52,9 +57,17 @@ def register(app: typer.Typer) -> None:
         fund = _usd(insurance_fund, "insurance_fund")
         accounts, _ = load_account_book(book)
         snapshot = load_market(market)
-        outcome = liquidate_accounts(
-            accounts, snapshot, model, params, policy=chosen, config=config, insurance_fund_usd=fund
-        )
+        with executor_for(executor, ray_address) as ex:
+            outcome = liquidate_accounts(
+                accounts,
+                snapshot,
+                model,
+                params,
+                policy=chosen,
+                config=config,
+                insurance_fund_usd=fund,
+                executor=ex,
+            )
         emit_json(liquidation_json(outcome))
 
 

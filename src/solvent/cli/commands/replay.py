@@ -1,0 +1,68 @@
+"""``solvent replay BOOK --market M (--path P | --feed DIR) [--model] [--db URL] [--report DIR]``
+(docs/formats.md 10): a crash replay through the real-time engine, everything on the ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from solvent.cli.output import emit_json
+from solvent.market.snapshot import load_market
+from solvent.portfolio.account_book import load_account_book
+from solvent.validation import number_in_range
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("replay")
+    def replay_command(
+        book: Annotated[Path, typer.Argument(help="Portfolio or book JSON (docs/formats.md 2).")],
+        market: Annotated[Path, typer.Option("--market", help="Market snapshot JSON.")],
+        path: Annotated[
+            str | None,
+            typer.Option(
+                "--path",
+                help="Price path CSV 'time,ASSET,...' of USD index prices, or builtin:NAME "
+                "(covid-2020-03, ftx-2022-11, luna-2022-05, minus-40-hour).",
+            ),
+        ] = None,
+        feed: Annotated[
+            Path | None,
+            typer.Option("--feed", help="Directory of recorded venue feeds (raw Binance)."),
+        ] = None,
+        model: Annotated[str, typer.Option("--model", help="Margin model.")] = "standard",
+        params: Annotated[str | None, typer.Option("--params", help="Parameter set.")] = None,
+        db: Annotated[
+            str | None,
+            typer.Option(
+                "--db", help="SQLAlchemy URL of the ledger (default: a temporary SQLite file)."
+            ),
+        ] = None,
+        report: Annotated[
+            Path | None, typer.Option("--report", help="Write an HTML page with PNG charts here.")
+        ] = None,
+        insurance_fund: Annotated[
+            float, typer.Option("--insurance-fund", help="Insurance fund at the start (USD).")
+        ] = 0.0,
+    ) -> None:
+        """Drive the book through the real-time engine along a price path or a recorded feed:
+        re-margin, margin calls, liquidations, insurance fund, ADL, on the ledger (JSON)."""
+        from solvent.realtime.replay import replay
+        from solvent.realtime.views import replay_json
+
+        fund = number_in_range(insurance_fund, "insurance_fund", 0.0, 1e15)
+        accounts, _ = load_account_book(book)
+        snapshot = load_market(market)
+        result = replay(
+            accounts,
+            snapshot,
+            path=path,
+            feed=feed,
+            model=model,
+            params=params,
+            db=db,
+            report=report,
+            insurance_fund_usd=fund,
+        )
+        emit_json(replay_json(result))

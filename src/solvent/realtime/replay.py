@@ -1,0 +1,171 @@
+"""Crash replay (FORMATS 10 ``solvent replay``): a book driven through the real-time engine.
+
+:func:`replay` puts the book on the ledger (:mod:`.seed`; skipped when the ledger already holds
+it: a replay killed midway resumes from its checkpoint), builds the engine on it, runs it over
+the price path or the recorded feed, and summarizes: ticks, liquidations and bankruptcies, the
+liquidation volume, slippage and fees, the insurance fund (start, end, lowest), ADL events,
+socialized loss, tick-to-margin latency, and the ledger's audit. With ``report`` it also writes an
+HTML page with PNG charts (:mod:`.report`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from solvent.errors import SolventInputError
+from solvent.ledger.store import Ledger
+from solvent.market.snapshot import MarketSnapshot
+from solvent.portfolio.account_book import AccountBook
+from solvent.realtime.engine import EngineConfig, Liquidator, RealtimeEngine
+from solvent.realtime.events import MarketEvent
+from solvent.realtime.seed import seed_ledger, seeded
+from solvent.realtime.sources import feed_source, path_source
+from solvent.realtime.summary import ReplayResult
+
+REPLAY_STREAM = "replay"
+"""The checkpoint row of a replay (one replay per ledger database)."""
+
+LiquidatorFactory = Callable[[Ledger, str, str | None], Liquidator]
+"""``(ledger, model, params) -> liquidator`` (the waterfall, once wired)."""
+
+
+def _source(
+    path: str | Path | None, feed: str | Path | None, market: MarketSnapshot
+) -> AsyncIterator[MarketEvent]:
+    if (path is None) == (feed is None):
+        raise SolventInputError("path", "give exactly one of --path and --feed")
+    if path is not None:
+        return path_source(path, market)
+    assert feed is not None
+    return feed_source(feed)
+
+
+def replay(
+    book: AccountBook,
+    market: MarketSnapshot,
+    *,
+    path: str | Path | None = None,
+    feed: str | Path | None = None,
+    model: str = "standard",
+    params: str | None = None,
+    db: str | None = None,
+    report: str | Path | None = None,
+    insurance_fund_usd: float = 0.0,
+    liquidator: LiquidatorFactory | None = None,
+    config: EngineConfig | None = None,
+) -> ReplayResult:
+    """Replay ``book`` on ``market`` along ``path`` or ``feed`` (see the module docstring).
+    ``db``: an SQLAlchemy URL (default: a new temporary SQLite file, deleted afterwards)."""
+    source = _source(path, feed, market)
+    if path is not None:
+        # read and check the whole path before anything is written
+        from solvent.realtime.sources import load_path
+
+        load_path(path, market)
+    folder: Path | None = None
+    if db is None:
+        folder = Path(tempfile.mkdtemp(prefix="solvent-replay-"))
+        db = f"sqlite:///{folder / 'replay.db'}"
+    try:
+        return _run(
+            book,
+            market,
+            source,
+            model,
+            params,
+            db,
+            report,
+            insurance_fund_usd,
+            liquidator,
+            config,
+            temporary=folder is not None,
+        )
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(
+    book: AccountBook,
+    market: MarketSnapshot,
+    source: AsyncIterator[MarketEvent],
+    model: str,
+    params: str | None,
+    db: str,
+    report: str | Path | None,
+    insurance_fund_usd: float,
+    liquidator: LiquidatorFactory | None,
+    config: EngineConfig | None,
+    *,
+    temporary: bool,
+) -> ReplayResult:
+    ledger = Ledger.open(db)
+    try:
+        if not seeded(ledger, book):
+            seed_ledger(ledger, book, market, model, insurance_fund_usd=insurance_fund_usd)
+        base = config or EngineConfig()
+        engine_config = EngineConfig(
+            model=model,
+            params=params,
+            coalesce_ms=base.coalesce_ms,
+            flush_ms=base.flush_ms,
+            market=base.market,
+            dynamic=base.dynamic,
+            stream=REPLAY_STREAM,
+            checkpoint_every=base.checkpoint_every,
+            max_market_age_s=base.max_market_age_s,
+        )
+        engine = RealtimeEngine.from_ledger(
+            ledger,
+            market,
+            engine_config,
+            liquidator=None if liquidator is None else liquidator(ledger, model, params),
+        )
+        start_fund = engine.insurance_fund_usd()
+        asyncio.run(engine.run(source))
+        audit = ledger.audit()
+        history = engine.history
+        funds = [start_fund, *(h["insurance_fund_usd"] for h in history)]
+        totals = engine.totals
+        latency = engine.latency.tick_to_margin()
+        written: Path | None = None
+        result = ReplayResult(
+            steps=engine.tick_count,
+            accounts=len(book),
+            liquidated=int(totals.get("liquidated", totals.get("handed_to_liquidation", 0.0))),
+            bankrupt=int(totals.get("bankrupt", 0.0)),
+            volume_usd=float(totals.get("volume_usd", 0.0)),
+            slippage_usd=float(totals.get("slippage_usd", 0.0)),
+            fees_usd=float(totals.get("fees_usd", 0.0)),
+            insurance_fund_start_usd=float(start_fund),
+            insurance_fund_end_usd=float(funds[-1]),
+            insurance_fund_min_usd=float(min(funds)),
+            adl_events=int(totals.get("adl_events", 0.0)),
+            socialized_loss_usd=float(totals.get("socialized_loss_usd", 0.0)),
+            latency_p50_ms=float(latency["p50"]),
+            latency_p99_ms=float(latency["p99"]),
+            audit=audit,
+            report=None,
+            db=None if temporary else db,
+            faults=engine.fault_count,
+            metrics=engine.metrics(),
+            history=history,
+        )
+        if report is not None:
+            from solvent.realtime.report import write_report
+
+            written = write_report(result, Path(report))
+            result = _with_report(result, written)
+        return result
+    finally:
+        ledger.close()
+
+
+def _with_report(result: ReplayResult, path: Path) -> ReplayResult:
+    from dataclasses import replace
+
+    return replace(result, report=path)

@@ -1,0 +1,185 @@
+"""A book (FORMATS 2) put on the ledger as the venue's starting state, in one transaction.
+
+For a replay, everything must be on the ledger: the accounts (parents first, with their mode and
+model), their collateral, their positions, and the venue's own capital.
+
+- Collateral: deposited exactly, each amount rounded down to the asset's base unit (a float
+  ``0.123456789123`` BTC becomes ``0.12345678`` BTC); a negative amount (a debt) is refused: the
+  ledger holds no debts.
+- Positions: booked as trades against ``@venue`` at their ``entry_price`` when they carry one, else
+  at the market's mark (their P&L so far taken as settled, as FORMATS 2 says). An option's premium
+  moves cash at the trade, so a long option's premium is deposited first and a short option's
+  premium withdrawn after: the account's balances end as the book states them.
+- ``@venue`` (the counterparty that pays realized P&L and option premiums) is funded with
+  :data:`VENUE_CAPITAL_MULTIPLE` times the book's gross notional in each settlement asset; the
+  insurance fund ``@insurance`` with ``insurance_fund_usd`` of ``fund_asset`` when asked.
+
+Nothing is written when anything is refused.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import ROUND_FLOOR, Decimal
+
+import numpy as np
+
+from solvent.accounts.service import trade_terms
+from solvent.errors import SolventInputError
+from solvent.ledger.model import (
+    EXTERNAL,
+    INSURANCE,
+    VENUE,
+    Reason,
+    TradeStyle,
+    TradeTerms,
+    transfer,
+)
+from solvent.ledger.store import Ledger, LedgerTransaction, Overdraft
+from solvent.market.snapshot import MarketSnapshot
+from solvent.portfolio.account_book import AccountBook
+from solvent.portfolio.portfolio import SubAccountMode
+
+VENUE_CAPITAL_MULTIPLE = 10
+"""``@venue``'s capital per settlement asset, as a multiple of the book's gross notional in it."""
+
+
+def _exact(value: float, decimals: int) -> int:
+    """Base units of a float amount, rounded toward minus infinity."""
+    amount = Decimal(repr(float(value)))
+    return int((amount.scaleb(decimals)).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def seeded(ledger: Ledger, book: AccountBook) -> bool:
+    """Whether ``book``'s accounts are already on ``ledger`` (all of them: a resumed replay);
+    refuses a ledger holding some of them only."""
+    with ledger.transaction() as tx:
+        present = []
+        for account in book.accounts:
+            try:
+                tx.account(account)
+                present.append(True)
+            except SolventInputError:
+                present.append(False)
+    if all(present):
+        return bool(present)
+    if any(present):
+        first = book.accounts[present.index(True)]
+        raise SolventInputError(
+            "db", f"the ledger already holds account {first!r} but not the whole book"
+        )
+    return False
+
+
+def seed_ledger(
+    ledger: Ledger,
+    book: AccountBook,
+    market: MarketSnapshot,
+    model: str,
+    *,
+    insurance_fund_usd: float = 0.0,
+    fund_asset: str = "USDC",
+) -> None:
+    """Put ``book`` on ``ledger`` (see the module docstring)."""
+    assets = ledger.assets
+    for i, account in enumerate(book.accounts):
+        for j in np.flatnonzero(book.listed[i]).tolist():
+            if book.collateral[i, j] < 0:
+                raise SolventInputError(
+                    f"accounts[{i}].collateral.{book.assets[j]}",
+                    f"{account!r} holds a debt: the ledger holds no negative balance",
+                )
+            assets.get(book.assets[j], f"accounts[{i}].collateral.{book.assets[j]}")
+    terms = {name: trade_terms(market, name, "positions") for name in book.instruments}
+    gross: dict[str, Decimal] = defaultdict(Decimal)
+    for k in range(book.position_quantity.size):
+        name = book.instruments[int(book.position_instrument[k])]
+        t = terms[name]
+        quote = market.quote(name)
+        q = abs(Decimal(repr(float(book.position_quantity[k])))) * t.contract_size
+        if t.style is TradeStyle.PREMIUM or t.settlement_asset in ("USDC", "USDT", "USD"):
+            gross[t.settlement_asset] += q * Decimal(repr(quote.mark_price))
+        else:
+            gross[t.settlement_asset] += q
+    order = sorted(range(len(book)), key=lambda i: (book.parent_id[i] is not None, i))
+    with ledger.transaction() as tx:
+        for symbol, amount in sorted(gross.items()):
+            spec = assets.get(symbol, "settlement_asset")
+            units = _exact(float(amount) * VENUE_CAPITAL_MULTIPLE, spec.decimals) + 1
+            tx.post(
+                transfer(EXTERNAL, VENUE, symbol, units, Reason.DEPOSIT, "replay:venue-capital")
+            )
+        if insurance_fund_usd > 0:
+            spec = assets.get(fund_asset, "fund_asset")
+            units = _exact(insurance_fund_usd / market.price_usd(fund_asset), spec.decimals)
+            if units > 0:
+                tx.post(
+                    transfer(
+                        EXTERNAL,
+                        INSURANCE,
+                        fund_asset,
+                        units,
+                        Reason.DEPOSIT,
+                        "replay:insurance-fund",
+                    )
+                )
+        for i in order:
+            account = book.accounts[i]
+            parent = book.parent_id[i] if book.parent[i] >= 0 else None
+            mode = book.mode[i] if parent is not None else None
+            if parent is not None and mode is None:
+                mode = SubAccountMode.CROSS
+            tx.create_account(account, parent=parent, mode=mode, model=model)
+        starts = np.searchsorted(book.position_account, np.arange(len(book) + 1))
+        for i in range(len(book)):
+            _seed_account(tx, book, i, range(starts[i], starts[i + 1]), terms, market)
+
+
+def _seed_account(
+    tx: LedgerTransaction,
+    book: AccountBook,
+    i: int,
+    positions: range,
+    terms: Mapping[str, TradeTerms],
+    market: MarketSnapshot,
+) -> None:
+    """Account ``i``'s collateral and positions: its collateral plus the premiums its long
+    options pay is deposited, the positions booked, and whatever it holds beyond its collateral
+    afterwards (short options' premiums, rounding) withdrawn."""
+    assets = tx.assets
+    account = book.accounts[i]
+    target: dict[str, int] = {}
+    for j in np.flatnonzero(book.listed[i]).tolist():
+        spec = assets.get(book.assets[j])
+        target[spec.symbol] = _exact(book.collateral[i, j], spec.decimals)
+    fills: list[tuple[TradeTerms, Decimal, Decimal]] = []
+    extra: dict[str, int] = defaultdict(int)
+    for k in positions:
+        name = book.instruments[int(book.position_instrument[k])]
+        t = terms[name]
+        q = Decimal(repr(float(book.position_quantity[k])))
+        if q == 0:
+            continue
+        entry = np.nan if book.position_entry_price is None else float(book.position_entry_price[k])
+        spec = assets.get(t.settlement_asset, "settlement_asset")
+        smallest = Decimal(1).scaleb(-spec.decimals)
+        price = Decimal(repr(entry if np.isfinite(entry) else market.quote(name).mark_price))
+        price = max(price, smallest)  # an option marked at zero: the smallest premium
+        if t.style is TradeStyle.PREMIUM and q > 0:
+            extra[spec.symbol] += _exact(float(q * price * t.contract_size), spec.decimals) + 1
+        fills.append((t, q, price))
+    for symbol in sorted(set(target) | set(extra)):
+        units = target.get(symbol, 0) + extra.get(symbol, 0)
+        if units > 0:
+            tx.post(transfer(EXTERNAL, account, symbol, units, Reason.DEPOSIT, "replay:collateral"))
+    for t, q, price in fills:
+        tx.trade(account, t, q, price, 0, "replay:position")
+    held = tx.balances([account])[account]
+    for symbol, units in sorted(held.items()):
+        excess = units - target.get(symbol, 0)
+        if excess > 0:
+            tx.post(
+                transfer(account, EXTERNAL, symbol, excess, Reason.WITHDRAWAL, "replay:premium"),
+                Overdraft.REFUSE,
+            )
