@@ -235,29 +235,38 @@ def book_outcome(
 
 
 def book_step(ledger: Ledger, step: LedgerStep, market: MarketSnapshot, run_id: str) -> bool:
-    """Book one step in one transaction; ``False`` when it was already booked."""
+    """Book one step in its own transaction; ``False`` when it was already booked."""
     with ledger.transaction() as tx:
-        if not claim_step(
-            tx, step.step_id, run_id, step.seq, step.kind.value, step.account, step.against
-        ):
-            return False
-        reference = step_reference(step.step_id)
-        if step.instrument is not None:
-            op_id = _book_trade(tx, step, market, reference)
-        else:
-            assert step.source and step.destination and step.asset and step.units
-            op_id = tx.post(
-                transfer(
-                    step.source,
-                    step.destination,
-                    step.asset,
-                    step.units,
-                    Reason.LIQUIDATION,
-                    reference,
-                )
+        return book_step_in(tx, step, market, run_id)
+
+
+def book_step_in(
+    tx: LedgerTransaction, step: LedgerStep, market: MarketSnapshot, run_id: str
+) -> bool:
+    """Book one step inside the caller's transaction ``tx`` (a real-time tick's, for example):
+    its claim and its operation(s) commit or roll back with it. ``False`` when it was already
+    booked (nothing written)."""
+    if not claim_step(
+        tx, step.step_id, run_id, step.seq, step.kind.value, step.account, step.against
+    ):
+        return False
+    reference = step_reference(step.step_id)
+    if step.instrument is not None:
+        op_id = _book_trade(tx, step, market, reference)
+    else:
+        assert step.source and step.destination and step.asset and step.units
+        op_id = tx.post(
+            transfer(
+                step.source,
+                step.destination,
+                step.asset,
+                step.units,
+                Reason.LIQUIDATION,
+                reference,
             )
-        complete_step(tx, step.step_id, op_id)
-        return True
+        )
+    complete_step(tx, step.step_id, op_id)
+    return True
 
 
 def _book_trade(
