@@ -10,8 +10,9 @@ baselines). Targets of issue 12: build a tree of 1,000,000 accounts x 5 assets i
 3. 10,000 balance changes applied to the 1,000,000-leaf tree (one batch, O(depth) each), against a
    full rebuild.
 
-Times are CPU seconds of this process (``time.process_time``): the machine is shared, and wall
-time under load says more about the neighbours than about the code; the wall time is printed too.
+Times are CPU seconds of this process (``time.process_time``; the build: the better of two): the
+machine is shared, and wall time under load says more about the neighbours than about the code;
+the wall time and the load average are printed too.
 
 Run: ``.venv/bin/python -m benchmarks solvency`` (``SOLVENCY_BENCH_N`` sets the tree size).
 """
@@ -70,9 +71,12 @@ def main() -> None:
     accounts = tuple(f"acct-{i:07d}" for i in range(n))
     liabilities = Liabilities(ASSETS, accounts, balances, debts.astype(np.int64))
 
-    start = _clock()
-    snapshot = build_snapshot(liabilities, 1, depth=32)
-    build, build_wall = _since(start)
+    build, build_wall = float("inf"), float("inf")
+    for _ in range(2):  # the better of two builds: the machine is shared
+        start = _clock()
+        snapshot = build_snapshot(liabilities, 1, depth=32)
+        cpu, wall = _since(start)
+        build, build_wall = min(build, cpu), min(build_wall, wall)
     width = 2 * len(ASSETS)
     leaf_size = 1 + 8 + 8 + 32 + 16 * width + 12
     node_size = 1 + 2 * (32 + 16 * width)

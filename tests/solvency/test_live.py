@@ -125,3 +125,18 @@ def test_publish_periodically(key: Ed25519PrivateKey, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "2", "3"]
     assert (tmp_path / "3" / "proofs" / "@insurance.json").exists()
     all_valid(live, previous=headers[1])
+
+
+def test_a_tree_built_in_chunks_equals_one_updated_leaf_by_leaf() -> None:
+    from solvent.solvency.tree import CHUNK
+
+    rng = np.random.default_rng(5)
+    n, width = 2 * CHUNK + 3, 4
+    values = rng.integers(0, 1 << 40, (n, width))
+    nonces = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    accounts = [f"id-{i}".encode() for i in range(n)]  # ids of several lengths
+    built = SumTree(2, 18, values, nonces, accounts)
+    updated = SumTree(2, 18, np.zeros_like(values), nonces, accounts)
+    updated.update(np.arange(n), values)
+    assert built.root_hash == updated.root_hash
+    assert built.root_values == [int(v) for v in values.sum(axis=0)]

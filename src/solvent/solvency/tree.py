@@ -36,6 +36,8 @@ from solvent.solvency.verifier import (
 U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
+CHUNK = 1 << 15
+"""Nodes processed at once when building a level."""
 LEAF_VALUE_LIMIT = 1 << 63
 """A leaf value must be below 2^63 (the ledger's 64-bit bound)."""
 
@@ -66,11 +68,10 @@ def _pair_sums(pairs: U8, side: int) -> U8:
     """Encoded sums of the children laid out in ``pairs`` (``(p, 2 side)``: left block, right
     block, each ``hash || values``) -> ``(p, 16 W)``: exact 128-bit sums as BE128."""
     p = pairs.shape[0]
-    both = pairs.reshape(p, 2, side)[:, :, HASH_BYTES:]
-    limbs = np.ascontiguousarray(both).view(">u8").astype(np.uint64)  # (p, 2, 2W)
-    lo = limbs[:, 0, 1::2] + limbs[:, 1, 1::2]
-    carry = (lo < limbs[:, 0, 1::2]).astype(np.uint64)
-    hi = limbs[:, 0, 0::2] + limbs[:, 1, 0::2] + carry
+    limbs = pairs.reshape(p, 2, side)[:, :, HASH_BYTES:].view(">u8")  # (p, 2, 2W) big-endian
+    left_lo = limbs[:, 0, 1::2].astype(np.uint64)
+    lo = left_lo + limbs[:, 1, 1::2]
+    hi = limbs[:, 0, 0::2].astype(np.uint64) + limbs[:, 1, 0::2] + (lo < left_lo)
     out = np.empty((p, lo.shape[1], 2), dtype=">u8")
     out[:, :, 0] = hi
     out[:, :, 1] = lo
@@ -134,9 +135,9 @@ class SumTree:
 
     # --- building ------------------------------------------------------------------------------
 
-    def _leaf_hashes(self, index: npt.NDArray[np.int64], everything: bool = False) -> U8:
-        """Hashes of the leaves ``index`` (``everything``: all of them, in order) from their
-        nonces, values (already in the leaf block) and account ids.
+    def _leaf_hashes(self, index: npt.NDArray[np.int64], contiguous: bool = False) -> U8:
+        """Hashes of the leaves ``index`` (``contiguous``: a run ``start, start + 1, ...``) from
+        their nonces, values (already in the leaf block) and account ids.
 
         The preimages are laid out as byte matrices, one per length of account id (ids of one
         length share a matrix: fixed part, then the id), so the loop does nothing but hash."""
@@ -146,10 +147,11 @@ class SumTree:
         rows[:, 0] = LEAF_TAG[0]
         rows[:, 1:9] = np.frombuffer(self.snapshot.to_bytes(8, "big"), dtype=np.uint8)
         rows[:, 9:17] = index.astype(">u8").view(np.uint8).reshape(k, 8)
-        if everything:
-            rows[:, 17:_LEAF_FIXED] = self._nonces[:k]
-            rows[:, _LEAF_FIXED:] = self._blocks[0][:k, HASH_BYTES:]
-            ids = np.array(self.accounts, dtype=bytes)
+        if contiguous and k:
+            run = slice(int(index[0]), int(index[0]) + k)
+            rows[:, 17:_LEAF_FIXED] = self._nonces[run]
+            rows[:, _LEAF_FIXED:] = self._blocks[0][run, HASH_BYTES:]
+            ids = np.array(self.accounts[run], dtype=bytes)
         else:
             rows[:, 17:_LEAF_FIXED] = self._nonces[index]
             rows[:, _LEAF_FIXED:] = self._blocks[0][index, HASH_BYTES:]
@@ -168,18 +170,25 @@ class SumTree:
         return out
 
     def _build(self, values: I64) -> None:
+        """Every level, bottom up, in runs of :data:`CHUNK` nodes (the temporaries stay small and
+        are reused instead of faulting in hundreds of megabytes per level)."""
         n = self.size
         leaves = np.zeros((_rows(n), self.side), dtype=np.uint8)
-        leaves[:n, HASH_BYTES:] = _values_bytes(values)
         self._blocks = [leaves]
-        leaves[:n, :HASH_BYTES] = self._leaf_hashes(np.arange(n, dtype=np.int64), everything=True)
+        for start in range(0, n, CHUNK):
+            stop = min(n, start + CHUNK)
+            leaves[start:stop, HASH_BYTES:] = _values_bytes(values[start:stop])
+            run = np.arange(start, stop, dtype=np.int64)
+            leaves[start:stop, :HASH_BYTES] = self._leaf_hashes(run, contiguous=True)
         for level in range(self.depth):
             child = self._blocks[level]
             parents = self.count(level + 1)
             block = np.zeros((_rows(child.shape[0] // 2), self.side), dtype=np.uint8)
-            pairs = child[: 2 * parents].reshape(parents, 2 * self.side)
-            block[:parents, HASH_BYTES:] = _pair_sums(pairs, self.side)
-            block[:parents, :HASH_BYTES] = self._node_hashes(pairs)
+            for start in range(0, parents, CHUNK):
+                stop = min(parents, start + CHUNK)
+                pairs = child[2 * start : 2 * stop].reshape(stop - start, 2 * self.side)
+                block[start:stop, HASH_BYTES:] = _pair_sums(pairs, self.side)
+                block[start:stop, :HASH_BYTES] = self._node_hashes(pairs)
             self._blocks.append(block)
 
     @staticmethod
