@@ -1,7 +1,7 @@
 """Liquidation steps booked on the ledger: one row per step id, committed with its operation.
 
-Revision ID: 0004_liquidation_steps
-Revises: 0003_realtime_checkpoints
+Revision ID: 0005_liquidation_steps
+Revises: 0004_api_keys
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_liquidation_steps"
-down_revision = "0003_realtime_checkpoints"
+revision = "0005_liquidation_steps"
+down_revision = "0004_api_keys"
 branch_labels = None
 depends_on = None
 
