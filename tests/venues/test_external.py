@@ -324,3 +324,71 @@ def test_account_book_keeps_venues_and_external_holdings() -> None:
     assert back[1].external == () and [h.asset for h in back[2].external] == ["ETH"]
     assert back[0].positions[0].venue == "deribit"
     assert back[0] == parse_portfolio(book["accounts"][0], "accounts[0]")
+
+
+# --- proofs of liabilities --------------------------------------------------------------------
+
+
+def _proof_entry(
+    balances_btc: int, *, key: Ed25519PrivateKey = KEY, amount: float = 1.0, tamper: bool = False
+) -> dict[str, Any]:
+    """An attestation of ``amount`` BTC at ``deribit`` backed by deribit's proof of liabilities
+    (Solvent's format) for its account ``acc-7`` holding ``balances_btc`` satoshis."""
+    from solvent.solvency.liabilities import AssetInfo, Liabilities
+    from solvent.solvency.snapshot import build_snapshot
+
+    assets = (AssetInfo("BTC", 8), AssetInfo("USDC", 6))
+    accounts = ("acc-1", "acc-7", "acc-9")
+    values = np.array([[10**8, 5], [balances_btc, 0], [3, 7]], dtype=np.int64)
+    liabilities = Liabilities(assets, accounts, values, np.zeros_like(values))
+    snapshot = build_snapshot(liabilities, 1, depth=4)
+    header = snapshot.sign(key, NOW - timedelta(minutes=10))
+    proof = snapshot.proof("acc-7")
+    if tamper:
+        proof["balances"]["BTC"] += 1
+    holding = ExternalHolding("deribit", "BTC", amount, NOW, None)
+    signature = sign_attestation(KEY, "a", holding, proof_account="acc-7")
+    return {
+        "location": "deribit",
+        "asset": "BTC",
+        "amount": amount,
+        "attested_at": AS_OF,
+        "attestation": {"signature": signature, "proof": proof, "header": header},
+    }
+
+
+def _proof_locations() -> Any:
+    overlay = {"locations": {"deribit": {"public_key": public_key_hex(KEY), "proof": True}}}
+    return parse_locations(overlay, "test", default_locations())
+
+
+def test_proof_of_liabilities_caps_what_counts() -> None:
+    locations = _proof_locations()
+    full = _margin(_portfolio(_proof_entry(2 * 10**8)), locations)  # proves 2 BTC, attests 1
+    assert full.external is not None and full.external.status == (AttestationStatus.VERIFIED,)
+    assert full.external.admitted.tolist() == [1.0]
+    short = _margin(_portfolio(_proof_entry(25_000_000)), locations)  # proves 0.25 BTC
+    assert short.external is not None and short.external.admitted.tolist() == [0.25]
+
+
+@pytest.mark.parametrize(
+    ("entry", "status"),
+    [
+        (lambda: _proof_entry(10**8, tamper=True), AttestationStatus.PROOF_INVALID),
+        (lambda: _proof_entry(10**8, key=OTHER), AttestationStatus.PROOF_INVALID),  # not deribit's
+        (lambda: _entry("deribit", "BTC", 1.0), AttestationStatus.PROOF_MISSING),
+    ],
+)
+def test_proofs_that_fail_count_zero(entry: Any, status: AttestationStatus) -> None:
+    run = _margin(_portfolio(entry()), _proof_locations())
+    assert run.external is not None and run.external.status == (status,)
+    assert run.external.admitted.tolist() == [0.0]
+    assert run.equity.collateral_value_usd[0] == 0.0
+
+
+def test_a_proof_of_another_leaf_breaks_the_signature() -> None:
+    entry = _proof_entry(10**8)
+    entry["attestation"]["proof"] = dict(entry["attestation"]["proof"]) | {"account": "acc-1"}
+    run = _margin(_portfolio(entry), _proof_locations())
+    assert run.external is not None
+    assert run.external.status == (AttestationStatus.BAD_SIGNATURE,)

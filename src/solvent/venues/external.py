@@ -30,6 +30,7 @@ from solvent.collateral.valuation import ExternalBalances
 from solvent.portfolio.external import ExternalHolding
 from solvent.venues.attestation import AttestationStatus, check_attestation
 from solvent.venues.locations import LocationSet, default_locations
+from solvent.venues.proofs import proven_amount
 
 ProofCheck = Callable[[str, ExternalHolding, "LocationSet", datetime], float | None]
 """``(account, holding, locations, now) -> proven amount`` (coin), ``None`` if the proof fails."""
@@ -74,8 +75,9 @@ def admit_external(
     """Admit ``holdings`` (``account[e]`` indexes ``account_ids``) at ``now`` (the snapshot's
     ``as_of``). Unknown locations and assets raise naming the holding's field; attestations that
     do not verify give status and 0 admitted. ``proof_check`` verifies the proofs of liabilities
-    of locations that publish them (``None``: a proof cannot be verified, so it counts zero)."""
+    of locations that publish them (default: :func:`solvent.venues.proofs.proven_amount`)."""
     locations = locations or default_locations()
+    proof_check = proof_check or proven_amount
     assets = assets or default_assets()
     n = len(holdings)
     status: list[AttestationStatus] = []
@@ -98,11 +100,7 @@ def admit_external(
         amount = holding.amount
         proof = None if holding.attestation is None else holding.attestation.proof
         if state is AttestationStatus.VERIFIED and proof is not None:
-            proven = (
-                None
-                if proof_check is None
-                else proof_check(account_ids[owner], holding, locations, now)
-            )
+            proven = proof_check(account_ids[owner], holding, locations, now)
             if proven is None:
                 state = AttestationStatus.PROOF_INVALID
             else:
