@@ -1,63 +1,135 @@
-"""``solvent demo``: the main job on the embedded sample data (see solvent.engine.demo)."""
+"""``solvent demo [--accounts N] [--seed S] [--out DIR]``: the main job on the embedded sample
+data (see solvent.engine.demo): a venue book margined under every model side by side, capital
+efficiency, explanations, and an HTML report with charts written to a path it prints."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from solvent.engine.demo import run_demo
-from solvent.engine.pricing import price_instruments
+from solvent.engine.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, DemoResult, run_demo
+from solvent.engine.demo_report import write_report
+from solvent.errors import SolventInputError
+
+DEFAULT_OUT = Path("solvent-demo")
+
+
+def _print(console: Console, result: DemoResult, elapsed: float) -> None:
+    market, side = result.market, result.side
+    console.print(
+        f"[bold]Solvent demo[/bold]: Deribit chain at {market.as_of:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{len(market.quotes):,} instruments; index "
+        + ", ".join(f"{a} {p:,.2f}" for a, p in market.index.items())
+    )
+    surfaces = Table(title="SVI volatility surfaces (vega-weighted fit to Deribit mark IVs)")
+    for col in (
+        "underlying",
+        "expiries",
+        "RMS IV error",
+        "worst expiry RMS",
+        "butterfly",
+        "calendar",
+    ):
+        surfaces.add_column(col, justify="right")
+    for underlying, fit in result.surfaces.items():
+        rep = fit.report
+        surfaces.add_row(
+            underlying,
+            str(len(rep.slices)),
+            f"{100 * rep.rms_iv_error:.2f} vol pts",
+            f"{100 * rep.worst_slice.rms_iv_error:.2f} vol pts",
+            "arbitrage" if rep.butterfly_arbitrage else "free",
+            "flagged" if rep.calendar_arbitrage else "free",
+        )
+    console.print(surfaces)
+    counts: dict[str, int] = {}
+    for kind in result.book.archetype:
+        counts[kind] = counts.get(kind, 0) + 1
+    console.print(
+        f"Venue book: {len(result.book.archetype):,} accounts ({len(side.units):,} margin units; "
+        + ", ".join(f"{n:,} {k}" for k, n in counts.items())
+        + f"), seed {result.book.seed}."
+    )
+    margins = Table(title="Initial margin by model and kind of account, USD")
+    margins.add_column("kind of account")
+    for model in side.models:
+        margins.add_column(model, justify="right")
+    kinds = np.asarray(side.archetype)
+    for kind in [*dict.fromkeys(side.archetype), "all"]:
+        rows = np.ones(len(kinds), dtype=bool) if kind == "all" else kinds == kind
+        margins.add_row(kind, *(f"{x:,.0f}" for x in side.initial_margin_usd[rows].sum(axis=0)))
+    console.print(margins)
+    eff = Table(
+        title=f"Capital efficiency against {side.models[0]} (model IM / {side.models[0]} IM)"
+    )
+    eff.add_column("model")
+    archetypes = list(dict.fromkeys(e.archetype for e in result.efficiency))
+    for kind in archetypes:
+        eff.add_column(kind, justify="right")
+    for model in side.models[1:]:
+        cells = {e.archetype: e for e in result.efficiency if e.model == model}
+        eff.add_row(
+            model,
+            *(
+                f"{cells[k].ratio:.2f} ({cells[k].higher} higher)" if k in cells else "-"
+                for k in archetypes
+            ),
+        )
+    console.print(eff)
+    console.print(f"[bold]Where a portfolio model asks more than {side.models[0]}[/bold]:")
+    for line in result.explanations:
+        console.print(f"  - {line.text}")
+    for title, body in result.extras.items():
+        if isinstance(body, str):
+            console.print(f"[bold]{title}[/bold]: {body}")
+    if result.report is not None:
+        console.print(f"Report: [bold]{result.report}[/bold]")
+    console.print(f"done in {elapsed:.1f} s")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
-    def demo() -> None:
-        """Price the embedded Deribit chain, fit its surfaces, margin a sample book."""
-        console = Console(width=None if Console().is_terminal else 120)
+    def demo(
+        accounts: Annotated[
+            int, typer.Option("--accounts", help="Accounts in the generated venue book.")
+        ] = DEFAULT_ACCOUNTS,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the venue book.")] = DEFAULT_SEED,
+        out: Annotated[
+            Path, typer.Option("--out", help="Directory of the HTML report (created).")
+        ] = DEFAULT_OUT,
+    ) -> None:
+        """The main job: a venue book under every model, explained, with an HTML report."""
+        if accounts < 10 or accounts > 1_000_000:
+            raise SolventInputError("--accounts", "must be between 10 and 1,000,000")
+        if not 0 <= seed < 2**63:
+            raise SolventInputError("--seed", "must be in [0, 2^63)")
+        if out.exists() and not out.is_dir():
+            raise SolventInputError("--out", f"{out} exists and is not a directory")
+        if not out.resolve().parent.is_dir():
+            raise SolventInputError("--out", f"no such directory: {out.resolve().parent}")
+        console = Console(width=None if Console().is_terminal else 140)
         started = time.perf_counter()
-        result = run_demo()
-        elapsed = time.perf_counter() - started
-        market = result.market
-        priced = price_instruments(market)
-        console.print(
-            f"[bold]Solvent demo[/bold]: Deribit chain at {market.as_of:%Y-%m-%d %H:%M:%S} UTC, "
-            f"{len(priced.table)} instruments; index "
-            + ", ".join(f"{a} {p:,.2f}" for a, p in market.index.items())
-        )
-        surfaces = Table(title="SVI volatility surfaces (vega-weighted fit to Deribit mark IVs)")
-        for col in (
-            "underlying",
-            "expiries",
-            "RMS IV error",
-            "worst expiry RMS",
-            "butterfly",
-            "calendar",
-        ):
-            surfaces.add_column(col, justify="right")
-        for underlying, rep in result.surfaces.items():
-            surfaces.add_row(
-                underlying,
-                str(len(rep.slices)),
-                f"{100 * rep.rms_iv_error:.2f} vol pts",
-                f"{100 * rep.worst_slice.rms_iv_error:.2f} vol pts",
-                "arbitrage" if rep.butterfly_arbitrage else "free",
-                "flagged" if rep.calendar_arbitrage else "free",
-            )
-        console.print(surfaces)
-        opts = priced.table.is_option
-        console.print(
-            f"Priced {int(opts.sum())} options with greeks: sum |vega| "
-            f"{np.abs(priced.vega[opts]).sum():,.0f} USD per vol point."
-        )
-        margins = Table(title="Initial margin of a sample book, USD, by model")
-        margins.add_column("account")
-        for col in result.columns:
-            margins.add_column(col, justify="right")
-        for account, row in zip(result.accounts, result.initial_margin_usd, strict=True):
-            margins.add_row(account, *(f"{x:,.0f}" for x in row))
-        console.print(margins)
-        console.print(f"done in {elapsed:.2f} s")
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("starting", total=None)
+
+            def progress(stage: str) -> None:
+                bar.update(task, description=stage)
+
+            result = run_demo(accounts=accounts, seed=seed, progress=progress)
+            progress("write the report")
+            result = replace(result, report=write_report(result, out))
+        _print(console, result, time.perf_counter() - started)
