@@ -31,7 +31,17 @@ REPLAY_STREAM = "replay"
 """The checkpoint row of a replay (one replay per ledger database)."""
 
 LiquidatorFactory = Callable[[Ledger], Liquidator]
-"""``ledger -> liquidator`` (without one, breaches are queued on the engine)."""
+"""``ledger -> liquidator`` (:func:`waterfall_liquidator` by default)."""
+
+
+def waterfall_liquidator(policy: str = "partial") -> LiquidatorFactory:
+    """The waterfall (``policy``: partial, full, auction), its outcomes booked on the ledger."""
+    from solvent.realtime.liquidation import WaterfallLiquidator
+
+    def make(ledger: Ledger) -> Liquidator:
+        return WaterfallLiquidator(ledger, policy=policy)
+
+    return make
 
 
 Progress = Callable[[int, int], None]

@@ -48,15 +48,20 @@ def register(app: typer.Typer) -> None:
         insurance_fund: Annotated[
             float, typer.Option("--insurance-fund", help="Insurance fund at the start (USD).")
         ] = 0.0,
+        policy: Annotated[
+            str, typer.Option("--policy", help="Liquidation policy: partial, full or auction.")
+        ] = "partial",
         executor: ExecutorOption = ExecutorKind.LOCAL,
         ray_address: RayAddressOption = None,
     ) -> None:
         """Drive the book through the real-time engine along a price path or a recorded feed:
         re-margin, margin calls, liquidations, insurance fund, ADL, on the ledger (JSON)."""
-        from solvent.realtime.replay import replay
+        from solvent.liquidation.policy import get_policy
+        from solvent.realtime.replay import replay, waterfall_liquidator
         from solvent.realtime.views import replay_json
 
         fund = number_in_range(insurance_fund, "insurance_fund", 0.0, 1e15)
+        get_policy(policy)  # an unknown policy is refused before anything is written
         accounts, _ = load_account_book(book)
         snapshot = load_market(market)
         with executor_for(executor, ray_address) as ex:
@@ -71,5 +76,6 @@ def register(app: typer.Typer) -> None:
                 report=report,
                 insurance_fund_usd=fund,
                 executor=ex,
+                liquidator=waterfall_liquidator(policy),
             )
         emit_json(replay_json(result))

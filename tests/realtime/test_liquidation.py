@@ -1,0 +1,79 @@
+"""Liquidations in the tick: the waterfall planned on the tick's prepared state, its steps
+persisted with the checkpoint and booked on the ledger; the replay's summary counts them."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from solvent.ledger.store import Ledger
+from solvent.market.snapshot import MarketSnapshot
+from solvent.portfolio.account_book import AccountBook
+from solvent.realtime.checkpoint import load_checkpoint, load_events
+from solvent.realtime.engine import EngineConfig, RealtimeEngine
+from solvent.realtime.events import EventKind
+from solvent.realtime.replay import REPLAY_STREAM, replay, waterfall_liquidator
+from solvent.realtime.views import replay_json
+
+
+def test_a_crash_path_liquidates_on_the_ledger(
+    book: AccountBook, market: MarketSnapshot, price_path: Path, ledger_url: str
+) -> None:
+    result = replay(
+        book,
+        market,
+        path=price_path,
+        db=ledger_url,
+        insurance_fund_usd=50_000.0,
+        liquidator=waterfall_liquidator("partial"),
+    )
+    out = replay_json(result)
+    assert out["audit"]["ok"] is True, out["audit"]["problems"]
+    assert out["liquidated"] >= 1 and out["volume_usd"] > 0.0 and out["fees_usd"] >= 0.0
+    assert out["insurance_fund"]["start_usd"] == 50_000.0
+    fund = out["insurance_fund"]
+    assert fund["min_usd"] <= min(fund["start_usd"], fund["end_usd"])
+    ledger = Ledger.open(ledger_url)
+    try:
+        events = load_events(ledger, REPLAY_STREAM)
+        liquidations = [e for e in events if e.kind is EventKind.LIQUIDATION]
+        assert liquidations and all("outcome" in e.detail for e in liquidations)
+        checkpoint = load_checkpoint(ledger, REPLAY_STREAM)
+        assert checkpoint is not None and checkpoint.state["plan"] == []  # every step booked
+        # the liquidated long perpetual was reduced on the ledger
+        positions = ledger.replay_positions()
+        assert positions[("lev-long", "BTC-PERPETUAL")].quantity < 1
+    finally:
+        ledger.close()
+
+
+def test_a_plan_left_by_a_crash_is_booked_on_restart_once(
+    seeded_ledger: Ledger, market: MarketSnapshot, price_path: Path
+) -> None:
+    import asyncio
+
+    from solvent.realtime.liquidation import WaterfallLiquidator
+    from solvent.realtime.sources import path_source
+
+    class Crashing(WaterfallLiquidator):
+        def execute(self, plan, market):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt  # the process dies after the plan was persisted
+
+    config = EngineConfig(stream="crash", dynamic=False)
+    engine = RealtimeEngine.from_ledger(
+        seeded_ledger, market, config, liquidator=Crashing(seeded_ledger)
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(engine.run(path_source(price_path, market)))
+    checkpoint = load_checkpoint(seeded_ledger, "crash")
+    assert checkpoint is not None and checkpoint.state["plan"]
+    before = seeded_ledger.journal_balances()
+    resumed = RealtimeEngine.from_ledger(
+        seeded_ledger, market, config, liquidator=WaterfallLiquidator(seeded_ledger)
+    )
+    assert resumed._plan == []
+    after = seeded_ledger.journal_balances()
+    assert after != before and seeded_ledger.audit().ok
+    # booking the same plan again books nothing
+    resumed.liquidator.execute(checkpoint.state["plan"], resumed.live.snapshot)  # type: ignore[union-attr]
+    assert seeded_ledger.journal_balances() == after
