@@ -113,6 +113,27 @@ def test_liquidate_with_ray_prints_the_local_output(
         assert _run(*args, "--executor", "ray") == local
 
 
+def test_replay_with_ray_prints_the_local_summary(
+    files: tuple[Path, Path], ray_executor: Any, tmp_path: Path
+) -> None:
+    book, market = (str(p) for p in files)
+    path = tmp_path / "path.csv"
+    path.write_text(
+        "time,BTC,ETH\n2026-01-05T08:01:00Z,93000,3170\n2026-01-05T08:02:00Z,70000,2500\n"
+        "2026-01-05T08:03:00Z,85000,3050\n"
+    )
+    outputs = []
+    for extra in ((), ("--executor", "ray")):
+        db = f"sqlite:///{tmp_path / f'replay-{len(outputs)}.db'}"
+        args = ("replay", book, "--market", market, "--path", str(path), "--model", "deribit-pm")
+        summary = json.loads(_run(*args, "--db", db, *extra))
+        summary.pop("latency_ms")  # wall-clock figures
+        summary.pop("db")
+        outputs.append(summary)
+    assert outputs[0]["steps"] == 3
+    assert outputs[1] == outputs[0]
+
+
 def test_ray_address_joins_a_running_cluster(files: tuple[Path, Path], ray_executor: Any) -> None:
     import ray
 

@@ -55,6 +55,7 @@ from solvent.accounts.service import (
 )
 from solvent.arrays import FloatArray, IntArray
 from solvent.errors import SolventInputError
+from solvent.executors import Executor
 from solvent.ledger.model import INSURANCE
 from solvent.ledger.store import Ledger, LedgerTransaction, TradeRecord
 from solvent.margin.protocol import Detail, PricedMarket
@@ -254,8 +255,11 @@ class RealtimeEngine:
         *,
         liquidator: Liquidator | None = None,
         accounts: BookState | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.ledger = ledger
+        self.executor = executor
+        """Where each tick's whole-book margin runs (None: this process; docs/scale-out.md)."""
         self.config = config or EngineConfig()
         self.liquidator = liquidator
         self.accounts = (
@@ -317,10 +321,11 @@ class RealtimeEngine:
         config: EngineConfig | None = None,
         *,
         liquidator: Liquidator | None = None,
+        executor: Executor | None = None,
     ) -> RealtimeEngine:
         """The engine on ``ledger``'s accounts and ``market``, resumed from the checkpoint of
-        ``config.stream`` when there is one."""
-        return cls(ledger, market, config, liquidator=liquidator)
+        ``config.stream`` when there is one; ``executor``: where each tick's margin runs."""
+        return cls(ledger, market, config, liquidator=liquidator, executor=executor)
 
     # --- models --------------------------------------------------------------------------------
 
@@ -481,6 +486,7 @@ class RealtimeEngine:
                 self._runtimes,
                 multipliers,
                 timer,
+                executor=self.executor,
             )
             self._margined = key
         timer.finish()

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from solvent.errors import SolventInputError
+from solvent.executors import Executor
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
@@ -57,9 +58,11 @@ def replay(
     insurance_fund_usd: float = 0.0,
     liquidator: LiquidatorFactory | None = None,
     config: EngineConfig | None = None,
+    executor: Executor | None = None,
 ) -> ReplayResult:
     """Replay ``book`` on ``market`` along ``path`` or ``feed`` (see the module docstring).
-    ``db``: an SQLAlchemy URL (default: a new temporary SQLite file, deleted afterwards)."""
+    ``db``: an SQLAlchemy URL (default: a new temporary SQLite file, deleted afterwards).
+    ``executor``: where each tick's whole-book margin runs (None: this process)."""
     source = _source(path, feed, market)
     if path is not None:
         # read and check the whole path before anything is written
@@ -83,6 +86,7 @@ def replay(
             liquidator,
             config,
             temporary=folder is not None,
+            executor=executor,
         )
     finally:
         if folder is not None:
@@ -102,6 +106,7 @@ def _run(
     config: EngineConfig | None,
     *,
     temporary: bool,
+    executor: Executor | None = None,
 ) -> ReplayResult:
     ledger = Ledger.open(db)
     try:
@@ -124,6 +129,7 @@ def _run(
             market,
             engine_config,
             liquidator=None if liquidator is None else liquidator(ledger, model, params),
+            executor=executor,
         )
         start_fund = engine.insurance_fund_usd()
         asyncio.run(engine.run(source))

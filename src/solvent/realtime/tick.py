@@ -24,8 +24,10 @@ import numpy.typing as npt
 from solvent.accounts.equity import book_equity, equity_usd
 from solvent.accounts.health import health_codes
 from solvent.arrays import FloatArray, IntArray
+from solvent.executors import Executor
 from solvent.margin.protocol import Detail, MarginModel, PricedMarket
 from solvent.margin.registry import get_model, resolve_alias
+from solvent.margin.sharded import margin_sharded
 from solvent.portfolio.book import Book
 from solvent.realtime.book_state import GroupedBook
 from solvent.realtime.dynamic import Multiplier
@@ -109,9 +111,12 @@ def remargin(
     runtimes: Mapping[str, ModelRuntime],
     multipliers: Mapping[str, Multiplier],
     timer: TickTimer,
+    executor: Executor | None = None,
 ) -> BookHealth:
     """Margin every group of ``grouped`` on ``priced`` (resolved for ``grouped.book``'s
-    instruments, in that order) and assess its health."""
+    instruments, in that order) and assess its health. With an ``executor`` each model's margin
+    runs on it in shards (:func:`solvent.margin.sharded.margin_sharded`, the same figures bit for
+    bit)."""
     book = grouped.book
     n = len(book)
     model_im = np.zeros(n, dtype=np.float64)
@@ -127,9 +132,17 @@ def remargin(
         for name, rows in rows_by_model.items():
             if rows.size == 0:
                 continue
-            result = runtimes[name].model.margin(
-                prepared[name], sub_book(book, rows), detail=Detail.TOTALS
-            )
+            model = runtimes[name].model
+            if executor is None:
+                result = model.margin(prepared[name], sub_book(book, rows), detail=Detail.TOTALS)
+            else:
+                result = margin_sharded(
+                    model,
+                    prepared[name],
+                    sub_book(book, rows),
+                    detail=Detail.TOTALS,
+                    executor=executor,
+                )
             model_im[rows] = result.initial_margin_usd
             model_mm[rows] = result.maintenance_margin_usd
             multiplier = multipliers.get(name)

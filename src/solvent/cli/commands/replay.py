@@ -1,5 +1,6 @@
-"""``solvent replay BOOK --market M (--path P | --feed DIR) [--model] [--db URL] [--report DIR]``
-(docs/formats.md 10): a crash replay through the real-time engine, everything on the ledger."""
+"""``solvent replay BOOK --market M (--path P | --feed DIR) [--model] [--db URL] [--report DIR]
+[--executor local|ray [--ray-address A]]`` (docs/formats.md 10 and 4): a crash replay through the
+real-time engine, everything on the ledger."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Annotated
 
 import typer
 
+from solvent.cli.executor import ExecutorOption, RayAddressOption, executor_for
 from solvent.cli.output import emit_json
+from solvent.executors import ExecutorKind
 from solvent.market.snapshot import load_market
 from solvent.portfolio.account_book import load_account_book
 from solvent.validation import number_in_range
@@ -45,6 +48,8 @@ def register(app: typer.Typer) -> None:
         insurance_fund: Annotated[
             float, typer.Option("--insurance-fund", help="Insurance fund at the start (USD).")
         ] = 0.0,
+        executor: ExecutorOption = ExecutorKind.LOCAL,
+        ray_address: RayAddressOption = None,
     ) -> None:
         """Drive the book through the real-time engine along a price path or a recorded feed:
         re-margin, margin calls, liquidations, insurance fund, ADL, on the ledger (JSON)."""
@@ -54,15 +59,17 @@ def register(app: typer.Typer) -> None:
         fund = number_in_range(insurance_fund, "insurance_fund", 0.0, 1e15)
         accounts, _ = load_account_book(book)
         snapshot = load_market(market)
-        result = replay(
-            accounts,
-            snapshot,
-            path=path,
-            feed=feed,
-            model=model,
-            params=params,
-            db=db,
-            report=report,
-            insurance_fund_usd=fund,
-        )
+        with executor_for(executor, ray_address) as ex:
+            result = replay(
+                accounts,
+                snapshot,
+                path=path,
+                feed=feed,
+                model=model,
+                params=params,
+                db=db,
+                report=report,
+                insurance_fund_usd=fund,
+                executor=ex,
+            )
         emit_json(replay_json(result))
