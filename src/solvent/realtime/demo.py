@@ -87,6 +87,7 @@ def replay_crash(
     *,
     path: str = DEMO_CRASH,
     insurance_fund_usd: float = INSURANCE_FUND_USD,
+    liquidate: bool = False,
 ) -> dict[str, Any]:
     """Replay ``path`` over the demo's book on a fresh ledger at ``directory/ledger.db``: the
     replay's FORMATS 10 summary plus the series the report charts (accounts by state and the
@@ -102,7 +103,7 @@ def replay_crash(
         model="standard",
         db=url,
         insurance_fund_usd=insurance_fund_usd,
-        liquidator=waterfall_liquidator(),
+        liquidator=waterfall_liquidator() if liquidate else None,
     )
     history = out.history
     states = {s.value: [int(h["by_state"].get(s.value, 0)) for h in history] for s in STATES}
@@ -168,6 +169,7 @@ def run_main_job(
     seed: int,
     directory: Path,
     progress: Progress | None = None,
+    liquidate: bool = False,
 ) -> DemoResult:
     """The whole main job (module docstring); returns the result with its report written."""
     directory = Path(directory)
@@ -181,7 +183,7 @@ def run_main_job(
     market_file.write_text(json.dumps(demo_market_json()), encoding="utf-8")
     if progress is not None:
         progress("replay the crash through the real-time engine")
-    crash = replay_crash(result, directory)
+    crash = replay_crash(result, directory, liquidate=liquidate)
     if progress is not None:
         progress("publish and verify a solvency snapshot")
     solvency = publish_solvency(crash["db"], crash_end_market(result.market), directory)
