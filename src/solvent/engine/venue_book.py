@@ -13,9 +13,10 @@ Archetypes (share of the accounts; quantities in coin, collateral in the named a
   and an isolated one (a perpetual with its own collateral).
 
 Coin-settled (inverse) positions are always backed by some of their coin in the same account (the
-ledger lends nothing: realized losses are paid in the settlement asset). Every account is funded to between 1.1 and 2.5 times its initial margin under the ``standard``
-model (one vectorized margin call over the whole book, then collateral scaled), so the book starts
-healthy and a crash liquidates the thinly funded, leveraged part of it first. Generating is done
+ledger lends nothing: realized losses are paid in the settlement asset). Every account is funded
+to between 1.1 and 2.5 times its initial margin under the ``standard`` model (a few vectorized
+margin calls over the whole book, collateral scaled), so the book starts healthy and a crash
+liquidates the thinly funded, leveraged part of it first. Generating is done
 once per run (a loop over accounts to build positions); margining is vectorized.
 """
 
