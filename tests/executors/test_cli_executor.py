@@ -176,3 +176,17 @@ def test_an_address_without_ray_is_refused_on_one_line(files: tuple[Path, Path])
     ]
     result = CliRunner().invoke(app, ["margin", book, "--market", market, "--executor", "spark"])
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_or_unreachable_address_fails_fast_on_one_line(
+    files: tuple[Path, Path], ray_executor: Any
+) -> None:
+    book, market = (str(p) for p in files)
+    args = ["margin", book, "--market", market, "--executor", "ray", "--ray-address"]
+    result = CliRunner().invoke(app, [*args, "not an address"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("solvent: error: ray-address: expected auto, HOST:PORT")
+    result = CliRunner().invoke(app, [*args, "127.0.0.1:1"])  # nothing listens on port 1
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("solvent: error: ray-address: cannot reach 127.0.0.1:1")
