@@ -10,6 +10,7 @@ a duplicate key) and hostile ones (binary data, a directory, a missing path, an 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +30,9 @@ from solvent.cli.main import all_commands, app
 DOCUMENTED_EXIT_1 = {"account audit", "solvency verify"}  # audit: anything off (formats.md 9);
 # verify: the verdict on stdout, exit 1 when the proof is not valid (formats.md 11)
 SLOW_WHEN_VALID = {"demo"}  # runs the whole embedded job: fuzzed arguments only
+RUNS_UNTIL_STOPPED = {"serve": "solvent.api.server.serve_forever"}
+"""Commands that serve until a signal: their arguments are fuzzed, the serving loop is replaced
+(tests/api/test_serve.py runs the real server)."""
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "16"))  # per command; more with FUZZ_EXAMPLES
 
 AS_OF = "2026-01-05T08:00:00Z"
@@ -635,4 +640,7 @@ def test_command_never_tracebacks(path: str, root: Path) -> None:
         argv = data.draw(command_line(Workspace(folder), path))
         check_run(argv, root)
 
-    run()
+    with contextlib.ExitStack() as stack:
+        if path in RUNS_UNTIL_STOPPED:
+            stack.enter_context(mock.patch(RUNS_UNTIL_STOPPED[path]))
+        run()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -151,4 +152,21 @@ realtime_events = Table(
     Column("kind", String(16), nullable=False),
     Column("account", String(128), nullable=True),
     Column("detail", Text, nullable=False),  # canonical JSON
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    # An HTTP API key (solvent key create), stored only as the SHA-256 of the key: the key itself
+    # is shown once and never kept. ``prefix`` (the key's first characters) names it in logs.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("account_id", String(128), ForeignKey("accounts.id"), nullable=True),
+    Column("operator", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "(operator AND account_id IS NULL) OR (NOT operator AND account_id IS NOT NULL)",
+        name="ck_api_keys_scope",
+    ),
 )

@@ -21,12 +21,8 @@ from solvent.accounts.service import (
 )
 from solvent.cli.output import emit_json, fail
 from solvent.collateral.assets import parse_decimal
-from solvent.engine.liquidation_price import (
-    account_liquidation_prices,
-    underlying_prices_json,
-)
+from solvent.engine.account_view import account_show_json
 from solvent.engine.views import (
-    account_json,
     audit_json,
     check_json,
     trade_json,
@@ -269,13 +265,7 @@ def register(app: typer.Typer) -> None:
         """Balances, positions and health of an account, and its liquidation prices."""
 
         def action() -> dict[str, Any]:
-            service = _service(db)
-            snapshot = load_market(market)
-            view = service.show(account_id, snapshot)
-            prices = account_liquidation_prices(service, account_id, snapshot)
-            return account_json(view, service.ledger.assets) | {
-                "liquidation_prices": underlying_prices_json(prices)
-            }
+            return account_show_json(_service(db), account_id, load_market(market))
 
         emit_json(action())
 

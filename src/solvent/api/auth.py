@@ -1,0 +1,95 @@
+"""Authentication and visibility.
+
+Every endpoint but the dashboard page and the schema needs ``Authorization: Bearer KEY``: no key,
+another scheme or an unknown key is 401 (with ``WWW-Authenticate: Bearer``). A known key spends a
+token of its rate limit (429 when empty). An account key sees its own account and that account's
+sub-accounts; any other account id, whether it exists or not, is 403 with only the requested id
+echoed, so a key learns nothing of accounts it does not see (not even that they exist). The
+operator key sees every account; for it an unknown account is 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from solvent.api.errors import ApiError
+from solvent.api.keys import Principal, find_key
+from solvent.api.state import Service
+from solvent.errors import SolventInputError
+from solvent.ledger.store import AccountRecord
+
+_BEARER = HTTPBearer(
+    auto_error=False,
+    description="An API key from `solvent key create` (docs/api.md).",
+)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def service_of_app(app: Any) -> Service:
+    """The :class:`Service` ``app`` (the FastAPI application) serves."""
+    service: Service = app.state.service
+    return service
+
+
+def service_of(request: Request) -> Service:
+    """The :class:`Service` the application of ``request`` serves."""
+    return service_of_app(request.app)
+
+
+def authenticate(service: Service, key: str | None) -> Principal:
+    """The principal of ``key`` (401 when missing or unknown); spends one rate-limit token."""
+    if not key:
+        raise ApiError(
+            401, "authorization", "missing API key (Authorization: Bearer KEY)", _CHALLENGE
+        )
+    principal = find_key(service.ledger, key)
+    if principal is None:
+        raise ApiError(401, "authorization", "unknown API key", _CHALLENGE)
+    service.limiter.take(principal.key_id)
+    return principal
+
+
+def _principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> Principal:
+    return authenticate(
+        service_of(request), None if credentials is None else credentials.credentials
+    )
+
+
+Caller = Annotated[Principal, Depends(_principal)]
+"""The authenticated principal of a request (a FastAPI dependency)."""
+
+
+def visible_accounts(service: Service, principal: Principal) -> frozenset[str] | None:
+    """The account ids ``principal`` sees: ``None`` (all) for the operator, else its account and
+    that account's sub-accounts."""
+    if principal.operator or principal.account is None:
+        return None
+    with service.ledger.transaction() as tx:
+        record = tx.account(principal.account)
+        if record.parent is not None:
+            return frozenset({record.id})
+        return frozenset(r.id for r in tx.family(record.id))
+
+
+def require_operator(principal: Principal) -> None:
+    """403 unless ``principal`` is the operator."""
+    if not principal.operator:
+        raise ApiError(403, "authorization", "this operation needs an operator key")
+
+
+def require_account(service: Service, principal: Principal, account_id: str) -> AccountRecord:
+    """The account ``account_id`` if ``principal`` sees it: 403 if it does not (existing or
+    not), 404 for the operator when it does not exist."""
+    visible = visible_accounts(service, principal)
+    if visible is not None and account_id not in visible:
+        raise ApiError(403, "account", f"this key does not see account {account_id!r}")
+    try:
+        return service.ledger.account(account_id)
+    except SolventInputError:
+        raise ApiError(404, "account", f"unknown account {account_id!r}") from None

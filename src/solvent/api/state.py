@@ -1,0 +1,217 @@
+"""What one running service holds: its configuration, the ledger, the account service, the market
+and the stream of events its WebSocket clients follow.
+
+The endpoints are edges over this state: they parse a request, call the same functions the CLI
+calls (:class:`solvent.accounts.service.AccountService`, the engine) and render with the engine's
+views. Blocking work (the database, margin) runs in FastAPI's thread pool; the stream lives on the
+event loop, and :meth:`Service.publish` may be called from either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from solvent.accounts.service import (
+    DEFAULT_MAX_MARKET_AGE,
+    AccountService,
+    MarketFreshness,
+    registry_margin,
+    wall_clock,
+)
+from solvent.api.keys import Principal
+from solvent.api.limits import RateLimiter
+from solvent.engine.market_view import market_json
+from solvent.ledger import schema
+from solvent.ledger.store import Ledger
+from solvent.market.snapshot import MarketSnapshot
+from solvent.solvency.keys import load_key
+from solvent.solvency.live import LiveSolvency, publish_periodically
+
+DEFAULT_RATE = 20.0
+"""Requests per second per key, sustained (Deribit's non-matching-engine default is 20/s)."""
+DEFAULT_BURST = 40
+"""Requests a key may send at once before the sustained rate applies."""
+DEFAULT_MAX_BODY = 64 * 1024
+"""Largest request body, bytes."""
+MAX_ORDERS = 100
+"""Most orders one what-if request may hold."""
+DEFAULT_SOLVENCY_EVERY = 60.0
+"""Seconds between two published proof-of-liabilities snapshots."""
+STREAM_BACKLOG = 1000
+"""Events kept per WebSocket client before the slowest ones are dropped (with a notice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """How a service runs. ``db``: SQLAlchemy URL (default ``$SOLVENT_DB``, else
+    ``sqlite:///solvent.db``); ``market``: the snapshot it serves and checks against;
+    ``rate``/``burst``: the per-key rate limit; ``max_body``: bytes; ``max_market_age``: how old
+    the market may be for trades and withdrawals; ``clock``: now (UTC); ``solvency_key``: an
+    Ed25519 key (``solvent solvency keygen``) to publish a signed proof of liabilities at start
+    and every ``solvency_every`` seconds (none without it)."""
+
+    db: str | None = None
+    rate: float = DEFAULT_RATE
+    burst: int = DEFAULT_BURST
+    max_body: int = DEFAULT_MAX_BODY
+    max_market_age: timedelta = DEFAULT_MAX_MARKET_AGE
+    clock: Callable[[], datetime] = wall_clock
+    solvency_key: Path | None = None
+    solvency_every: float = DEFAULT_SOLVENCY_EVERY
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One event of ``/v1/stream``: ``body`` is the JSON sent; ``accounts`` the accounts it
+    concerns (a key sees it when it sees any of them; empty: venue-wide, seen by every key)."""
+
+    body: dict[str, Any]
+    accounts: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Subscriber:
+    queue: asyncio.Queue[StreamEvent | None]
+    principal: Principal
+    visible: frozenset[str] | None
+
+
+@dataclass
+class StreamHub:
+    """Fan-out of :class:`StreamEvent` to WebSocket clients, each filtered by what its key sees.
+
+    ``publish`` may be called from any thread; delivery happens on the loop ``bind`` received."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+    _subscribers: list[_Subscriber] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _seq: int = 0
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def subscribe(self, principal: Principal, visible: frozenset[str] | None) -> _Subscriber:
+        sub = _Subscriber(asyncio.Queue(STREAM_BACKLOG + 1), principal, visible)
+        with self._lock:
+            self._subscribers.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: _Subscriber) -> None:
+        with self._lock:
+            if sub in self._subscribers:
+                self._subscribers.remove(sub)
+
+    def publish(self, event: StreamEvent) -> None:
+        """Number the event and hand it to every subscriber that may see it."""
+        with self._lock:
+            self._seq += 1
+            numbered = StreamEvent({**event.body, "seq": self._seq}, event.accounts)
+            subscribers = list(self._subscribers)
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        for sub in subscribers:
+            if sub.visible is None or not numbered.accounts or sub.visible & numbered.accounts:
+                loop.call_soon_threadsafe(_offer, sub.queue, numbered)
+
+    def close(self) -> None:
+        """Tell every subscriber the stream ends (on the bound loop's thread)."""
+        with self._lock:
+            subscribers, self._subscribers = list(self._subscribers), []
+        for sub in subscribers:
+            _offer(sub.queue, None)
+
+
+def _offer(queue: asyncio.Queue[StreamEvent | None], event: StreamEvent | None) -> None:
+    if queue.qsize() >= STREAM_BACKLOG and event is not None:
+        queue.get_nowait()  # a client that does not read: drop its oldest event
+    queue.put_nowait(event)
+
+
+class Service:
+    """One service: ledger, accounts, market, limits and the event stream."""
+
+    def __init__(self, config: ServiceConfig, market: MarketSnapshot) -> None:
+        self.config = config
+        self.ledger = Ledger.open(config.db)
+        self.accounts = AccountService(
+            self.ledger,
+            registry_margin,
+            freshness=MarketFreshness(config.max_market_age, config.clock),
+        )
+        self._market = market
+        self._market_lock = threading.Lock()
+        self.limiter = RateLimiter(config.rate, config.burst)
+        self.hub = StreamHub()
+        self._market_view: tuple[MarketSnapshot, dict[str, Any]] | None = None
+        self.solvency: LiveSolvency | None = None
+        if config.solvency_key is not None:
+            self.solvency = LiveSolvency.from_ledger(
+                self.ledger, market, load_key(config.solvency_key, "solvency_key")
+            )
+            self.solvency.publish()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start the background work: the scheduled proof-of-liabilities publications."""
+        if self.solvency is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    publish_periodically(
+                        self.solvency,
+                        self.config.solvency_every,
+                        refresh=self._refresh_solvency,
+                        stop=self._stopping,
+                    )
+                )
+            )
+
+    def _refresh_solvency(self) -> None:
+        """Bring the proof-of-liabilities tree to the ledger as it is now (every account)."""
+        assert self.solvency is not None
+        with self.ledger.engine.connect() as conn:
+            ids = list(conn.execute(select(schema.accounts.c.id)).scalars())
+        self.solvency.refresh(self.ledger, self.market, ids)
+
+    @property
+    def market(self) -> MarketSnapshot:
+        """The market snapshot the service prices and checks against now."""
+        with self._market_lock:
+            return self._market
+
+    def set_market(self, market: MarketSnapshot) -> None:
+        """Move the service to a new market snapshot (a feed tick)."""
+        with self._market_lock:
+            self._market = market
+        self.hub.publish(StreamEvent({"type": "market", "as_of": market.as_of.isoformat()}))
+
+    def market_view(self) -> dict[str, Any]:
+        """``GET /v1/market`` of the current snapshot (computed once per snapshot: the surface fit
+        takes a while)."""
+        market = self.market
+        cached = self._market_view
+        if cached is None or cached[0] is not market:
+            cached = self._market_view = (market, market_json(market))
+        return cached[1]
+
+    def publish(self, event: StreamEvent) -> None:
+        """Send ``event`` to the WebSocket clients that may see it."""
+        self.hub.publish(event)
+
+    async def stop(self) -> None:
+        """Shut down: end the streams, let the tick in progress finish, then flush and release
+        the database (every acknowledged write is already committed)."""
+        self.hub.close()
+        self._stopping.set()
+        for task in self._tasks:
+            await task
+        self.ledger.close()
