@@ -81,7 +81,9 @@ async def _load(base: str, key: str, names: list[str]) -> np.ndarray:
     total = int(RATE * SECONDS)
     latencies = np.full(total, np.nan)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=120
+    ) as client:
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.5
 

@@ -4,10 +4,12 @@ WebSocket after a trade."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -17,6 +19,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.support.ui import WebDriverWait
+
+from solvent.ledger import schema
+from solvent.ledger.store import Ledger
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 60  # seconds a page may take to show something on a loaded 2-core machine
@@ -150,5 +155,29 @@ def test_dashboard_shows_the_api_figures_and_updates_after_a_trade(
             f"{after['margin_ratio']:.4f}",
             f"{100 * after['liquidation_distance']:.1f} %",
         ]
+
+        # a liquidation the real-time engine writes to the ledger appears in the events table
+        ledger = Ledger.open(f"sqlite:///{db}")
+        try:
+            with ledger.transaction() as tx:
+                tx.connection.execute(
+                    schema.realtime_events.insert().values(
+                        stream="default",
+                        seq=1,
+                        tick=1,
+                        time=datetime(2026, 1, 5, 8, 0, tzinfo=UTC),
+                        kind="liquidation",
+                        account="bob",
+                        detail=json.dumps({"action": "partial"}),
+                    )
+                )
+        finally:
+            ledger.close()
+        wait.until(
+            lambda d: (
+                _cells(d, "#events tbody td")[:4]
+                == ["1", "2026-01-05T08:00:00Z", "liquidation", "bob"]
+            )
+        )
     finally:
         server.stop()

@@ -14,7 +14,7 @@ from importlib.metadata import version
 
 from fastapi import Depends, FastAPI
 
-from solvent.api import accounts, market, solvency, stream
+from solvent.api import accounts, events, market, solvency, stream
 from solvent.api.dashboard import mount_dashboard
 from solvent.api.errors import install_error_handlers, refuse_unknown_query
 from solvent.api.limits import BodyLimit
@@ -53,6 +53,7 @@ def create_app(service: Service) -> FastAPI:
     install_error_handlers(app)
     app.include_router(accounts.router)
     app.include_router(market.router)
+    app.include_router(events.router)
     app.include_router(solvency.router)
     app.include_router(stream.router)
     mount_dashboard(app)

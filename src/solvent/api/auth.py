@@ -20,6 +20,7 @@ from solvent.api.keys import Principal, find_key
 from solvent.api.state import Service
 from solvent.errors import SolventInputError
 from solvent.ledger.store import AccountRecord
+from solvent.portfolio.portfolio import SubAccountMode
 
 _BEARER = HTTPBearer(
     auto_error=False,
@@ -75,6 +76,18 @@ def visible_accounts(service: Service, principal: Principal) -> frozenset[str] |
         if record.parent is not None:
             return frozenset({record.id})
         return frozenset(r.id for r in tx.family(record.id))
+
+
+def event_audience(service: Service, principal: Principal) -> frozenset[str] | None:
+    """The event ``account`` values ``principal`` may see (None: all): its visible accounts and,
+    for a cross sub-account, its parent (the top of its margin unit)."""
+    visible = visible_accounts(service, principal)
+    if visible is None or principal.account is None:
+        return visible
+    record = service.ledger.account(principal.account)
+    if record.parent is not None and record.mode is SubAccountMode.CROSS:
+        return visible | {record.parent}
+    return visible
 
 
 def require_operator(principal: Principal) -> None:

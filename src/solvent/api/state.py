@@ -10,6 +10,7 @@ event loop, and :meth:`Service.publish` may be called from either.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from solvent.accounts.service import (
     DEFAULT_MAX_MARKET_AGE,
@@ -32,6 +33,7 @@ from solvent.engine.market_view import market_json
 from solvent.ledger import schema
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot
+from solvent.realtime.checkpoint import load_events
 from solvent.solvency.keys import load_key
 from solvent.solvency.live import LiveSolvency, publish_periodically
 
@@ -45,6 +47,8 @@ MAX_ORDERS = 100
 """Most orders one what-if request may hold."""
 DEFAULT_SOLVENCY_EVERY = 60.0
 """Seconds between two published proof-of-liabilities snapshots."""
+DEFAULT_EVENT_POLL = 1.0
+"""Seconds between two reads of the real-time engine's new events (forwarded to the stream)."""
 STREAM_BACKLOG = 1000
 """Events kept per WebSocket client before the slowest ones are dropped (with a notice)."""
 
@@ -66,6 +70,8 @@ class ServiceConfig:
     clock: Callable[[], datetime] = wall_clock
     solvency_key: Path | None = None
     solvency_every: float = DEFAULT_SOLVENCY_EVERY
+    event_stream: str = "default"
+    event_poll: float = DEFAULT_EVENT_POLL
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +119,7 @@ class StreamHub:
         """Number the event and hand it to every subscriber that may see it."""
         with self._lock:
             self._seq += 1
-            numbered = StreamEvent({**event.body, "seq": self._seq}, event.accounts)
+            numbered = StreamEvent({**event.body, "stream_seq": self._seq}, event.accounts)
             subscribers = list(self._subscribers)
         loop = self.loop
         if loop is None or loop.is_closed():
@@ -162,7 +168,9 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Start the background work: the scheduled proof-of-liabilities publications."""
+        """Start the background work: forwarding the real-time engine's events to the stream,
+        and the scheduled proof-of-liabilities publications."""
+        self._tasks.append(asyncio.create_task(self._forward_events()))
         if self.solvency is not None:
             self._tasks.append(
                 asyncio.create_task(
@@ -174,6 +182,35 @@ class Service:
                     )
                 )
             )
+
+    async def _forward_events(self) -> None:
+        """Publish on the stream every engine event written to the ledger after the service
+        started (by an engine in this process or another one on the same ledger)."""
+        last = await asyncio.to_thread(self._last_event_seq)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.config.event_poll)
+                return
+            fresh = await asyncio.to_thread(
+                load_events, self.ledger, self.config.event_stream, last, STREAM_BACKLOG
+            )
+            for event in fresh:
+                body = event.to_json()
+                self.publish(
+                    StreamEvent(
+                        {"type": body["kind"], **body},
+                        frozenset() if event.account is None else frozenset({event.account}),
+                    )
+                )
+                last = event.seq
+
+    def _last_event_seq(self) -> int:
+        table = schema.realtime_events
+        with self.ledger.engine.connect() as conn:
+            seq = conn.execute(
+                select(func.max(table.c.seq)).where(table.c.stream == self.config.event_stream)
+            ).scalar()
+        return int(seq or 0)
 
     def _refresh_solvency(self) -> None:
         """Bring the proof-of-liabilities tree to the ledger as it is now (every account)."""

@@ -5,9 +5,10 @@ cannot set headers on a WebSocket) a first message ``{"type": "auth", "key": KEY
 :data:`AUTH_SECONDS`. A refused key gets one error message, then the socket is closed with code
 4401 (no or unknown key) or 4429 (rate limit). Then the server sends ``{"type": "hello",
 "account", "operator"}`` and every event the key may see, as JSON objects with ``type``
-(``health``, ``margin_call``, ``liquidation``, ``adl``, ``market``...) and ``seq``. A client that
-does not keep up loses its oldest events, never the connection. When the service stops, the
-socket is closed with 1001 (going away).
+(``health``, ``margin_call``, ``liquidation``, ``multiplier``, ``feed_fault``, ``market``) and
+``stream_seq``; the real-time engine's events also carry their own ``seq`` (docs/api.md). A
+client that does not keep up loses its oldest events, never the connection. When the service
+stops, the socket is closed with 1001 (going away).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from solvent.api.auth import authenticate, service_of_app, visible_accounts
+from solvent.api.auth import authenticate, event_audience, service_of_app
 from solvent.api.errors import ApiError
 from solvent.api.keys import Principal
 from solvent.api.state import Service
@@ -68,7 +69,7 @@ async def stream(ws: WebSocket) -> None:
     principal = await _login(ws, service)
     if principal is None:
         return
-    visible = await run_in_threadpool(visible_accounts, service, principal)
+    visible = await run_in_threadpool(event_audience, service, principal)
     sub = service.hub.subscribe(principal, visible)
     listener = asyncio.create_task(_drain(ws))
     try:

@@ -89,12 +89,26 @@ function renderInsurance(fund) {
   svg.appendChild(line);
 }
 
-function renderEvents(data) {
+// Liquidations (and the ADL fills they carry), newest first; read incrementally with `since`.
+let recentEvents = [];
+let eventsNext = 0;
+
+async function loadEvents() {
+  for (;;) {
+    const page = await api("/v1/events?since=" + eventsNext);
+    if (page === null) return null;  // a service without the real-time engine's events
+    const wanted = page.events.filter((e) => e.kind === "liquidation" || (e.detail && e.detail.adl));
+    recentEvents = recentEvents.concat(wanted).slice(-EVENTS);
+    if (page.next === eventsNext) return recentEvents;
+    eventsNext = page.next;
+  }
+}
+
+function renderEvents(events) {
   const body = $("events").querySelector("tbody");
   body.replaceChildren();
-  if (data === null) return;
-  const shown = data.events.slice(-EVENTS).reverse();
-  for (const e of shown) {
+  if (events === null) return;
+  for (const e of events.slice().reverse()) {
     const tr = document.createElement("tr");
     cell(tr, String(e.seq));
     cell(tr, e.time ?? "");
@@ -135,7 +149,7 @@ function renderMarket(market) {
 async function refresh() {
   try {
     const [accounts, market, fund, events] = await Promise.all([
-      api("/v1/accounts?riskiest=" + RISKIEST), api("/v1/market"), api("/v1/insurance-fund"), api("/v1/events?since=0"),
+      api("/v1/accounts?riskiest=" + RISKIEST), api("/v1/market"), api("/v1/insurance-fund"), loadEvents(),
     ]);
     renderAccounts(accounts);
     renderMarket(market);
