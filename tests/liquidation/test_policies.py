@@ -146,3 +146,46 @@ def test_insurance_fund_must_be_finite_and_non_negative(market: MarketSnapshot) 
     for bad in (float("nan"), -1.0, float("inf")):
         with pytest.raises(SolventInputError, match="insurance_fund"):
             liquidate_accounts(book, market, insurance_fund_usd=bad)
+
+
+def test_a_cross_group_is_liquidated_as_one_unit_and_each_member_trades_its_share(
+    market: MarketSnapshot,
+) -> None:
+    parent = account("p", 11_000.0, (PERP, 6.0))
+    child = account("c", 0.0, (PERP, 4.0)) | {"parent": "p", "mode": "cross"}
+    hedge = account("h", 0.0, (PERP, -1.0)) | {"parent": "p", "mode": "cross"}
+    alone = account("lev", 11_000.0, (PERP, 9.0))
+    out = liquidate_accounts(_book(parent, child, hedge, alone), market)
+    by = {a.account: a for a in out.accounts}
+    assert by["p"].action is by["c"].action is by["h"].action is Action.PARTIAL
+    assert by["h"].steps == ()  # the other side of the netted position is not traded
+    p_qty = [s.quantity for s in by["p"].steps]
+    c_qty = [s.quantity for s in by["c"].steps]
+    # the group (net 9 BTC) liquidates exactly as the same 9 BTC in one account
+    total = [a + b for a, b in zip(p_qty, c_qty, strict=True)]
+    assert total == pytest.approx([s.quantity for s in by["lev"].steps])
+    assert all(c / (a + c) == pytest.approx(0.4) for a, c in zip(p_qty, c_qty, strict=True))
+    assert all(s.account == "c" for s in by["c"].steps)
+
+
+def test_prepared_path_on_more_instruments_equals_the_one_shot_path(
+    market: MarketSnapshot,
+) -> None:
+    from solvent.engine.liquidation import liquidate_prepared
+    from solvent.liquidation.policy import PartialPolicy
+    from solvent.liquidation.units import PreparedMargin
+    from solvent.margin.protocol import PricedMarket
+    from solvent.margin.registry import get_model
+
+    book = _book(account("lev", 11_000.0, (PERP, 10.0)), account("ok", 9e5, (PERP, -3.0)))
+    one_shot = liquidate_accounts(book, market, "deribit-pm", insurance_fund_usd=50.0)
+    model = get_model("deribit-pm")
+    names = tuple(sorted(market.quotes))  # the whole market, in another order
+    priced = PricedMarket.resolve(market, names)
+    params = model.load_params(None)
+    prepared = PreparedMargin(model, model.prepare(priced, names, params), priced, "x")
+    held = liquidate_prepared(
+        book, prepared, policy=PartialPolicy(), config=LiquidationConfig(), insurance_fund_usd=50.0
+    )
+    assert [a.steps for a in held.accounts] == [a.steps for a in one_shot.accounts]
+    assert held.insurance_fund == one_shot.insurance_fund

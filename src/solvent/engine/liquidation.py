@@ -14,20 +14,27 @@ a socialized share, within the limits of the waterfall.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from solvent.accounts.equity import book_equity
+from solvent.accounts.equity import book_equity, entry_pnl_amounts
 from solvent.arrays import FloatArray, IntArray
 from solvent.collateral.assets import default_assets
+from solvent.errors import SolventInputError
 from solvent.executors import Executor
 from solvent.liquidation.config import LiquidationConfig
+from solvent.liquidation.deleverage import BookState, deleverage, socialize
 from solvent.liquidation.outcome import (
     AccountOutcome,
     Action,
+    AdlFill,
     InsuranceFundFlow,
     LiquidationOutcome,
+    LiquidationStep,
+    SocializedCharge,
 )
 from solvent.liquidation.policy import LiquidationPolicy, get_policy
 from solvent.liquidation.units import LiquidationUnits, PreparedMargin
@@ -37,6 +44,7 @@ from solvent.margin.registry import get_model, resolve_alias
 from solvent.margin.sharded import margin_sharded
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
+from solvent.portfolio.book import Book, EntryCosts
 from solvent.validation import number_in_range
 
 MAX_FUND_USD = 1e13
@@ -94,25 +102,31 @@ def liquidate_prepared(
     rows: IntArray | None = None,
     executor: Executor | None = None,
 ) -> LiquidationOutcome:
-    """:func:`liquidate_accounts` with the model already prepared for the book's groups (the
-    real-time loop's path). ``rows``: the margin groups to consider (default: all); only those
-    below their maintenance margin are liquidated. With an ``executor`` the screening margin of
-    the whole book (step 2) runs on it in shards (docs/scale-out.md), with the same result bit for
-    bit; the policy's re-margins of the few liquidated units stay in this process."""
+    """:func:`liquidate_accounts` with the model already prepared (the real-time loop's path):
+    ``margin`` may be prepared for any instruments that include the book's. ``rows``: the margin
+    groups to consider (``accounts.groups()`` order; default all); only those below their
+    maintenance margin are liquidated. With an ``executor`` the screening margin of the whole
+    book (step 2) runs on it in shards (docs/scale-out.md), with the same result bit for bit;
+    the policy's re-margins of the few liquidated units stay in this process."""
     groups = accounts.groups()
     book, group_balances = accounts.group_book(groups)
-    if book.instruments != margin.market.instruments:
-        raise ValueError("the prepared margin is not for this book's instruments")
+    book = _on_prepared_columns(book, margin.market.instruments)
     assets = _assets(accounts, margin.market, config)
     balances = np.zeros((len(groups), len(assets)), dtype=np.float64)
     balances[:, [assets.index(a) for a in accounts.assets]] = group_balances
+    if book.entry is not None:
+        # unrealized P&L since entry settled into the balances: positions are then at the mark
+        settled, amounts = entry_pnl_amounts(book.entry, margin.market)
+        for k, asset in enumerate(settled):
+            balances[:, assets.index(asset)] += amounts[:, k]
     if executor is None:
-        maintenance, _ = margin.totals(book.accounts, book.quantities)
+        maintenance, initial = margin.totals(book.accounts, book.quantities)
     else:
         screened = margin_sharded(
             margin.model, margin.prepared, book, detail=Detail.TOTALS, executor=executor
         )
         maintenance = np.asarray(screened.maintenance_margin_usd, dtype=np.float64)
+        initial = np.asarray(screened.initial_margin_usd, dtype=np.float64)
     equity = np.asarray(
         book_equity(balances, assets, book.quantities, margin.market).equity_usd, dtype=np.float64
     )
@@ -143,7 +157,19 @@ def liquidate_prepared(
     policy.liquidate(units)
     fees_in = float(units.fee_usd.sum())
     flows = BankruptcyFlows.zeros(len(liq_rows))
-    close_bankrupt(units, fund, flows)
+    needs = close_bankrupt(units, fund, flows)
+    state = BookState(
+        names=book.accounts,
+        quantities=book.quantities,
+        entry_price=_entry_prices(book),
+        balances=balances,
+        equity_usd=equity.copy(),
+        maintenance_usd=maintenance.copy(),
+        excluded=below,
+        cash=np.zeros((len(groups), len(assets)), dtype=np.int64),
+    )
+    fills = deleverage(units, state, needs, flows.adl) if needs.rows else []
+    charges = socialize(units, state, needs, flows) if needs.rows else []
     return _outcome(
         accounts,
         groups.group_of,
@@ -153,8 +179,47 @@ def liquidate_prepared(
         policy.name,
         margin,
         InsuranceFundFlow(start_usd, fund.value_usd, fees_in, float(flows.insurance.sum())),
-        (equity, maintenance),
+        (equity, maintenance, initial),
+        state,
+        (tuple(fills), tuple(charges)),
     )
+
+
+def _on_prepared_columns(book: Book, instruments: tuple[str, ...]) -> Book:
+    """``book`` with the prepared ``instruments`` as its columns (a caller may prepare the model
+    for more instruments than the book holds, e.g. the whole market of a real-time loop)."""
+    if book.instruments == instruments:
+        return book
+    column = {name: j for j, name in enumerate(instruments)}
+    missing = [n for n in book.instruments if n not in column]
+    if missing:
+        raise SolventInputError("instruments", f"not in the prepared market: {missing[0]!r}")
+    remap = np.asarray([column[n] for n in book.instruments], dtype=np.intp)
+    shape = (len(book), len(instruments))
+
+    def move(matrix: sp.csr_array) -> sp.csr_array:
+        q = matrix.tocoo()
+        return sp.csr_array((q.data, (q.row, remap[q.col])), shape=shape)
+
+    entry = None
+    if book.entry is not None:
+        entry = EntryCosts(move(book.entry.quantity), move(book.entry.cost))
+    return Book(book.accounts, instruments, move(book.quantities), entry)
+
+
+def _entry_prices(book: Book) -> sp.csr_array | None:
+    """Average entry price of every stored position of ``book`` (same sparsity as its
+    quantities; NaN where the position has no entry price), or ``None`` without any."""
+    if book.entry is None:
+        return None
+    q = book.quantities
+    rows = np.repeat(np.arange(q.shape[0]), np.diff(q.indptr))
+    cols = np.asarray(q.indices)
+    held = np.asarray(book.entry.quantity[rows, cols], dtype=np.float64).reshape(-1)
+    cost = np.asarray(book.entry.cost[rows, cols], dtype=np.float64).reshape(-1)
+    safe = np.where(held != 0, held, 1.0)
+    average = np.where(held != 0, cost / safe, np.nan)
+    return sp.csr_array((average, q.indices.copy(), q.indptr.copy()), shape=q.shape)
 
 
 def _assets(
@@ -174,21 +239,26 @@ def _outcome(
     policy: str,
     margin: PreparedMargin,
     fund: InsuranceFundFlow,
-    health: tuple[FloatArray, FloatArray],
+    health: tuple[FloatArray, FloatArray, FloatArray],
+    state: BookState,
+    waterfall: tuple[tuple[AdlFill, ...], tuple[SocializedCharge, ...]],
 ) -> LiquidationOutcome:
     unit_of_group = np.full(int(group_of.max(initial=-1)) + 1, -1, dtype=np.int64)
     unit_of_group[liq_rows] = np.arange(liq_rows.size, dtype=np.int64)
     results: list[AccountOutcome] = []
-    top = {name: i for i, name in enumerate(units.names)}
-    for i, name in enumerate(accounts.accounts):
-        r = int(unit_of_group[group_of[i]])
+    equity, maintenance = health[0].tolist(), health[1].tolist()
+    targets = units.target_of(health[1], health[2]).tolist()
+    unit_targets = units.target_usd
+    multi = (np.bincount(group_of, minlength=len(unit_of_group)) > 1).tolist()
+    member_steps = _split_members(accounts, group_of, liq_rows, units, multi)
+    unit_of = unit_of_group[group_of].tolist()
+    for name, r, g in zip(accounts.accounts, unit_of, group_of.tolist(), strict=True):
         if r < 0:
-            g = int(group_of[i])
-            eq, mm = float(health[0][g]), float(health[1][g])
-            target = units.target_of(np.array([mm]), np.array([mm]))[0]
-            results.append(AccountOutcome(name, Action.NONE, (), eq, mm, float(target)))
+            results.append(
+                AccountOutcome(name, Action.NONE, (), equity[g], maintenance[g], targets[g])
+            )
             continue
-        steps = tuple(units.steps[r]) if top.get(name) == r else ()
+        steps = member_steps.get(name, ()) if multi[g] else tuple(units.steps[r])
         results.append(
             AccountOutcome(
                 account=name,
@@ -196,34 +266,90 @@ def _outcome(
                 steps=steps,
                 equity_before_usd=float(units.equity_before_usd[r]),
                 maintenance_margin_before_usd=float(units.maintenance_before_usd[r]),
-                target_usd=float(units.target_usd[r]),
+                target_usd=float(unit_targets[r]),
                 deficit_usd=float(flows.deficit[r]),
                 insurance_covered_usd=float(flows.insurance[r]),
                 adl_covered_usd=float(flows.adl[r]),
                 socialized_usd=float(flows.socialized[r]),
+                uncovered_usd=float(flows.uncovered[r]),
             )
         )
     ledger = units.ledger
-    conservation = ledger.units.sum(axis=0) + ledger.fund + ledger.venue
+    conservation = ledger.units.sum(axis=0) + ledger.fund + ledger.venue + state.cash.sum(axis=0)
     balances_after = np.zeros((len(accounts), len(units.assets)), dtype=np.float64)
     balances_after[:, [units.assets.index(a) for a in accounts.assets]] = accounts.collateral
-    tops = np.asarray([accounts.accounts.index(n) for n in units.names], dtype=np.int64)
+    own_book = accounts.account_book()
+    if own_book.entry is not None:  # the run's balances carry the P&L since entry
+        settled, amounts = entry_pnl_amounts(
+            own_book.entry, margin.market.subset(own_book.instruments)
+        )
+        for k, asset in enumerate(settled):
+            balances_after[:, units.assets.index(asset)] += amounts[:, k]
+    index = {name: i for i, name in enumerate(accounts.accounts)}
+    tops = np.asarray([index[n] for n in units.names], dtype=np.int64)
     if tops.size:
         balances_after[tops] += ledger.coins(ledger.units)
+    groups_tops = np.asarray([index[n] for n in state.names], dtype=np.int64)
+    balances_after[groups_tops] += ledger.coins(state.cash)
     return LiquidationOutcome(
         policy=policy,
         model=margin.model.name,
         parameters=margin.parameters,
         accounts=tuple(results),
         insurance_fund=fund,
-        adl=(),
-        socialized=(),
+        adl=waterfall[0],
+        socialized=waterfall[1],
         socialized_loss_usd=float(flows.socialized.sum()),
         transfers=tuple(ledger.transfers),
         conservation={a: int(conservation[j]) for j, a in enumerate(units.assets)},
         assets=units.assets,
         balances_after=balances_after,
     )
+
+
+def _split_members(
+    accounts: AccountBook,
+    group_of: IntArray,
+    liq_rows: IntArray,
+    units: LiquidationUnits,
+    multi: list[bool],
+) -> dict[str, tuple[LiquidationStep, ...]]:
+    """Steps of the liquidated cross groups, account by account: a group's trade in an
+    instrument is shared among its members holding it on the side of the group's position when
+    the run began, pro rata to their quantities (so no member trades more than it holds, and a
+    member on the other side of the netted position is not traded). Amounts in USD (slippage,
+    fee, relief, cost) are shared the same way; the margin and equity after are the group's."""
+    out: dict[str, list[LiquidationStep]] = {}
+    instruments = {name: j for j, name in enumerate(units.market.instruments)}
+    for r, g in enumerate(liq_rows.tolist()):
+        if not multi[g]:
+            continue
+        held = np.flatnonzero(group_of[accounts.position_account] == g)
+        for step in units.steps[r]:
+            j = instruments[step.instrument]
+            net = units.start[r, j]
+            code = accounts.instruments.index(step.instrument)
+            mine = held[accounts.position_instrument[held] == code]
+            qty = accounts.position_quantity[mine]
+            same = np.sign(qty) == np.sign(net)
+            mine, qty = mine[same], qty[same]
+            total = float(qty.sum())
+            by_account: dict[int, float] = {}
+            for a, q in zip(accounts.position_account[mine].tolist(), qty.tolist(), strict=True):
+                by_account[a] = by_account.get(a, 0.0) + q / total
+            for a, share in by_account.items():
+                out.setdefault(accounts.accounts[a], []).append(
+                    dataclasses.replace(
+                        step,
+                        account=accounts.accounts[a],
+                        quantity=step.quantity * share,
+                        slippage_usd=step.slippage_usd * share,
+                        fee_usd=step.fee_usd * share,
+                        relief_usd=step.relief_usd * share,
+                        cost_usd=step.cost_usd * share,
+                    )
+                )
+    return {name: tuple(steps) for name, steps in out.items()}
 
 
 def _action(units: LiquidationUnits, row: int, flows: BankruptcyFlows) -> Action:
@@ -309,5 +435,6 @@ def _account_json(a: AccountOutcome) -> dict[str, Any]:
             "insurance_covered_usd": a.insurance_covered_usd,
             "adl_covered_usd": a.adl_covered_usd,
             "socialized_usd": a.socialized_usd,
+            "uncovered_usd": a.uncovered_usd,
         }
     return out

@@ -11,12 +11,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from solvent.accounts.service import AccountService
+from solvent.engine.margin import check_venues
 from solvent.errors import SolventInputError
 from solvent.ledger.model import AccountKind
-from solvent.liquidation.price import LiquidationPrice, liquidation_price, liquidation_prices
+from solvent.liquidation.price import (
+    ExternalCollateral,
+    LiquidationPrice,
+    liquidation_price,
+    liquidation_prices,
+)
 from solvent.market.snapshot import MarketSnapshot
+from solvent.portfolio.account_book import AccountBook
 from solvent.portfolio.portfolio import Portfolio
+from solvent.venues.external import admit_external, external_balances
+from solvent.venues.locations import LocationSet, load_locations
 
 
 def liquidation_price_json(result: LiquidationPrice) -> dict[str, Any]:
@@ -54,15 +65,42 @@ def one_portfolio(portfolios: Sequence[Portfolio]) -> Portfolio:
     return portfolios[0]
 
 
+def external_collateral(
+    portfolio: Portfolio,
+    market: MarketSnapshot,
+    locations: LocationSet | str | None = None,
+) -> ExternalCollateral | None:
+    """The portfolio's collateral held elsewhere, admitted as ``solvent margin`` admits it
+    (docs/cross-venue.md; ``locations``: the location set, default built-in), or ``None``."""
+    if not portfolio.external and all(p.venue is None for p in portfolio.positions):
+        return None
+    accounts = AccountBook.from_portfolios([portfolio])
+    known = locations if isinstance(locations, LocationSet) else load_locations(locations)
+    check_venues(accounts, known)
+    if not accounts.external:
+        return None
+    admission = admit_external(
+        accounts.external, accounts.external_account, accounts.accounts, market.as_of, known
+    )
+    symbols = tuple(sorted(set(portfolio.collateral) | set(admission.assets)))
+    balances = external_balances(admission, np.zeros(1, dtype=np.intp), 1, symbols)
+    return ExternalCollateral(symbols, balances)
+
+
 def portfolio_liquidation_price(
     portfolio: Portfolio,
     market: MarketSnapshot,
     model: str = "standard",
     params: str | None = None,
     underlying: str | None = None,
+    locations: LocationSet | str | None = None,
 ) -> dict[str, Any]:
-    """``solvent liquidation-price``: the JSON of one portfolio's liquidation prices."""
-    return liquidation_price_json(liquidation_price(portfolio, market, model, params, underlying))
+    """``solvent liquidation-price``: the JSON of one portfolio's liquidation prices (its
+    admitted collateral held elsewhere included)."""
+    external = external_collateral(portfolio, market, locations)
+    return liquidation_price_json(
+        liquidation_price(portfolio, market, model, params, underlying, external=external)
+    )
 
 
 def account_liquidation_prices(

@@ -170,3 +170,19 @@ api_keys = Table(
         name="ck_api_keys_scope",
     ),
 )
+
+liquidation_steps = Table(
+    "liquidation_steps",
+    metadata,
+    # One row per booked step of a liquidation outcome (solvent.liquidation.booking), inserted in
+    # the same transaction as the step's operation: a step id present means the step is booked.
+    Column("step_id", String(128), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),  # trade | fee | cover | socialized | adl | ...
+    Column("account_id", String(128), ForeignKey("accounts.id"), nullable=False),
+    Column("against_id", String(128), ForeignKey("accounts.id"), nullable=False),
+    Column("operation_id", Integer, ForeignKey("operations.id"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_liquidation_steps_run", "run_id", "seq"),
+)

@@ -65,9 +65,13 @@ class TransferReason(StrEnum):
     LIQUIDATION_FEE = "liquidation_fee"
     """Liquidated account -> insurance fund."""
     INSURANCE_COVER = "insurance_cover"
-    """Insurance fund -> bankrupt account (its deficit)."""
+    """Insurance fund -> bankrupt account (its own deficit), or -> ``@venue`` (the loss it took
+    over closing the account's positions at their bankruptcy prices)."""
     SOCIALIZED_LOSS = "socialized_loss"
-    """A profitable account -> bankrupt account (its share of what was left uncovered)."""
+    """A payer -> the bankrupt account, or ``@venue`` for the loss it took over at the
+    bankruptcy price (the payer's share of what was left uncovered)."""
+    UNCOVERED_LOSS = "uncovered_loss"
+    """``@venue`` -> bankrupt account: a deficit nobody else could bear (the venue's capital)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +145,8 @@ class AccountOutcome:
     ``equity_before_usd``/``maintenance_margin_before_usd``: its margin unit before anything;
     ``target_usd``: the equity the planner aimed at (``MM x (1 + buffer)``, or IM);
     ``deficit_usd``: the negative equity handed to the waterfall (``>= 0``), which
-    ``insurance_covered_usd + adl_covered_usd + socialized_usd`` covers (all ``>= 0``; their sum
-    falls short of it only when nobody is left to bear the loss)."""
+    ``insurance_covered_usd + adl_covered_usd + socialized_usd`` covers (all ``>= 0``), and
+    ``uncovered_usd`` what nobody could bear (the venue's own loss)."""
 
     account: str
     action: Action
@@ -154,6 +158,7 @@ class AccountOutcome:
     insurance_covered_usd: float = 0.0
     adl_covered_usd: float = 0.0
     socialized_usd: float = 0.0
+    uncovered_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +178,8 @@ class LiquidationOutcome:
 
     ``conservation[asset]``: net change, in base units, of the sum of all balances (users, the
     insurance fund and the market counterparty ``@venue``): ``0`` when nothing was created or
-    lost. ``assets``/``balances_after``: every account's collateral after the run (coin,
+    lost. ``assets``/``balances_after``: every account's collateral after the run, its positions'
+    P&L since entry settled in (positions are at the mark from then on) (coin,
     ``(accounts, assets)``, input order)."""
 
     policy: str

@@ -42,6 +42,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from solvent.accounts.equity import equity_usd
+from solvent.collateral.valuation import ExternalBalances
 from solvent.errors import SolventInputError
 from solvent.instruments.terms import InstrumentKind
 from solvent.margin.moved import move_priced
@@ -88,6 +89,17 @@ class LiquidationPrice:
         return None if self.up is None else (self.up - self.index) / self.index
 
 
+@dataclass(frozen=True, slots=True)
+class ExternalCollateral:
+    """Admitted collateral held elsewhere (docs/cross-venue.md) for one unit: ``balances`` is the
+    one-row :class:`~solvent.collateral.valuation.ExternalBalances` over ``symbols`` (coin, so it
+    moves with the price like any balance); ``symbols`` include every asset of the portfolio's
+    own collateral."""
+
+    symbols: tuple[str, ...]
+    balances: ExternalBalances
+
+
 @dataclass(frozen=True)
 class UnitMargin:
     """Equity and maintenance margin of one unit as functions of the price of one underlying,
@@ -101,6 +113,7 @@ class UnitMargin:
     balances: np.ndarray[Any, np.dtype[np.float64]]
     symbols: tuple[str, ...]
     underlying: str
+    external: ExternalBalances | None = None
 
     @classmethod
     def build(
@@ -110,21 +123,40 @@ class UnitMargin:
         model: str,
         params: str | None,
         underlying: str,
+        external: ExternalCollateral | None = None,
     ) -> UnitMargin:
-        """Resolve ``portfolio`` (one margin unit) under ``model`` on ``market``."""
+        """Resolve ``portfolio`` (one margin unit, with its admitted ``external`` collateral) under
+        ``model`` on ``market``."""
         margin_model = get_model(resolve_alias(model, params))
         loaded = margin_model.load_params(params)
         book = Book.from_portfolios([entered_at_marks(portfolio, market)])
         small = restrict(market, book.instruments)
         priced = PricedMarket.resolve(small, book.instruments)
-        symbols = tuple(sorted(portfolio.collateral))
-        balances = np.array([[portfolio.collateral[s] for s in symbols]], dtype=np.float64)
-        return cls(portfolio, margin_model, loaded, book, priced, balances, symbols, underlying)
+        symbols = tuple(sorted(portfolio.collateral)) if external is None else external.symbols
+        balances = np.array(
+            [[portfolio.collateral.get(s, 0.0) for s in symbols]], dtype=np.float64
+        ).reshape(1, len(symbols))
+        return cls(
+            portfolio,
+            margin_model,
+            loaded,
+            book,
+            priced,
+            balances,
+            symbols,
+            underlying,
+            None if external is None else external.balances,
+        )
 
     def at(self, priced: PricedMarket) -> tuple[float, float]:
         """``(equity_usd, maintenance_margin_usd)`` on ``priced``."""
         equity = equity_usd(
-            self.balances, self.symbols, self.book.quantities, priced, entry=self.book.entry
+            self.balances,
+            self.symbols,
+            self.book.quantities,
+            priced,
+            external=self.external,
+            entry=self.book.entry,
         )[0]
         if self.book.instruments:
             prepared = self.model.prepare(priced, self.book.instruments, self.params)
@@ -222,14 +254,16 @@ def liquidation_price(
     model: str = "standard",
     params: str | None = None,
     underlying: str | None = None,
+    *,
+    external: ExternalCollateral | None = None,
 ) -> LiquidationPrice:
-    """The liquidation prices (down and up) of ``portfolio`` (one margin unit) on
-    ``underlying`` (default: :func:`default_underlying`) under ``model`` (see the module
-    docstring)."""
+    """The liquidation prices (down and up) of ``portfolio`` (one margin unit, with its
+    admitted ``external`` collateral, if any) on ``underlying`` (default:
+    :func:`default_underlying`) under ``model`` (see the module docstring)."""
     if underlying is None:
         underlying = default_underlying(portfolio, market)
     index = reference_price(market, underlying)
-    unit = UnitMargin.build(portfolio, market, model, params, underlying)
+    unit = UnitMargin.build(portfolio, market, model, params, underlying, external)
     equity, mm = unit.at(unit.priced)
     f_index = equity - mm
     lo_bound, hi_bound = INDEX_BOUNDS
@@ -253,8 +287,12 @@ def liquidation_prices(
     model: str = "standard",
     params: str | None = None,
     underlyings: Sequence[str] | None = None,
+    *,
+    external: ExternalCollateral | None = None,
 ) -> list[LiquidationPrice]:
     """:func:`liquidation_price` on each of ``underlyings`` (default: every underlying the unit
     holds, :func:`held_underlyings`), in that order."""
     names = held_underlyings(portfolio, market) if underlyings is None else list(underlyings)
-    return [liquidation_price(portfolio, market, model, params, u) for u in names]
+    return [
+        liquidation_price(portfolio, market, model, params, u, external=external) for u in names
+    ]

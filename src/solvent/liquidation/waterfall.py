@@ -8,13 +8,15 @@ other in input order:
    market counterparty ``@venue``: the mark moved in the unit's favour by its share of ``D``
    (shares in proportion to the positions' delta-equivalent notional), so the unit ends at zero
    equity and ``@venue`` carries the loss, as a venue's liquidation engine that takes the
-   position over at the bankruptcy price. A deficit left with no position to close (the market
-   steps already closed everything) stays with the unit.
+   position over at the bankruptcy price. A deficit no position can carry (nothing left to
+   close, an option bought back at 0, a delta-one price held within a factor
+   :data:`BANKRUPTCY_PRICE_RANGE` of the mark) stays with the unit: its own part.
 2. **Insurance fund.** The fund pays what it can (``min(fund, D)``): first the unit's own
-   remaining deficit, then ``@venue``'s loss, from its ``fund_asset`` balance, then its other
-   assets (liquidation fees collected in settlement coins) at the index.
+   remaining deficit (from its ``fund_asset`` balance only), then ``@venue``'s loss (from its
+   ``fund_asset`` balance, then its other assets, the liquidation fees collected in settlement
+   coins, at the index).
 3. **Auto-deleveraging** and 4. **socialized loss** take what the fund could not pay
-   (:mod:`solvent.liquidation.adl`, :mod:`solvent.liquidation.socialize`).
+   (:mod:`solvent.liquidation.deleverage`).
 
 Every movement is posted in exact base units to both sides (``units.ledger``).
 """
@@ -30,6 +32,19 @@ from solvent.liquidation.outcome import VENUE_ACCOUNT, StepKind, Transfer, Trans
 from solvent.liquidation.units import LiquidationUnits
 
 _TINY_USD = 1e-9
+BANKRUPTCY_PRICE_RANGE = 5.0
+"""A delta-one bankruptcy price stays within this factor of the mark (the widest mark / index
+ratio a snapshot accepts for a future)."""
+
+
+@dataclass(slots=True)
+class Needs:
+    """What is left of each bankrupt row's deficit after the fund (USD): ``own`` (the unit's
+    own, no position carried it) and ``venue`` (``@venue``'s loss from the bankruptcy closes)."""
+
+    rows: list[int]
+    own: list[float]
+    venue: list[float]
 
 
 @dataclass(slots=True)
@@ -40,37 +55,45 @@ class BankruptcyFlows:
     insurance: FloatArray
     adl: FloatArray
     socialized: FloatArray
+    uncovered: FloatArray
 
     @classmethod
     def zeros(cls, rows: int) -> BankruptcyFlows:
         z = np.zeros(rows, dtype=np.float64)
-        return cls(z.copy(), z.copy(), z.copy(), z.copy())
+        return cls(z.copy(), z.copy(), z.copy(), z.copy(), z.copy())
 
 
 def bankruptcy_prices(
-    units: LiquidationUnits, row: int, deficit_usd: float
-) -> tuple[IntArray, FloatArray, FloatArray]:
-    """(columns, closing trades, bankruptcy prices) of ``row``'s remaining positions: each mark
-    moved in the unit's favour by its share of ``deficit_usd`` (shares by delta-equivalent
-    notional; equal shares if every notional is zero). Prices in the instrument's price unit."""
-    cols = np.flatnonzero(units.quantities[row]).astype(np.int64)
+    units: LiquidationUnits, rows: IntArray, deficit_usd: FloatArray
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """(rows, columns, closing trades, bankruptcy prices) of every remaining position of
+    ``rows`` (``deficit_usd[k]`` is ``rows[k]``'s deficit): each mark moved in the unit's favour
+    by the position's share of the deficit (shares by delta-equivalent notional; equal shares if
+    every notional of the unit is zero). Prices in the instrument's price unit."""
+    k, cols = np.nonzero(units.quantities[rows])
+    k, cols = k.astype(np.int64), cols.astype(np.int64)
+    row = rows[k]
     q = units.quantities[row, cols]
-    trade = -q
     notional = units.notional_usd(cols, q)
-    weight = (
-        notional / notional.sum()
-        if notional.sum() > 0
-        else np.full(cols.size, 1.0 / max(cols.size, 1))
+    total = np.bincount(k, weights=notional, minlength=rows.size)
+    count = np.bincount(k, minlength=rows.size).astype(np.float64)
+    weight = np.where(
+        total[k] > 0,
+        notional / np.where(total[k] > 0, total[k], 1.0),
+        1.0 / np.maximum(count[k], 1.0),
     )
     table = units.market.table
-    per_unit_usd = deficit_usd * weight / (np.abs(q) * table.contract_size[cols])
+    per_unit_usd = deficit_usd[k] * weight / (np.abs(q) * table.contract_size[cols])
     usd_per_price_unit = np.where(table.is_option[cols], units.market.settlement_usd[cols], 1.0)
     shift = per_unit_usd / usd_per_price_unit
     mark = units.pricing.mark[cols]
     # closing a long sells above the mark, closing a short buys below it
     price = np.where(q > 0, mark + shift, mark - shift)
-    price = np.where(table.is_option[cols], np.maximum(price, 0.0), np.maximum(price, 1e-12))
-    return cols, trade, price
+    # a position carries at most the deficit that keeps its price within a factor
+    # BANKRUPTCY_PRICE_RANGE of the mark (an option: down to 0); the rest stays the unit's own
+    low, high = mark / BANKRUPTCY_PRICE_RANGE, mark * BANKRUPTCY_PRICE_RANGE
+    price = np.where(table.is_option[cols], np.maximum(price, 0.0), np.clip(price, low, high))
+    return row, cols, -q, price
 
 
 class InsuranceFund:
@@ -98,10 +121,12 @@ class InsuranceFund:
 
     def pay(self, amount_usd: float, destination: str, account: str, row: int | None) -> float:
         """Pay up to ``amount_usd`` to ``destination`` (the unit at ``row``, or ``@venue``),
-        asset by asset; returns the USD value paid (never more than the fund holds)."""
+        asset by asset (each amount rounded up to a base unit); returns the USD value paid at the
+        index (never more than the fund holds)."""
         ledger = self.units.ledger
         paid = 0.0
-        for j in self.order:
+        # a unit is paid in the fund asset only (a coin it holds would count after its haircut)
+        for j in self.order if row is None else self.order[:1]:
             left = amount_usd - paid
             held = int(self.balance_units[j])
             if left <= _TINY_USD or held <= 0 or self.price_usd[j] <= 0:
@@ -124,42 +149,68 @@ class InsuranceFund:
                 )
             )
             paid += units_paid / ledger.scale[j] * self.price_usd[j]
-        return min(paid, amount_usd) if paid > amount_usd else paid
+        return paid  # may exceed amount_usd by less than one base unit (rounded up)
 
 
-def close_bankrupt(
-    units: LiquidationUnits, fund: InsuranceFund, flows: BankruptcyFlows
-) -> list[tuple[int, float]]:
-    """Steps 1 and 2 for every bankrupt unit (input order). Returns, per bankrupt row, the
-    ``@venue`` loss (USD) the fund left uncovered, for ADL and socialization."""
-    left: list[tuple[int, float]] = []
-    for row in np.flatnonzero(units.bankrupt).tolist():
-        deficit = max(0.0, -float(units.equity_usd[row]))
-        flows.deficit[row] = deficit
-        if deficit <= _TINY_USD:
-            continue
-        rows = np.array([row], dtype=np.int64)
-        if units.holds[row]:
-            cols, trade, price = bankruptcy_prices(units, row, deficit)
-            note = f"bankrupt: equity {-deficit:.2f} USD; closed at the bankruptcy price"
-            for k in range(cols.size):
-                units.execute(
-                    rows,
-                    cols[k : k + 1],
-                    trade[k : k + 1],
-                    StepKind.BANKRUPTCY,
-                    price=price[k : k + 1],
-                    reasons=[note],
-                    fee=False,
-                )
-        own = max(0.0, -float(units.equity_usd[row]))  # a deficit no position could carry
-        venue_loss = max(0.0, deficit - own)
-        name = units.names[row]
-        covered_own = fund.pay(own, name, name, row) if own > 0 else 0.0
+def close_bankrupt(units: LiquidationUnits, fund: InsuranceFund, flows: BankruptcyFlows) -> Needs:
+    """Steps 1 and 2 for every bankrupt unit: the bankruptcy closes of all of them at once
+    (position by position across units), then the fund's cover unit by unit in input order.
+    Returns what is left of each deficit for ADL and socialization."""
+    rows = np.flatnonzero(units.bankrupt).astype(np.int64)
+    deficit = np.maximum(0.0, -units.equity_usd[rows])
+    rows, deficit = rows[deficit > _TINY_USD], deficit[deficit > _TINY_USD]
+    flows.deficit[rows] = deficit
+    needs = Needs([], [], [])
+    if rows.size == 0:
+        return needs
+    row, cols, trade, price = bankruptcy_prices(units, rows, deficit)
+    rank = _rank_within(row)
+    for j in range(int(rank.max(initial=-1)) + 1):
+        sel = np.flatnonzero(rank == j)
+        notes = [
+            f"bankrupt: equity {-flows.deficit[r]:.2f} USD; closed at the bankruptcy price"
+            for r in row[sel].tolist()
+        ]
+        units.execute(
+            row[sel],
+            cols[sel],
+            trade[sel],
+            StepKind.BANKRUPTCY,
+            price=price[sel],
+            reasons=notes,
+            fee=False,
+        )
+    # a deficit no position could carry (an option bought back at 0, nothing left to close)
+    # stays with the unit itself
+    own = np.maximum(0.0, -units.equity_of(rows))
+    taken = np.zeros(units.equity_usd.size, dtype=np.float64)
+    for r in rows.tolist():
+        taken[r] = sum(-s.slippage_usd for s in units.steps[r] if s.kind is StepKind.BANKRUPTCY)
+    for r, o in zip(rows.tolist(), own.tolist(), strict=True):
+        name = units.names[r]
+        venue_loss = max(0.0, float(taken[r]))
+        flows.deficit[r] = venue_loss + o
+        covered_own = fund.pay(o, name, name, r) if o > 0 else 0.0
         covered_venue = fund.pay(venue_loss, VENUE_ACCOUNT, name, None) if venue_loss > 0 else 0.0
-        flows.insurance[row] = covered_own + covered_venue
-        units.equity_usd[row] = float(units.equity_of(rows)[0])
-        rest = deficit - flows.insurance[row]
-        if rest > _TINY_USD:
-            left.append((row, rest))
-    return left
+        flows.insurance[r] = covered_own + covered_venue
+        needs.rows.append(r)
+        needs.venue.append(max(0.0, venue_loss - covered_venue))
+    # the unit's own deficit left: what its equity still lacks (a cover paid in a coin it holds
+    # counts after that coin's haircut)
+    units.equity_usd[rows] = units.equity_of(rows)
+    needs.own.extend(np.maximum(0.0, -units.equity_usd[rows]).tolist())
+    keep = [k for k in range(len(needs.rows)) if needs.own[k] + needs.venue[k] > _TINY_USD]
+    needs.rows[:] = [needs.rows[k] for k in keep]
+    needs.own[:] = [needs.own[k] for k in keep]
+    needs.venue[:] = [needs.venue[k] for k in keep]
+    return needs
+
+
+def _rank_within(row: IntArray) -> IntArray:
+    """Position of each entry among the entries of the same row (``row`` sorted)."""
+    if row.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    start = np.r_[0, np.flatnonzero(np.diff(row)) + 1]
+    first = np.repeat(start, np.diff(np.r_[start, row.size]))
+    rank: IntArray = (np.arange(row.size) - first).astype(np.int64)
+    return rank

@@ -1,0 +1,343 @@
+"""Book a liquidation outcome on the exact ledger, step by step (docs/ledger.md, "Liquidations").
+
+:func:`plan_booking` turns a :class:`~solvent.liquidation.outcome.LiquidationOutcome` into an
+ordered list of :class:`LedgerStep`; :func:`book_outcome` books them. Every step is one database
+transaction holding its operation(s) and its row in ``liquidation_steps`` (primary key: the step
+id ``RUN:SEQ``, deterministic: the same outcome gives the same ids), so a process killed in the
+middle leaves the ledger before or after each whole step, and booking the same outcome again skips
+what is booked and finishes the rest.
+
+Order, per liquidated account in the outcome's order (the ledger never lets a user balance go
+below zero, so money comes in before it goes out):
+
+1. transfers into the account (insurance cover, socialized charges paid to it);
+2. its steps in order (market slices, closes, auction fills, bankruptcy closes): a trade against
+   ``@venue`` at the step's price, fee 0, each followed by its liquidation fee, a transfer from the
+   account to ``@insurance`` (the outcome's ``liquidation_fee`` transfers, matched in order to the
+   steps that paid one);
+3. the ADL fills against it: each counterparty's trade at the bankruptcy price, against ``@venue``;
+4. the other transfers that belong to it (the fund covering ``@venue``'s loss, socialized charges
+   paid to ``@venue``), in the outcome's order.
+
+A trade whose realized loss (futures) or premium (options) the account cannot pay in the
+settlement asset first converts the account's other collateral at the index price against
+``@venue`` (rounded against the account), within the same step; a remaining shortfall of at most
+:data:`ROUNDING_UNITS` base units on a bankruptcy close (the outcome's float arithmetic against the
+ledger's exact one) is absorbed by ``@venue``, the counterparty that carries the bankrupt
+account's loss. Anything else the ledger refuses stops the booking with the ledger's error; what is
+booked stays booked (whole steps), and conservation per asset and the audit hold after every step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from enum import StrEnum
+from typing import Any
+
+from solvent.accounts.service import trade_terms
+from solvent.errors import SolventInputError
+from solvent.ledger.liquidations import claim_step, complete_step, step_reference
+from solvent.ledger.model import (
+    DECIMAL_PRECISION,
+    VENUE,
+    Operation,
+    Posting,
+    Reason,
+    TradeStyle,
+    apply_fill,
+    to_units_floor,
+    transfer,
+)
+from solvent.ledger.store import InsufficientFundsError, Ledger, LedgerTransaction
+from solvent.liquidation.outcome import (
+    LiquidationOutcome,
+    StepKind,
+    Transfer,
+    TransferReason,
+)
+from solvent.market.snapshot import MarketSnapshot
+
+ROUNDING_UNITS = 100
+"""Largest shortfall (base units of the settlement asset) of a bankruptcy close that ``@venue``
+absorbs: the outcome computes in floats, the ledger exactly."""
+
+
+class BookingKind(StrEnum):
+    """What one ledger step does."""
+
+    TRADE = "trade"
+    """A liquidation fill of the liquidated account (slice, close or auction) against @venue."""
+    BANKRUPTCY = "bankruptcy"
+    """A bankrupt account's position closed at its bankruptcy price, against @venue."""
+    ADL = "adl"
+    """A counterparty's position deleveraged at the bankruptcy price, against @venue."""
+    FEE = "fee"
+    """Liquidation fee: the account to the insurance fund."""
+    COVER = "cover"
+    """Insurance fund cover of a deficit (to the account or to @venue)."""
+    SOCIALIZED = "socialized"
+    """A socialized-loss charge: a profitable account pays its share."""
+
+
+_TRANSFER_KINDS = {
+    TransferReason.LIQUIDATION_FEE: BookingKind.FEE,
+    TransferReason.INSURANCE_COVER: BookingKind.COVER,
+    TransferReason.SOCIALIZED_LOSS: BookingKind.SOCIALIZED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerStep:
+    """One step: a trade (``instrument``, signed ``quantity`` of ``account``, ``price`` in the
+    instrument's price unit, exact decimals) or a transfer (``units`` > 0 base units of ``asset``
+    from ``source`` to ``destination``). ``account``: the account whose balance or position moves
+    (the payer of a transfer); ``against``: the liquidated account the step belongs to."""
+
+    step_id: str
+    seq: int
+    kind: BookingKind
+    account: str
+    against: str
+    instrument: str | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    source: str | None = None
+    destination: str | None = None
+    asset: str | None = None
+    units: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookingReport:
+    """What :func:`book_outcome` did: ``booked`` steps now, ``skipped`` already booked before (a
+    resumed run), of ``steps``; ``audit_ok``: the ledger's audit after the last step."""
+
+    run_id: str
+    steps: int
+    booked: int
+    skipped: int
+    audit_ok: bool
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
+
+
+def outcome_run_id(outcome: LiquidationOutcome) -> str:
+    """A run id from the outcome's content (steps, fills, transfers): 16 hex digits."""
+    content = {
+        "accounts": [
+            [a.account, [[s.account, s.kind, s.instrument, s.quantity, s.price] for s in a.steps]]
+            for a in outcome.accounts
+        ],
+        "adl": [[f.account, f.instrument, f.quantity, f.price, f.against] for f in outcome.adl],
+        "transfers": [asdict(t) for t in outcome.transfers],
+    }
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def plan_booking(outcome: LiquidationOutcome, run_id: str | None = None) -> tuple[LedgerStep, ...]:
+    """The ledger steps of ``outcome`` in booking order (see the module docstring)."""
+    run = run_id if run_id is not None else outcome_run_id(outcome)
+    if not run or len(run) > 64 or ":" in run:
+        raise SolventInputError("run_id", "1-64 characters, no ':'")
+    planned: list[dict[str, Any]] = []
+    used: set[int] = set()
+
+    def add_transfer(i: int, t: Transfer) -> None:
+        used.add(i)
+        planned.append(
+            {
+                "kind": _TRANSFER_KINDS[t.reason],
+                "account": t.source,
+                "against": t.account,
+                "source": t.source,
+                "destination": t.destination,
+                "asset": t.asset,
+                "units": t.units,
+            }
+        )
+
+    transfers = list(enumerate(outcome.transfers))
+    for a in outcome.liquidated:
+        for i, t in transfers:
+            if i not in used and t.destination == a.account and t.account == a.account:
+                add_transfer(i, t)
+        fees = [
+            (i, t)
+            for i, t in transfers
+            if i not in used
+            and t.account == a.account
+            and t.reason is TransferReason.LIQUIDATION_FEE
+            and t.source == a.account
+        ]
+        for step in a.steps:
+            kind = BookingKind.BANKRUPTCY if step.kind is StepKind.BANKRUPTCY else BookingKind.TRADE
+            planned.append(
+                {
+                    "kind": kind,
+                    "account": step.account,
+                    "against": a.account,
+                    "instrument": step.instrument,
+                    "quantity": _decimal(step.quantity),
+                    "price": _decimal(step.price),
+                }
+            )
+            if step.fee_usd > 0 and fees:
+                add_transfer(*fees.pop(0))
+        for fill in outcome.adl:
+            if fill.against == a.account:
+                planned.append(
+                    {
+                        "kind": BookingKind.ADL,
+                        "account": fill.account,
+                        "against": a.account,
+                        "instrument": fill.instrument,
+                        "quantity": _decimal(fill.quantity),
+                        "price": _decimal(fill.price),
+                    }
+                )
+        for i, t in transfers:
+            if i not in used and t.account == a.account:
+                add_transfer(i, t)
+    for i, t in transfers:
+        if i not in used:
+            add_transfer(i, t)
+    return tuple(
+        LedgerStep(step_id=f"{run}:{seq:06d}", seq=seq, **fields)
+        for seq, fields in enumerate(planned)
+    )
+
+
+def book_outcome(
+    ledger: Ledger,
+    outcome: LiquidationOutcome,
+    market: MarketSnapshot,
+    *,
+    run_id: str | None = None,
+) -> BookingReport:
+    """Book every step of ``outcome`` not booked yet (see the module docstring); each step is one
+    transaction. Raises the ledger's error (nothing of that step written) when a step is
+    refused."""
+    steps = plan_booking(outcome, run_id)
+    run = steps[0].step_id.split(":")[0] if steps else (run_id or outcome_run_id(outcome))
+    booked = skipped = 0
+    for step in steps:
+        if book_step(ledger, step, market, run):
+            booked += 1
+        else:
+            skipped += 1
+    return BookingReport(run, len(steps), booked, skipped, ledger.audit().ok)
+
+
+def book_step(ledger: Ledger, step: LedgerStep, market: MarketSnapshot, run_id: str) -> bool:
+    """Book one step in its own transaction; ``False`` when it was already booked."""
+    with ledger.transaction() as tx:
+        return book_step_in(tx, step, market, run_id)
+
+
+def book_step_in(
+    tx: LedgerTransaction, step: LedgerStep, market: MarketSnapshot, run_id: str
+) -> bool:
+    """Book one step inside the caller's transaction ``tx`` (a real-time tick's, for example):
+    its claim and its operation(s) commit or roll back with it. ``False`` when it was already
+    booked (nothing written)."""
+    if not claim_step(
+        tx, step.step_id, run_id, step.seq, step.kind.value, step.account, step.against
+    ):
+        return False
+    reference = step_reference(step.step_id)
+    if step.instrument is not None:
+        op_id = _book_trade(tx, step, market, reference)
+    else:
+        assert step.source and step.destination and step.asset and step.units
+        op_id = tx.post(
+            transfer(
+                step.source,
+                step.destination,
+                step.asset,
+                step.units,
+                Reason.LIQUIDATION,
+                reference,
+            )
+        )
+    complete_step(tx, step.step_id, op_id)
+    return True
+
+
+def _book_trade(
+    tx: LedgerTransaction, step: LedgerStep, market: MarketSnapshot, reference: str
+) -> int:
+    assert step.instrument and step.quantity is not None and step.price is not None
+    terms = trade_terms(market, step.instrument, "instrument")
+    asset = tx.assets.get(terms.settlement_asset, "settlement_asset")
+    before = tx.position(step.account, terms.instrument, terms.settlement_asset)
+    fill = apply_fill(before, terms, step.quantity, step.price)
+    if terms.style is TradeStyle.FUTURES:
+        cash = to_units_floor(fill.realized, asset.decimals)
+    else:
+        cash = to_units_floor(-step.quantity * step.price * terms.contract_size, asset.decimals)
+    held = tx.balances([step.account])[step.account].get(asset.symbol, 0)
+    short = -(held + cash)
+    if short > 0:
+        short -= _convert(tx, step.account, asset.symbol, short, market, reference)
+    if short > 0 and step.kind is BookingKind.BANKRUPTCY and short <= ROUNDING_UNITS:
+        tx.post(transfer(VENUE, step.account, asset.symbol, short, Reason.LIQUIDATION, reference))
+        short = 0
+    if short > 0:
+        raise InsufficientFundsError(
+            "quantity",
+            f"step {step.step_id}: {step.account!r} cannot pay {asset.format(-cash)} "
+            f"{asset.symbol} for {step.quantity} {step.instrument} at {step.price} "
+            f"(holds {asset.format(held)} and nothing left to convert)",
+        )
+    return tx.trade(step.account, terms, step.quantity, step.price, 0, reference).operation_id
+
+
+def _convert(
+    tx: LedgerTransaction,
+    account: str,
+    wanted: str,
+    units: int,
+    market: MarketSnapshot,
+    reference: str,
+) -> int:
+    """Sell ``account``'s other collateral to ``@venue`` at the index price for up to ``units``
+    base units of ``wanted`` (what the account pays rounded up, what it gets rounded down), assets
+    in sorted order; returns the base units of ``wanted`` obtained (one operation)."""
+    target = tx.assets.get(wanted)
+    price_wanted = Decimal(repr(market.price_usd(wanted)))
+    balances = tx.balances([account])[account]
+    postings: list[Posting] = []
+    got = 0
+    with localcontext() as ctx:
+        ctx.prec = DECIMAL_PRECISION
+        for symbol in sorted(balances):
+            have = balances[symbol]
+            if symbol == wanted or have <= 0 or got >= units:
+                continue
+            try:
+                price = Decimal(repr(market.price_usd(symbol)))
+            except SolventInputError:
+                continue  # an asset the market cannot price is not sold
+            source = tx.assets.get(symbol)
+            need = Decimal(units - got).scaleb(-target.decimals) * price_wanted / price
+            pay = min(have, int(need.scaleb(source.decimals).to_integral_value(ROUND_CEILING)))
+            value = Decimal(pay).scaleb(-source.decimals) * price / price_wanted
+            receive = int(value.scaleb(target.decimals).to_integral_value(ROUND_FLOOR))
+            if pay <= 0 or receive <= 0:
+                continue
+            postings += [
+                Posting(account, symbol, -pay, Reason.LIQUIDATION),
+                Posting(VENUE, symbol, pay, Reason.LIQUIDATION),
+                Posting(VENUE, wanted, -receive, Reason.LIQUIDATION),
+                Posting(account, wanted, receive, Reason.LIQUIDATION),
+            ]
+            got += receive
+    if postings:
+        tx.post(Operation(Reason.LIQUIDATION, reference, tuple(postings)))
+    return got

@@ -1,0 +1,376 @@
+"""Booking a liquidation outcome on the exact ledger (docs/ledger.md, "Liquidations"): every step
+one transaction with a deterministic id, resumable after a crash, conservation and audit after
+each; and the insurance fund's history."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from solvent.accounts.service import AccountService, MarketFreshness, registry_margin
+from solvent.engine.insurance_fund import insurance_fund_json
+from solvent.errors import SolventInputError
+from solvent.ledger.liquidations import booked_steps
+from solvent.ledger.store import Ledger
+from solvent.liquidation.booking import BookingKind, book_outcome, plan_booking
+from solvent.liquidation.fund_history import insurance_fund_history
+from solvent.liquidation.outcome import (
+    INSURANCE_ACCOUNT,
+    VENUE_ACCOUNT,
+    AccountOutcome,
+    Action,
+    AdlFill,
+    InsuranceFundFlow,
+    LiquidationOutcome,
+    LiquidationStep,
+    SocializedCharge,
+    StepKind,
+    Transfer,
+    TransferReason,
+)
+from solvent.market.moves import move_underlying
+from solvent.market.snapshot import MarketSnapshot, parse_market
+
+AS_OF = "2026-01-05T08:00:00Z"
+PERP = "BTC_USDC-PERPETUAL"
+INVERSE = "BTC-PERPETUAL"
+MARKET = {
+    "as_of": AS_OF,
+    "index": {"BTC": 100_000.0, "USDC": 1.0},
+    "instruments": [
+        {"name": PERP, "mark_price": 100_000.0},
+        {"name": INVERSE, "mark_price": 100_000.0},
+    ],
+}
+USDC = 10**6
+
+
+def _market() -> MarketSnapshot:
+    return parse_market(MARKET)
+
+
+def _setup(url: str) -> Ledger:
+    """lev: 5,000 USDC, long 1 BTC linear perpetual at 100,000; win: 50,000 USDC, short 1 at
+    100,000; the venue funded; the insurance fund holds 10,000 USDC."""
+    m = _market()
+    ledger = Ledger.open(url)
+    service = AccountService(
+        ledger, registry_margin, freshness=MarketFreshness(clock=lambda: m.as_of)
+    )
+    service.create("lev")
+    service.create("win")
+    service.deposit("@venue", "USDC", "1000000")
+    service.deposit("@venue", "BTC", "10")
+    service.deposit(INSURANCE_ACCOUNT, "USDC", "10000")
+    service.deposit("lev", "USDC", "5000")
+    service.deposit("win", "USDC", "50000")
+    service.trade("lev", PERP, "1", "100000", m)
+    service.trade("win", PERP, "-1", "100000", m)
+    return ledger
+
+
+def _step(kind: StepKind, quantity: float, price: float, fee: float) -> LiquidationStep:
+    return LiquidationStep(
+        account="lev",
+        kind=kind,
+        instrument=PERP,
+        quantity=quantity,
+        price=price,
+        mark_price=95_000.0,
+        slippage_usd=0.0,
+        fee_usd=fee,
+        maintenance_margin_after_usd=0.0,
+        equity_after_usd=0.0,
+        relief_usd=0.0,
+        cost_usd=fee,
+        reason="test",
+    )
+
+
+def _outcome() -> LiquidationOutcome:
+    """At 95,000: lev sells half at the mark paying a 50 USDC fee, then its other half closes at
+    its bankruptcy price 95,100 (loss 2,450 = what it has left) against win, deleveraged; the fund
+    covers 300 USDC of the venue's loss and win pays a 10 USDC socialized charge."""
+    fee = Transfer(
+        "lev", INSURANCE_ACCOUNT, "USDC", 50 * USDC, TransferReason.LIQUIDATION_FEE, "lev"
+    )
+    cover = Transfer(
+        INSURANCE_ACCOUNT, VENUE_ACCOUNT, "USDC", 300 * USDC, TransferReason.INSURANCE_COVER, "lev"
+    )
+    social = Transfer(
+        "win", VENUE_ACCOUNT, "USDC", 10 * USDC, TransferReason.SOCIALIZED_LOSS, "lev"
+    )
+    lev = AccountOutcome(
+        account="lev",
+        action=Action.BANKRUPT,
+        steps=(
+            _step(StepKind.SLICE, -0.5, 95_000.0, 50.0),
+            _step(StepKind.BANKRUPTCY, -0.5, 95_100.0, 0.0),
+        ),
+        equity_before_usd=0.0,
+        maintenance_margin_before_usd=500.0,
+        target_usd=550.0,
+        deficit_usd=310.0,
+        insurance_covered_usd=300.0,
+        socialized_usd=10.0,
+    )
+    win = AccountOutcome("win", Action.NONE, (), 55_000.0, 500.0, 550.0)
+    return LiquidationOutcome(
+        policy="partial",
+        model="standard",
+        parameters="standard",
+        accounts=(lev, win),
+        insurance_fund=InsuranceFundFlow(10_000.0, 9_750.0, 50.0, 300.0),
+        adl=(AdlFill("win", PERP, 0.5, 95_100.0, "lev", 50.0),),
+        socialized=(SocializedCharge("win", "USDC", 10 * USDC, 10.0, "lev"),),
+        socialized_loss_usd=10.0,
+        transfers=(fee, cover, social),
+        conservation={"USDC": 0},
+        assets=("USDC",),
+        balances_after=np.zeros((2, 1)),
+    )
+
+
+def _state(ledger: Ledger) -> tuple[dict[tuple[str, str], int], dict[str, Any]]:
+    balances = ledger.cached_balances()
+    positions = {f"{a}/{i}": str(p.quantity) for (a, i), p in ledger.replay_positions().items()}
+    return balances, positions
+
+
+def _held(ledger: Ledger) -> dict[str, int]:
+    held: dict[str, int] = {}
+    for (account, asset), units in ledger.cached_balances().items():
+        if account != "@external":
+            held[asset] = held.get(asset, 0) + units
+    return held
+
+
+def test_the_plan_is_deterministic_and_ordered() -> None:
+    plan = plan_booking(_outcome())
+    assert plan == plan_booking(_outcome())
+    assert [s.kind for s in plan] == [
+        BookingKind.TRADE,
+        BookingKind.FEE,
+        BookingKind.BANKRUPTCY,
+        BookingKind.ADL,
+        BookingKind.COVER,
+        BookingKind.SOCIALIZED,
+    ]
+    run = plan[0].step_id.split(":")[0]
+    assert [s.step_id for s in plan] == [f"{run}:{k:06d}" for k in range(6)]
+    assert plan[1].source == "lev" and plan[1].destination == INSURANCE_ACCOUNT
+    assert plan[3].account == "win" and plan[3].quantity == Decimal("0.5")
+    assert plan_booking(_outcome(), "tick-7")[0].step_id == "tick-7:000000"
+    with pytest.raises(SolventInputError):
+        plan_booking(_outcome(), "a:b")
+
+
+def test_booking_moves_the_money_and_conserves_it(db_url: str) -> None:
+    ledger = _setup(db_url)
+    held = _held(ledger)
+    report = book_outcome(ledger, _outcome(), move_underlying(_market(), "BTC", 95_000.0))
+    assert (report.steps, report.booked, report.skipped, report.audit_ok) == (6, 6, 0, True)
+    balances = ledger.cached_balances()
+    assert balances.get(("lev", "USDC"), 0) == 0  # 5,000 - 2,500 - 50 - 2,450
+    assert balances[("@insurance", "USDC")] == (10_000 + 50 - 300) * USDC
+    assert balances[("win", "USDC")] == (50_000 + 2_450 - 10) * USDC
+    positions = ledger.replay_positions()
+    assert positions[("lev", PERP)].quantity == 0
+    assert positions[("win", PERP)].quantity == Decimal("-0.5")
+    assert _held(ledger) == held  # nothing created or lost, per asset
+    # booking again finds every step booked and writes nothing
+    before = _state(ledger)
+    again = book_outcome(ledger, _outcome(), _market())
+    assert (again.booked, again.skipped) == (0, 6)
+    assert _state(ledger) == before
+    ledger.close()
+
+
+def test_a_refused_step_stops_whole_and_a_retry_finishes(db_url: str) -> None:
+    ledger = _setup(db_url)
+    outcome = _outcome()
+    greedy = replace(
+        outcome,
+        transfers=(
+            *outcome.transfers[:2],
+            replace(outcome.transfers[2], units=10**6 * USDC),  # more than win holds
+        ),
+    )
+    with pytest.raises(SolventInputError):
+        book_outcome(ledger, greedy, _market(), run_id="r1")
+    assert ledger.audit().ok
+    assert len(booked_steps(ledger, "r1")) == 5  # everything before the refused step
+    report = book_outcome(ledger, outcome, _market(), run_id="r1")
+    assert (report.booked, report.skipped, report.audit_ok) == (1, 5, True)
+    ledger.close()
+
+
+def test_a_loss_in_a_coin_the_account_lacks_converts_its_collateral(db_url: str) -> None:
+    m = _market()
+    ledger = Ledger.open(db_url)
+    service = AccountService(
+        ledger, registry_margin, freshness=MarketFreshness(clock=lambda: m.as_of)
+    )
+    service.create("inv")
+    service.deposit("@venue", "BTC", "10")
+    service.deposit("@venue", "USDC", "1000000")
+    service.deposit("inv", "USDC", "20000")
+    service.trade("inv", INVERSE, "1", "100000", m)
+    held = _held(ledger)
+    step = replace(_step(StepKind.CLOSE, -1.0, 90_000.0, 0.0), account="inv", instrument=INVERSE)
+    inv = AccountOutcome("inv", Action.FULL, (step,), 0.0, 0.0, 0.0)
+    outcome = replace(_outcome(), accounts=(inv,), adl=(), socialized=(), transfers=())
+    moved = move_underlying(m, "BTC", 90_000.0)
+    assert book_outcome(ledger, outcome, moved).audit_ok
+    balances = ledger.balances("inv")
+    # the loss, 1 x (1 - 100,000 / 90,000) BTC, was bought with USDC at the index (90,000)
+    loss_btc = Decimal(100_000) / Decimal(90_000) - 1
+    assert balances.get("BTC", 0) >= 0
+    spent = Decimal(20_000 * USDC - balances["USDC"]) / USDC
+    assert float(spent) == pytest.approx(float(loss_btc * 90_000), abs=0.02)
+    assert _held(ledger) == held
+    ledger.close()
+
+
+def test_the_insurance_fund_history(db_url: str) -> None:
+    ledger = _setup(db_url)
+    book_outcome(ledger, _outcome(), _market())
+    history = insurance_fund_history(ledger)
+    assert [e.kind for e in history.events] == ["deposit", "fee", "cover"]
+    assert history.balance_units == {"USDC": 9_750 * USDC}
+    assert history.fees_in_units == {"USDC": 50 * USDC}
+    assert history.deficits_out_units == {"USDC": 300 * USDC}
+    assert [e.balance_units for e in history.events] == [
+        10_000 * USDC,
+        10_050 * USDC,
+        9_750 * USDC,
+    ]
+    assert [e.account for e in history.events] == [None, "lev", "lev"]
+    view = insurance_fund_json(history, ledger.assets)
+    assert view["balances"] == {"USDC": "9750"} and view["fees_in"] == {"USDC": "50"}
+    assert view["events"][2]["amount"] == "-300" and view["events"][2]["kind"] == "cover"
+    last = insurance_fund_history(ledger, limit=1)
+    assert [e.kind for e in last.events] == ["cover"]
+    assert last.balance_units == history.balance_units
+    later = insurance_fund_history(ledger, since=history.events[-1].time)
+    assert later.events[-1] == history.events[-1]
+    ledger.close()
+
+
+BOOKER = r"""
+import pickle, sys, time
+import solvent.ledger.liquidations as steps
+from solvent.ledger.store import Ledger
+from solvent.liquidation.booking import book_outcome
+from solvent.market.snapshot import load_market
+
+original = steps.complete_step
+
+def slow_complete(tx, step_id, operation_id):
+    original(tx, step_id, operation_id)
+    print("in", step_id, flush=True)
+    time.sleep(0.4)  # inside the step's transaction: a kill now loses the whole step
+
+import solvent.liquidation.booking as booking
+booking.complete_step = slow_complete
+url, outcome_path, market_path = sys.argv[1:4]
+with open(outcome_path, "rb") as f:
+    outcome = pickle.load(f)
+book_outcome(Ledger.open(url), outcome, load_market(market_path), run_id="crash")
+print("done", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_mid_liquidation_leaves_whole_steps_and_a_restart_finishes(
+    db_url: str, tmp_path: Path
+) -> None:
+    ledger = _setup(db_url)
+    held = _held(ledger)
+    ledger.close()
+    (tmp_path / "outcome.pkl").write_bytes(pickle.dumps(_outcome()))
+    (tmp_path / "market.json").write_text(json.dumps(MARKET))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            BOOKER,
+            db_url,
+            str(tmp_path / "outcome.pkl"),
+            str(tmp_path / "market.json"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    seen = 0
+    deadline = time.monotonic() + 60
+    while seen < 3 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line.startswith("in ")
+    time.sleep(0.1)  # inside the third step's transaction
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert seen == 3, "the booking did not get going"
+    reopened = Ledger.open(db_url)
+    assert reopened.audit().ok
+    done = booked_steps(reopened, "crash")
+    assert len(done) == 2  # two whole steps; the third was in flight and is not there at all
+    assert all(op is not None for op in done.values())
+    assert _held(reopened) == held
+    report = book_outcome(reopened, _outcome(), _market(), run_id="crash")
+    assert (report.booked, report.skipped, report.audit_ok) == (4, 2, True)
+    assert _held(reopened) == held
+    assert reopened.cached_balances()[("@insurance", "USDC")] == 9_750 * USDC
+    reopened.close()
+
+
+@pytest.mark.parametrize("price", [95_500.0, 94_000.0])
+def test_an_outcome_of_the_liquidation_engine_books_whole(db_url: str, price: float) -> None:
+    """End to end: the engine liquidates a ledger account (its P&L since the average price settled
+    into its collateral, as the engine values positions at the mark), partially at 95,500 and
+    bankrupt at 94,000, and the outcome books."""
+    from solvent.engine.liquidation import liquidate_accounts
+    from solvent.portfolio.account_book import AccountBook
+    from solvent.portfolio.portfolio import Portfolio, Position
+
+    ledger = _setup(db_url)
+    held = _held(ledger)
+    moved = move_underlying(_market(), "BTC", price)
+    # lev: 5,000 USDC and long 1 at 100,000: at 95,500 its equity is 500 USD, below its MM
+    pnl = price - 100_000.0
+    lev = Portfolio("lev", {"USDC": 5_000.0 + pnl}, (Position(PERP, 1.0),))
+    win = Portfolio("win", {"USDC": 50_000.0 - pnl}, (Position(PERP, -1.0),))
+    outcome = liquidate_accounts(
+        AccountBook.from_portfolios([lev, win]), moved, insurance_fund_usd=10_000.0
+    )
+    assert outcome.accounts[0].action is not Action.NONE
+    report = book_outcome(ledger, outcome, moved)
+    assert report.audit_ok and report.booked == report.steps > 0
+    assert _held(ledger) == held
+    closed = sum(s.quantity for s in outcome.accounts[0].steps)
+    position = ledger.replay_positions()[("lev", PERP)].quantity
+    assert float(position) == pytest.approx(1.0 + closed, abs=1e-9)
+    fees = sum(t.units for t in outcome.transfers if t.reason is TransferReason.LIQUIDATION_FEE)
+    covers = sum(t.units for t in outcome.transfers if t.reason is TransferReason.INSURANCE_COVER)
+    assert ledger.cached_balances()[("@insurance", "USDC")] == 10_000 * USDC + fees - covers
+    if price < 95_000.0:
+        assert outcome.accounts[0].action is Action.BANKRUPT and covers > 0
+        assert ledger.cached_balances().get(("lev", "USDC"), 0) == 0
+    ledger.close()
