@@ -36,6 +36,7 @@ from solvent.market.snapshot import MarketSnapshot
 from solvent.realtime.checkpoint import load_events
 from solvent.solvency.keys import load_key
 from solvent.solvency.live import LiveSolvency, publish_periodically
+from solvent.venues.locations import load_locations
 
 DEFAULT_RATE = 20.0
 """Requests per second per key, sustained (Deribit's non-matching-engine default is 20/s)."""
@@ -72,6 +73,9 @@ class ServiceConfig:
     solvency_every: float = DEFAULT_SOLVENCY_EVERY
     event_stream: str = "default"
     event_poll: float = DEFAULT_EVENT_POLL
+    locations: str | None = None
+    """Location set valuing collateral held elsewhere (docs/cross-venue.md): a built-in version
+    or a TOML file laid over it (its locations' keys); ``None``: the built-in set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +160,7 @@ class Service:
         self._market = market
         self._market_lock = threading.Lock()
         self.limiter = RateLimiter(config.rate, config.burst)
+        self.locations = load_locations(config.locations)
         self.hub = StreamHub()
         self._market_view: tuple[MarketSnapshot, dict[str, Any]] | None = None
         self.solvency: LiveSolvency | None = None

@@ -31,7 +31,7 @@ import numpy.typing as npt
 from solvent.accounts.equity import Equity, book_equity
 from solvent.accounts.health import STATES, HealthState, health_codes
 from solvent.arrays import BoolArray, FloatArray
-from solvent.collateral.valuation import CollateralValuation
+from solvent.collateral.valuation import CollateralValuation, ExternalBalances
 from solvent.engine.stages import Stage, Stages
 from solvent.executors import Executor
 from solvent.margin.protocol import Detail, PricedMarket
@@ -166,29 +166,23 @@ def margin_accounts(
         book, balances = accounts.group_book(groups)
         listed = np.zeros((len(groups), len(accounts.assets)), dtype=np.int64)
         np.add.at(listed, groups.group_of, accounts.listed.astype(np.int64))
-        symbols = accounts.assets
-        admission = None
-        external = None
+        symbols: tuple[str, ...] = accounts.assets
+        admission: ExternalAdmission | None = None
+        external: ExternalBalances | None = None
         if accounts.external or accounts.position_venue:
             known = locations if isinstance(locations, LocationSet) else load_locations(locations)
             check_venues(accounts, known)
-        if accounts.external:
-            admission = admit_external(
-                accounts.external,
-                accounts.external_account,
-                accounts.accounts,
-                market.as_of,
-                known,
-            )
-            symbols = tuple(sorted(set(symbols) | set(admission.assets)))
-            own = [symbols.index(s) for s in accounts.assets]
-            wide = np.zeros((len(groups), len(symbols)), dtype=np.float64)
-            wide[:, own] = balances
-            balances = wide
-            wide_listed = np.zeros((len(groups), len(symbols)), dtype=np.int64)
-            wide_listed[:, own] = listed
-            external = external_balances(admission, groups.group_of, len(groups), symbols)
-            listed = wide_listed + (external.amount > 0) + _held(admission, groups, symbols)
+            if accounts.external:
+                admission = admit_external(
+                    accounts.external,
+                    accounts.external_account,
+                    accounts.accounts,
+                    market.as_of,
+                    known,
+                )
+                symbols, balances, listed, external = _widen(
+                    accounts.assets, balances, listed, admission, groups
+                )
     with stages(Stage.PREPARE):
         loaded = margin_model.load_params(params)
         priced = PricedMarket.resolve(market, book.instruments)
@@ -240,16 +234,26 @@ def check_venues(accounts: AccountBook, locations: LocationSet) -> None:
     locations.get(str(accounts.position_venue[k]), field)
 
 
-def _held(
-    admission: ExternalAdmission, groups: MarginGroups, symbols: tuple[str, ...]
-) -> BoolArray:
-    """Cells of every asset held elsewhere, admitted or not (so that the per-asset detail of an
-    account lists an external holding that counted for zero)."""
-    cells = np.zeros((len(groups), len(symbols)), dtype=bool)
+def _widen(
+    assets: tuple[str, ...],
+    balances: FloatArray,
+    listed: npt.NDArray[np.int64],
+    admission: ExternalAdmission,
+    groups: MarginGroups,
+) -> tuple[tuple[str, ...], FloatArray, npt.NDArray[np.int64], ExternalBalances]:
+    """The groups' balances and listed cells over ``assets`` and every asset held elsewhere
+    (sorted), and the admitted external coins in the same cells. A cell where an account holds
+    anything elsewhere, admitted or not, is listed (so its per-asset detail shows it)."""
+    symbols = tuple(sorted(set(assets) | set(admission.assets)))
+    own = [symbols.index(s) for s in assets]
+    wide = np.zeros((len(groups), len(symbols)), dtype=np.float64)
+    wide[:, own] = balances
+    wide_listed = np.zeros((len(groups), len(symbols)), dtype=np.int64)
+    wide_listed[:, own] = listed
     rows = groups.group_of[admission.account]
-    cols = [symbols.index(h.asset) for h in admission.holdings]
-    cells[rows, cols] = True
-    return cells
+    wide_listed[rows, [symbols.index(h.asset) for h in admission.holdings]] = 1
+    external = external_balances(admission, groups.group_of, len(groups), symbols)
+    return symbols, wide, wide_listed, external
 
 
 def margin_portfolios(
@@ -261,9 +265,10 @@ def margin_portfolios(
     explain: bool = False,
     stages: Stages | None = None,
     executor: Executor | None = None,
+    locations: LocationSet | str | None = None,
 ) -> MarginRun:
     """Margin every portfolio (docs/formats.md 2) under ``model``; ``run[i]`` is the result of the
-    ``i``-th portfolio (input order). ``executor``: see :func:`margin_accounts`."""
+    ``i``-th portfolio (input order). ``executor``, ``locations``: see :func:`margin_accounts`."""
     accounts = (
         portfolios
         if isinstance(portfolios, AccountBook)
@@ -271,7 +276,14 @@ def margin_portfolios(
     )
     detail = Detail.EXPLAIN if explain else Detail.ACCOUNTS
     return margin_accounts(
-        accounts, market, model, params, detail=detail, stages=stages, executor=executor
+        accounts,
+        market,
+        model,
+        params,
+        detail=detail,
+        stages=stages,
+        executor=executor,
+        locations=locations,
     )
 
 

@@ -85,6 +85,13 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option("--solvency-every", help="Seconds between two solvency snapshots."),
         ] = 60.0,
+        locations: Annotated[
+            str | None,
+            typer.Option(
+                "--locations",
+                help="Locations of collateral held elsewhere: built-in version or TOML file.",
+            ),
+        ] = None,
     ) -> None:
         """Serve the HTTP API and the dashboard until SIGINT/SIGTERM."""
         from solvent.api.app import create_app
@@ -111,6 +118,7 @@ def register(app: typer.Typer) -> None:
             max_market_age=timedelta(seconds=max_market_age),
             solvency_key=None if solvency_key is None else Path(solvency_key),
             solvency_every=solvency_every,
+            locations=locations,
         )
         service = Service(config, snapshot)
         try:
