@@ -1,4 +1,5 @@
-"""``--executor ray`` on the commands: the same stdout as the in-process run, for every model;
+"""``--executor ray`` on the commands: the same stdout as the in-process run (every model is
+compared at the engine level in test_executor_parity.py; here a few through the CLI);
 joining a running cluster with ``--ray-address``; starting (and stopping) a private one; refusals
 as one line on stderr."""
 
@@ -14,7 +15,6 @@ import pytest
 from typer.testing import CliRunner
 
 from solvent.cli.main import app
-from solvent.margin.registry import model_names
 
 pytestmark = pytest.mark.xdist_group("ray")
 
@@ -66,7 +66,7 @@ def _run(*argv: str) -> str:
     return result.stdout
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", ["standard", "deribit-pm", "fhs-es"])
 def test_margin_with_ray_prints_the_local_output(
     name: str, files: tuple[Path, Path], ray_executor: Any
 ) -> None:
@@ -85,11 +85,10 @@ def test_stress_and_backtest_with_ray_print_the_local_output(
     stress = ("stress", book, "--market", market)
     assert _run(*stress, "--executor", "ray") == _run(*stress)
     chart = str(tmp_path / "c.png")
-    # fhs-es: its closed form as one task; standard: the day-by-day path in shards of days
-    for model, warmup in (("fhs-es", "365"), ("standard", "3100")):
-        backtest = ("backtest", "--model", model, "--history", str(PRICES), "--chart", chart)
-        backtest += ("--warmup-days", warmup)
-        assert _run(*backtest, "--executor", "ray") == _run(*backtest)
+    # the day-by-day path in shards of days (fhs-es's closed form: test_executor_parity.py)
+    backtest = ("backtest", "--model", "standard", "--history", str(PRICES), "--chart", chart)
+    backtest += ("--warmup-days", "3100")
+    assert _run(*backtest, "--executor", "ray") == _run(*backtest)
 
 
 def test_liquidate_with_ray_prints_the_local_output(
@@ -177,3 +176,17 @@ def test_an_address_without_ray_is_refused_on_one_line(files: tuple[Path, Path])
     ]
     result = CliRunner().invoke(app, ["margin", book, "--market", market, "--executor", "spark"])
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_or_unreachable_address_fails_fast_on_one_line(
+    files: tuple[Path, Path], ray_executor: Any
+) -> None:
+    book, market = (str(p) for p in files)
+    args = ["margin", book, "--market", market, "--executor", "ray", "--ray-address"]
+    result = CliRunner().invoke(app, [*args, "not an address"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("solvent: error: ray-address: expected auto, HOST:PORT")
+    result = CliRunner().invoke(app, [*args, "127.0.0.1:1"])  # nothing listens on port 1
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("solvent: error: ray-address: cannot reach 127.0.0.1:1")

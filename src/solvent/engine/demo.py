@@ -18,10 +18,10 @@ explained accounts, margined alone with ``explain``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -31,12 +31,18 @@ from solvent.engine.venue_book import ARCHETYPES, VenueBook, generate_venue_book
 from solvent.files import loads_json
 from solvent.margin.protocol import Detail
 from solvent.margin.result import AccountMargin
-from solvent.market.deribit import load_embedded_chain
-from solvent.market.order_book import OrderBook, parse_order_book
-from solvent.market.snapshot import MarketSnapshot
+from solvent.market.deribit import (
+    EMBEDDED_PERPETUALS,
+    EMBEDDED_SNAPSHOT,
+    chain_to_records,
+    read_chain_rows,
+    read_perpetual_marks,
+)
+from solvent.market.snapshot import MarketSnapshot, parse_market
 from solvent.market.surface_marks import fit_snapshot_surfaces
 from solvent.market.vol_surface import SurfaceFit
 from solvent.portfolio.portfolio import Portfolio
+from solvent.validation import iso_timestamp, iso_utc
 
 DEMO_MODELS: tuple[tuple[str, str | None], ...] = (
     ("standard", None),
@@ -284,26 +290,39 @@ EMBEDDED_ORDER_BOOK = "binance_spot_btcusdt_20240808.json"
 """The shipped depth snapshot (solvent/data/orderbook/README.md)."""
 
 
-def demo_market() -> MarketSnapshot:
-    """The embedded Deribit chain with an order book per underlying: the shipped Binance BTC
-    depth rescaled to each index (prices x index / mid; sizes x BTC index / index, so every
-    underlying has the same USD depth), what liquidations walk (solvent/data/orderbook)."""
-    market = load_embedded_chain()
+def demo_market_json() -> dict[str, Any]:
+    """The demo's market (docs/formats.md 1 and 5): the embedded Deribit chain with an order book
+    per underlying, the shipped Binance BTC depth rescaled to each index (prices x index / mid;
+    sizes x BTC index / index, so every underlying has the same USD depth; solvent/data/orderbook).
+    What ``solvent serve --market`` reads back from the demo's folder."""
+    base = resources.files("solvent.data") / "deribit"
+    with resources.as_file(base / EMBEDDED_PERPETUALS) as perps:
+        marks = read_perpetual_marks(perps)
+    with resources.as_file(base / EMBEDDED_SNAPSHOT) as chain:
+        as_of, index, records = chain_to_records(read_chain_rows(chain), marks)
     source = resources.files("solvent.data") / "orderbook" / EMBEDDED_ORDER_BOOK
     raw = loads_json(source.read_text(encoding="utf-8"), "order_book", EMBEDDED_ORDER_BOOK)
-    depth = parse_order_book({"bids": raw["bids"], "asks": raw["asks"]}, "order_book")
-    mid = 0.5 * (float(depth.bid_prices[0]) + float(depth.ask_prices[0]))
-    reference = market.index.get("BTC", mid)
+    bids = np.asarray(raw["bids"], dtype=np.float64)
+    asks = np.asarray(raw["asks"], dtype=np.float64)
+    mid = 0.5 * (bids[0, 0] + asks[0, 0])
+    reference = float(index.get("BTC", mid))
     books = {}
-    for underlying, index in market.index.items():
-        price, size = index / mid, reference / index
-        books[underlying] = OrderBook(
-            bid_prices=depth.bid_prices * price,
-            bid_sizes=depth.bid_sizes * size,
-            ask_prices=depth.ask_prices * price,
-            ask_sizes=depth.ask_sizes * size,
-        )
-    return replace(market, order_books=MappingProxyType(books))
+    for underlying, price in index.items():
+        scale = np.array([price / mid, reference / price])
+        books[underlying] = {"bids": (bids * scale).tolist(), "asks": (asks * scale).tolist()}
+    stamp = iso_utc(iso_timestamp(as_of, "timestamp"))
+    return {
+        "as_of": stamp,
+        "index": index,
+        "rates": {},
+        "instruments": records,
+        "order_books": books,
+    }
+
+
+def demo_market() -> MarketSnapshot:
+    """:func:`demo_market_json` as a snapshot."""
+    return parse_market(demo_market_json())
 
 
 def run_demo(

@@ -7,14 +7,16 @@ Archetypes (share of the accounts; quantities in coin, collateral in the named a
 - ``option-writer``: short strangles, short puts and covered calls on BTC or ETH, coin collateral;
 - ``option-spread``: call and put spreads, long straddles and risk reversals (defined risk);
 - ``basis-trade``: long perpetual against a short dated future of the same underlying;
-- ``leveraged-perp``: a naked perpetual, long or short, at 2x to 25x, coin or USDC collateral;
+- ``leveraged-perp``: a naked perpetual, long or short, at 2x to 25x, coin collateral;
 - ``multi-asset``: BTC, ETH and USDC collateral behind a BTC/ETH perpetual pair and an option;
 - ``sub-account``: a parent holding collateral with a cross sub-account (options and a hedge)
   and an isolated one (a perpetual with its own collateral).
 
-Every account is funded to between 1.1 and 2.5 times its initial margin under the ``standard``
-model (one vectorized margin call over the whole book, then collateral scaled), so the book starts
-healthy and a crash liquidates the thinly funded, leveraged part of it first. Generating is done
+Coin-settled (inverse) positions are always backed by some of their coin in the same account (the
+ledger lends nothing: realized losses are paid in the settlement asset). Every account is funded
+to between 1.1 and 2.5 times its initial margin under the ``standard`` model (a few vectorized
+margin calls over the whole book, collateral scaled), so the book starts healthy and a crash
+liquidates the thinly funded, leveraged part of it first. Generating is done
 once per run (a loop over accounts to build positions); margining is vectorized.
 """
 
@@ -237,8 +239,7 @@ def generate_venue_book(
         elif kind == "basis-trade":
             add(Portfolio(name, {u: 1.0}, tuple(_basis(p, rng))), kind)
         elif kind == "leveraged-perp":
-            asset = u if rng.random() < 0.6 else "USDC"
-            add(Portfolio(name, {asset: 1.0}, tuple(_perp(p, rng))), kind)
+            add(Portfolio(name, {u: 1.0}, tuple(_perp(p, rng))), kind)
         elif kind == "multi-asset":
             a, b = pickers[main], pickers[other]
             q = a.size()
@@ -255,7 +256,7 @@ def generate_venue_book(
             parent = Portfolio(name, {u: 1.0, "USDC": 1.0}, ())
             cross = Portfolio(
                 f"{name}-cross",
-                {},
+                {u: 1.0},
                 tuple(_option_writer(p, rng)) + tuple(_basis(p, rng)),
                 parent=name,
                 mode=SubAccountMode.CROSS,

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -148,6 +149,41 @@ def _restore_loopback(env: str | None, enabled: bool) -> None:
     else:
         os.environ[_CLUSTER_SWITCH] = env
     ray_constants.ENABLE_RAY_CLUSTER = enabled
+
+
+PROBE_TIMEOUT_S = 5.0
+"""How long to wait for a TCP connection to ``--ray-address`` before giving up (Ray itself would
+retry for minutes)."""
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``HOST:PORT`` or ``ray://HOST:PORT`` address; None for ``auto``."""
+    if address == "auto":
+        return None
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in rest:
+        raise SolventInputError(
+            "ray-address", f"expected auto, HOST:PORT or ray://HOST:PORT, got {address!r}"
+        )
+    return host.strip("[]"), int(port)
+
+
+def _is_loopback(address: str) -> bool:
+    where = _host_port(address)
+    return where is not None and where[0] in ("127.0.0.1", "localhost", "::1")
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a malformed address (:class:`SolventInputError`) and fail fast on one nothing
+    listens at (:class:`SolventJobError`)."""
+    where = _host_port(address)
+    if where is None:
+        return
+    try:
+        socket.create_connection(where, timeout=PROBE_TIMEOUT_S).close()
+    except OSError as exc:
+        raise SolventJobError("ray-address", f"cannot reach {address}: {one_line(exc)}") from None
 
 
 def _serialized_bytes(state: Any) -> int:
@@ -338,6 +374,8 @@ class RayExecutor:
         self.checkpoint_every = checkpoint_every
         self._owns = False
         self._loopback: tuple[str | None, bool] | None = None
+        if address is not None:
+            _check_reachable(address)
         if ray.is_initialized():
             return
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no report leaves the machine
@@ -357,6 +395,8 @@ class RayExecutor:
                     **common,
                 )
             else:
+                if _is_loopback(address):  # a cluster bound to loopback is joined on loopback
+                    self._loopback = _loopback_only()
                 ray.init(address=address, **common)
         except Exception as exc:  # Ray raises ConnectionError, ValueError, RuntimeError...
             self._restore()

@@ -5,19 +5,18 @@ efficiency, explanations, and an HTML report with charts written to a path it pr
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from solvent.engine.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, DemoResult, run_demo
-from solvent.engine.demo_report import write_report
+from solvent.engine.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, DemoResult
 from solvent.errors import SolventInputError
+from solvent.realtime.demo import MAIN_JOB_STAGES, run_main_job
 
 DEFAULT_OUT = Path("solvent-demo")
 
@@ -87,9 +86,34 @@ def _print(console: Console, result: DemoResult, elapsed: float) -> None:
     console.print(f"[bold]Where a portfolio model asks more than {side.models[0]}[/bold]:")
     for line in result.explanations:
         console.print(f"  - {line.text}")
-    for title, body in result.extras.items():
-        if isinstance(body, str):
-            console.print(f"[bold]{title}[/bold]: {body}")
+    crash = result.extras.get("replay")
+    if isinstance(crash, dict):
+        r = crash["summary"]
+        fund = r["insurance_fund"]
+        console.print(
+            f"[bold]Crash replay[/bold] ({crash['path']}, real-time engine, model standard): "
+            f"{r['steps']} ticks, {r['liquidated']} liquidated, {r['bankrupt']} bankrupt, "
+            f"volume {r['volume_usd']:,.0f} USD, slippage {r['slippage_usd']:,.0f}, fees "
+            f"{r['fees_usd']:,.0f}; insurance fund {fund['start_usd']:,.0f} -> "
+            f"{fund['end_usd']:,.0f} USD (low {fund['min_usd']:,.0f}); "
+            f"{r['adl_events']} ADL fills; socialized "
+            f"{r['socialized_loss_usd']:,.0f} USD; tick-to-margin p50 {r['latency_ms']['p50']:.1f}"
+            f" ms, p99 {r['latency_ms']['p99']:.1f} ms; ledger audit "
+            f"{'ok' if r['audit']['ok'] else 'FAILED'}."
+        )
+    solvency = result.extras.get("solvency")
+    if isinstance(solvency, dict):
+        console.print(
+            f"[bold]Solvency[/bold]: snapshot {solvency['snapshot']} of {solvency['leaves']} "
+            f"accounts, root {solvency['root'][:16]}..., solvent: {solvency['solvent']}; the "
+            f"proof of {solvency['verified_account']} verifies against the signed header: "
+            f"{solvency['verified']} ({solvency['directory']})"
+        )
+    serve = result.extras.get("serve")
+    if isinstance(serve, str):
+        console.print(
+            f"Ledger: {crash['db'] if isinstance(crash, dict) else ''}; see it live: {serve}"
+        )
     if result.report is not None:
         console.print(f"Report: [bold]{result.report}[/bold]")
     console.print(f"done in {elapsed:.1f} s")
@@ -118,18 +142,17 @@ def register(app: typer.Typer) -> None:
         console = Console(width=None if Console().is_terminal else 140)
         started = time.perf_counter()
         with Progress(
-            SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
             TimeElapsedColumn(),
             console=Console(stderr=True),
             transient=True,
         ) as bar:
-            task = bar.add_task("starting", total=None)
+            task = bar.add_task("starting", total=MAIN_JOB_STAGES)
 
             def progress(stage: str) -> None:
-                bar.update(task, description=stage)
+                bar.update(task, description=stage, advance=1)
 
-            result = run_demo(accounts=accounts, seed=seed, progress=progress)
-            progress("write the report")
-            result = replace(result, report=write_report(result, out))
+            result = run_main_job(accounts=accounts, seed=seed, directory=out, progress=progress)
         _print(console, result, time.perf_counter() - started)
