@@ -10,8 +10,6 @@ replay lives here, in the ``realtime`` layer, because the engine layer comes bef
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import shutil
 from collections.abc import Callable
@@ -20,17 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from solvent.accounts.health import STATES
-from solvent.collateral.assets import default_assets
 from solvent.engine.demo import DEMO_MODELS, DemoResult, Progress, demo_market_json, run_demo
 from solvent.engine.demo_report import write_report
 from solvent.errors import SolventInputError
 from solvent.ledger.store import Ledger
-from solvent.liquidation.outcome import INSURANCE_ACCOUNT
 from solvent.market.moves import move_underlyings
-from solvent.market.snapshot import USD_ASSETS, MarketSnapshot
-from solvent.realtime.engine import Liquidator
-from solvent.realtime.liquidation import WaterfallLiquidator
+from solvent.market.snapshot import MarketSnapshot
 from solvent.realtime.replay import LiquidatorFactory, replay
+from solvent.realtime.replay import waterfall_liquidator as replay_waterfall_liquidator
 from solvent.realtime.sources import load_path
 from solvent.realtime.views import replay_json
 from solvent.solvency.keys import create_key, load_key, public_key_hex
@@ -50,35 +45,10 @@ StepProgress = Callable[[int, int], None]
 """Told ``(events done, events in all)`` as the replay consumes its path."""
 
 
-def _fund_usd(ledger: Ledger) -> Callable[[], float]:
-    """The insurance fund's current value (USD: its stablecoin balances at 1)."""
-    assets = default_assets()
-
-    def value() -> float:
-        held = ledger.balances(INSURANCE_ACCOUNT)
-        return float(
-            sum(
-                units / 10 ** assets.get(asset, "asset").decimals
-                for asset, units in held.items()
-                if asset in USD_ASSETS
-            )
-        )
-
-    return value
-
-
 def waterfall_liquidator() -> LiquidatorFactory | None:
     """The waterfall liquidator booked on the ledger (partial policy, insurance fund, ADL,
-    socialized loss) when the ledger booking of liquidation outcomes is installed
-    (``solvent.liquidation.booking``); without it the engine only queues its breaches."""
-    if importlib.util.find_spec("solvent.liquidation.booking") is None:
-        return None
-    booking = importlib.import_module("solvent.liquidation.booking")
-
-    def factory(ledger: Ledger, model: str, params: str | None) -> Liquidator:
-        return WaterfallLiquidator(ledger, booking.book_outcome, _fund_usd(ledger))
-
-    return factory
+    socialized loss): :func:`solvent.realtime.replay.waterfall_liquidator`."""
+    return replay_waterfall_liquidator("partial")
 
 
 def replay_crash(
