@@ -189,3 +189,30 @@ def test_prepared_path_on_more_instruments_equals_the_one_shot_path(
     )
     assert [a.steps for a in held.accounts] == [a.steps for a in one_shot.accounts]
     assert held.insurance_fund == one_shot.insurance_fund
+
+
+def test_a_closed_position_outside_the_prepared_market_is_dropped_a_held_one_refused() -> None:
+    """The real-time loop prepares the instruments its margin units hold; an account book may
+    still list a position closed since (quantity and entry cost 0): that column is dropped, while a
+    position still held outside the prepared market is refused naming it."""
+    import scipy.sparse as sp
+
+    from solvent.engine.liquidation import _on_prepared_columns
+    from solvent.portfolio.book import Book, EntryCosts
+
+    def matrix(values: list[float]) -> sp.csr_array:
+        return sp.csr_array(np.asarray([values], dtype=np.float64))
+
+    closed = Book(
+        ("a",),
+        ("X", "Y"),
+        sp.csr_array(([2.0, 0.0], ([0, 0], [0, 1])), shape=(1, 2)),  # Y stored as an explicit 0
+        EntryCosts(matrix([2.0, 0.0]), matrix([200.0, 0.0])),
+    )
+    moved = _on_prepared_columns(closed, ("Z", "X"))
+    assert moved.instruments == ("Z", "X")
+    assert moved.quantities.toarray().tolist() == [[0.0, 2.0]]
+    assert moved.entry is not None and moved.entry.cost.toarray().tolist() == [[0.0, 200.0]]
+    held = Book(("a",), ("X", "Y"), matrix([2.0, 1.0]), None)
+    with pytest.raises(SolventInputError, match="'Y'"):
+        _on_prepared_columns(held, ("X",))

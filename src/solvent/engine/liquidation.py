@@ -187,19 +187,26 @@ def liquidate_prepared(
 
 def _on_prepared_columns(book: Book, instruments: tuple[str, ...]) -> Book:
     """``book`` with the prepared ``instruments`` as its columns (a caller may prepare the model
-    for more instruments than the book holds, e.g. the whole market of a real-time loop)."""
+    for more instruments than the book holds, e.g. the whole market of a real-time loop). A column
+    of ``book`` that holds nothing (no quantity, no entry cost: a position closed since) may be
+    missing from ``instruments``: it is dropped."""
     if book.instruments == instruments:
         return book
     column = {name: j for j, name in enumerate(instruments)}
-    missing = [n for n in book.instruments if n not in column]
+    matrices = [book.quantities] if book.entry is None else [book.quantities, book.entry.cost]
+    held = np.zeros(len(book.instruments), dtype=bool)
+    for matrix in matrices:
+        held[np.asarray(matrix.indices)[np.asarray(matrix.data) != 0]] = True
+    missing = [n for j, n in enumerate(book.instruments) if n not in column and held[j]]
     if missing:
         raise SolventInputError("instruments", f"not in the prepared market: {missing[0]!r}")
-    remap = np.asarray([column[n] for n in book.instruments], dtype=np.intp)
+    remap = np.asarray([column.get(n, -1) for n in book.instruments], dtype=np.intp)
     shape = (len(book), len(instruments))
 
     def move(matrix: sp.csr_array) -> sp.csr_array:
         q = matrix.tocoo()
-        return sp.csr_array((q.data, (q.row, remap[q.col])), shape=shape)
+        kept = remap[q.col] >= 0
+        return sp.csr_array((q.data[kept], (q.row[kept], remap[q.col[kept]])), shape=shape)
 
     entry = None
     if book.entry is not None:
@@ -278,11 +285,9 @@ def _outcome(
     conservation = ledger.units.sum(axis=0) + ledger.fund + ledger.venue + state.cash.sum(axis=0)
     balances_after = np.zeros((len(accounts), len(units.assets)), dtype=np.float64)
     balances_after[:, [units.assets.index(a) for a in accounts.assets]] = accounts.collateral
-    own_book = accounts.account_book()
+    own_book = _on_prepared_columns(accounts.account_book(), margin.market.instruments)
     if own_book.entry is not None:  # the run's balances carry the P&L since entry
-        settled, amounts = entry_pnl_amounts(
-            own_book.entry, margin.market.subset(own_book.instruments)
-        )
+        settled, amounts = entry_pnl_amounts(own_book.entry, margin.market)
         for k, asset in enumerate(settled):
             balances_after[:, units.assets.index(asset)] += amounts[:, k]
     index = {name: i for i, name in enumerate(accounts.accounts)}
