@@ -81,6 +81,7 @@ def replay_crash(
     covered = max(out.fees_usd + out.insurance_fund_start_usd - out.insurance_fund_end_usd, 0.0)
     return {
         "summary": replay_json(out),
+        "liquidator": liquidate,
         "db": url,
         "path": path,
         "series": {"states": states, "insurance_fund_usd": fund},

@@ -101,6 +101,11 @@ def _print(console: Console, result: DemoResult, elapsed: float) -> None:
             f" ms, p99 {r['latency_ms']['p99']:.1f} ms; ledger audit "
             f"{'ok' if r['audit']['ok'] else 'FAILED'}."
         )
+        if not crash.get("liquidator", True):
+            console.print(
+                "  (liquidator off: breaches are counted and queued, not traded; docs/demo.md "
+                "says why)"
+            )
     solvency = result.extras.get("solvency")
     if isinstance(solvency, dict):
         console.print(
