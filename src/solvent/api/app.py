@@ -14,7 +14,7 @@ from importlib.metadata import version
 
 from fastapi import Depends, FastAPI
 
-from solvent.api import accounts, events, market, solvency, stream, venues
+from solvent.api import accounts, events, insurance, market, solvency, stream, venues
 from solvent.api.dashboard import mount_dashboard
 from solvent.api.errors import install_error_handlers, refuse_unknown_query
 from solvent.api.limits import BodyLimit
@@ -55,6 +55,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(market.router)
     app.include_router(events.router)
     app.include_router(solvency.router)
+    app.include_router(insurance.router)
     app.include_router(stream.router)
     app.include_router(venues.router)
     mount_dashboard(app)
