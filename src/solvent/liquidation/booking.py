@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
@@ -43,6 +44,7 @@ from solvent.ledger.liquidations import claim_step, complete_step, step_referenc
 from solvent.ledger.model import (
     DECIMAL_PRECISION,
     VENUE,
+    AccountKind,
     Operation,
     Posting,
     Reason,
@@ -59,6 +61,7 @@ from solvent.liquidation.outcome import (
     TransferReason,
 )
 from solvent.market.snapshot import MarketSnapshot
+from solvent.portfolio.portfolio import SubAccountMode
 
 ROUNDING_UNITS = 100
 """Largest shortfall (base units of the settlement asset) of a bankruptcy close that ``@venue``
@@ -234,6 +237,86 @@ def book_outcome(
     return BookingReport(run, len(steps), booked, skipped, ledger.audit().ok)
 
 
+def settle_variation_margin(
+    ledger: Ledger, accounts: Iterable[str], market: MarketSnapshot, reference: str
+) -> int:
+    """Mark every futures-style position (futures, perpetuals) of ``accounts`` and of their
+    cross-margin families to ``market`` on the ledger: each is closed and reopened at its mark
+    against ``@venue`` (reason settlement), so its average price becomes the mark and its P&L
+    since entry becomes cash. The liquidation planner values a unit that way (its balances carry
+    the P&L since entry), so booking its steps afterwards never asks a unit for cash its other
+    legs' gains hold. Gains are settled first, then losses; a loss its account cannot pay from
+    its own balance (after converting its other collateral and drawing on its cross family) is
+    left unsettled (a bankrupt unit's positions close at the bankruptcy price instead). One
+    transaction per position; running it again settles nothing new. Returns the positions
+    settled."""
+    with ledger.transaction() as tx:
+        names: set[str] = set()
+        for account in set(accounts):
+            record = tx.account(account)
+            if record.kind is not AccountKind.USER:
+                continue
+            if record.parent is None or record.mode is SubAccountMode.CROSS:
+                root = record.parent or record.id
+                names |= {
+                    m.id
+                    for m in tx.family(root)
+                    if m.parent is None or m.mode is SubAccountMode.CROSS
+                }
+            else:
+                names.add(account)
+        held = tx.positions(sorted(names))
+    gains: list[tuple[str, str]] = []
+    losses: list[tuple[str, str]] = []
+    for account, positions in sorted(held.items()):
+        for position in positions:
+            terms = trade_terms(market, position.instrument, "instrument")
+            if terms.style is not TradeStyle.FUTURES:
+                continue
+            mark = Decimal(repr(market.quote(position.instrument).mark_price))
+            if mark == position.average_price:
+                continue
+            gain = (mark - position.average_price) * position.quantity > 0
+            (gains if gain else losses).append((account, position.instrument))
+    settled = 0
+    for account, instrument in (*gains, *losses):
+        try:
+            with ledger.transaction() as tx:
+                settled += _settle_position(tx, account, instrument, market, reference)
+        except _UnpayableError:
+            continue
+    return settled
+
+
+def _settle_position(
+    tx: LedgerTransaction, account: str, instrument: str, market: MarketSnapshot, reference: str
+) -> bool:
+    """Close and reopen ``account``'s position in ``instrument`` at its mark (see
+    :func:`settle_variation_margin`); ``False`` when its loss cannot be paid (nothing written)."""
+    terms = trade_terms(market, instrument, "instrument")
+    asset = tx.assets.get(terms.settlement_asset, "settlement_asset")
+    before = tx.position(account, terms.instrument, terms.settlement_asset)
+    mark = Decimal(repr(market.quote(instrument).mark_price))
+    if before.quantity == 0 or mark == before.average_price:
+        return False
+    fill = apply_fill(before, terms, -before.quantity, mark)
+    cash = to_units_floor(fill.realized, asset.decimals)
+    short = -(tx.balances([account])[account].get(asset.symbol, 0) + cash)
+    if short > 0:
+        short -= _convert(tx, account, asset.symbol, short, market, reference)
+    if short > 0:
+        short -= _cover_from_cross_family(tx, account, asset.symbol, short, market, reference)
+    if short > 0:
+        raise _UnpayableError
+    tx.trade(account, terms, -before.quantity, mark, 0, reference)
+    tx.trade(account, terms, before.quantity, mark, 0, reference)
+    return True
+
+
+class _UnpayableError(Exception):
+    """A settlement loss its account cannot pay: the transaction is rolled back."""
+
+
 def book_step(ledger: Ledger, step: LedgerStep, market: MarketSnapshot, run_id: str) -> bool:
     """Book one step in its own transaction; ``False`` when it was already booked."""
     with ledger.transaction() as tx:
@@ -255,6 +338,12 @@ def book_step_in(
         op_id = _book_trade(tx, step, market, reference)
     else:
         assert step.source and step.destination and step.asset and step.units
+        held = tx.balances([step.source])[step.source].get(step.asset, 0)
+        if held < step.units and tx.account(step.source).kind is AccountKind.USER:
+            short = step.units - max(held, 0)
+            short -= _convert(tx, step.source, step.asset, short, market, reference)
+            if short > 0:
+                _cover_from_cross_family(tx, step.source, step.asset, short, market, reference)
         op_id = tx.post(
             transfer(
                 step.source,
@@ -285,6 +374,8 @@ def _book_trade(
     short = -(held + cash)
     if short > 0:
         short -= _convert(tx, step.account, asset.symbol, short, market, reference)
+    if short > 0:
+        short -= _cover_from_cross_family(tx, step.account, asset.symbol, short, market, reference)
     if short > 0 and step.kind is BookingKind.BANKRUPTCY and short <= ROUNDING_UNITS:
         tx.post(transfer(VENUE, step.account, asset.symbol, short, Reason.LIQUIDATION, reference))
         short = 0
@@ -296,6 +387,42 @@ def _book_trade(
             f"(holds {asset.format(held)} and nothing left to convert)",
         )
     return tx.trade(step.account, terms, step.quantity, step.price, 0, reference).operation_id
+
+
+def _cover_from_cross_family(
+    tx: LedgerTransaction,
+    account: str,
+    wanted: str,
+    units: int,
+    market: MarketSnapshot,
+    reference: str,
+) -> int:
+    """Move up to ``units`` base units of ``wanted`` into ``account`` from the other members of
+    its cross-margin unit (the parent and its cross sub-accounts share one collateral pool and
+    are liquidated as one unit, whose cash the planner counts together), each member converting
+    its other collateral first when it holds too little; returns the base units moved (0 for an
+    isolated sub-account or an account without cross members)."""
+    record = tx.account(account)
+    if record.parent is not None and record.mode is not SubAccountMode.CROSS:
+        return 0
+    members = [
+        m.id
+        for m in tx.family(record.parent or record.id)
+        if m.id != account and (m.parent is None or m.mode is SubAccountMode.CROSS)
+    ]
+    moved = 0
+    for member in members:
+        need = units - moved
+        if need <= 0:
+            break
+        held = max(tx.balances([member])[member].get(wanted, 0), 0)
+        if held < need:
+            held += _convert(tx, member, wanted, need - held, market, reference)
+        take = min(held, need)
+        if take > 0:
+            tx.post(transfer(member, account, wanted, take, Reason.TRANSFER, reference))
+            moved += take
+    return moved
 
 
 def _convert(

@@ -29,7 +29,13 @@ import numpy as np
 from solvent.engine.liquidation import liquidate_prepared
 from solvent.ledger.model import INSURANCE
 from solvent.ledger.store import Ledger
-from solvent.liquidation.booking import BookingKind, LedgerStep, book_step, plan_booking
+from solvent.liquidation.booking import (
+    BookingKind,
+    LedgerStep,
+    book_step,
+    plan_booking,
+    settle_variation_margin,
+)
 from solvent.liquidation.config import LiquidationConfig
 from solvent.liquidation.outcome import LiquidationOutcome
 from solvent.liquidation.policy import LiquidationPolicy, get_policy
@@ -108,10 +114,16 @@ class WaterfallLiquidator:
         return LiquidationReport(tuple(sorted(touched)), outcomes, totals, tuple(plan))
 
     def execute(self, plan: Sequence[Mapping[str, Any]], market: MarketSnapshot) -> None:
-        """Book every step of ``plan`` not booked yet, in order (one transaction each)."""
+        """Book every step of ``plan`` not booked yet, in order (one transaction each), after
+        settling the variation margin of the accounts it touches (the planner counts their P&L
+        since entry as cash: :func:`~solvent.liquidation.booking.settle_variation_margin`)."""
         for run in plan:
-            for raw in run["steps"]:
-                book_step(self.ledger, _step_from_json(raw), market, str(run["run_id"]))
+            steps = [_step_from_json(raw) for raw in run["steps"]]
+            run_id = str(run["run_id"])
+            touched = {s.account for s in steps}
+            settle_variation_margin(self.ledger, touched, market, f"vm:{run_id}")
+            for step in steps:
+                book_step(self.ledger, step, market, run_id)
 
     def _fund_usd(self, market: MarketSnapshot) -> float:
         asset = self.config.fund_asset
