@@ -77,3 +77,64 @@ def test_a_plan_left_by_a_crash_is_booked_on_restart_once(
     # booking the same plan again books nothing
     resumed.liquidator.execute(checkpoint.state["plan"], resumed.live.snapshot)  # type: ignore[union-attr]
     assert seeded_ledger.journal_balances() == after
+
+
+def test_a_two_legged_unit_goes_bankrupt_on_the_ledger_without_asking_for_cash_it_lacks(
+    market: MarketSnapshot, tmp_path: Path
+) -> None:
+    """A long BTC perpetual losing and a short ETH perpetual winning: the first tick buys back
+    part of the short, the next finds the unit bankrupt. Its bankruptcy prices bring the whole
+    unit to zero, so the winning leg's close must be booked before the losing one's (and each
+    leg's P&L since entry settled first): the booking never asks for cash the unit lacks."""
+    from solvent.market.snapshot import parse_market
+    from solvent.portfolio.account_book import parse_account_book
+
+    from .conftest import MARKET
+
+    raw = {**MARKET, "instruments": [*MARKET["instruments"]]}
+    raw["instruments"].append({"name": "ETH_USDC-PERPETUAL", "mark_price": 4_000.0})
+    accounts, _ = parse_account_book(
+        {
+            "accounts": [
+                {
+                    "account": "saver",
+                    "collateral": {"USDC": 1_000_000.0},
+                    "positions": [{"instrument": "ETH_USDC-PERPETUAL", "quantity": 5.0}],
+                },
+                {
+                    "account": "pair",
+                    "collateral": {"USDC": 4_000.0},
+                    "positions": [
+                        {"instrument": "BTC_USDC-PERPETUAL", "quantity": 1.0, "entry_price": 1e5},
+                        {"instrument": "ETH_USDC-PERPETUAL", "quantity": -20.0, "entry_price": 4e3},
+                    ],
+                },
+            ]
+        }
+    )
+    path = tmp_path / "path.csv"
+    path.write_text(
+        "time,BTC,ETH\n2026-01-05T08:01:00Z,99000,3990\n2026-01-05T08:02:00Z,96000,3900\n"
+        "2026-01-05T08:03:00Z,93000,3800\n",
+        encoding="utf-8",
+    )
+    url = f"sqlite:///{tmp_path / 'pair.db'}"
+    out = replay_json(
+        replay(
+            accounts,
+            parse_market(raw),
+            path=path,
+            db=url,
+            insurance_fund_usd=10_000.0,
+            liquidator=waterfall_liquidator("partial"),
+        )
+    )
+    assert out["audit"]["ok"] is True, out["audit"]["problems"]
+    assert (out["liquidated"], out["bankrupt"]) == (1, 1)
+    ledger = Ledger.open(url)
+    try:
+        assert all(v >= 0 for v in ledger.balances("pair").values())
+        positions = ledger.replay_positions()
+        assert all(p.quantity == 0 for (a, _), p in positions.items() if a == "pair")
+    finally:
+        ledger.close()

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
@@ -315,6 +315,39 @@ def _settle_position(
 
 class _UnpayableError(Exception):
     """A settlement loss its account cannot pay: the transaction is rolled back."""
+
+
+def gains_first(ledger: Ledger, steps: Sequence[LedgerStep]) -> list[LedgerStep]:
+    """``steps`` with every run of consecutive bankruptcy closes of one account reordered so the
+    closes that realize a gain (against the ledger's average price) come before those that
+    realize a loss: the bankruptcy prices bring the unit to zero as a whole, so a losing leg may
+    need the cash a winning leg's close brings. Nothing else moves (step ids keep their order
+    meaning for the claims; each step is still booked once)."""
+    out = list(steps)
+    i = 0
+    while i < len(out):
+        j = i
+        while (
+            j < len(out)
+            and out[j].kind is BookingKind.BANKRUPTCY
+            and out[j].account == out[i].account
+        ):
+            j += 1
+        if j - i > 1:
+            account = out[i].account
+            with ledger.transaction() as tx:
+                average = {p.instrument: p.average_price for p in tx.positions([account])[account]}
+            out[i:j] = sorted(out[i:j], key=lambda step: _realizes_loss(step, average))
+        i = max(j, i + 1)
+    return out
+
+
+def _realizes_loss(step: LedgerStep, average: Mapping[str, Decimal]) -> bool:
+    """Whether closing ``step.quantity`` at ``step.price`` realizes a loss against the position's
+    ``average`` price (by instrument)."""
+    assert step.instrument and step.quantity is not None and step.price is not None
+    entry = average.get(step.instrument, step.price)
+    return -step.quantity * (step.price - entry) < 0
 
 
 def book_step(ledger: Ledger, step: LedgerStep, market: MarketSnapshot, run_id: str) -> bool:

@@ -33,6 +33,7 @@ from solvent.liquidation.booking import (
     BookingKind,
     LedgerStep,
     book_step,
+    gains_first,
     plan_booking,
     settle_variation_margin,
 )
@@ -122,7 +123,7 @@ class WaterfallLiquidator:
             run_id = str(run["run_id"])
             touched = {s.account for s in steps}
             settle_variation_margin(self.ledger, touched, market, f"vm:{run_id}")
-            for step in steps:
+            for step in gains_first(self.ledger, steps):
                 book_step(self.ledger, step, market, run_id)
 
     def _fund_usd(self, market: MarketSnapshot) -> float:
