@@ -38,7 +38,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
 from typing import Any
 
-from solvent.accounts.service import trade_terms
+from solvent.accounts.service import AccountService, trade_terms
 from solvent.errors import SolventInputError
 from solvent.ledger.liquidations import claim_step, complete_step, step_reference
 from solvent.ledger.model import (
@@ -61,7 +61,6 @@ from solvent.liquidation.outcome import (
     TransferReason,
 )
 from solvent.market.snapshot import MarketSnapshot
-from solvent.portfolio.portfolio import SubAccountMode
 
 ROUNDING_UNITS = 100
 """Largest shortfall (base units of the settlement asset) of a bankruptcy close that ``@venue``
@@ -254,17 +253,8 @@ def settle_variation_margin(
         names: set[str] = set()
         for account in set(accounts):
             record = tx.account(account)
-            if record.kind is not AccountKind.USER:
-                continue
-            if record.parent is None or record.mode is SubAccountMode.CROSS:
-                root = record.parent or record.id
-                names |= {
-                    m.id
-                    for m in tx.family(root)
-                    if m.parent is None or m.mode is SubAccountMode.CROSS
-                }
-            else:
-                names.add(account)
+            if record.kind is AccountKind.USER:
+                names |= {m.id for m in AccountService.unit_of(tx, record)}
         held = tx.positions(sorted(names))
     gains: list[tuple[str, str]] = []
     losses: list[tuple[str, str]] = []
@@ -435,14 +425,7 @@ def _cover_from_cross_family(
     are liquidated as one unit, whose cash the planner counts together), each member converting
     its other collateral first when it holds too little; returns the base units moved (0 for an
     isolated sub-account or an account without cross members)."""
-    record = tx.account(account)
-    if record.parent is not None and record.mode is not SubAccountMode.CROSS:
-        return 0
-    members = [
-        m.id
-        for m in tx.family(record.parent or record.id)
-        if m.id != account and (m.parent is None or m.mode is SubAccountMode.CROSS)
-    ]
+    members = [m.id for m in AccountService.unit_of(tx, tx.account(account)) if m.id != account]
     moved = 0
     for member in members:
         need = units - moved
