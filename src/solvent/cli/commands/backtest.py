@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from solvent.cli.executor import ExecutorOption, RayAddressOption, executor_for
+from solvent.cli.options import ModelOption, ParamsOption
 from solvent.cli.output import emit_json
 from solvent.executors import ExecutorKind
 from solvent.files import output_path
@@ -21,7 +22,7 @@ from solvent.stress.chart import write_chart
 def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
-        model: Annotated[str, typer.Option("--model", help="Margin model name.")],
+        model: ModelOption,
         history: Annotated[
             Path, typer.Option("--history", help="Price history (docs/formats.md 8).")
         ],
@@ -33,9 +34,7 @@ def register(app: typer.Typer) -> None:
         horizon_days: Annotated[
             int, typer.Option("--horizon-days", help="Loss horizon (and fhs-es MPOR), days.")
         ] = 1,
-        params: Annotated[
-            str | None, typer.Option("--params", help="Built-in set name or TOML/JSON file.")
-        ] = None,
+        params: ParamsOption = None,
         warmup_days: Annotated[
             int, typer.Option("--warmup-days", help="Closes before the first margin day.")
         ] = DEFAULT_WARMUP_DAYS,

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from solvent.cli.options import ModelOption, ParamsOption
 from solvent.cli.output import emit_json
 from solvent.engine.cross_venue import cross_venue_book, cross_venue_json
 from solvent.margin.registry import get_model, resolve_alias
@@ -26,10 +27,8 @@ def register(app: typer.Typer) -> None:
             Path, typer.Argument(help="Portfolio or book JSON whose positions name their venue.")
         ],
         market: Annotated[Path, typer.Option("--market", help="Market snapshot JSON.")],
-        model: Annotated[str, typer.Option("--model", help="Margin model name.")] = "standard",
-        params: Annotated[
-            str | None, typer.Option("--params", help="Built-in set name or TOML/JSON file.")
-        ] = None,
+        model: ModelOption = "standard",
+        params: ParamsOption = None,
         locations: Annotated[
             str | None,
             typer.Option("--locations", help="Location set: built-in version or TOML file."),

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from solvent.cli.executor import ExecutorOption, RayAddressOption, executor_for
+from solvent.cli.options import ModelOption, ParamsOption
 from solvent.cli.output import emit_json
 from solvent.engine.liquidation import MAX_FUND_USD, liquidate_accounts, liquidation_json
 from solvent.errors import SolventInputError
@@ -32,10 +33,8 @@ def register(app: typer.Typer) -> None:
     def liquidate(
         book: Annotated[Path, typer.Argument(help="Book (or portfolio) JSON (docs/formats.md 2).")],
         market: Annotated[Path, typer.Option("--market", help="Market snapshot JSON.")],
-        model: Annotated[str, typer.Option("--model", help="Margin model name.")] = "standard",
-        params: Annotated[
-            str | None, typer.Option("--params", help="Built-in set name or TOML/JSON file.")
-        ] = None,
+        model: ModelOption = "standard",
+        params: ParamsOption = None,
         policy: Annotated[
             str, typer.Option("--policy", help="partial (default), auction or full.")
         ] = "partial",

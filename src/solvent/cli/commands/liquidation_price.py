@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from solvent.cli.options import ModelOption, ParamsOption
 from solvent.cli.output import emit_json
 from solvent.engine.liquidation_price import one_portfolio, portfolio_liquidation_price
 from solvent.margin.registry import get_model, resolve_alias
@@ -23,10 +24,8 @@ def register(app: typer.Typer) -> None:
     def liquidation_price(
         portfolio: Annotated[Path, typer.Argument(help="Portfolio JSON (docs/formats.md 2).")],
         market: Annotated[Path, typer.Option("--market", help="Market snapshot JSON.")],
-        model: Annotated[str, typer.Option("--model", help="Margin model name.")] = "standard",
-        params: Annotated[
-            str | None, typer.Option("--params", help="Built-in set name or TOML/JSON file.")
-        ] = None,
+        model: ModelOption = "standard",
+        params: ParamsOption = None,
         underlying: Annotated[
             str | None,
             typer.Option(

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from solvent.cli.executor import ExecutorOption, RayAddressOption, executor_for
+from solvent.cli.options import ModelOption, ParamsOption
 from solvent.cli.output import emit_json
 from solvent.cli.progress import StageBar, wanted
 from solvent.engine.margin import margin_accounts
@@ -42,10 +43,8 @@ def register(app: typer.Typer) -> None:
             Path, typer.Argument(help="Portfolio or book JSON (docs/formats.md 2).")
         ],
         market: Annotated[Path, typer.Option("--market", help="Market snapshot JSON.")],
-        model: Annotated[str, typer.Option("--model", help="Margin model name.")] = "standard",
-        params: Annotated[
-            str | None, typer.Option("--params", help="Built-in set name or TOML/JSON file.")
-        ] = None,
+        model: ModelOption = "standard",
+        params: ParamsOption = None,
         explain: Annotated[
             bool, typer.Option("--explain", help="Add every scenario and each position's share.")
         ] = False,
