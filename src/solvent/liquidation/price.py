@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,9 @@ GRID_STEP = 1.25
 """Ratio between two neighbouring grid prices (the bracketing resolution)."""
 TOLERANCE = 1e-6
 """At a returned price ``|equity - MM| <= TOLERANCE x max(MM, 1 USD)`` (tests hold it)."""
+STOP_TOLERANCE = 1e-2 * TOLERANCE
+"""Brent's method stops at the first price where ``|equity - MM| <= STOP_TOLERANCE x max(MM,
+1 USD)`` (or when the bracket is 4 machine epsilons wide): a hundredth of :data:`TOLERANCE`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,8 @@ class LiquidationPrice:
     up: float | None
     equity_usd: float
     maintenance_margin_usd: float
+    evaluations: int = 0
+    """How many prices the search margined (the index included): its cost in margin calls."""
 
     @property
     def distance_down(self) -> float | None:
@@ -114,6 +119,12 @@ class UnitMargin:
     symbols: tuple[str, ...]
     underlying: str
     external: ExternalBalances | None = None
+    evaluated: dict[float, tuple[float, float]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """``(equity_usd, maintenance_margin_usd)`` at every price margined so far: the search
+    never margins the same price twice (Brent's method starts from the bracket's two grid
+    prices, already known)."""
 
     @classmethod
     def build(
@@ -171,9 +182,17 @@ class UnitMargin:
         return move_priced(self.priced, self.underlying, price)
 
     def excess(self, price: float) -> float:
-        """``equity - MM`` (USD) with the underlying at ``price``."""
-        equity, mm = self.at(self.moved(price))
-        return equity - mm
+        """``equity - MM`` (USD) with the underlying at ``price`` (each price margined once)."""
+        known = self.evaluated.get(price)
+        if known is None:
+            known = self.evaluated[price] = self.at(self.moved(price))
+        return known[0] - known[1]
+
+    def met(self, price: float) -> bool:
+        """Whether the equity at ``price`` (already margined) is MM to within a hundredth of
+        :data:`TOLERANCE`: the search may stop there."""
+        equity, mm = self.evaluated[price]
+        return abs(equity - mm) <= STOP_TOLERANCE * max(mm, 1.0)
 
 
 def entered_at_marks(portfolio: Portfolio, market: MarketSnapshot) -> Portfolio:
@@ -229,23 +248,48 @@ def _grid(index: float, toward: float) -> list[float]:
     return [float(index * r) for r in ratios]
 
 
-def _nearest_root(
-    f: Callable[[float], float], index: float, f_index: float, toward: float
-) -> float | None:
-    """The root of ``f`` nearest ``index`` between ``index`` and ``toward``, or ``None``."""
+class _RootFoundError(Exception):
+    """Raised inside Brent's method at a price where MM is met (ends the iteration there)."""
+
+    def __init__(self, price: float) -> None:
+        super().__init__(price)
+        self.price = price
+
+
+def _nearest_root(unit: UnitMargin, index: float, f_index: float, toward: float) -> float | None:
+    """The price nearest ``index`` between ``index`` and ``toward`` where the unit's equity
+    meets its MM (``f_index``: ``equity - MM`` at the index), or ``None``."""
     if f_index == 0.0:
         return index
     previous, f_previous = index, f_index
     for price in _grid(index, toward):
-        value = f(price)
+        value = unit.excess(price)
         if value == 0.0:
             return price
         if (value > 0.0) != (f_previous > 0.0):
-            lo, hi = sorted((previous, price))
-            root = brentq(f, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=200)
-            return float(root)
+            return _refine(unit, *sorted((previous, price)))
         previous, f_previous = price, value
     return None
+
+
+def _refine(unit: UnitMargin, lo: float, hi: float) -> float:
+    """Brent's method on ``[lo, hi]`` (a sign change of ``equity - MM``), stopped at the first
+    price where MM is met to :data:`STOP_TOLERANCE` (:meth:`UnitMargin.met`)."""
+    for end in (lo, hi):
+        if unit.met(end):
+            return end
+
+    def f(price: float) -> float:
+        value = unit.excess(price)
+        if unit.met(price):
+            raise _RootFoundError(price)
+        return value
+
+    try:
+        root = brentq(f, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=200)
+    except _RootFoundError as found:
+        return found.price
+    return float(root)
 
 
 def liquidation_price(
@@ -265,10 +309,11 @@ def liquidation_price(
     index = reference_price(market, underlying)
     unit = UnitMargin.build(portfolio, market, model, params, underlying, external)
     equity, mm = unit.at(unit.priced)
+    unit.evaluated[index] = (equity, mm)
     f_index = equity - mm
     lo_bound, hi_bound = INDEX_BOUNDS
-    down = _nearest_root(unit.excess, index, f_index, max(index * LOWEST, lo_bound))
-    up = _nearest_root(unit.excess, index, f_index, min(index * HIGHEST, hi_bound))
+    down = _nearest_root(unit, index, f_index, max(index * LOWEST, lo_bound))
+    up = _nearest_root(unit, index, f_index, min(index * HIGHEST, hi_bound))
     return LiquidationPrice(
         account=portfolio.account,
         model=unit.model.name,
@@ -278,6 +323,7 @@ def liquidation_price(
         up=up,
         equity_usd=equity,
         maintenance_margin_usd=mm,
+        evaluations=len(unit.evaluated),
     )
 
 

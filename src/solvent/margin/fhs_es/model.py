@@ -47,7 +47,7 @@ from solvent.margin.fhs_es.backtest import unit_margins
 from solvent.margin.fhs_es.liquidity import close_out_cost
 from solvent.margin.fhs_es.overlays import COMPONENTS, OVERLAY_VARIANTS, combine
 from solvent.margin.fhs_es.params import MODEL_NAME, FhsParams, load_params
-from solvent.margin.fhs_es.scenarios import FhsScenarios, build_scenarios
+from solvent.margin.fhs_es.scenarios import FhsScenarios, build_scenarios, scenarios_for
 from solvent.margin.protocol import (
     BacktestMargins,
     Detail,
@@ -118,7 +118,10 @@ def prepare(
     priced = market.subset(instruments)
     table = priced.table
     snapshot = priced.snapshot
-    fhs = build_scenarios(table.underlyings, snapshot.as_of, params, history)
+    if history is None:
+        fhs = scenarios_for(table.underlyings, snapshot.as_of, params)
+    else:
+        fhs = build_scenarios(table.underlyings, snapshot.as_of, params, history)
     r_usd = compute_risk_array(table, priced.columns, fhs.scenarios).usd_pnl(snapshot)
     liquidity: list[tuple[OrderBook, FloatArray]] = []
     if params.liquidity_enabled:

@@ -22,6 +22,8 @@ window (``iv_end / iv_start - 1``), else ``vol_beta * log move``; clipped to
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -173,6 +175,46 @@ def build_scenarios(
         vol_ratio=ratio,
         stressed_period=(str(joint.start_dates[w0]), str(joint.dates[w1 - 1])),
     )
+
+
+_SCENARIO_CACHE_SIZE = 16
+_scenario_cache: OrderedDict[
+    tuple[tuple[str, ...], np.datetime64, int, int, int],
+    tuple[FhsParams, PriceHistory, PriceHistory | None, FhsScenarios],
+] = OrderedDict()
+_scenario_lock = threading.Lock()
+
+
+def scenarios_for(underlyings: tuple[str, ...], as_of: datetime, params: FhsParams) -> FhsScenarios:
+    """:func:`build_scenarios` with the parameter set's own histories, built once per
+    (underlyings, last usable close, parameter set, histories) and shared: the scenarios depend
+    on ``as_of`` only through :func:`last_known_day`, not on the market, so every re-prepare of
+    the same underlyings on a moved or updated market that day (a liquidation-price search, a
+    real-time tick) reuses them. The cached arrays are read-only. Keys hold the identity of
+    ``params`` and of the loaded histories (kept alive with the entry), so a parameter file or
+    history file loaded anew builds afresh."""
+    history = history_for(params.history)
+    vol_history = history_for(params.vol_history) if params.vol_history else None
+    key = (underlyings, last_known_day(as_of), id(params), id(history), id(vol_history))
+    with _scenario_lock:
+        hit = _scenario_cache.get(key)
+        if hit is not None and hit[0] is params and hit[1] is history and hit[2] is vol_history:
+            _scenario_cache.move_to_end(key)
+            return hit[3]
+    built = _read_only(build_scenarios(underlyings, as_of, params, history, vol_history))
+    with _scenario_lock:
+        _scenario_cache[key] = (params, history, vol_history, built)
+        while len(_scenario_cache) > _SCENARIO_CACHE_SIZE:
+            _scenario_cache.popitem(last=False)
+    return built
+
+
+def _read_only(fhs: FhsScenarios) -> FhsScenarios:
+    """``fhs`` with its arrays flagged read-only (a shared cache entry must not be modified)."""
+    s = fhs.scenarios
+    for array in (s.moves, s.vol_shocks, s.weights, fhs.end_dates, fhs.sigma_today, fhs.sigma_long):
+        array.flags.writeable = False
+    return fhs
 
 
 def _vol_shocks(
