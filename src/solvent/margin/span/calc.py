@@ -115,9 +115,20 @@ class SpanResult:
     net_option_value: float | None
 
 
+DENSE_CELLS = 1 << 16
+"""Largest ``products x columns`` map built as a dense array (below it, building a sparse matrix
+costs more than the product: the one-account books a liquidation-price search re-margins)."""
+
+
 def _column_matrix(
     rows: NDArray[np.intp], cols: NDArray[np.intp], data: FloatArray, shape: tuple[int, int]
-) -> sp.csr_array:
+) -> sp.csr_array | FloatArray:
+    """The ``shape`` map with ``data`` at ``(rows, cols)`` (each cell at most once), dense when
+    it has at most :data:`DENSE_CELLS` cells, else sparse: ``book @`` it is the same sum."""
+    if shape[0] * shape[1] <= DENSE_CELLS:
+        dense = np.zeros(shape, dtype=np.float64)
+        dense[rows, cols] = data
+        return dense
     return sp.csr_array((data, (rows, cols)), shape=shape)
 
 
@@ -135,7 +146,9 @@ def _as_book(quantities: FloatArray | sp.csr_array, n_products: int) -> sp.csr_a
     return book
 
 
-def _dense(x: sp.csr_array) -> FloatArray:
+def _dense(x: sp.csr_array | FloatArray) -> FloatArray:
+    if isinstance(x, np.ndarray):
+        return np.asarray(x, dtype=np.float64)
     return np.asarray(x.toarray(), dtype=np.float64)
 
 
