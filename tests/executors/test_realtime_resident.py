@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shard_fns import DieInMargin
 
 from realtime.conftest import BOOK, MARKET, PATH_CSV
 from realtime.resident_scenario import assert_same, run_session
@@ -46,6 +47,9 @@ def test_a_killed_actor_is_rebuilt_from_the_engines_book(ray_executor: Any, tmp_
     def kill(engine: RealtimeEngine, tick: int) -> None:
         resident = engine.resident
         assert resident is not None and resident.resident is not None
+        if tick == 3:  # tick 4's margin kills the first actor that runs it, in the middle
+            runtime = engine._runtimes["simm"]
+            runtime.model = DieInMargin(runtime.model, str(tmp_path), os.getpid())  # type: ignore[assignment]
         # after tick 2, the actor that receives tick 3's new unit (its update finds it dead);
         # after tick 4, the actor that tick 5 does not change (its margin call finds it dead)
         shard = {2: 0, 4: 1}.get(tick)
@@ -55,10 +59,10 @@ def test_a_killed_actor_is_rebuilt_from_the_engines_book(ray_executor: Any, tmp_
             killed.append(pid)
 
     on_ray = run_session(f"sqlite:///{tmp_path / 'ray.db'}", "simm", ray_executor, kill)
-    assert len(killed) == 2
+    assert len(killed) == 2 and (tmp_path / "margin-died").exists()
     assert on_ray.owners[2]["newbie"] == 0 and on_ray.owners[4]["late"] == 0
     assert_same(on_ray, local)
-    assert on_ray.restarts == 2
+    assert on_ray.restarts == 3
 
 
 def test_replay_on_ray_gives_the_local_states_events_and_ledger(
