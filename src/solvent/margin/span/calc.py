@@ -33,6 +33,7 @@ Per combined commodity (CC), for each account:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -146,7 +147,8 @@ def _as_book(quantities: FloatArray | sp.csr_array, n_products: int) -> sp.csr_a
     return book
 
 
-def _dense(x: sp.csr_array | FloatArray) -> FloatArray:
+def _dense(x: Any) -> FloatArray:
+    """A book times a map (:func:`_column_matrix`: dense or sparse) as a dense float array."""
     if isinstance(x, np.ndarray):
         return np.asarray(x, dtype=np.float64)
     return np.asarray(x.toarray(), dtype=np.float64)
