@@ -224,7 +224,9 @@ def _bitmex(queue: AdlQueue) -> FloatArray:
     )
     pnl_pct = (value - entry_value) / np.abs(entry_value)
     leverage = np.divide(np.abs(value), cushion, out=np.ones_like(cushion), where=cushion > 0.0)
-    return np.where(pnl_pct > 0.0, pnl_pct * leverage, pnl_pct / leverage)
+    # leverage 0 (a short option marked at 0) only comes with a gain: the division is unused
+    losing = np.divide(pnl_pct, leverage, out=np.zeros_like(pnl_pct), where=leverage > 0.0)
+    return np.where(pnl_pct > 0.0, pnl_pct * leverage, losing)
 
 
 def _binance(queue: AdlQueue) -> FloatArray:

@@ -9,9 +9,14 @@ order:
    ``LiquidationConfig.adl_ranking``, computed once per instrument for the run). Only positions in
    profit at the mark are touched, and each at most so far that its unit stays at or above its
    maintenance margin after the fill (checked with the unit's model: candidate fractions 1, 1/2,
-   1/4, 1/10 of what it holds, one margin call for a batch of counterparties). A fill costs the
-   counterparty ``|bankruptcy price - mark|`` per unit against the mark, which is what it gives
-   back to ``@venue``.
+   1/4, 1/10 of what it holds, one margin call and one equity pass for a batch of
+   counterparties, each candidate valued with the fill's cash in base units as it would be
+   booked). A fill costs the counterparty ``|bankruptcy price - mark|`` per unit against the
+   mark, which is what it gives back to ``@venue``. Options are deleveraged like futures: the
+   queue of an option holds premiums (the settlement coin per unit), each counterparty's
+   bankruptcy premium floored at 0, with the contract size and the settlement index so that the
+   ranking reads USD premium values (:mod:`solvent.liquidation.adl`, "Option queues"); a fill
+   pays the bankruptcy premium in the settlement coin.
 4. **Socialized loss.** The rest, over all bankrupt units, is shared in one call of
    :func:`solvent.liquidation.socialize.socialize_loss` (exact base units of the fund asset,
    largest remainder) by the other units' profit (their unrealized P&L since entry, at most
