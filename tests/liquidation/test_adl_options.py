@@ -330,3 +330,28 @@ def _after(book: Any, out: Any) -> Any:
     from .test_invariants import _after as after
 
     return after(book, out)
+
+
+def test_a_bankruptcy_premium_of_zero_books(tmp_path: Path) -> None:
+    """A short put with no collateral behind it: its bankruptcy premium is 0 (its whole mark
+    value is the deficit), so the close and the ADL fill of the long in profit are trades at a
+    premium of 0, which the ledger books (no cash moves; the long gives up 20,000 USD of value)."""
+    market = put_market()
+    book = parse_account_book(
+        {"accounts": [holder("broke", 0.0, -2.0, 0.05), holder("l1", 1_000.0, 5.0, 0.04)]}
+    )[0]
+    out = liquidate_accounts(book, market)
+    (close,) = out.accounts[0].steps
+    assert close.price == 0.0 and close.quantity == 2.0
+    (fill,) = out.adl
+    assert (fill.account, fill.quantity, fill.price) == ("l1", -2.0, 0.0)
+    assert fill.loss_usd == pytest.approx(20_000.0)
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    seed_ledger(ledger, book, market, "standard")
+    before = _totals(ledger)
+    report = book_outcome(ledger, out, market)
+    assert report.audit_ok and report.booked == report.steps == 2
+    assert _totals(ledger) == before
+    positions = ledger.replay_positions()
+    assert positions[("l1", PUT)].quantity == 3 and positions[("broke", PUT)].quantity == 0
+    ledger.close()
