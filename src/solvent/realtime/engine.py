@@ -346,9 +346,7 @@ class RealtimeEngine:
     def _runtime(self, name: str) -> ModelRuntime:
         if name not in self._runtimes:
             params = self.config.params if name == self.config.model else None
-            self._runtimes[name] = ModelRuntime(
-                name, params, incremental=self.config.incremental
-            )
+            self._runtimes[name] = ModelRuntime(name, params, incremental=self.config.incremental)
             self._multipliers[name] = LiveMultiplier(
                 load_dynamic_params(name), enabled=self.config.dynamic
             )
