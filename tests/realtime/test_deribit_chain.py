@@ -12,17 +12,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from solvent.cli.main import app
 from solvent.ledger.store import Ledger
+from solvent.margin.protocol import changed_rows, reprepare
+from solvent.margin.registry import get_model
 from solvent.market.deribit import load_embedded_chain
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook, parse_account_book
 from solvent.realtime.deribit import DeribitChainDecoder, is_option_name
 from solvent.realtime.engine import EngineConfig, RealtimeEngine
 from solvent.realtime.events import ChainUpdate, FaultKind, FeedFault
+from solvent.realtime.latency import TickTimer
+from solvent.realtime.market_state import LiveMarket
 from solvent.realtime.seed import seed_ledger
 from solvent.realtime.sources import decoder_for, feed_source, load_feed
 
@@ -252,3 +257,31 @@ def test_solvent_replay_feed_drives_refits_from_the_recorded_chain(tmp_path: Pat
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["steps"] == 1 and out["audit"]["ok"] is True
+
+
+def test_a_chain_update_refits_only_its_underlying_and_reprepares_only_its_options() -> None:
+    """A BTC chain update re-marks the BTC options from the refitted BTC surface and leaves
+    every ETH instrument as it was: the risk-array stage then recomputes the BTC options only."""
+    market = load_embedded_chain()
+    instruments = tuple(sorted(market.quotes))
+    live = LiveMarket(market)
+    live.tick(TickTimer(), instruments)
+    before = live.tick(TickTimer(), instruments).priced
+    btc = sorted(
+        n for n in instruments if market.quotes[n].instrument.is_option and n.startswith("BTC-")
+    )
+    bumped = {n: float(market.quotes[n].mark_iv or 0.5) * 1.05 for n in btc[:5]}
+    live.add(ChainUpdate(1, market.as_of, "deribit-options:BTC", bumped))
+    tick = live.tick(TickTimer(), instruments)
+    assert tick.refit
+    changed = changed_rows(before, tick.priced)
+    names = {instruments[r] for r in changed.tolist()}
+    assert names == set(btc)  # every BTC option re-marked from its surface, nothing else
+    model = get_model("deribit-pm")
+    params = model.load_params(None)
+    prepared, count = reprepare(
+        model, params, tick.priced, (before, model.prepare(before, instruments, params))
+    )
+    assert count == len(btc) < len(instruments)
+    full = model.prepare(tick.priced, instruments, params)
+    assert np.array_equal(prepared.risk.pnl, full.risk.pnl)

@@ -13,9 +13,10 @@ forwards) and moves it with what the feeds say. Per tick, in this order:
    ``base index x feed index / feed index at its first publication`` (a 2024 Binance feed then
    drives a 2026 chain).
 2. **surface** (only when the chain moved: option IV updates arrived; at most once per
-   ``surface_refit_s`` of feed time): the new IVs replace the base's, one SVI surface per
-   underlying is fitted (:func:`solvent.market.surface_marks.fit_snapshot_surfaces`) and the
-   options are re-marked from it.
+   ``surface_refit_s`` of feed time): the new IVs replace the base's, one SVI surface is fitted
+   per underlying whose IVs arrived (:func:`solvent.market.surface_marks.fit_snapshot_surfaces`)
+   and that underlying's options are re-marked from it (:func:`refit_surfaces`; the other
+   underlyings' options are left as they are).
 3. **marks**: the base is moved to the new index (:func:`solvent.market.moves.move_underlyings`:
    index, futures and perpetual marks and option forwards scale with it, options keep their IV:
    sticky strike); then every perpetual of an asset whose venue perpetuals quote (a
@@ -50,7 +51,7 @@ from solvent.instruments.terms import InstrumentKind
 from solvent.margin.protocol import PricedMarket
 from solvent.market import oracle
 from solvent.market.marks import MarkConfig, MarkKind, MarkState, clamp_marks
-from solvent.market.moves import move_underlyings
+from solvent.market.moves import move_underlyings, restrict
 from solvent.market.oracle import (
     ExclusionReason,
     IndexStatus,
@@ -396,10 +397,9 @@ class LiveMarket:
 
     def _surface_stage(self) -> None:
         self._iv_overrides.update(self._pending_iv)
+        underlyings = option_underlyings(self._base, self._pending_iv)
         self._pending_iv.clear()
-        with_ivs = with_mark_ivs(self._base, self._iv_overrides)
-        fits = fit_snapshot_surfaces(with_ivs)
-        self._base = mark_options_from_surfaces(with_ivs, {u: f.surface for u, f in fits.items()})
+        self._base = refit_surfaces(self._base, self._iv_overrides, underlyings)
         self._last_refit_s = self._feed_time.timestamp() if self._feed_time is not None else 0.0
         self._refit_due = False
 
@@ -449,11 +449,8 @@ class LiveMarket:
         self._iv_overrides = {str(n): float(v) for n, v in raw["iv_overrides"].items()}
         self._last_refit_s = raw["last_refit_s"]
         if self._iv_overrides:
-            with_ivs = with_mark_ivs(self._base, self._iv_overrides)
-            fits = fit_snapshot_surfaces(with_ivs)
-            self._base = mark_options_from_surfaces(
-                with_ivs, {u: f.surface for u, f in fits.items()}
-            )
+            underlyings = option_underlyings(self._base, self._iv_overrides)
+            self._base = refit_surfaces(self._base, self._iv_overrides, underlyings)
         basis = raw.get("basis", {})  # absent from checkpoints written before the basis
         state = self._basis
         self._basis = replace(
@@ -472,6 +469,40 @@ class LiveMarket:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def option_underlyings(snapshot: MarketSnapshot, names: Mapping[str, float]) -> frozenset[str]:
+    """Underlyings of the options of ``snapshot`` named in ``names`` (others ignored)."""
+    quotes = snapshot.quotes
+    return frozenset(
+        quotes[n].instrument.underlying
+        for n in names
+        if n in quotes and quotes[n].instrument.is_option
+    )
+
+
+def refit_surfaces(
+    snapshot: MarketSnapshot, ivs: Mapping[str, float], underlyings: frozenset[str]
+) -> MarketSnapshot:
+    """``snapshot`` with the surfaces of ``underlyings`` refitted: their options named in
+    ``ivs`` at those IVs (:func:`with_mark_ivs`), one SVI surface fitted per underlying to its
+    options, and every option of these underlyings re-marked from it. Other underlyings'
+    options are left as they are (a chain update of BTC does not re-mark ETH)."""
+    if not underlyings:
+        return snapshot
+    mine = {
+        n: v
+        for n, v in ivs.items()
+        if n in snapshot.quotes and snapshot.quotes[n].instrument.underlying in underlyings
+    }
+    with_ivs = with_mark_ivs(snapshot, mine)
+    chain = [
+        n
+        for n, q in with_ivs.quotes.items()
+        if q.instrument.is_option and q.instrument.underlying in underlyings
+    ]
+    fits = fit_snapshot_surfaces(restrict(with_ivs, chain))
+    return mark_options_from_surfaces(with_ivs, {u: f.surface for u, f in fits.items()})
 
 
 def with_perpetual_marks(snapshot: MarketSnapshot, marks: Mapping[str, float]) -> MarketSnapshot:
