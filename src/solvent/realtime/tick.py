@@ -44,7 +44,8 @@ class ModelRuntime:
     whose inputs changed since the last prepare (:func:`~solvent.margin.protocol.reprepare`:
     the same state bit for bit); ``incremental=False`` always prepares in full (the baseline
     of benchmarks/bench_realtime.py). ``last_recomputed`` / ``last_instruments``: how many
-    instruments the last (re)prepare computed, of how many."""
+    instruments the last (re)prepare computed, of how many; ``reprepares`` and ``recomputed``
+    count them all."""
 
     def __init__(self, name: str, params: str | None = None, *, incremental: bool = True) -> None:
         self.model: MarginModel = get_model(resolve_alias(name, params))
@@ -56,6 +57,11 @@ class ModelRuntime:
         self._priced: PricedMarket | None = None
         self.last_recomputed = 0
         self.last_instruments = 0
+        self.reprepares = 0
+        """(Re)prepares so far, and the instruments they computed in all: the share of the
+        risk arrays the incremental path recomputed is ``recomputed / (reprepares x
+        instruments)``."""
+        self.recomputed = 0
 
     def prepared(self, priced: PricedMarket, market_version: int) -> Any:
         """The model prepared on ``priced`` (cached per market version and instruments)."""
@@ -68,6 +74,8 @@ class ModelRuntime:
                 self.model, self.params, priced, previous
             )
             self.last_instruments = len(priced.instruments)
+            self.reprepares += 1
+            self.recomputed += self.last_recomputed
             self._priced = priced
             self._key = key
         return self._prepared
