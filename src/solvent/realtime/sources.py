@@ -204,7 +204,7 @@ def _feed_files(directory: Path) -> list[Path]:
         p
         for p in directory.iterdir()
         if p.is_file()
-        and (p.suffix in (".gz", ".txt", ".jsonl", ".csv") or p.suffix == "")
+        and (p.suffix in (".gz", ".txt", ".jsonl") or p.suffix == "" or _is_chain_snapshot(p))
         and not p.name.startswith(".")
         and p.name.lower() != "readme.md"
     )
