@@ -1,11 +1,12 @@
 """Book a liquidation outcome on the exact ledger, step by step (docs/ledger.md, "Liquidations").
 
 :func:`plan_booking` turns a :class:`~solvent.liquidation.outcome.LiquidationOutcome` into an
-ordered list of :class:`LedgerStep`; :func:`book_outcome` books them. Every step is one database
-transaction holding its operation(s) and its row in ``liquidation_steps`` (primary key: the step
-id ``RUN:SEQ``, deterministic: the same outcome gives the same ids), so a process killed in the
-middle leaves the ledger before or after each whole step, and booking the same outcome again skips
-what is booked and finishes the rest.
+ordered list of :class:`LedgerStep`; :func:`book_outcome` (or :func:`book_steps`) books them,
+many steps per database transaction (:data:`DEFAULT_BATCH`; ``batch=1``: one each). A step's
+operation(s) and its row in ``liquidation_steps`` (primary key: the step id ``RUN:SEQ``,
+deterministic: the same outcome gives the same ids) are in the same transaction, so a process
+killed in the middle leaves the ledger before or after each whole batch, hence each whole step,
+and booking the same outcome again skips what is booked and finishes the rest.
 
 Order, per liquidated account in the outcome's order (the ledger never lets a user balance go
 below zero, so money comes in before it goes out):
@@ -24,8 +25,14 @@ settlement asset first converts the account's other collateral at the index pric
 ``@venue`` (rounded against the account), within the same step; a remaining shortfall of at most
 :data:`ROUNDING_UNITS` base units on a bankruptcy close (the outcome's float arithmetic against the
 ledger's exact one) is absorbed by ``@venue``, the counterparty that carries the bankrupt
-account's loss. Anything else the ledger refuses stops the booking with the ledger's error; what is
-booked stays booked (whole steps), and conservation per asset and the audit hold after every step.
+account's loss. Anything else the ledger refuses stops the booking with the ledger's error: the
+steps before the refused one are committed (those of its batch included), nothing of it is
+written, and conservation per asset and the audit hold after every transaction.
+
+The cash rules (:func:`_book_operations` and below) receive a
+:class:`~solvent.ledger.store.LedgerTransaction`: the database transaction of one step, or a
+:class:`~solvent.ledger.batch.LedgerBatch` holding a batch's writes (reads see them; an exception
+drops the step's writes whole). They use its read and write methods only, never SQL of their own.
 """
 
 from __future__ import annotations
