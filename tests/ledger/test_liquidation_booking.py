@@ -416,7 +416,9 @@ def _journal(ledger: Ledger) -> dict[str, Any]:
 def _cascade(url: str, n: int = 24) -> tuple[Ledger, LiquidationOutcome, MarketSnapshot]:
     """``n`` accounts long or short the linear perpetual entered at 100,000, holding USDC and some
     BTC; BTC then falls to 91,000: the longs are liquidated in part, in full or bankrupt (their
-    BTC converted), the shorts are the ADL counterparties. The ledger holds the book (one transaction)."""
+    BTC converted), the shorts are the ADL counterparties (the planner's fund is 1,000 USD, so ADL
+    and socialized losses come in; the ledger's fund holds more, as the order of covers and fees is
+    not in question here). The ledger holds the book, written in one transaction."""
     from solvent.accounts.service import trade_terms
     from solvent.engine.liquidation import liquidate_accounts
     from solvent.ledger.model import EXTERNAL, Operation, Posting, Reason

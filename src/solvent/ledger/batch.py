@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from sqlalchemy import Column, Connection, select
+from sqlalchemy import Column, Connection, Table, select
 from sqlalchemy.exc import DataError
 
 from solvent.errors import SolventInputError
@@ -47,17 +47,30 @@ _MISSING = object()
 
 
 def bulk_insert(
-    connection: Connection, insert: str, rows: Sequence[tuple[Any, ...]], conflict: str = ""
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    conflict: str = "",
 ) -> None:
-    """Execute ``insert`` (``INSERT INTO table (columns)``, trusted SQL) ``VALUES`` each of
-    ``rows`` (values ready for the driver: :func:`bound` for dates) then ``conflict`` (an
-    ``ON CONFLICT`` clause, same on SQLite and PostgreSQL), as one ``executemany`` of the driver:
-    no per-row work above it."""
+    """Insert ``rows`` (values of ``columns`` in order, ready for the driver: :func:`bound` for
+    dates) into ``table``, then ``conflict`` (an ``ON CONFLICT`` clause, trusted SQL, the same on
+    SQLite and PostgreSQL), with no per-row work above the driver: SQLite runs one
+    ``executemany`` (in-process, a row costs a C call); PostgreSQL one statement whatever the
+    number of rows, each column sent as one array and turned back into rows by ``unnest``.
+    ``rows`` must not repeat a conflict key."""
     if not rows:
         return
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    values = ", ".join([mark] * len(rows[0]))
-    connection.exec_driver_sql(f"{insert} VALUES ({values}){conflict}", list(rows))
+    names = ", ".join(columns)
+    if connection.dialect.name != "postgresql":
+        marks = ", ".join(["?"] * len(columns))
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks}){conflict}"
+        connection.exec_driver_sql(sql, list(rows))
+        return
+    types = [table.c[c].type.compile(dialect=connection.dialect) for c in columns]
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}){conflict}"
+    connection.exec_driver_sql(sql, tuple(list(c) for c in zip(*rows, strict=True)))
 
 
 def bound(connection: Connection, column: Column[Any], value: Any) -> Any:
@@ -81,7 +94,7 @@ class LedgerBatch(LedgerTransaction):
         super().__init__(tx.connection, tx.assets)
         self._records: dict[str, AccountRecord | None] = {}
         self._families: dict[str, list[AccountRecord]] = {}
-        self._locked: set[str] = set()
+        self._locked: set[str] = set()  # accounts and family roots locked (PostgreSQL)
         self._held: dict[str, dict[str, int]] = {}
         self._open: dict[str, dict[str, PositionState]] = {}
         self._operations: list[Operation] = []
@@ -168,12 +181,14 @@ class LedgerBatch(LedgerTransaction):
     def lock(self, account_ids: Iterable[str]) -> None:
         if not self._pg:
             return
-        ids = sorted(set(account_ids))
+        ids = sorted({a for a in account_ids if a not in self._locked})
+        if not ids:
+            return
         self._load_records(ids)
         roots = {r.root for a in ids if (r := self._records[a]) is not None} - self._locked
         if roots:
             super().lock(roots)
-            self._locked |= roots
+        self._locked |= roots | set(ids)
 
     def balances(self, account_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         ids = list(account_ids)
@@ -283,17 +298,19 @@ class LedgerBatch(LedgerTransaction):
                 deltas[(p.account, p.asset)] += p.amount
         try:
             self._bulk(
-                "INSERT INTO operations (id, kind, reference, entry_count, created_at)",
+                schema.operations,
+                ("id", "kind", "reference", "entry_count", "created_at"),
                 [
                     (op_id, op.kind.value, op.reference, len(op.postings), now)
                     for op_id, op in zip(ids, operations, strict=True)
                 ],
             )
             self._bulk(
-                "INSERT INTO entries (operation_id, account_id, asset, amount, reason)", entries
+                schema.entries, ("operation_id", "account_id", "asset", "amount", "reason"), entries
             )
             self._bulk(
-                "INSERT INTO balances (account_id, asset, amount)",
+                schema.balances,
+                ("account_id", "asset", "amount"),
                 [(a, asset, d) for (a, asset), d in sorted(deltas.items()) if d],
                 " ON CONFLICT (account_id, asset) DO UPDATE SET amount = balances.amount + "
                 "excluded.amount",
@@ -327,8 +344,21 @@ class LedgerBatch(LedgerTransaction):
             return
         created = bound(self.connection, schema.trades.c.created_at, _now())
         self._bulk(
-            "INSERT INTO trades (operation_id, account_id, instrument, style, settlement, "
-            "settlement_asset, contract_size, quantity, price, fee, realized_pnl, created_at)",
+            schema.trades,
+            (
+                "operation_id",
+                "account_id",
+                "instrument",
+                "style",
+                "settlement",
+                "settlement_asset",
+                "contract_size",
+                "quantity",
+                "price",
+                "fee",
+                "realized_pnl",
+                "created_at",
+            ),
             [
                 (
                     self.operation_id(t["operation_id"]),
@@ -361,16 +391,29 @@ class LedgerBatch(LedgerTransaction):
                 )
             )
         self._bulk(
-            "INSERT INTO positions (account_id, instrument, quantity, average_price, "
-            "realized_pnl, settlement_asset)",
+            schema.positions,
+            (
+                "account_id",
+                "instrument",
+                "quantity",
+                "average_price",
+                "realized_pnl",
+                "settlement_asset",
+            ),
             rows,
             " ON CONFLICT (account_id, instrument) DO UPDATE SET quantity = excluded.quantity, "
             "average_price = excluded.average_price, realized_pnl = excluded.realized_pnl, "
             "settlement_asset = excluded.settlement_asset",
         )
 
-    def _bulk(self, insert: str, rows: Sequence[tuple[Any, ...]], conflict: str = "") -> None:
-        bulk_insert(self.connection, insert, rows, conflict)
+    def _bulk(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        conflict: str = "",
+    ) -> None:
+        bulk_insert(self.connection, table, columns, rows, conflict)
 
     def operation_id(self, handle: int) -> int:
         """The real id of the operation a write returned ``handle`` for (after :meth:`flush`);

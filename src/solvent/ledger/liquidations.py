@@ -124,8 +124,17 @@ def record_steps(tx: LedgerTransaction, rows: Sequence[StepRow]) -> None:
     try:
         bulk_insert(
             tx.connection,
-            "INSERT INTO liquidation_steps (step_id, run_id, seq, kind, account_id, against_id, "
-            "operation_id, created_at)",
+            schema.liquidation_steps,
+            (
+                "step_id",
+                "run_id",
+                "seq",
+                "kind",
+                "account_id",
+                "against_id",
+                "operation_id",
+                "created_at",
+            ),
             [
                 (r.step_id, r.run_id, r.seq, r.kind, r.account, r.against, r.operation_id, created)
                 for r in rows

@@ -366,13 +366,16 @@ def settle_variation_margin(
     it is written). ``batch`` positions per transaction (a
     :class:`~solvent.ledger.batch.LedgerBatch`, each position whole in it); running it again
     settles nothing new. Returns the positions settled."""
+    accounts = set(accounts)
     with ledger.transaction() as tx:
+        reader = LedgerBatch(tx)  # records, families and positions read in bulk
+        reader.load(accounts, positions=False)
         names: set[str] = set()
-        for account in set(accounts):
-            record = tx.account(account)
+        for account in accounts:
+            record = reader.account(account)
             if record.kind is AccountKind.USER:
-                names |= {m.id for m in AccountService.unit_of(tx, record)}
-        held = tx.positions(sorted(names))
+                names |= {m.id for m in AccountService.unit_of(reader, record)}
+        held = reader.positions(sorted(names))
     gains: list[tuple[str, str]] = []
     losses: list[tuple[str, str]] = []
     for account, positions in sorted(held.items()):
