@@ -453,11 +453,6 @@ def gains_first(ledger: Ledger, steps: Sequence[LedgerStep]) -> list[LedgerStep]
     need the cash a winning leg's close brings. Nothing else moves (step ids keep their order
     meaning for the claims; each step is still booked once)."""
     out = list(steps)
-    bankrupt = sorted({s.account for s in out if s.kind is BookingKind.BANKRUPTCY})
-    if not bankrupt:
-        return out
-    with ledger.transaction() as tx:
-        held = tx.positions(bankrupt)
     i = 0
     while i < len(out):
         j = i
@@ -468,7 +463,9 @@ def gains_first(ledger: Ledger, steps: Sequence[LedgerStep]) -> list[LedgerStep]
         ):
             j += 1
         if j - i > 1:
-            average = {p.instrument: p.average_price for p in held[out[i].account]}
+            account = out[i].account
+            with ledger.transaction() as tx:
+                average = {p.instrument: p.average_price for p in tx.positions([account])[account]}
             out[i:j] = sorted(out[i:j], key=lambda step: _realizes_loss(step, average))
         i = max(j, i + 1)
     return out
