@@ -295,6 +295,9 @@ def book_steps(
         with ledger.transaction() as tx:
             done = booked_among(tx, [s.step_id for s in chunk])
             todo = [s for s in chunk if s.step_id not in done]
+            if not todo:
+                skipped += len(done)
+                continue
             writer = LedgerBatch(tx)
             writer.load({a for s in todo for a in _step_accounts(s)})
             held, refused = _book_batch(writer, todo, market)
