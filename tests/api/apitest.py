@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from solvent.api.keys import create_key
+from solvent.api.live import LiveFeed
 from solvent.api.state import Service, ServiceConfig
 from solvent.market.snapshot import MarketSnapshot, parse_market
 from solvent.portfolio.portfolio import SubAccountMode
@@ -87,11 +88,14 @@ def build_template(path: Path) -> Keys:
     return keys
 
 
-def make_service(template: tuple[Path, Keys], tmp_path: Path, **config: Any) -> Service:
-    """A service on a copy of the template ledger (``config``: :class:`ServiceConfig` fields)."""
+def make_service(
+    template: tuple[Path, Keys], tmp_path: Path, feed: LiveFeed | None = None, **config: Any
+) -> Service:
+    """A service on a copy of the template ledger (``config``: :class:`ServiceConfig` fields;
+    ``feed``: run the real-time engine on it)."""
     db = tmp_path / "api.db"
     shutil.copyfile(template[0], db)
-    return Service(ServiceConfig(db=f"sqlite:///{db}", clock=lambda: NOW, **config), market())
+    return Service(ServiceConfig(db=f"sqlite:///{db}", clock=lambda: NOW, **config), market(), feed)
 
 
 def ledger_state(service: Service) -> tuple[Any, ...]:
