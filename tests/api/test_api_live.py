@@ -6,16 +6,15 @@ persists its checkpoint."""
 from __future__ import annotations
 
 import asyncio
-import queue
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apitest import Keys, bearer, make_service, market
+from apitest import Keys, PushedSource, bearer, make_service, market
 from fastapi.testclient import TestClient
 
 from solvent.accounts.health import HealthState
@@ -31,39 +30,15 @@ T0 = market().as_of
 WAIT_S = 60.0
 
 
-class _Pushed:
-    """A market source the test feeds from its own thread (``None`` ends it)."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[MarketEvent | None] = queue.Queue()
-        self.seq = 0
-
-    def push_index(self, btc: float) -> None:
-        self.seq += 1
-        self.queue.put(
-            IndexPrices(self.seq, T0 + timedelta(seconds=self.seq), "test", {"BTC": btc})
-        )
-
-    async def events(self) -> AsyncIterator[MarketEvent]:
-        while True:
-            try:  # a short wait, so that a cancelled source leaves no thread behind
-                event = await asyncio.to_thread(self.queue.get, True, 0.1)
-            except queue.Empty:
-                continue
-            if event is None:
-                return
-            yield event
-
-
 @pytest.fixture
-def source() -> Iterator[_Pushed]:
-    pushed = _Pushed()
+def source() -> Iterator[PushedSource]:
+    pushed = PushedSource()
     yield pushed
     pushed.queue.put(None)
 
 
 @pytest.fixture
-def live(template: tuple[Path, Keys], tmp_path: Path, source: _Pushed) -> Iterator[Service]:
+def live(template: tuple[Path, Keys], tmp_path: Path, source: PushedSource) -> Iterator[Service]:
     feed = LiveFeed(policy="none", venue=source.events, label="test")
     service = make_service(template, tmp_path, rate=1000.0, burst=1000, feed=feed)
     yield service
@@ -81,7 +56,7 @@ def _events(client: TestClient, key: str, until: Any) -> list[dict[str, Any]]:
 
 
 def test_the_engine_runs_in_the_service_and_its_events_reach_the_stream(
-    live: Service, keys: Keys, source: _Pushed, tmp_path: Path
+    live: Service, keys: Keys, source: PushedSource, tmp_path: Path
 ) -> None:
     with TestClient(create_app(live)) as client:
         engine = live.engine

@@ -27,8 +27,8 @@ from solvent.accounts.service import (
     CheckResult,
     MarketFreshness,
     Order,
+    PreparedMargins,
     Receipt,
-    registry_margin,
     wall_clock,
 )
 from solvent.api.cache import AccountCache, KeyCache
@@ -168,7 +168,7 @@ class Service:
         self.ledger = Ledger.open(config.db)
         self.accounts = AccountService(
             self.ledger,
-            registry_margin,
+            PreparedMargins(),
             freshness=MarketFreshness(config.max_market_age, config.clock),
         )
         self._market = market

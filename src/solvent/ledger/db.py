@@ -39,8 +39,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "solvent_read_only"
+"""Execution option of a connection whose transactions only read (:meth:`Ledger.reading`)."""
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")  # deferred: a read snapshot, no write lock
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def open_engine(url: str | None = None) -> Engine:
