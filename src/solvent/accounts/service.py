@@ -108,18 +108,20 @@ def registry_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) ->
 
 class PreparedMargins:
     """:func:`registry_margin` for a long-running process (the HTTP service): each model's
-    parameters are loaded once, and its prepared state (risk arrays...) is kept per market
-    snapshot and instrument set, for the ``size`` sets used last, so checking the same kind of
-    unit or order again on the same snapshot only margins. The figures are
+    parameters are loaded once, and its prepared state (risk arrays...) is kept per instrument
+    set, for the ``size`` sets used last on the :data:`SNAPSHOTS_KEPT` market snapshots seen
+    last (a ticking feed moves to a new snapshot every tick: older ones are let go), so checking
+    the same kind of unit or order again on the same snapshot only margins. The figures are
     :func:`registry_margin`'s exactly (the protocol's prepare-once contract). Thread-safe."""
+
+    SNAPSHOTS_KEPT = 2
 
     def __init__(self, size: int = 256) -> None:
         self._size = size
         self._lock = threading.Lock()
         self._models: dict[str, tuple[MarginModel, Any]] = {}
-        self._prepared: OrderedDict[
-            tuple[int, str, tuple[str, ...]], tuple[MarketSnapshot, Any]
-        ] = OrderedDict()
+        self._markets: list[MarketSnapshot] = []
+        self._prepared: OrderedDict[tuple[int, str, tuple[str, ...]], Any] = OrderedDict()
 
     def __call__(self, portfolio: Portfolio, market: MarketSnapshot, model: str) -> MarginFigures:
         if not portfolio.positions:
@@ -128,20 +130,32 @@ class PreparedMargins:
         margin_model, params = self._model(model)
         key = (id(market), model, book.instruments)
         with self._lock:
-            cached = self._prepared.get(key)
-            if cached is not None and cached[0] is market:
+            known = any(m is market for m in self._markets)
+            prepared = self._prepared.get(key) if known else None
+            if prepared is not None:
                 self._prepared.move_to_end(key)
-        if cached is None or cached[0] is not market:
+        if prepared is None:
             priced = PricedMarket.resolve(market, book.instruments)
-            cached = (market, margin_model.prepare(priced, book.instruments, params))
-            with self._lock:
-                self._prepared[key] = cached
-                while len(self._prepared) > self._size:
-                    self._prepared.popitem(last=False)
-        result = margin_model.margin(cached[1], book, detail=Detail.TOTALS)
+            prepared = margin_model.prepare(priced, book.instruments, params)
+            self._keep(market, key, prepared)
+        result = margin_model.margin(prepared, book, detail=Detail.TOTALS)
         return _Figures(
             float(result.initial_margin_usd[0]), float(result.maintenance_margin_usd[0])
         )
+
+    def _keep(
+        self, market: MarketSnapshot, key: tuple[int, str, tuple[str, ...]], prepared: Any
+    ) -> None:
+        with self._lock:
+            if not any(m is market for m in self._markets):
+                self._markets.append(market)
+                if len(self._markets) > self.SNAPSHOTS_KEPT:
+                    gone = id(self._markets.pop(0))
+                    for stale in [k for k in self._prepared if k[0] == gone]:
+                        del self._prepared[stale]
+            self._prepared[key] = prepared
+            while len(self._prepared) > self._size:
+                self._prepared.popitem(last=False)
 
     def _model(self, name: str) -> tuple[MarginModel, Any]:
         loaded = self._models.get(name)
