@@ -89,6 +89,16 @@ async def paced(
         yield event
 
 
+ENGINE_TASK = "solvent-realtime"
+"""The name :meth:`RealtimeEngine.start` gives its live loop's task."""
+
+
+def _loop_alive() -> bool:
+    """Whether the engine's live loop still runs on this event loop (a tick that raised ends
+    it: asyncio logs the exception)."""
+    return any(t.get_name() == ENGINE_TASK for t in asyncio.all_tasks())
+
+
 @dataclass
 class LiveEngine:
     """The engine of one service (see the module docstring). ``notify``: hands a stream message
@@ -121,6 +131,8 @@ class LiveEngine:
         await engine.start()
         await engine.tick_now()
         while engine.health is None:
+            if not _loop_alive():
+                raise RuntimeError("the real-time engine stopped before its first tick")
             await asyncio.sleep(0.005)
         self._tasks = [
             asyncio.create_task(self._forward(self._subscription), name="solvent-live-events"),
@@ -158,6 +170,9 @@ class LiveEngine:
         shown = engine.market
         while True:
             await asyncio.sleep(MARKET_NOTICE_S)
+            if not _loop_alive():
+                log.error("the real-time engine's loop has stopped: the market is no longer moved")
+                return
             market = engine.market
             if market is not shown:
                 shown = market
