@@ -99,7 +99,7 @@ async def _load(base: str, key: str, names: list[str], seconds: float) -> tuple[
     latencies = np.full(total, np.nan)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=120
+        base_url=base, headers=headers, limits=limits, timeout=httpx.Timeout(30.0, pool=None)
     ) as client:
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.5
@@ -107,14 +107,17 @@ async def _load(base: str, key: str, names: list[str], seconds: float) -> tuple[
         async def one(i: int) -> None:
             due = start + i / RATE
             await asyncio.sleep(max(0.0, due - loop.time()))
-            r = await client.post(f"/v1/accounts/{names[i % len(names)]}/what-if", json=body)
+            try:
+                r = await client.post(f"/v1/accounts/{names[i % len(names)]}/what-if", json=body)
+            except httpx.TimeoutException:
+                return  # counted as unanswered (NaN)
             if r.status_code != 200:
                 raise RuntimeError(f"{r.status_code}: {r.text}")
             latencies[i] = loop.time() - due
 
         await asyncio.gather(*(one(i) for i in range(total)))
         elapsed = loop.time() - start
-    return latencies * 1000.0, total / elapsed
+    return latencies * 1000.0, int(np.count_nonzero(~np.isnan(latencies))) / elapsed
 
 
 def _free_port() -> int:
@@ -177,12 +180,16 @@ def main() -> None:
             finally:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(60)
-            p50, p99 = np.percentile(http, [50, 99])
+            answered = http[~np.isnan(http)]
+            if answered.size < http.size:  # an unanswered request counts as the slowest
+                answered = np.concatenate([answered, np.full(http.size - answered.size, np.inf)])
+            p50, p99 = np.percentile(answered, [50, 99])
             print(
                 f"{name}: what-if at {RATE:.0f} requests/s for {SECONDS:.0f} s "
-                f"({http.size} requests, {rate:.0f}/s answered; load average {before:.2f} -> "
+                f"({http.size} requests, {answered.size - np.isinf(answered).sum()} answered, "
+                f"{rate:.0f}/s; load average {before:.2f} -> "
                 f"{after:.2f} on {os.cpu_count()} cores): p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
-                f"max {http.max():.2f} ms; p99 {p99 / d99:.2f}x the in-process p99; "
+                f"max {np.nanmax(http):.2f} ms; p99 {p99 / d99:.2f}x the in-process p99; "
                 f"target p99 < 20 ms: {'met' if p99 < 20 else 'MISSED'}"
             )
     finally:
