@@ -109,7 +109,7 @@ async def _load(base: str, key: str, names: list[str], seconds: float) -> tuple[
             await asyncio.sleep(max(0.0, due - loop.time()))
             try:
                 r = await client.post(f"/v1/accounts/{names[i % len(names)]}/what-if", json=body)
-            except httpx.TimeoutException:
+            except httpx.TransportError:  # a timeout, or a connection the service dropped
                 return  # counted as unanswered (NaN)
             if r.status_code != 200:
                 raise RuntimeError(f"{r.status_code}: {r.text}")
