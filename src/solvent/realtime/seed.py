@@ -11,8 +11,11 @@ model), their collateral, their positions, and the venue's own capital.
   moves cash at the trade, so a long option's premium is deposited first and a short option's
   premium withdrawn after: the account's balances end as the book states them.
 - ``@venue`` (the counterparty that pays realized P&L and option premiums) is funded with
-  :data:`VENUE_CAPITAL_MULTIPLE` times the book's gross notional in each settlement asset; the
-  insurance fund ``@insurance`` with ``insurance_fund_usd`` of ``fund_asset`` when asked.
+  :data:`VENUE_CAPITAL_MULTIPLE` times the book's gross notional in each settlement asset, and in
+  ``fund_asset`` with as many times the whole book's gross notional in USD: liquidation fees and
+  insurance-fund flows are paid in ``fund_asset``, so an account liquidated without it sells its
+  collateral to ``@venue`` for it; the insurance fund ``@insurance`` with ``insurance_fund_usd``
+  of ``fund_asset`` when asked.
 
 Nothing is written when anything is refused.
 """
@@ -102,6 +105,13 @@ def seed_ledger(
             gross[t.settlement_asset] += q * Decimal(repr(quote.mark_price))
         else:
             gross[t.settlement_asset] += q
+    if gross:
+        gross_usd = sum(
+            (amount * Decimal(repr(market.price_usd(symbol))) for symbol, amount in gross.items()),
+            Decimal(0),
+        )
+        in_fund_asset = gross_usd / Decimal(repr(market.price_usd(fund_asset)))
+        gross[fund_asset] = max(gross.get(fund_asset, Decimal(0)), in_fund_asset)
     order = sorted(range(len(book)), key=lambda i: (book.parent_id[i] is not None, i))
     with ledger.transaction() as tx:
         for symbol, amount in sorted(gross.items()):
