@@ -40,7 +40,8 @@ def mutated(doc: Any, data: st.DataObject) -> str:
             if isinstance(child, dict | list) and child and data.draw(st.booleans()):
                 node = child
                 continue
-            node[key] = data.draw(st.sampled_from(HOSTILE))
+            # a copy: a later mutation may walk into it, and HOSTILE must stay as it is
+            node[key] = copy.deepcopy(data.draw(st.sampled_from(HOSTILE)))
             break
     text = json.dumps(doc)
     return data.draw(st.sampled_from([text, text[: len(text) // 2], "\x00\x01", text + "}"]))
