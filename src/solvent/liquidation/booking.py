@@ -307,12 +307,16 @@ class _UnpayableError(Exception):
     """A settlement loss its account cannot pay: the transaction is rolled back."""
 
 
-def gains_first(ledger: Ledger, steps: Sequence[LedgerStep]) -> list[LedgerStep]:
-    """``steps`` with every run of consecutive bankruptcy closes of one account reordered so the
-    closes that realize a gain (against the ledger's average price) come before those that
-    realize a loss: the bankruptcy prices bring the unit to zero as a whole, so a losing leg may
-    need the cash a winning leg's close brings. Nothing else moves (step ids keep their order
-    meaning for the claims; each step is still booked once)."""
+def gains_first(
+    ledger: Ledger, steps: Sequence[LedgerStep], market: MarketSnapshot | None = None
+) -> list[LedgerStep]:
+    """``steps`` with every run of consecutive bankruptcy closes of one liquidated unit reordered
+    so the closes that bring cash come before those that take cash: the bankruptcy prices bring
+    the unit to zero as a whole, so a losing leg may need the cash a winning leg's close brings.
+    A futures-style close brings cash when it realizes a gain against the ledger's average
+    price; with ``market`` (which tells an option from a future), an option's close brings cash
+    when it sells (its premium), and a buy-back takes it. Nothing else moves (step ids keep
+    their order meaning for the claims; each step is still booked once)."""
     out = list(steps)
     i = 0
     while i < len(out):
@@ -320,23 +324,35 @@ def gains_first(ledger: Ledger, steps: Sequence[LedgerStep]) -> list[LedgerStep]
         while (
             j < len(out)
             and out[j].kind is BookingKind.BANKRUPTCY
-            and out[j].account == out[i].account
+            and out[j].against == out[i].against
         ):
             j += 1
         if j - i > 1:
-            account = out[i].account
+            accounts = sorted({step.account for step in out[i:j]})
             with ledger.transaction() as tx:
-                average = {p.instrument: p.average_price for p in tx.positions([account])[account]}
-            out[i:j] = sorted(out[i:j], key=lambda step: _realizes_loss(step, average))
+                held = tx.positions(accounts)
+            average = {
+                (account, p.instrument): p.average_price
+                for account, positions in held.items()
+                for p in positions
+            }
+            out[i:j] = sorted(out[i:j], key=lambda step: _takes_cash(step, average, market))
         i = max(j, i + 1)
     return out
 
 
-def _realizes_loss(step: LedgerStep, average: Mapping[str, Decimal]) -> bool:
-    """Whether closing ``step.quantity`` at ``step.price`` realizes a loss against the position's
-    ``average`` price (by instrument)."""
+def _takes_cash(
+    step: LedgerStep, average: Mapping[tuple[str, str], Decimal], market: MarketSnapshot | None
+) -> bool:
+    """Whether booking ``step`` (a close) takes cash from its account: an option bought back
+    (when ``market`` tells it is an option), or a close that realizes a loss against the
+    position's ``average`` price (by account and instrument)."""
     assert step.instrument and step.quantity is not None and step.price is not None
-    entry = average.get(step.instrument, step.price)
+    if market is not None:
+        terms = trade_terms(market, step.instrument, "instrument")
+        if terms.style is not TradeStyle.FUTURES:
+            return step.quantity > 0
+    entry = average.get((step.account, step.instrument), step.price)
     return -step.quantity * (step.price - entry) < 0
 
 

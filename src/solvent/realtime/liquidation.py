@@ -123,7 +123,7 @@ class WaterfallLiquidator:
             run_id = str(run["run_id"])
             touched = {s.account for s in steps}
             settle_variation_margin(self.ledger, touched, market, f"vm:{run_id}")
-            for step in gains_first(self.ledger, steps):
+            for step in gains_first(self.ledger, steps, market):
                 book_step(self.ledger, step, market, run_id)
 
     def _fund_usd(self, market: MarketSnapshot) -> float:
