@@ -125,8 +125,9 @@ def liquidate_prepared(
         screened = margin_sharded(
             margin.model, margin.prepared, book, detail=Detail.TOTALS, executor=executor
         )
-        maintenance = np.asarray(screened.maintenance_margin_usd, dtype=np.float64)
-        initial = np.asarray(screened.initial_margin_usd, dtype=np.float64)
+        maintenance, initial = margin.in_force(
+            screened.maintenance_margin_usd, screened.initial_margin_usd
+        )
     equity = np.asarray(
         book_equity(balances, assets, book.quantities, margin.market).equity_usd, dtype=np.float64
     )

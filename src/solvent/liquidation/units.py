@@ -69,12 +69,17 @@ per conversion), and its exact decimals may round a float amount one base unit t
 @dataclass(frozen=True, slots=True)
 class PreparedMargin:
     """A model prepared once for a market: what every re-margin of the run reuses
-    (``model.margin(prepared, book)`` for any book over ``market.instruments``)."""
+    (``model.margin(prepared, book)`` for any book over ``market.instruments``).
+    ``initial_factor`` and ``maintenance_factor``: a dynamic margin multiplier in force (the
+    real-time engine's, docs/engine.md), applied as the engine applies it: IM x factor, MM x
+    factor capped at that IM; 1 (the default) leaves the model's figures as they are."""
 
     model: MarginModel
     prepared: Any
     market: PricedMarket
     parameters: str
+    initial_factor: float = 1.0
+    maintenance_factor: float = 1.0
 
     def totals(
         self, names: Sequence[str], quantities: FloatArray | sp.csr_array
@@ -86,10 +91,18 @@ class PreparedMargin:
             return empty, empty
         book = Book(tuple(names), self.market.instruments, sp.csr_array(quantities))
         result = self.model.margin(self.prepared, book, detail=Detail.TOTALS)
-        return (
-            np.asarray(result.maintenance_margin_usd, dtype=np.float64),
-            np.asarray(result.initial_margin_usd, dtype=np.float64),
-        )
+        return self.in_force(result.maintenance_margin_usd, result.initial_margin_usd)
+
+    def in_force(
+        self, maintenance: FloatArray, initial: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """The model's USD (maintenance, initial) margin with the multiplier in force."""
+        maintenance = np.asarray(maintenance, dtype=np.float64)
+        initial = np.asarray(initial, dtype=np.float64)
+        if self.initial_factor != 1.0 or self.maintenance_factor != 1.0:
+            initial = initial * self.initial_factor
+            maintenance = np.minimum(maintenance * self.maintenance_factor, initial)
+        return maintenance, initial
 
 
 class Ledger:

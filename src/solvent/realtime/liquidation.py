@@ -76,11 +76,15 @@ class WaterfallLiquidator:
         priced = context.market.priced
         for model, rows in sorted(by_model.items()):
             runtime = context.runtimes[model]
+            multiplier = context.multipliers.get(model)
             margin = PreparedMargin(
                 runtime.model,
                 runtime.prepared(priced, context.market_version),
                 priced,
                 str(getattr(getattr(runtime.params, "params_id", None), "label", model)),
+                # the requirements the engine breached the unit on: the multiplier in force
+                initial_factor=1.0 if multiplier is None else multiplier.initial,
+                maintenance_factor=1.0 if multiplier is None else multiplier.maintenance,
             )
             outcome = liquidate_prepared(
                 grouped.accounts,
