@@ -17,6 +17,13 @@ printed, and CPU seconds are shown beside wall seconds).
    latency, broadcast bytes, memory per resident shard.
 4. The multi-node model of docs/scale-out.md from these figures: memory per shard, broadcast
    bytes per tick, expected tick latency at 10 and 100 nodes.
+5. The real-time loop's tick (:func:`realtime_loop`, also alone: ``python -m
+   benchmarks.bench_scale_out realtime``): the engine's margin of 100,000 accounts
+   (``SOLVENT_BENCH_RT_ACCOUNTS``) per tick, with ten accounts changed between ticks, in
+   process, with the book's shards shipped as Ray tasks on every tick, and held by Ray actors
+   (``realtime.resident``: account changes routed to their actor, the prepared state broadcast
+   once), with 1 and 2 workers; per-tick latency and its ratio to the in-process tick of the
+   same run, broadcast bytes; every mode's figures compared bit for bit.
 
 ``SOLVENT_BENCH_SCALE_ACCOUNTS`` changes the total (default 10,000,000; a multiple of the shard
 size is not required).
@@ -28,6 +35,7 @@ import os
 import resource
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -324,7 +332,155 @@ def main() -> None:
     multi_node_model(
         per_account_cpu, per_account_bytes, ticks["broadcast_bytes"], total, ticks["empty_tick_s"]
     )
+    realtime_loop()
+
+
+RT_ACCOUNTS = 100_000
+RT_TICKS = 12
+RT_CHANGED = 10
+"""Accounts whose positions change between two ticks of the real-time benchmark."""
+
+
+def _realtime_book(n: int, instruments: tuple[str, ...]) -> Any:
+    """``n`` root accounts of 10 positions (benchmarks/books.py) with BTC, ETH and USDC."""
+    from solvent.portfolio.account_book import AccountBook
+
+    book = synthetic_book(n, instruments)
+    coo = book.quantities.tocoo()
+    order = np.lexsort((coo.col, coo.row))
+    return AccountBook(
+        accounts=book.accounts,
+        parent=np.full(n, -1, dtype=np.intp),
+        parent_id=(None,) * n,
+        mode=(None,) * n,
+        assets=("BTC", "ETH", "USDC"),
+        collateral=np.column_stack([np.full(n, 5.0), np.full(n, 50.0), np.full(n, 100_000.0)]),
+        listed=np.ones((n, 3), dtype=bool),
+        instruments=instruments,
+        position_account=coo.row[order].astype(np.intp),
+        position_instrument=coo.col[order].astype(np.intp),
+        position_quantity=coo.data[order].astype(np.float64),
+        position_entry_price=None,
+    )
+
+
+def _loop(
+    accounts: Any,
+    market: Any,
+    executor: Any,
+    mode: str,
+    ticks: int,
+) -> tuple[list[float], list[float], list[Any], dict[str, float]]:
+    """``ticks`` ticks of the engine's margin (``remargin``) on a fresh copy of the book, the
+    same ``RT_CHANGED`` accounts changed before each: per-tick wall seconds (the grouped book
+    rebuilt after the change, risk arrays, margin, health) and of its margin stage alone, each
+    tick's requirements, and the resident's figures."""
+    from solvent.ledger.model import PositionState
+    from solvent.realtime.book_state import AccountRows, BookState
+    from solvent.realtime.latency import TickTimer
+    from solvent.realtime.resident import ResidentUnits
+    from solvent.realtime.tick import ModelRuntime, remargin
+
+    state = BookState(accounts, [MODEL] * len(accounts))
+    runtimes = {MODEL: ModelRuntime(MODEL)}
+    stage = ResidentUnits(executor, lambda: state) if mode == "actors" else None
+    rng = np.random.default_rng(5)
+    instruments = accounts.instruments
+    latencies: list[float] = []
+    margin_stage: list[float] = []
+    results: list[Any] = []
+    for t in range(ticks + 1):  # tick 0 places the book and warms up: not counted
+        if t:
+            changed = rng.choice(len(accounts), RT_CHANGED, replace=False)
+            positions = {
+                accounts.accounts[i]: [
+                    PositionState(
+                        instruments[j],
+                        Decimal(str(np.round(rng.normal(0, 2), 1))),
+                        Decimal(0),
+                        Decimal(0),
+                        "BTC",
+                    )
+                    for j in rng.choice(len(instruments), 10, replace=False)
+                ]
+                for i in changed.tolist()
+            }
+            state.replace(AccountRows({}, positions))
+        start = time.perf_counter()
+        grouped = state.grouped()
+        priced = PricedMarket.resolve(market, grouped.book.instruments)
+        timer = TickTimer()
+        health = remargin(
+            grouped,
+            priced,
+            t,  # a new market version: the model is prepared again, as on a moved market
+            runtimes,
+            {},
+            timer,
+            executor=executor if mode == "tasks" else None,
+            stage=stage,
+        )
+        if t:
+            latencies.append(time.perf_counter() - start)
+            margin_stage.append(timer.seconds["margin"])
+        results.append((health.initial_margin_usd, health.maintenance_margin_usd))
+    figures: dict[str, float] = {}
+    if stage is not None:
+        figures = {"broadcast_bytes": float(stage.broadcast_bytes), "routed": float(stage.routed)}
+        stage.close()
+    return latencies, margin_stage, results, figures
+
+
+def realtime_loop() -> None:
+    """Section 5 of the module docstring."""
+    from solvent.executors.ray_cluster import RayExecutor
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    n = int(os.environ.get("SOLVENT_BENCH_RT_ACCOUNTS", str(RT_ACCOUNTS)))
+    market = load_embedded_chain()
+    instruments = tuple(list(market.quotes)[:N_INSTRUMENTS])
+    accounts = _realtime_book(n, instruments)
+    print(
+        f"real-time loop, {MODEL}: {n:,} accounts x 10 positions over {len(instruments):,} "
+        f"instruments, {RT_CHANGED} accounts changed between ticks, best and median of "
+        f"{RT_TICKS} ticks; load average {load} (1, 5, 15 min)"
+    )
+    base, base_margin, expected, _ = _loop(accounts, market, None, "in-process", RT_TICKS)
+    p50, m50 = float(np.median(base)), float(np.median(base_margin))
+    print(
+        f"  in-process: tick p50 {1e3 * p50:.1f} ms (best {1e3 * min(base):.1f} ms), of which "
+        f"the margin stage {1e3 * m50:.1f} ms (the baselines)"
+    )
+    same = True
+    for workers in (1, 2):
+        with RayExecutor(num_cpus=workers, object_store_bytes=OBJECT_STORE_BYTES) as ex:
+            for mode in ("tasks", "actors"):
+                lat, stage, got, figures = _loop(accounts, market, ex, mode, RT_TICKS)
+                same = same and all(
+                    np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+                    for a, b in zip(got, expected, strict=True)
+                )
+                m, s50 = float(np.median(lat)), float(np.median(stage))
+                extra = ""
+                if figures:
+                    extra = (
+                        f"; broadcast {figures['broadcast_bytes'] / 1e6:.2f} MB per tick, "
+                        f"{int(figures['routed'])} units routed by the last change"
+                    )
+                what = "book shipped as tasks" if mode == "tasks" else "book resident in actors"
+                print(
+                    f"  {workers} worker(s), {what}: tick p50 {1e3 * m:.1f} ms (best "
+                    f"{1e3 * min(lat):.1f} ms) = {m / p50:.2f}x the in-process tick; margin "
+                    f"stage {1e3 * s50:.1f} ms = {s50 / m50:.2f}x the in-process stage{extra}"
+                )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"  every tick's figures identical to in-process, bit for bit: {same}; load now {load}")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["realtime"]:
+        realtime_loop()
+    else:
+        main()

@@ -68,3 +68,29 @@ def die_in_shard_once(marker_dir: str, held: int) -> int:
         marker.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
     return held
+
+
+class DieInMargin:
+    """A margin model that kills the first Ray worker process calling its ``margin`` (never the
+    driver, ``driver_pid``), mid-call, then behaves as ``model``: an actor lost in the middle of
+    a tick's margin."""
+
+    def __init__(self, model: Any, marker_dir: str, driver_pid: int) -> None:
+        self.model = model
+        self.marker = str(Path(marker_dir) / "margin-died")
+        self.driver_pid = driver_pid
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("model", "marker", "driver_pid") or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+    def margin(self, prepared: Any, book: Any, *, detail: Any) -> Any:
+        if os.getpid() != self.driver_pid:
+            try:
+                os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                pass
+            else:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.model.margin(prepared, book, detail=detail)

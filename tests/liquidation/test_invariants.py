@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from solvent.engine.liquidation import liquidate_accounts
@@ -173,5 +173,118 @@ def test_liquidation_invariants(
         assert pnl and sum(pnl) > 0  # in profit since entry
         closes = [s for s in by[f.against].steps if s.instrument == f.instrument]
         assert closes and np.sign(closes[-1].quantity) == -np.sign(f.quantity)
+        g = after.groups.group_of[index[f.account]]
+        assert after.equity.equity_usd[g] >= after.maintenance_margin_usd[g] - 1e-6
+
+
+# ------------------------------------------------------------------------------------------
+# books that hold options: ADL of option positions
+# ------------------------------------------------------------------------------------------
+
+OPTIONS = {
+    # name: (mark IV, entry premium range at BTC 100,000 in the settlement asset)
+    "BTC-27MAR26-100000-P": (0.6, (0.01, 0.2)),
+    "BTC-27MAR26-110000-C": (0.5, (0.005, 0.1)),
+    "BTC_USDC-27MAR26-90000-P": (0.7, (500.0, 15_000.0)),
+}
+OPTION_BOOK = [*OPTIONS, "BTC_USDC-PERPETUAL"]
+
+option_position = st.tuples(
+    st.sampled_from(OPTION_BOOK),
+    st.builds(lambda sign, size: sign * size, st.sampled_from([-1.0, 1.0]), st.floats(1e-3, 6.0)),
+    st.floats(0.0, 1.0),  # where the entry lies in the instrument's range
+)
+option_accounts = st.lists(
+    st.tuples(
+        st.floats(0.0, 80_000.0, allow_nan=False),
+        st.floats(0.0, 0.3, allow_nan=False),
+        st.lists(option_position, min_size=1, max_size=3),
+    ),
+    min_size=2,
+    max_size=7,
+)
+
+
+def _option_market(btc: float) -> Any:
+    from solvent.market.snapshot import parse_market
+
+    return parse_market(
+        {
+            "as_of": "2026-01-05T08:00:00Z",
+            "index": {"BTC": btc, "USDC": 1.0},
+            "instruments": [
+                {"name": "BTC_USDC-PERPETUAL", "mark_price": btc},
+                *({"name": n, "mark_iv": iv} for n, (iv, _) in OPTIONS.items()),
+            ],
+        }
+    )
+
+
+def _option_book(drawn: list[Any]) -> Any:
+    accounts = []
+    for i, (usdc, btc, positions) in enumerate(drawn):
+        rows = []
+        for name, q, where in positions:
+            lo, hi = OPTIONS[name][1] if name in OPTIONS else (80_000.0, 120_000.0)
+            entry = lo + where * (hi - lo)
+            rows.append({"instrument": name, "quantity": round(q, 3), "entry_price": entry})
+        accounts.append(
+            {
+                "account": f"a{i}",
+                "collateral": {"USDC": round(usdc, 2), "BTC": round(btc, 4)},
+                "positions": rows,
+            }
+        )
+    return parse_account_book({"accounts": accounts})[0]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    drawn=option_accounts,
+    btc=st.floats(70_000.0, 130_000.0),
+    fund=st.one_of(st.just(0.0), st.floats(0.0, 5_000.0)),
+    ranking=st.sampled_from(["bitmex", "binance", "hyperliquid"]),
+)
+def test_option_adl_invariants(drawn: list[Any], btc: float, fund: float, ranking: str) -> None:
+    """Conservation per asset, a fund that never goes negative (per asset), nobody negative
+    after the waterfall, and ADL fills of options (as of futures) only on the opposite side of
+    the bankrupt close, on positions in profit since entry, at the bankruptcy price, leaving
+    each counterparty at or above its maintenance margin."""
+    market = _option_market(btc)
+    book = _option_book(drawn)
+    config = LiquidationConfig(adl_ranking=ranking)
+    out = liquidate_accounts(book, market, "standard", config=config, insurance_fund_usd=fund)
+    assert all(v == 0 for v in out.conservation.values())
+    # the fund per asset: its start plus every transfer in and out never below zero
+    held: dict[str, int] = {"USDC": round(fund * 1e6)}
+    for t in out.transfers:
+        if t.destination == "@insurance":
+            held[t.asset] = held.get(t.asset, 0) + t.units
+        if t.source == "@insurance":
+            held[t.asset] = held.get(t.asset, 0) - t.units
+            assert held[t.asset] >= 0
+    assert out.insurance_fund.end_usd >= -1e-9
+    after = margin_accounts(_after(book, out), market, "standard")
+    index = {name: i for i, name in enumerate(book.accounts)}
+    by = {a.account: a for a in out.accounts}
+    for i, name in enumerate(book.accounts):
+        g = after.groups.group_of[i]
+        assert after.equity.equity_usd[g] >= -1e-4 * max(1.0, abs(by[name].equity_before_usd))
+    start = {p.account: p for p in book.portfolios()}
+    event("option ADL fills" if any(f.instrument in OPTIONS for f in out.adl) else "no option fill")
+    for f in out.adl:
+        assert by[f.account].action is Action.NONE
+        pos = [p for p in start[f.account].positions if p.instrument == f.instrument]
+        q = sum(p.quantity for p in pos)
+        assert np.sign(f.quantity) == -np.sign(q) and abs(f.quantity) <= abs(q) + 1e-9
+        mark = market.quote(f.instrument).mark_price
+        assert sum(p.quantity * (mark - (p.entry_price or mark)) for p in pos) > 0
+        closes = [
+            s
+            for s in by[f.against].steps
+            if s.instrument == f.instrument and s.kind is StepKind.BANKRUPTCY
+        ]
+        assert closes and np.sign(closes[-1].quantity) == -np.sign(f.quantity)
+        assert f.price == closes[-1].price
         g = after.groups.group_of[index[f.account]]
         assert after.equity.equity_usd[g] >= after.maintenance_margin_usd[g] - 1e-6

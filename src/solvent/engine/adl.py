@@ -30,7 +30,8 @@ class AdlRun:
 
 def run_adl(queue: AdlQueue, ranking: Ranking, fill: tuple[float, float] | None = None) -> AdlRun:
     """Rank ``queue`` under ``ranking``; with ``fill = (size, price)`` also deleverage the
-    opposite side of a liquidated position of signed ``size`` at ``price`` (USD per unit)."""
+    opposite side of a liquidated position of signed ``size`` at ``price`` (the queue's price
+    unit: USD per unit, or an option queue's premium)."""
     ranked = rank_queue(queue, ranking)
     fills = None if fill is None else adl_fills(queue, ranking, fill[0], fill[1])
     return AdlRun(queue=queue, ranking=ranked, fills=fills)
@@ -55,10 +56,17 @@ def _side_json(queue: AdlQueue, side: RankedSide) -> list[dict[str, Any]]:
 
 
 def adl_json(run: AdlRun) -> dict[str, Any]:
-    """``{"ranking", "instrument", "queues": {"long", "short"}[, "fills", "unfilled"]}``."""
-    out: dict[str, Any] = {
-        "ranking": run.ranking.ranking.value,
-        "instrument": run.queue.instrument,
+    """``{"ranking", "instrument"[, "option", "contract_size", "price_unit_usd"], "queues":
+    {"long", "short"}[, "fills", "unfilled"]}``: an option queue (or one with a contract size or
+    price unit other than 1) echoes its terms, the unit its prices and fill price are in."""
+    queue = run.queue
+    out: dict[str, Any] = {"ranking": run.ranking.ranking.value, "instrument": queue.instrument}
+    if queue.option:
+        out["option"] = True
+    if queue.option or queue.contract_size != 1.0 or queue.price_unit_usd != 1.0:
+        out["contract_size"] = queue.contract_size
+        out["price_unit_usd"] = queue.price_unit_usd
+    out |= {
         "queues": {
             "long": _side_json(run.queue, run.ranking.long),
             "short": _side_json(run.queue, run.ranking.short),

@@ -55,9 +55,16 @@ class LocalExecutor:
     def kind(self) -> ExecutorKind:
         return ExecutorKind.LOCAL
 
+    def __init__(self, workers: int = 1) -> None:
+        if workers < 1:
+            raise SolventInputError("workers", f"must be >= 1, got {workers}")
+        self._workers = workers
+
     @property
     def workers(self) -> int:
-        return 1
+        """1 by default; more makes domains cut their work into that many shards, all run in
+        this process one after the other (to exercise the sharded paths without a cluster)."""
+        return self._workers
 
     def share(self, state: S) -> Shared[S]:
         return Shared(state, 0)
@@ -65,8 +72,10 @@ class LocalExecutor:
     def map(self, fn: Callable[[S, T], U], shared: Shared[S], shards: Sequence[T]) -> list[U]:
         return [fn(shared.handle, shard) for shard in shards]
 
-    def hold(self, shards: Sequence[H]) -> LocalResident[H]:
-        return LocalResident(shards)
+    def hold(
+        self, shards: Sequence[H], source: Callable[[int], H] | None = None
+    ) -> LocalResident[H]:
+        return LocalResident(shards)  # nothing is lost in this process: no rebuild needed
 
     def close(self) -> None:
         return None

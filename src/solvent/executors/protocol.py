@@ -110,8 +110,11 @@ class Executor(Protocol):
         """``fn(state, shard)`` for every shard, results in shard order; all or nothing."""
         ...
 
-    def hold(self, shards: Sequence[H]) -> Resident[H]:
-        """Place ``shards`` on the workers, one resident per shard."""
+    def hold(self, shards: Sequence[H], source: Callable[[int], H] | None = None) -> Resident[H]:
+        """Place ``shards`` on the workers, one resident per shard. ``source``: where a lost
+        shard is rebuilt from (``source(k)``: shard ``k`` as it must be after every change
+        given so far; the caller keeps the source of truth). Without it the executor keeps its
+        own copy of each shard and of the changes since."""
         ...
 
     def close(self) -> None: ...

@@ -16,7 +16,9 @@ input (:class:`~solvent.errors.SolventInputError`) is returned by the worker, no
 raised in the caller as itself. A resident shard is rebuilt on a new actor when its actor dies:
 the driver keeps each shard's last checkpoint (an object-store reference) and the changes since
 (the journal, compacted into a new checkpoint every ``checkpoint_every`` changes), replays them and
-retries the call.
+retries the call. A caller that keeps the source of truth itself (the real-time engine's book)
+passes ``source`` to :meth:`RayExecutor.hold` instead: a lost shard is rebuilt from
+``source(k)``, and the driver keeps no copy of the shards in the object store.
 
 Starting and joining. ``RayExecutor(address)`` joins an existing cluster (``ray.init(address)``:
 ``"auto"``, ``"host:port"`` or ``"ray://host:10001"``); with no address it starts a private
@@ -246,13 +248,22 @@ class _Slot:
 class RayResident(Generic[H]):
     """Shards held by Ray actors (:class:`~solvent.executors.protocol.Resident`)."""
 
-    def __init__(self, shards: Sequence[H], *, max_retries: int, checkpoint_every: int) -> None:
+    def __init__(
+        self,
+        shards: Sequence[H],
+        *,
+        max_retries: int,
+        checkpoint_every: int,
+        source: Callable[[int], H] | None = None,
+    ) -> None:
         self._max_retries = max_retries
         self._checkpoint_every = checkpoint_every
+        self._source = source
         self._slots: list[_Slot] = []
         for shard in shards:
             ref = ray.put(shard)
-            self._slots.append(_Slot(self._start(ref, []), ref))
+            # with a source, the reference is dropped once the actor holds its shard
+            self._slots.append(_Slot(self._start(ref, []), None if source else ref))
         self.restarts = 0
         """Actors rebuilt after a failure (for tests and logs)."""
 
@@ -268,7 +279,10 @@ class RayResident(Generic[H]):
     def _rebuild(self, k: int) -> None:
         slot = self._slots[k]
         ray.kill(slot.actor, no_restart=True)
-        slot.actor = self._start(slot.checkpoint, slot.journal)
+        if self._source is not None:
+            slot.actor = self._start(ray.put(self._source(k)), [])
+        else:
+            slot.actor = self._start(slot.checkpoint, slot.journal)
         self.restarts += 1
 
     def _call(self, k: int, method: str, *args: Any) -> Any:
@@ -313,19 +327,22 @@ class RayResident(Generic[H]):
             for k in arg_refs:
                 self._slots[k].actor.abort.remote()
             raise
-        for k, ref in arg_refs.items():
-            self._slots[k].journal.append((fn, ref))
+        if self._source is None:
+            for k, ref in arg_refs.items():
+                self._slots[k].journal.append((fn, ref))
         committed = {k: self._slots[k].actor.commit.remote() for k in arg_refs}
         for k, ref in committed.items():
             try:
                 _get(ref, f"shard {k}")
             except SolventJobError:
-                self._rebuild(k)  # the journal already holds the change: the rebuild applies it
+                self._rebuild(k)  # the journal (or the source) holds the change already
         for k in arg_refs:
             if len(self._slots[k].journal) >= self._checkpoint_every:
                 self._checkpoint(k)
 
     def _checkpoint(self, k: int) -> None:
+        if self._source is not None:
+            return
         slot = self._slots[k]
         ref = slot.actor.get.remote()
         try:
@@ -421,9 +438,12 @@ class RayExecutor:
         refs = [task.remote(fn, shared.handle, shard) for shard in shards]
         return _gather(refs, "shard")
 
-    def hold(self, shards: Sequence[H]) -> RayResident[H]:
+    def hold(self, shards: Sequence[H], source: Callable[[int], H] | None = None) -> RayResident[H]:
         return RayResident(
-            shards, max_retries=self.max_retries, checkpoint_every=self.checkpoint_every
+            shards,
+            max_retries=self.max_retries,
+            checkpoint_every=self.checkpoint_every,
+            source=source,
         )
 
     def close(self) -> None:

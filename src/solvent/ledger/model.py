@@ -194,8 +194,9 @@ def apply_fill(before: PositionState, terms: TradeTerms, quantity: Decimal, pric
 
     Adding to a position (or opening one) moves the average to the size-weighted mean of the old
     average and ``price``. Reducing realizes ``closed * (price - average) * sign`` per contract size
-    (linear, in USD) or ``closed * (price - average) / price * sign`` (inverse, in coin: the USD P&L
-    converted at the exit price); the average of what remains is unchanged. A fill that crosses zero
+    (linear, in USD; an option's premium, in its settlement asset) or ``closed * (price - average)
+    / price * sign`` (an inverse future, in coin: the USD P&L converted at the exit price); the
+    average of what remains is unchanged. A fill that crosses zero
     closes the old position and opens the remainder at ``price``.
     """
     with localcontext() as ctx:
@@ -210,7 +211,10 @@ def apply_fill(before: PositionState, terms: TradeTerms, quantity: Decimal, pric
             closed = min(abs(quantity), abs(q0))
             sign = 1 if q0 > 0 else -1
             move = (price - avg0) * closed * sign * terms.contract_size
-            realized = move if terms.settlement is Settlement.LINEAR else move / price
+            # a premium is already in the settlement asset; an inverse future's USD move is
+            # converted at the exit price
+            in_coin = terms.settlement is Settlement.LINEAR or terms.style is TradeStyle.PREMIUM
+            realized = move if in_coin else move / price
             q1 = q0 + quantity
             if q1 == 0:
                 average = Decimal(0)

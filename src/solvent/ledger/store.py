@@ -477,7 +477,8 @@ class LedgerTransaction:
         """
         if quantity == 0:
             raise SolventInputError("quantity", "must not be zero")
-        if price <= 0:
+        if price < 0 or (price == 0 and terms.style is not TradeStyle.PREMIUM):
+            # an option's premium may be 0 (a worthless option, a bankruptcy premium floored at 0)
             raise SolventInputError("price", "must be greater than zero")
         if fee_units < 0:
             raise SolventInputError("fee", "must not be negative")

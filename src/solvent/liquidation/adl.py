@@ -19,6 +19,17 @@ are ranked separately, highest score first, by one of the three published famili
 Each ranked position also gets the venue-style indicator ``quantile = ceil(5 c) / 5`` where ``c``
 is the share of the side's total quantity up to and including it (0.2 = first to go).
 
+**Option queues** (``option=True``; docs/methodology/adl-and-auctions.md, "Options"). The three
+formulas are read on the position's *premium* values: prices are premiums in the queue's price
+unit (the settlement coin per unit of underlying for a coin-settled option), converted to USD
+with the queue's ``contract_size`` and ``price_unit_usd`` (the settlement index), so
+``v = q x contract_size x mark x price_unit_usd`` and likewise ``e`` and ``b``. Then ``pnl%`` is
+the premium's return since entry (the index cancels), the effective leverage ``|v| / (v - b)`` is
+1 for a fully paid long (its bankruptcy premium floors at 0: a long option alone cannot make its
+account bankrupt) and ``|v| / equity`` for a short, and the notional is the premium value at the
+mark. A premium may be 0 (mark or bankruptcy), an entry premium may not. A delta-one queue uses
+the same ``contract_size`` and ``price_unit_usd`` (both 1 unless given).
+
 :func:`adl_fills` deleverages the side opposite to a liquidated position in ADL order at one
 price (the bankruptcy price of the liquidated order, as BitMEX, Binance, Bybit and dYdX do).
 """
@@ -42,6 +53,9 @@ from solvent.validation import number_in_range, shown
 
 MAX_USD = 1e27
 """Largest absolute USD amount a queue may carry (MAX_AMOUNT units at the highest index)."""
+
+MAX_CONTRACT_SIZE = 1e9
+"""Largest contract size a queue may give (units of underlying per contract)."""
 
 QUANTILE_STEPS = 5
 """The indicator's buckets: 5 steps of 0.2."""
@@ -82,9 +96,11 @@ def _column(values: ArrayLike | None, n: int, name: str) -> FloatArray:
 class AdlQueue:
     """Every open position of one instrument, as columns (one row per position).
 
-    ``quantity`` signed units (> 0 long, never 0); prices USD per unit; the USD columns are the
-    position's account figures. A NaN marks a field not given (a ranking that needs it refuses
-    the queue, naming the field).
+    ``quantity`` signed contracts (> 0 long, never 0); prices per unit of underlying in the
+    queue's price unit, worth ``price_unit_usd`` USD (1: prices in USD); ``contract_size`` units
+    of underlying per contract; the USD columns are the position's account figures. ``option``:
+    prices are premiums (module docstring: a mark or bankruptcy premium may be 0). A NaN marks a
+    field not given (a ranking that needs it refuses the queue, naming the field).
     """
 
     instrument: str
@@ -96,6 +112,9 @@ class AdlQueue:
     wallet_balance_usd: FloatArray
     maintenance_margin_usd: FloatArray
     account_value_usd: FloatArray
+    contract_size: float = 1.0
+    price_unit_usd: float = 1.0
+    option: bool = False
 
     @staticmethod
     def from_columns(
@@ -109,6 +128,9 @@ class AdlQueue:
         wallet_balance_usd: ArrayLike | None = None,
         maintenance_margin_usd: ArrayLike | None = None,
         account_value_usd: ArrayLike | None = None,
+        contract_size: float = 1.0,
+        price_unit_usd: float = 1.0,
+        option: bool = False,
     ) -> AdlQueue:
         """A validated queue from columns (errors name ``positions[i].field``)."""
         q = np.asarray(quantity, dtype=np.float64).reshape(-1)
@@ -125,6 +147,9 @@ class AdlQueue:
             wallet_balance_usd=_column(wallet_balance_usd, n, "wallet_balance_usd"),
             maintenance_margin_usd=_column(maintenance_margin_usd, n, "maintenance_margin_usd"),
             account_value_usd=_column(account_value_usd, n, "account_value_usd"),
+            contract_size=float(contract_size),
+            price_unit_usd=float(price_unit_usd),
+            option=bool(option),
         )
         queue.validate()
         return queue
@@ -134,7 +159,12 @@ class AdlQueue:
 
     def validate(self) -> None:
         """Raise :class:`SolventInputError` on a zero or non-finite quantity, an infinite or
-        non-positive price, an infinite USD figure or a negative maintenance margin."""
+        non-positive price (an option's mark or bankruptcy premium may be 0), an infinite USD
+        figure, a negative maintenance margin, or a contract size or price unit out of range."""
+        number_in_range(self.contract_size, "contract_size", 0.0, MAX_CONTRACT_SIZE)
+        if not self.contract_size > 0.0:
+            raise SolventInputError("contract_size", "must be > 0")
+        number_in_range(self.price_unit_usd, "price_unit_usd", *INDEX_BOUNDS)
         _first_bad(
             ~np.isfinite(self.quantity)
             | (self.quantity == 0.0)
@@ -145,8 +175,11 @@ class AdlQueue:
         lo, hi = INDEX_BOUNDS
         for name in PRICE_FIELDS:
             col = getattr(self, name)
+            low = 0.0 if self.option and name != "entry_price" else lo
             _first_bad(
-                np.isinf(col) | (col < lo) | (col > hi), name, f"must be a price in [{lo}, {hi}]"
+                np.isinf(col) | (col < low) | (col > hi),
+                name,
+                f"must be a price in [{low:g}, {hi:g}]",
             )
         for name in USD_FIELDS:
             col = getattr(self, name)
@@ -158,10 +191,17 @@ class AdlQueue:
         for name in names:
             _first_bad(np.isnan(getattr(self, name)), name, "required by this ranking")
 
+    @property
+    def usd_per_price(self) -> FloatArray:
+        """USD value of a price of 1 held by each position: ``q x contract_size x
+        price_unit_usd`` (signed, so ``usd_per_price x price`` is the position's value)."""
+        return self.quantity * self.contract_size * self.price_unit_usd
+
     def unrealized_pnl_usd(self) -> FloatArray:
-        """``q (mark - entry)``: each position's unrealized P&L at the mark, USD (needs both)."""
+        """``q x contract_size x price_unit_usd x (mark - entry)``: each position's unrealized
+        P&L at the mark, USD (needs both)."""
         self.require(("entry_price", "mark_price"))
-        return self.quantity * (self.mark_price - self.entry_price)
+        return self.usd_per_price * (self.mark_price - self.entry_price)
 
 
 def _first_bad(mask: BoolArray, name: str, message: str) -> None:
@@ -171,18 +211,22 @@ def _first_bad(mask: BoolArray, name: str, message: str) -> None:
 
 
 def _bitmex(queue: AdlQueue) -> FloatArray:
-    q = queue.quantity
+    q = queue.usd_per_price
     value = q * queue.mark_price
     entry_value = q * queue.entry_price
     cushion = value - q * queue.bankruptcy_price  # > 0 while the position is not bankrupt
+    # a worthless long option (mark and bankruptcy premium 0) is fully paid: leverage 1
+    worthless = (value == 0.0) & (cushion == 0.0)
     _first_bad(
-        cushion <= 0.0,
+        (cushion < 0.0) | ((cushion == 0.0) & ~worthless),
         "bankruptcy_price",
         "must be beyond the mark on the losing side (below it for a long, above for a short)",
     )
     pnl_pct = (value - entry_value) / np.abs(entry_value)
-    leverage = np.abs(value) / cushion
-    return np.where(pnl_pct > 0.0, pnl_pct * leverage, pnl_pct / leverage)
+    leverage = np.divide(np.abs(value), cushion, out=np.ones_like(cushion), where=cushion > 0.0)
+    # leverage 0 (a short option marked at 0) only comes with a gain: the division is unused
+    losing = np.divide(pnl_pct, leverage, out=np.zeros_like(pnl_pct), where=leverage > 0.0)
+    return np.where(pnl_pct > 0.0, pnl_pct * leverage, losing)
 
 
 def _binance(queue: AdlQueue) -> FloatArray:
@@ -198,11 +242,13 @@ def _binance(queue: AdlQueue) -> FloatArray:
 def _hyperliquid(queue: AdlQueue) -> FloatArray:
     _first_bad(queue.account_value_usd <= 0.0, "account_value_usd", "must be > 0")
     long = queue.quantity > 0.0
-    ratio = np.where(
-        long, queue.mark_price / queue.entry_price, queue.entry_price / queue.mark_price
-    )
-    notional = np.abs(queue.quantity) * queue.mark_price
-    return ratio * notional / queue.account_value_usd
+    mark, entry = queue.mark_price, queue.entry_price
+    ratio = np.where(long, mark / entry, entry / np.where(mark > 0.0, mark, 1.0))
+    size = np.abs(queue.usd_per_price)
+    score = ratio * (size * mark) / queue.account_value_usd
+    # a short option marked at 0: (entry / mark) x notional tends to entry x size
+    at_zero = ~long & (mark == 0.0)
+    return np.where(at_zero, size * entry / queue.account_value_usd, score)
 
 
 _SCORERS = {Ranking.BITMEX: _bitmex, Ranking.BINANCE: _binance, Ranking.HYPERLIQUID: _hyperliquid}
@@ -308,7 +354,7 @@ def adl_fills(
     if size == 0.0:
         raise SolventInputError(f"{field}.size", "must be non-zero (the liquidated position)")
     lo, hi = INDEX_BOUNDS
-    price = number_in_range(price, f"{field}.price", lo, hi)
+    price = number_in_range(price, f"{field}.price", 0.0 if queue.option else lo, hi)
     ranked = rank_queue(queue, ranking)
     side = ranked.long if size < 0.0 else ranked.short
     name = "long" if size < 0.0 else "short"
@@ -337,7 +383,7 @@ def adl_fills(
 # QUEUE files (docs/formats.md 10)
 # ------------------------------------------------------------------------------------------
 
-_QUEUE_FIELDS = {"instrument", "positions"}
+_QUEUE_FIELDS = {"instrument", "positions", "option", "contract_size", "price_unit_usd"}
 _POSITION_FIELDS = {"account", "quantity", *PRICE_FIELDS, *USD_FIELDS}
 
 
@@ -355,6 +401,17 @@ def parse_adl_queue(data: object, field: str = "queue") -> AdlQueue:
     rows = data.get("positions")
     if not isinstance(rows, list) or not rows:
         raise SolventInputError("positions", "required (a non-empty list of positions)")
+    option = data.get("option", False)
+    if not isinstance(option, bool):
+        raise SolventInputError("option", "must be true or false")
+    contract_size = number_in_range(
+        data.get("contract_size", 1.0), "contract_size", 0.0, MAX_CONTRACT_SIZE
+    )
+    if contract_size <= 0.0:
+        raise SolventInputError("contract_size", "must be > 0")
+    price_unit_usd = number_in_range(
+        data.get("price_unit_usd", 1.0), "price_unit_usd", *INDEX_BOUNDS
+    )
     accounts: list[str] = []
     columns: dict[str, list[float]] = {name: [] for name in _POSITION_FIELDS - {"account"}}
     lo, hi = INDEX_BOUNDS
@@ -376,8 +433,9 @@ def parse_adl_queue(data: object, field: str = "queue") -> AdlQueue:
         )
         for name in PRICE_FIELDS:
             raw = row.get(name)
+            low = 0.0 if option and name != "entry_price" else lo
             columns[name].append(
-                np.nan if raw is None else number_in_range(raw, f"{pf}.{name}", lo, hi)
+                np.nan if raw is None else number_in_range(raw, f"{pf}.{name}", low, hi)
             )
         for name in USD_FIELDS:
             raw = row.get(name)
@@ -393,7 +451,15 @@ def parse_adl_queue(data: object, field: str = "queue") -> AdlQueue:
             )
         seen.add(key)
     quantity = columns.pop("quantity")
-    return AdlQueue.from_columns(instrument, accounts, quantity, **columns)
+    return AdlQueue.from_columns(
+        instrument,
+        accounts,
+        quantity,
+        **columns,
+        contract_size=contract_size,
+        price_unit_usd=price_unit_usd,
+        option=option,
+    )
 
 
 def load_adl_queue(path: str | Path) -> AdlQueue:

@@ -9,9 +9,14 @@ order:
    ``LiquidationConfig.adl_ranking``, computed once per instrument for the run). Only positions in
    profit at the mark are touched, and each at most so far that its unit stays at or above its
    maintenance margin after the fill (checked with the unit's model: candidate fractions 1, 1/2,
-   1/4, 1/10 of what it holds, one margin call for a batch of counterparties). A fill costs the
-   counterparty ``|bankruptcy price - mark|`` per unit against the mark, which is what it gives
-   back to ``@venue``.
+   1/4, 1/10 of what it holds, one margin call and one equity pass for a batch of
+   counterparties, each candidate valued with the fill's cash in base units as it would be
+   booked). A fill costs the counterparty ``|bankruptcy price - mark|`` per unit against the
+   mark, which is what it gives back to ``@venue``. Options are deleveraged like futures: the
+   queue of an option holds premiums (the settlement coin per unit), each counterparty's
+   bankruptcy premium floored at 0, with the contract size and the settlement index so that the
+   ranking reads USD premium values (:mod:`solvent.liquidation.adl`, "Option queues"); a fill
+   pays the bankruptcy premium in the settlement coin.
 4. **Socialized loss.** The rest, over all bankrupt units, is shared in one call of
    :func:`solvent.liquidation.socialize.socialize_loss` (exact base units of the fund asset,
    largest remainder) by the other units' profit (their unrealized P&L since entry, at most
@@ -35,7 +40,7 @@ from solvent.accounts.equity import book_equity
 from solvent.arrays import BoolArray, FloatArray, IntArray
 from solvent.liquidation.adl import AdlQueue, RankedSide, Ranking, rank_queue
 from solvent.liquidation.config import LiquidationConfig
-from solvent.liquidation.execution import trade_cash
+from solvent.liquidation.execution import mark_cash, trade_cash
 from solvent.liquidation.outcome import (
     VENUE_ACCOUNT,
     AdlFill,
@@ -103,18 +108,17 @@ def deleverage(
         share = min(1.0, needs.venue[k] / venue_loss)
         for step in closes:
             j = units.market.instruments.index(step.instrument)
-            if units.market.table.is_option[j] or step.quantity == 0:
+            if step.quantity == 0:
                 continue
             if j not in queues:
                 queues[j] = _queue(units, state, j, ranking)
             ranked = queues[j]
             if ranked is None:
                 continue
-            loss_per_unit = -step.slippage_usd / abs(step.quantity)
             # the bankrupt unit sold (closing a long): shorts are deleveraged, and vice versa
             side = ranked[2] if step.quantity < 0 else ranked[1]
             covered = _fill_side(
-                units, state, ranked[0], side, ranked[3], j, step, share, loss_per_unit, fills, row
+                units, state, ranked[0], side, ranked[3], j, step, share, fills, row
             )
             adl[row] += covered
             needs.venue[k] = max(0.0, needs.venue[k] - covered)
@@ -138,10 +142,22 @@ def _queue(
     if state.entry_price is not None:
         given = np.asarray(state.entry_price[:, [j]].tocsc().data, dtype=np.float64)[keep]
         entry = np.where(np.isfinite(given) & (given > 0), given, mark)
-    size = float(units.market.table.contract_size[j])
+    table = units.market.table
+    option = bool(table.is_option[j])
+    size = float(table.contract_size[j])
+    # USD per price unit: an option's premium is in its settlement asset, a delta-one price in USD
+    usd = float(units.market.settlement_usd[j]) if option else 1.0
     lo, hi = INDEX_BOUNDS
-    # each counterparty's own bankruptcy price: the mark moved against it by its equity
-    bankruptcy = np.clip(mark - state.equity_usd[groups] / (q * size), lo, hi)
+    if option and mark < lo:
+        # a worthless option without an entry premium has no P&L: it can give nothing
+        priced = entry >= lo
+        groups, q, entry = groups[priced], q[priced], entry[priced]
+        if groups.size == 0:
+            return None
+    # each counterparty's own bankruptcy price: the mark moved against it by its equity (a
+    # premium floors at 0: a long option alone cannot make its unit bankrupt)
+    bankruptcy = mark - state.equity_usd[groups] / (q * size * usd)
+    bankruptcy = np.clip(bankruptcy, 0.0 if option else lo, hi)
     queue = AdlQueue.from_columns(
         units.market.instruments[j],
         [state.names[g] for g in groups.tolist()],
@@ -152,6 +168,9 @@ def _queue(
         wallet_balance_usd=np.maximum(state.equity_usd[groups], 0.0),
         maintenance_margin_usd=state.maintenance_usd[groups],
         account_value_usd=state.equity_usd[groups],
+        contract_size=size,
+        price_unit_usd=usd,
+        option=option,
     )
     ranked = rank_queue(queue, ranking)
     return queue, ranked.long, ranked.short, groups
@@ -166,7 +185,6 @@ def _fill_side(
     j: int,
     step: LiquidationStep,
     share: float,
-    loss_per_unit: float,
     fills: list[AdlFill],
     row: int,
 ) -> float:
@@ -187,7 +205,7 @@ def _fill_side(
         g, batch, current, held = g[live], batch[live], current[live], held[live]
         if g.size == 0:
             continue
-        capacity = _capacity(units, state, g, j, current, loss_per_unit)
+        capacity = _capacity(units, state, g, j, current, step.price)
         before = np.concatenate(([0.0], np.cumsum(capacity)[:-1]))
         take = np.clip(need - before, 0.0, capacity)
         used = take > 0
@@ -199,26 +217,50 @@ def _fill_side(
     return covered
 
 
+def _fill_cash(
+    units: LiquidationUnits, j: int, trade: FloatArray, price: float
+) -> tuple[int, IntArray, FloatArray]:
+    """Settlement-asset column, the base units each counterparty receives for ``trade`` of
+    instrument ``j`` at ``price`` (floored: a unit never gains a fraction), and the same trade's
+    cash at the mark (coin: 0 for delta-one, the premium for an option)."""
+    cols = np.full(trade.size, j, dtype=np.int64)
+    mark = np.full(trade.size, units.pricing.mark[j])
+    cash = trade_cash(units.market, cols, trade, np.full(trade.size, price), mark)
+    settlement = units.market.table.settlement_assets[units.market.table.settlement_code[j]]
+    asset = units.ledger.index(settlement)
+    paid = units.ledger.to_units(cash, np.full(trade.size, asset, dtype=np.int64))
+    return asset, paid, mark_cash(units.market, cols, trade, mark)
+
+
 def _capacity(
     units: LiquidationUnits,
     state: BookState,
     groups: IntArray,
     j: int,
     current: FloatArray,
-    loss_per_unit: float,
+    price: float,
 ) -> FloatArray:
-    """The most each counterparty can give up at the bankruptcy price and stay at or above its
-    maintenance margin: the largest fraction of :data:`GRID` of its position that does (one
-    margin call for all candidates x fractions)."""
+    """The most each counterparty can give up at the bankruptcy ``price`` and stay at or above
+    its maintenance margin: the largest fraction of :data:`GRID` of its position that does. Each
+    candidate is valued as :func:`_apply` would leave it (its balances plus the fill's cash in
+    base units, haircuts included; one margin call and one equity pass for all candidates x
+    fractions)."""
     rows = state.rows(groups)
     grid = np.asarray(GRID)
     candidates = np.repeat(rows, grid.size, axis=0)
     cut = np.outer(np.abs(current), grid).reshape(-1)
-    candidates[:, j] -= np.sign(np.repeat(current, grid.size)) * cut
-    names = [state.names[g] for g in np.repeat(groups, grid.size).tolist()]
+    trade = -np.sign(np.repeat(current, grid.size)) * cut
+    candidates[:, j] += trade
+    repeated = np.repeat(groups, grid.size)
+    names = [state.names[g] for g in repeated.tolist()]
     mm, _ = units.margin.totals(names, candidates)
-    equity = np.repeat(state.equity_usd[groups], grid.size) - cut * loss_per_unit
-    ok = (equity >= mm).reshape(groups.size, grid.size)
+    ledger = units.ledger
+    asset, paid, _ = _fill_cash(units, j, trade, price)
+    cash = state.cash[repeated].copy()
+    cash[:, asset] += paid
+    balances = state.balances[repeated] + ledger.coins(cash)
+    equity = book_equity(balances, units.assets, sp.csr_array(candidates), units.market).equity_usd
+    ok = (np.asarray(equity) >= mm).reshape(groups.size, grid.size)
     best = np.where(ok.any(axis=1), grid[np.argmax(ok, axis=1)], 0.0)
     return np.asarray(best * np.abs(current), dtype=np.float64)
 
@@ -234,17 +276,11 @@ def _apply(
     row: int,
 ) -> float:
     """Book the fills (cash against ``@venue``), update the counterparties; returns the USD
-    value ``@venue`` got back."""
+    value ``@venue`` got back: what the fills cost the counterparties against the mark (an
+    option's premium at the mark minus the premium paid)."""
     ledger = units.ledger
-    cols = np.full(groups.size, j, dtype=np.int64)
-    mark = np.full(groups.size, units.pricing.mark[j])
-    prices = np.full(groups.size, price)
-    cash = trade_cash(units.market, cols, trade, prices, mark)
-    asset = ledger.index(
-        units.market.table.settlement_assets[units.market.table.settlement_code[j]]
-    )
+    asset, paid, at_mark = _fill_cash(units, j, trade, price)
     asset_cols = np.full(groups.size, asset, dtype=np.int64)
-    paid = ledger.to_units(cash, asset_cols)
     np.add.at(state.cash, (groups, asset_cols), paid)
     np.add.at(ledger.venue, asset_cols, -paid)
     rows = state.rows(groups)
@@ -256,7 +292,7 @@ def _apply(
     mm, _ = units.margin.totals([state.names[g] for g in groups.tolist()], rows)
     state.equity_usd[groups], state.maintenance_usd[groups] = equity, mm
     usd = float(units.market.settlement_usd[j])
-    loss = -ledger.coins(paid, asset_cols) * usd
+    loss = (at_mark - ledger.coins(paid, asset_cols)) * usd
     name = units.names[row]
     instrument = units.market.instruments[j]
     for g, t, lost in zip(groups.tolist(), trade.tolist(), loss.tolist(), strict=True):

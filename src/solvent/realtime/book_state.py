@@ -32,6 +32,9 @@ from solvent.portfolio.book import Book
 from solvent.portfolio.groups import MarginGroups
 from solvent.portfolio.portfolio import SubAccountMode
 
+CHANGE_LOG = 1024
+"""Changes remembered by :meth:`BookState.changed_since` (a reader further behind rebuilds)."""
+
 
 @dataclass(frozen=True, slots=True)
 class GroupedBook:
@@ -72,6 +75,8 @@ class BookState:
         self._grouped: GroupedBook | None = None
         self.version = 0
         """Increases with every change of the accounts (new rows, balances or positions)."""
+        self._log: list[tuple[int, tuple[str, ...]]] = []
+        """The last :data:`CHANGE_LOG` changes: (version it made, accounts it touched)."""
 
     # --- construction ----------------------------------------------------------------------
 
@@ -133,6 +138,15 @@ class BookState:
             self._grouped = GroupedBook(accounts, groups, book, balances, models)
         return self._grouped
 
+    def changed_since(self, version: int) -> frozenset[str] | None:
+        """The accounts added or changed after ``version`` of this state (empty when it is the
+        current one); ``None`` when that is no longer known (older than the change log)."""
+        if version == self.version:
+            return frozenset()
+        if version > self.version or not self._log or self._log[0][0] > version + 1:
+            return None
+        return frozenset(a for v, accounts in self._log if v > version for a in accounts)
+
     # --- changes -------------------------------------------------------------------------------
 
     def reload(self, ledger: Ledger, account_ids: Iterable[str]) -> None:
@@ -192,7 +206,7 @@ class BookState:
         )
         self._models = self._models + tuple(models)
         self._index = index
-        self._changed()
+        self._changed(ids)
 
     def replace(self, rows: AccountRows) -> None:
         """Set the balances and positions of the accounts named in ``rows`` (already in the
@@ -257,11 +271,14 @@ class BookState:
                 [_entry_prices(old)[keep], np.asarray(new_entry, dtype=np.float64)]
             )[order],
         )
-        self._changed()
+        self._changed(old.accounts[i] for i in touched)
 
-    def _changed(self) -> None:
+    def _changed(self, accounts: Iterable[str]) -> None:
         self._grouped = None
         self.version += 1
+        self._log.append((self.version, tuple(accounts)))
+        if len(self._log) > CHANGE_LOG:
+            del self._log[: len(self._log) - CHANGE_LOG]
 
 
 def _entry_prices(book: AccountBook) -> FloatArray:

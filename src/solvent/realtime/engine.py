@@ -73,6 +73,7 @@ from solvent.realtime.events import (
 )
 from solvent.realtime.latency import LatencyStats, TickTimer
 from solvent.realtime.market_state import LiveMarket, MarketConfig, MarketTick
+from solvent.realtime.resident import ResidentUnits
 from solvent.realtime.tick import BookHealth, ModelRuntime, remargin
 
 log = logging.getLogger("solvent.realtime")
@@ -266,6 +267,9 @@ class RealtimeEngine:
         self.ledger = ledger
         self.executor = executor
         """Where each tick's whole-book margin runs (None: this process; docs/scale-out.md)."""
+        self.resident = None if executor is None else ResidentUnits(executor, lambda: self.accounts)
+        """With an executor: the book held in its residents' shards, account changes routed to
+        the shard owning them, the margin stage of every tick (:mod:`solvent.realtime.resident`)."""
         self.config = config or EngineConfig()
         self.liquidator = liquidator
         self.accounts = (
@@ -441,6 +445,12 @@ class RealtimeEngine:
             self._tick(batch)
         await asyncio.sleep(0)  # account changes and subscribers run between ticks
 
+    def close(self) -> None:
+        """Release the executor's residents holding the book (idempotent; the next tick would
+        place the book again)."""
+        if self.resident is not None:
+            self.resident.close()
+
     async def flush(self) -> None:
         """Persist the checkpoint now (if anything is unsaved)."""
         async with self._lock:
@@ -497,7 +507,7 @@ class RealtimeEngine:
                 self._runtimes,
                 multipliers,
                 timer,
-                executor=self.executor,
+                stage=self.resident,
             )
             self._margined = key
         timer.finish()

@@ -154,7 +154,10 @@ def _run(
             executor=executor,
         )
         start_fund = engine.insurance_fund_usd()
-        asyncio.run(engine.run(source))
+        try:
+            asyncio.run(engine.run(source))
+        finally:
+            engine.close()
         audit = ledger.audit()
         history = engine.history
         funds = [start_fund, *(h["insurance_fund_usd"] for h in history)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +93,17 @@ class BookHealth:
             return None
 
 
+class MarginStage(Protocol):
+    """Where a tick's margin runs instead of this process (the resident shards of
+    :class:`solvent.realtime.resident.ResidentUnits`): every group's initial and maintenance
+    margin (USD, before the multiplier), aligned with ``grouped.book``'s rows; ``prepared`` maps
+    each model of the book to (model, its prepared state on the tick's market)."""
+
+    def __call__(
+        self, grouped: GroupedBook, prepared: Mapping[str, tuple[MarginModel, Any]]
+    ) -> tuple[FloatArray, FloatArray]: ...
+
+
 def sub_book(book: Book, rows: IntArray) -> Book:
     """The rows ``rows`` of ``book`` over the same instruments."""
     if len(rows) == len(book) and bool(np.all(rows == np.arange(len(book)))):
@@ -112,11 +123,13 @@ def remargin(
     multipliers: Mapping[str, Multiplier],
     timer: TickTimer,
     executor: Executor | None = None,
+    stage: MarginStage | None = None,
 ) -> BookHealth:
     """Margin every group of ``grouped`` on ``priced`` (resolved for ``grouped.book``'s
     instruments, in that order) and assess its health. With an ``executor`` each model's margin
-    runs on it in shards (:func:`solvent.margin.sharded.margin_sharded`, the same figures bit for
-    bit)."""
+    runs on it in shards shipped as tasks (:func:`solvent.margin.sharded.margin_sharded`); with
+    a ``stage`` (the real-time loop's resident shards) the stage margins the whole book; the
+    same figures bit for bit either way."""
     book = grouped.book
     n = len(book)
     model_im = np.zeros(n, dtype=np.float64)
@@ -129,22 +142,29 @@ def remargin(
         for name in rows_by_model:
             prepared[name] = runtimes[name].prepared(priced, market_version)
     with timer(TickStage.MARGIN):
+        if stage is not None:
+            model_im, model_mm = stage(
+                grouped, {name: (runtimes[name].model, p) for name, p in prepared.items()}
+            )
         for name, rows in rows_by_model.items():
             if rows.size == 0:
                 continue
-            model = runtimes[name].model
-            if executor is None:
-                result = model.margin(prepared[name], sub_book(book, rows), detail=Detail.TOTALS)
-            else:
-                result = margin_sharded(
-                    model,
-                    prepared[name],
-                    sub_book(book, rows),
-                    detail=Detail.TOTALS,
-                    executor=executor,
-                )
-            model_im[rows] = result.initial_margin_usd
-            model_mm[rows] = result.maintenance_margin_usd
+            if stage is None:
+                model = runtimes[name].model
+                if executor is None:
+                    result = model.margin(
+                        prepared[name], sub_book(book, rows), detail=Detail.TOTALS
+                    )
+                else:
+                    result = margin_sharded(
+                        model,
+                        prepared[name],
+                        sub_book(book, rows),
+                        detail=Detail.TOTALS,
+                        executor=executor,
+                    )
+                model_im[rows] = result.initial_margin_usd
+                model_mm[rows] = result.maintenance_margin_usd
             multiplier = multipliers.get(name)
             if multiplier is not None:
                 factor_im[rows] = multiplier.initial

@@ -28,7 +28,10 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         price: Annotated[
-            float | None, typer.Option("--price", help="Fill price, USD per unit.")
+            float | None,
+            typer.Option(
+                "--price", help="Fill price in the queue's price unit (an option's premium)."
+            ),
         ] = None,
     ) -> None:
         """ADL ranking of a queue (scores, quantiles) and, with --fill, who is deleveraged."""
