@@ -116,6 +116,16 @@ class WaterfallLiquidator:
                     "adl_covered_usd": account.adl_covered_usd,
                     "socialized_usd": account.socialized_usd,
                 }
+        # the booking settles variation margin and draws cash across a unit's cross family:
+        # every member of a touched unit changes on the ledger
+        accounts = grouped.accounts
+        index = {a: i for i, a in enumerate(accounts.accounts)}
+        groups = grouped.groups
+        for name in list(touched):
+            i = index.get(name)
+            if i is not None:
+                members = groups.members(int(groups.group_of[i])).tolist()
+                touched |= {accounts.accounts[m] for m in members}
         return LiquidationReport(tuple(sorted(touched)), outcomes, totals, tuple(plan))
 
     def execute(self, plan: Sequence[Mapping[str, Any]], market: MarketSnapshot) -> None:
