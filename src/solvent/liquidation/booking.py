@@ -13,7 +13,8 @@ before it goes out), each stage over the liquidated accounts in the outcome's or
 1. every account's market steps in order (slices, closes, auction fills): a trade against
    ``@venue`` at the step's price, fee 0, each followed by its liquidation fee, a transfer from the
    account to ``@insurance`` (the outcome's ``liquidation_fee`` transfers, matched in order to the
-   steps that paid one); so the fund holds every fee of the run before it pays a cover;
+   steps that paid one; a fee matched to no step, a cross unit's paid by its top account, right
+   after them); so the fund holds every fee of the run before it pays a cover;
 2. transfers into the accounts (insurance cover, socialized charges paid to them);
 3. the bankruptcy closes (booked cash-first, :func:`gains_first`);
 4. per account, the ADL fills against it (each counterparty's trade at the bankruptcy price,
@@ -201,6 +202,9 @@ def plan_booking(outcome: LiquidationOutcome, run_id: str | None = None) -> tupl
     # closes, the ADL fills and the other transfers
     for a in outcome.liquidated:
         add_steps(a, bankruptcy=False)
+    for i, t in transfers:  # fees not matched to a step (a cross unit's, paid by its top)
+        if i not in used and t.reason is TransferReason.LIQUIDATION_FEE:
+            add_transfer(i, t)
     for a in outcome.liquidated:
         for i, t in transfers:
             if i not in used and t.destination == a.account and t.account == a.account:
