@@ -72,7 +72,12 @@ def _book(drawn: list[Any]) -> dict[str, Any]:
     return {"accounts": accounts}
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     drawn=st.lists(unit, min_size=1, max_size=5),
     moves=st.lists(st.floats(0.5, 1.3), min_size=1, max_size=2),
