@@ -355,3 +355,45 @@ def test_a_bankruptcy_premium_of_zero_books(tmp_path: Path) -> None:
     positions = ledger.replay_positions()
     assert positions[("l1", PUT)].quantity == 3 and positions[("broke", PUT)].quantity == 0
     ledger.close()
+
+
+def test_a_deficit_nobody_bears_books(tmp_path: Path) -> None:
+    """A lone bankrupt unit (coin collateral after its haircut, short puts): no fund, nobody to
+    deleverage or charge, so ``@venue`` carries the loss and pays the unit's own remaining
+    deficit (``uncovered_loss``); the outcome books whole."""
+    from solvent.liquidation.booking import BookingKind, plan_booking
+    from solvent.liquidation.outcome import TransferReason
+
+    from .test_invariants import _option_market
+
+    market = _option_market(121_000.0)
+    book = parse_account_book(
+        {
+            "accounts": [
+                {
+                    "account": "broke",
+                    "collateral": {"BTC": 0.23},
+                    "positions": [
+                        {"instrument": PUT, "quantity": -0.066, "entry_price": 0.01},
+                        {
+                            "instrument": "BTC_USDC-27MAR26-90000-P",
+                            "quantity": -9.28,
+                            "entry_price": 3000.0,
+                        },
+                    ],
+                }
+            ]
+        }
+    )[0]
+    out = liquidate_accounts(book, market)
+    (uncovered,) = [t for t in out.transfers if t.reason is TransferReason.UNCOVERED_LOSS]
+    assert (uncovered.source, uncovered.destination) == ("@venue", "broke")
+    kinds = [s.kind for s in plan_booking(out)]
+    assert kinds[0] is BookingKind.UNCOVERED  # money in before the closes need it
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    seed_ledger(ledger, book, market, "standard")
+    before = _totals(ledger)
+    report = book_outcome(ledger, out, market)
+    assert report.audit_ok and report.booked == report.steps == len(kinds)
+    assert _totals(ledger) == before
+    ledger.close()

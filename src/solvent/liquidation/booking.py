@@ -10,7 +10,8 @@ what is booked and finishes the rest.
 Order, per liquidated account in the outcome's order (the ledger never lets a user balance go
 below zero, so money comes in before it goes out):
 
-1. transfers into the account (insurance cover, socialized charges paid to it);
+1. transfers into the account (insurance cover, socialized charges paid to it, ``@venue``'s
+   payment of a deficit nobody could bear);
 2. its steps in order (market slices, closes, auction fills, bankruptcy closes): a trade against
    ``@venue`` at the step's price, fee 0, each followed by its liquidation fee, a transfer from the
    account to ``@insurance`` (the outcome's ``liquidation_fee`` transfers, matched in order to the
@@ -82,12 +83,15 @@ class BookingKind(StrEnum):
     """Insurance fund cover of a deficit (to the account or to @venue)."""
     SOCIALIZED = "socialized"
     """A socialized-loss charge: a profitable account pays its share."""
+    UNCOVERED = "uncovered"
+    """``@venue``'s capital pays a unit's own deficit nobody else could bear."""
 
 
 _TRANSFER_KINDS = {
     TransferReason.LIQUIDATION_FEE: BookingKind.FEE,
     TransferReason.INSURANCE_COVER: BookingKind.COVER,
     TransferReason.SOCIALIZED_LOSS: BookingKind.SOCIALIZED,
+    TransferReason.UNCOVERED_LOSS: BookingKind.UNCOVERED,
 }
 
 
