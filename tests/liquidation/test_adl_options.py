@@ -397,3 +397,29 @@ def test_a_deficit_nobody_bears_books(tmp_path: Path) -> None:
     assert report.audit_ok and report.booked == report.steps == len(kinds)
     assert _totals(ledger) == before
     ledger.close()
+
+
+def test_socialized_by_profit_counts_option_profit() -> None:
+    """What ADL cannot cover is shared by profit since entry: a long put entered at 0.04 and
+    marked 0.10 (5 puts: 30,000 USD of profit at the index) pays it all, an account with as much
+    equity but no profit pays nothing."""
+    market = put_market()
+    book = parse_account_book(
+        {
+            "accounts": [
+                {
+                    "account": "broke",
+                    "collateral": {"USDC": 1_000.0},
+                    "positions": [{"instrument": PERP, "quantity": 1.0, "entry_price": 102_000.0}],
+                },
+                holder("winner", 10_000.0, 5.0, 0.04),
+                {"account": "flat", "collateral": {"USDC": 55_000.0}, "positions": []},
+            ]
+        }
+    )[0]
+    out = liquidate_accounts(book, market)
+    assert out.accounts[0].action is Action.BANKRUPT and out.adl == ()
+    paid = {c.account: c.amount_usd for c in out.socialized}
+    assert set(paid) == {"winner"}
+    assert paid["winner"] == pytest.approx(1_000.0, abs=0.01)  # the 2,000 loss less 1,000 USDC
+    assert all(v == 0 for v in out.conservation.values())
