@@ -23,7 +23,7 @@ from solvent.accounts.service import AccountService, MarketFreshness, registry_m
 from solvent.engine.insurance_fund import insurance_fund_json
 from solvent.errors import SolventInputError
 from solvent.ledger.liquidations import booked_steps
-from solvent.ledger.store import Ledger
+from solvent.ledger.store import InsufficientFundsError, Ledger
 from solvent.liquidation.booking import BookingKind, book_outcome, plan_booking
 from solvent.liquidation.fund_history import insurance_fund_history
 from solvent.liquidation.outcome import (
@@ -288,7 +288,7 @@ booking.complete_step = slow_complete
 url, outcome_path, market_path = sys.argv[1:4]
 with open(outcome_path, "rb") as f:
     outcome = pickle.load(f)
-book_outcome(Ledger.open(url), outcome, load_market(market_path), run_id="crash")
+book_outcome(Ledger.open(url), outcome, load_market(market_path), run_id="crash", batch=1)
 print("done", flush=True)
 """
 
@@ -374,3 +374,227 @@ def test_an_outcome_of_the_liquidation_engine_books_whole(db_url: str, price: fl
         assert outcome.accounts[0].action is Action.BANKRUPT and covers > 0
         assert ledger.cached_balances().get(("lev", "USDC"), 0) == 0
     ledger.close()
+
+
+# --- batches: many steps per transaction --------------------------------------------------------
+
+
+def _journal(ledger: Ledger) -> dict[str, Any]:
+    """Everything the booking wrote, without ids and times: the operations in order with their
+    entries, the trades in order, the step rows, the balances and the positions."""
+    from sqlalchemy import select
+
+    from solvent.ledger import schema
+
+    o, e, t, s = schema.operations, schema.entries, schema.trades, schema.liquidation_steps
+    with ledger.engine.connect() as conn:
+        ops = conn.execute(select(o.c.id, o.c.kind, o.c.reference).order_by(o.c.id)).all()
+        entries: dict[int, list[tuple[str, str, int, str]]] = {}
+        for r in conn.execute(
+            select(e.c.operation_id, e.c.account_id, e.c.asset, e.c.amount, e.c.reason)
+        ):
+            entries.setdefault(r[0], []).append((r[1], r[2], int(r[3]), r[4]))
+        trades = [
+            (r.account_id, r.instrument, r.quantity, r.price, r.realized_pnl, r.fee)
+            for r in conn.execute(select(t).order_by(t.c.id))
+        ]
+        reference = {r.id: r.reference for r in ops}
+        steps = [
+            (r.step_id, r.kind, r.account_id, r.against_id, reference[r.operation_id])
+            for r in conn.execute(select(s).order_by(s.c.step_id))
+        ]
+    positions = {k: (p.quantity, p.average_price) for k, p in ledger.replay_positions().items()}
+    return {
+        "operations": [(r.kind, r.reference, sorted(entries.get(r.id, []))) for r in ops],
+        "trades": trades,
+        "steps": steps,
+        "balances": ledger.cached_balances(),
+        "positions": positions,
+    }
+
+
+def _cascade(url: str, n: int = 24) -> tuple[Ledger, LiquidationOutcome, MarketSnapshot]:
+    """``n`` accounts long or short the linear perpetual entered at 100,000, holding USDC and some
+    BTC; BTC then falls to 91,000: the longs are liquidated in part, in full or bankrupt (their
+    BTC converted), the shorts are the ADL counterparties (the planner's fund is 1,000 USD, so ADL
+    and socialized losses come in; the ledger's fund holds more, as the order of covers and fees is
+    not in question here). The ledger holds the book, written in one transaction."""
+    from solvent.accounts.service import trade_terms
+    from solvent.engine.liquidation import liquidate_accounts
+    from solvent.ledger.model import EXTERNAL, Operation, Posting, Reason
+    from solvent.portfolio.account_book import AccountBook
+    from solvent.portfolio.portfolio import Portfolio, Position
+
+    rng = np.random.default_rng(11)
+    m = _market()
+    moved = move_underlying(m, "BTC", 91_000.0)
+    ledger = Ledger.open(url)
+    portfolios = []
+    with ledger.transaction() as tx:
+        terms = trade_terms(m, PERP)
+        tx.post(
+            Operation(
+                Reason.DEPOSIT,
+                "fund",
+                (
+                    Posting(EXTERNAL, "USDC", -(10**9 + 10**5) * USDC, Reason.DEPOSIT),
+                    Posting(VENUE_ACCOUNT, "USDC", 10**9 * USDC, Reason.DEPOSIT),
+                    Posting(INSURANCE_ACCOUNT, "USDC", 10**5 * USDC, Reason.DEPOSIT),
+                ),
+            )
+        )
+        for i in range(n):
+            name = f"c{i:02d}"
+            short = i % 4 == 3
+            qty = round(float(rng.uniform(0.5, 2.0)), 3) * (-1 if short else 1)
+            per_btc = 50_000.0 if short else float(rng.uniform(8_200.0, 10_500.0))
+            usdc = round(abs(qty) * per_btc, 2)  # a long loses 9,000 a BTC in the move
+            btc = round(float(rng.uniform(0.0, 0.05)), 4) if i % 3 == 0 else 0.0
+            tx.create_account(name)
+            postings = [Posting(name, "USDC", round(usdc * USDC), Reason.DEPOSIT)]
+            if btc:
+                postings.append(Posting(name, "BTC", round(btc * 10**8), Reason.DEPOSIT))
+            tx.post(
+                Operation(
+                    Reason.DEPOSIT,
+                    f"d-{name}",
+                    (
+                        *postings,
+                        *(Posting(EXTERNAL, p.asset, -p.amount, Reason.DEPOSIT) for p in postings),
+                    ),
+                )
+            )
+            tx.trade(name, terms, Decimal(repr(qty)), Decimal(100_000), 0, f"t-{name}")
+            collateral = {"USDC": usdc, **({"BTC": btc} if btc else {})}
+            portfolios.append(Portfolio(name, collateral, (Position(PERP, qty, 100_000.0),)))
+    outcome = liquidate_accounts(
+        AccountBook.from_portfolios(portfolios), moved, insurance_fund_usd=1_000.0
+    )
+    return ledger, outcome, moved
+
+
+def test_batches_book_exactly_what_one_transaction_per_step_books(
+    db_url: str, tmp_path: Path
+) -> None:
+    reference, outcome, moved = _cascade(f"sqlite:///{tmp_path / 'steps.db'}")
+    steps = plan_booking(outcome, "cascade")
+    assert len(steps) > 20 and {s.kind for s in steps} >= {BookingKind.TRADE, BookingKind.FEE}
+    one = book_outcome(reference, outcome, moved, run_id="cascade", batch=1)
+    ledger, _, _ = _cascade(db_url)
+    held = _held(ledger)
+    many = book_outcome(ledger, outcome, moved, run_id="cascade", batch=7)
+    assert (
+        (many.booked, many.skipped, many.audit_ok) == (one.booked, 0, True) == (len(steps), 0, True)
+    )
+    assert _journal(ledger) == _journal(reference)
+    assert _held(ledger) == held
+    again = book_outcome(ledger, outcome, moved, run_id="cascade", batch=7)
+    assert (again.booked, again.skipped) == (0, len(steps))
+    reference.close()
+    ledger.close()
+
+
+def test_a_refused_step_inside_a_batch_commits_the_steps_before_it_whole(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The fee step (the second of six, in one batch) asks for more than the account holds: the
+    trade before it is committed, nothing of the fee, nor of the steps after it; the error is
+    the ledger's. The ledger is as one transaction per step leaves it, and a retry finishes."""
+    outcome = _outcome()
+    greedy = replace(
+        outcome,
+        transfers=(replace(outcome.transfers[0], units=10**6 * USDC), *outcome.transfers[1:]),
+    )
+    ledger = _setup(db_url)
+    held = _held(ledger)
+    with pytest.raises(InsufficientFundsError) as batched:
+        book_outcome(ledger, greedy, _market(), run_id="r2")
+    assert list(booked_steps(ledger, "r2")) == ["r2:000000"]
+    assert ledger.audit().ok and _held(ledger) == held
+    reference = _setup(f"sqlite:///{tmp_path / 'steps.db'}")
+    with pytest.raises(InsufficientFundsError) as stepwise:
+        book_outcome(reference, greedy, _market(), run_id="r2", batch=1)
+    assert (batched.value.field, batched.value.message) == (
+        stepwise.value.field,
+        stepwise.value.message,
+    )
+    assert _journal(ledger) == _journal(reference)
+    report = book_outcome(ledger, outcome, _market(), run_id="r2")
+    assert (report.booked, report.skipped, report.audit_ok) == (5, 1, True)
+    assert ledger.cached_balances()[("@insurance", "USDC")] == 9_750 * USDC
+    assert _held(ledger) == held
+    ledger.close()
+    reference.close()
+
+
+BATCH_BOOKER = r"""
+import pickle, sys, time
+import solvent.liquidation.booking as booking
+from solvent.ledger.store import Ledger
+from solvent.market.snapshot import load_market
+
+original = booking.record_steps
+batches = 0
+
+def slow_record(tx, rows):
+    global batches
+    original(tx, rows)
+    batches += 1
+    print("in", len(rows), flush=True)
+    if batches == 2:
+        time.sleep(60)  # the second batch, written and not committed: a kill now loses it whole
+
+booking.record_steps = slow_record
+url, outcome_path, market_path = sys.argv[1:4]
+with open(outcome_path, "rb") as f:
+    outcome = pickle.load(f)
+booking.book_outcome(Ledger.open(url), outcome, load_market(market_path), run_id="crash", batch=2)
+print("done", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_mid_batch_leaves_whole_batches_and_a_restart_finishes(
+    db_url: str, tmp_path: Path
+) -> None:
+    ledger = _setup(db_url)
+    held = _held(ledger)
+    ledger.close()
+    (tmp_path / "outcome.pkl").write_bytes(pickle.dumps(_outcome()))
+    (tmp_path / "market.json").write_text(json.dumps(MARKET))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            BATCH_BOOKER,
+            db_url,
+            str(tmp_path / "outcome.pkl"),
+            str(tmp_path / "market.json"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    seen = 0
+    deadline = time.monotonic() + 60
+    while seen < 2 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line.startswith("in 2")
+    os.kill(proc.pid, signal.SIGKILL)  # inside the second batch's transaction
+    proc.wait()
+    assert seen == 2, "the booking did not get going"
+    reopened = Ledger.open(db_url)
+    assert reopened.audit().ok
+    done = booked_steps(reopened, "crash")
+    assert list(done) == ["crash:000000", "crash:000001"]  # the first batch, whole
+    assert all(op is not None for op in done.values())
+    assert _held(reopened) == held
+    report = book_outcome(reopened, _outcome(), _market(), run_id="crash", batch=2)
+    assert (report.booked, report.skipped, report.audit_ok) == (4, 2, True)
+    assert reopened.cached_balances()[("@insurance", "USDC")] == 9_750 * USDC
+    assert _held(reopened) == held
+    reopened.close()

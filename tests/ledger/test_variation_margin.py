@@ -5,6 +5,7 @@ the ledger, gains before losses, a cross sub-account's loss drawn on its family,
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from solvent.accounts.service import AccountService, MarketFreshness, registry_margin
 from solvent.ledger.store import Ledger
@@ -92,3 +93,22 @@ def test_a_loss_the_unit_cannot_pay_is_left_unsettled(tmp_path: object) -> None:
     assert settle_variation_margin(ledger, ["desk"], crash, "vm:crash") == 0
     assert (ledger.balances("desk"), ledger.balances("desk-hedge")) == before
     assert ledger.audit().ok
+
+
+def test_in_one_batch_an_unpayable_loss_is_left_and_the_others_settle(tmp_path: Path) -> None:
+    """desk's and desk-hedge's losses are more than their unit holds; other's loss (long 0.01 BTC
+    from 100,000 to 60,000: 400 USDC of its 1,000) is paid. Settled in one batch and one position
+    per transaction, the ledgers end the same."""
+    crash = move_underlyings(_market(), {"BTC": 60_000.0, "ETH": 7_000.0})
+    ends = []
+    for batch in (1, 500):
+        (tmp_path / str(batch)).mkdir()
+        ledger, _ = _ledger(tmp_path / str(batch))
+        before = ledger.balances("desk"), ledger.balances("desk-hedge")
+        assert settle_variation_margin(ledger, ["desk", "other"], crash, "vm:x", batch=batch) == 1
+        assert (ledger.balances("desk"), ledger.balances("desk-hedge")) == before
+        assert ledger.balances("other")["USDC"] == 600 * 10**6
+        assert ledger.audit().ok
+        ends.append((ledger.cached_balances(), ledger.replay_positions()))
+        ledger.close()
+    assert ends[0] == ends[1]

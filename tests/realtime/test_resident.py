@@ -122,3 +122,32 @@ def test_a_shard_that_does_not_hold_the_engines_book_fails_the_tick_loudly(
     asyncio.run(one(3))  # the next tick places the whole book again
     assert engine.resident.placements == 2 and engine.tick_count == 2
     engine.close()
+
+
+def test_a_tick_with_account_changes_only_reuses_the_last_broadcast(
+    seeded_ledger: Ledger, market: MarketSnapshot
+) -> None:
+    engine = RealtimeEngine.from_ledger(
+        seeded_ledger, market, EngineConfig(dynamic=False), executor=LocalExecutor(2)
+    )
+
+    async def tick(seq: int, btc: float) -> None:
+        async def source():  # type: ignore[no-untyped-def]
+            yield IndexPrices(seq, T0 + timedelta(minutes=seq), "t", {"BTC": btc})
+
+        await engine.run(source())
+
+    async def go() -> None:
+        await tick(1, 99_000.0)
+        assert engine.account_state("saver").health.initial_margin_usd == 0.0
+        await engine.trade("saver", "BTC_USDC-PERPETUAL", "0.1", "99020")
+        await tick(2, 99_000.0)  # the market did not move: the same prepared state
+        assert engine.resident is not None and engine.resident.broadcasts == 1
+        assert engine.account_state("saver").health.initial_margin_usd > 0.0
+        await tick(3, 98_000.0)
+        assert engine.resident.broadcasts == 2
+
+    try:
+        asyncio.run(go())
+    finally:
+        engine.close()

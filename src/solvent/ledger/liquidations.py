@@ -2,7 +2,9 @@
 
 A liquidation outcome is booked step by step (:mod:`solvent.liquidation.booking`); each step's
 operation and its row in ``liquidation_steps`` (primary key: the step id) are written in one
-transaction, so a step id present means its operation is in the journal, and a restart skips it.
+transaction (one step's, :func:`claim_step` and :func:`complete_step`, or a batch's of many steps,
+:func:`booked_among` and :func:`record_steps`), so a step id present means its operation is in the
+journal, and a restart skips it.
 
 The insurance fund (``@insurance``) has no separate book: its history is its journal entries
 (every deposit into it, every liquidation fee in, every deficit cover out), each with the time of
@@ -11,6 +13,7 @@ its operation and, for liquidation steps, the liquidated account.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
+from solvent.ledger.batch import bound, bulk_insert
 from solvent.ledger.model import INSURANCE
 from solvent.ledger.store import Ledger, LedgerTransaction
 
@@ -79,6 +83,67 @@ def complete_step(tx: LedgerTransaction, step_id: str, operation_id: int) -> Non
     tx.connection.execute(
         table.update().where(table.c.step_id == step_id).values(operation_id=operation_id)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    """A booked step's row in ``liquidation_steps``: the step id (``RUN:SEQ``), its run and
+    position, its kind, the account it moves, the liquidated account it belongs to and its (main)
+    operation."""
+
+    step_id: str
+    run_id: str
+    seq: int
+    kind: str
+    account: str
+    against: str
+    operation_id: int
+
+
+def booked_among(tx: LedgerTransaction, step_ids: Sequence[str]) -> set[str]:
+    """Which of ``step_ids`` are already booked (one read per 500 ids)."""
+    table = schema.liquidation_steps
+    found: set[str] = set()
+    for start in range(0, len(step_ids), 500):
+        chunk = step_ids[start : start + 500]
+        found |= set(
+            tx.connection.execute(
+                select(table.c.step_id).where(table.c.step_id.in_(chunk))
+            ).scalars()
+        )
+    return found
+
+
+def record_steps(tx: LedgerTransaction, rows: Sequence[StepRow]) -> None:
+    """Insert the rows of steps booked in this transaction (their operations written), in one
+    bulk statement; a step a concurrent writer committed first raises :class:`StepClaimedError`
+    (the whole transaction is void: retry to skip it)."""
+    if not rows:
+        return
+    created = bound(tx.connection, schema.liquidation_steps.c.created_at, datetime.now(UTC))
+    try:
+        bulk_insert(
+            tx.connection,
+            schema.liquidation_steps,
+            (
+                "step_id",
+                "run_id",
+                "seq",
+                "kind",
+                "account_id",
+                "against_id",
+                "operation_id",
+                "created_at",
+            ),
+            [
+                (r.step_id, r.run_id, r.seq, r.kind, r.account, r.against, r.operation_id, created)
+                for r in rows
+            ],
+        )
+    except IntegrityError:
+        raise StepClaimedError(
+            "step", "a step of this batch was booked by a concurrent writer; retry to skip it"
+        ) from None
 
 
 def booked_steps(ledger: Ledger, run_id: str) -> dict[str, int | None]:

@@ -362,14 +362,7 @@ class LedgerTransaction:
         assets = sorted({p.asset for op in operations for p in op.postings})
         for asset in assets:
             self.assets.get(asset)
-        kinds = {
-            account: AccountKind(kind)
-            for account, kind in self.connection.execute(
-                select(schema.accounts.c.id, schema.accounts.c.kind).where(
-                    schema.accounts.c.id.in_(touched)
-                )
-            ).all()
-        }
+        kinds = self._kinds(touched)
         missing = [a for a in touched if a not in kinds]
         if missing:
             raise SolventInputError("account", f"unknown account {missing[0]!r}")
@@ -399,6 +392,22 @@ class LedgerTransaction:
                 if overdraft is Overdraft.REFUSE and balance_problem(kinds[p.account], held):
                     blamed = "fee" if single and p.reason is Reason.FEE else field
                     raise InsufficientFundsError(blamed, _overdraft_message(self, p, before))
+        return self._write_operations(operations)
+
+    def _kinds(self, account_ids: Sequence[str]) -> dict[str, AccountKind]:
+        """The kind of each of ``account_ids`` that exists."""
+        return {
+            account: AccountKind(kind)
+            for account, kind in self.connection.execute(
+                select(schema.accounts.c.id, schema.accounts.c.kind).where(
+                    schema.accounts.c.id.in_(account_ids)
+                )
+            ).all()
+        }
+
+    def _write_operations(self, operations: Sequence[Operation]) -> list[int]:
+        """Insert checked ``operations`` (an operation may have no postings: a trade without cash)
+        with their entries and move the cached balances; returns their ids, in order."""
         now = _now()
         try:
             ids = list(
@@ -511,39 +520,29 @@ class LedgerTransaction:
         operation = Operation(
             Reason.TRADE, reference or f"trade:{terms.instrument}", tuple(postings)
         )
-        op_id = self.post(operation) if postings else self._empty_operation(operation)
-        self.connection.execute(
-            insert(schema.trades).values(
-                operation_id=op_id,
-                account_id=account_id,
-                instrument=terms.instrument,
-                style=terms.style.value,
-                settlement=terms.settlement.value,
-                settlement_asset=terms.settlement_asset,
-                contract_size=str(terms.contract_size),
-                quantity=str(quantity),
-                price=str(price),
-                fee=fee_units,
-                realized_pnl=str(fill.realized),
-                created_at=_now(),
-            )
+        op_id = self.post(operation) if postings else self._write_operations([operation])[0]
+        self._insert_trade(
+            {
+                "operation_id": op_id,
+                "account_id": account_id,
+                "instrument": terms.instrument,
+                "style": terms.style.value,
+                "settlement": terms.settlement.value,
+                "settlement_asset": terms.settlement_asset,
+                "contract_size": str(terms.contract_size),
+                "quantity": str(quantity),
+                "price": str(price),
+                "fee": fee_units,
+                "realized_pnl": str(fill.realized),
+                "created_at": _now(),
+            }
         )
         self._store_position(account_id, fill.position)
         return TradeRecord(op_id, fill.position, realized_units, fee_units)
 
-    def _empty_operation(self, operation: Operation) -> int:
-        result = self.connection.execute(
-            insert(schema.operations).returning(schema.operations.c.id),
-            [
-                {
-                    "kind": operation.kind.value,
-                    "reference": operation.reference,
-                    "entry_count": 0,
-                    "created_at": _now(),
-                }
-            ],
-        )
-        return int(result.scalar_one())
+    def _insert_trade(self, row: Mapping[str, Any]) -> None:
+        """Insert one row of the trades table (its operation already written)."""
+        self.connection.execute(insert(schema.trades), [dict(row)])
 
     def _store_position(self, account_id: str, state: PositionState) -> None:
         dialect = postgresql if self._pg else sqlite

@@ -1,11 +1,12 @@
 """Book a liquidation outcome on the exact ledger, step by step (docs/ledger.md, "Liquidations").
 
 :func:`plan_booking` turns a :class:`~solvent.liquidation.outcome.LiquidationOutcome` into an
-ordered list of :class:`LedgerStep`; :func:`book_outcome` books them. Every step is one database
-transaction holding its operation(s) and its row in ``liquidation_steps`` (primary key: the step
-id ``RUN:SEQ``, deterministic: the same outcome gives the same ids), so a process killed in the
-middle leaves the ledger before or after each whole step, and booking the same outcome again skips
-what is booked and finishes the rest.
+ordered list of :class:`LedgerStep`; :func:`book_outcome` (or :func:`book_steps`) books them,
+many steps per database transaction (:data:`DEFAULT_BATCH`; ``batch=1``: one each). A step's
+operation(s) and its row in ``liquidation_steps`` (primary key: the step id ``RUN:SEQ``,
+deterministic: the same outcome gives the same ids) are in the same transaction, so a process
+killed in the middle leaves the ledger before or after each whole batch, hence each whole step,
+and booking the same outcome again skips what is booked and finishes the rest.
 
 Order, per liquidated account in the outcome's order (the ledger never lets a user balance go
 below zero, so money comes in before it goes out):
@@ -25,8 +26,14 @@ settlement asset first converts the account's other collateral at the index pric
 ``@venue`` (rounded against the account), within the same step; a remaining shortfall of at most
 :data:`ROUNDING_UNITS` base units on a bankruptcy close (the outcome's float arithmetic against the
 ledger's exact one) is absorbed by ``@venue``, the counterparty that carries the bankrupt
-account's loss. Anything else the ledger refuses stops the booking with the ledger's error; what is
-booked stays booked (whole steps), and conservation per asset and the audit hold after every step.
+account's loss. Anything else the ledger refuses stops the booking with the ledger's error: the
+steps before the refused one are committed (those of its batch included), nothing of it is
+written, and conservation per asset and the audit hold after every transaction.
+
+The cash rules (:func:`_book_operations` and below) receive a
+:class:`~solvent.ledger.store.LedgerTransaction`: the database transaction of one step, or a
+:class:`~solvent.ledger.batch.LedgerBatch` holding a batch's writes (reads see them; an exception
+drops the step's writes whole). They use its read and write methods only, never SQL of their own.
 """
 
 from __future__ import annotations
@@ -39,9 +46,19 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from solvent.accounts.service import AccountService, trade_terms
 from solvent.errors import SolventInputError
-from solvent.ledger.liquidations import claim_step, complete_step, step_reference
+from solvent.ledger.batch import LedgerBatch
+from solvent.ledger.liquidations import (
+    StepRow,
+    booked_among,
+    claim_step,
+    complete_step,
+    record_steps,
+    step_reference,
+)
 from solvent.ledger.model import (
     DECIMAL_PRECISION,
     VENUE,
@@ -62,6 +79,11 @@ from solvent.liquidation.outcome import (
     TransferReason,
 )
 from solvent.market.snapshot import MarketSnapshot
+
+DEFAULT_BATCH = 500
+"""Steps (or settled positions) per database transaction when booking in batches: few enough that
+a batch holds SQLite's write lock for a fraction of a second, enough that the commits' fsyncs
+and per-statement costs vanish (docs/ledger.md, "Batches")."""
 
 ROUNDING_UNITS = 100
 """Largest shortfall (base units of the settlement asset) of a bankruptcy close that ``@venue``
@@ -225,23 +247,117 @@ def book_outcome(
     market: MarketSnapshot,
     *,
     run_id: str | None = None,
+    batch: int = DEFAULT_BATCH,
 ) -> BookingReport:
-    """Book every step of ``outcome`` not booked yet (see the module docstring); each step is one
-    transaction. Raises the ledger's error (nothing of that step written) when a step is
-    refused."""
+    """Book every step of ``outcome`` not booked yet (see the module docstring), ``batch`` steps
+    per transaction (:func:`book_steps`). Raises the ledger's error when a step is refused: the
+    steps before it are booked, nothing of it is written."""
     steps = plan_booking(outcome, run_id)
     run = steps[0].step_id.split(":")[0] if steps else (run_id or outcome_run_id(outcome))
+    done = book_steps(ledger, steps, market, run, batch=batch)
+    return BookingReport(run, len(steps), done.booked, done.skipped, ledger.audit().ok)
+
+
+@dataclass(frozen=True, slots=True)
+class StepsBooked:
+    """What :func:`book_steps` did: ``booked`` steps now, ``skipped`` already booked before."""
+
+    booked: int
+    skipped: int
+
+
+def book_steps(
+    ledger: Ledger,
+    steps: Sequence[LedgerStep],
+    market: MarketSnapshot,
+    run_id: str,
+    *,
+    batch: int = DEFAULT_BATCH,
+) -> StepsBooked:
+    """Book ``steps`` of run ``run_id`` in order, each not booked yet, ``batch`` steps per
+    database transaction (``1``: each step its own transaction, :func:`book_step`).
+
+    A batch is one transaction holding its steps' operations and their rows in
+    ``liquidation_steps``, written in bulk (:class:`~solvent.ledger.batch.LedgerBatch`): a crash
+    leaves the ledger before or after each whole batch, hence each whole step, and booking the
+    same steps again skips those booked and finishes the rest. A step the ledger refuses
+    (:class:`~solvent.ledger.store.InsufficientFundsError`, an unknown account...) is dropped
+    whole before anything of it is written; the steps before it are committed and its error is
+    raised, exactly as one transaction per step would leave the ledger."""
+    if type(batch) is not int or batch < 1:
+        raise SolventInputError("batch", "a whole number of steps >= 1")
     booked = skipped = 0
+    if batch == 1:
+        for step in steps:
+            if book_step(ledger, step, market, run_id):
+                booked += 1
+            else:
+                skipped += 1
+        return StepsBooked(booked, skipped)
+    for start in range(0, len(steps), batch):
+        chunk = steps[start : start + batch]
+        with ledger.transaction() as tx:
+            done = booked_among(tx, [s.step_id for s in chunk])
+            todo = [s for s in chunk if s.step_id not in done]
+            writer = LedgerBatch(tx)
+            writer.load({a for s in todo for a in _step_accounts(s)})
+            held, refused = _book_batch(writer, todo, market)
+            writer.flush()
+            record_steps(
+                tx,
+                [
+                    StepRow(
+                        step.step_id,
+                        run_id,
+                        step.seq,
+                        step.kind.value,
+                        step.account,
+                        step.against,
+                        writer.operation_id(handle),
+                    )
+                    for step, handle in held
+                ],
+            )
+        booked += len(held)
+        skipped += len(done)
+        if refused is not None:
+            raise refused
+    return StepsBooked(booked, skipped)
+
+
+def _step_accounts(step: LedgerStep) -> tuple[str, ...]:
+    """The accounts ``step`` reads or moves."""
+    return tuple(a for a in (step.account, step.against, step.source, step.destination) if a)
+
+
+def _book_batch(
+    writer: LedgerBatch, steps: Sequence[LedgerStep], market: MarketSnapshot
+) -> tuple[list[tuple[LedgerStep, int]], Exception | None]:
+    """Book ``steps`` into ``writer`` until one is refused: the steps held, each with the handle
+    of its main operation, and the refusal (``None`` when every step was held)."""
+    held: list[tuple[LedgerStep, int]] = []
     for step in steps:
-        if book_step(ledger, step, market, run):
-            booked += 1
-        else:
-            skipped += 1
-    return BookingReport(run, len(steps), booked, skipped, ledger.audit().ok)
+        try:
+            with writer.step():
+                writer.account(step.account, "account")
+                writer.account(step.against, "against")
+                held.append(
+                    (step, _book_operations(writer, step, market, step_reference(step.step_id)))
+                )
+        except SQLAlchemyError:
+            raise  # the database failed: the whole batch rolls back
+        except Exception as refusal:  # the steps before it are committed, then it is raised
+            return held, refusal
+    return held, None
 
 
 def settle_variation_margin(
-    ledger: Ledger, accounts: Iterable[str], market: MarketSnapshot, reference: str
+    ledger: Ledger,
+    accounts: Iterable[str],
+    market: MarketSnapshot,
+    reference: str,
+    *,
+    batch: int = DEFAULT_BATCH,
 ) -> int:
     """Mark every futures-style position (futures, perpetuals) of ``accounts`` and of their
     cross-margin families to ``market`` on the ledger: each is closed and reopened at its mark
@@ -250,16 +366,20 @@ def settle_variation_margin(
     the P&L since entry), so booking its steps afterwards never asks a unit for cash its other
     legs' gains hold. Gains are settled first, then losses; a loss its account cannot pay from
     its own balance (after converting its other collateral and drawing on its cross family) is
-    left unsettled (a bankrupt unit's positions close at the bankruptcy price instead). One
-    transaction per position; running it again settles nothing new. Returns the positions
-    settled."""
+    left unsettled (a bankrupt unit's positions close at the bankruptcy price instead; nothing of
+    it is written). ``batch`` positions per transaction (a
+    :class:`~solvent.ledger.batch.LedgerBatch`, each position whole in it); running it again
+    settles nothing new. Returns the positions settled."""
+    accounts = set(accounts)
     with ledger.transaction() as tx:
+        reader = LedgerBatch(tx)  # records, families and positions read in bulk
+        reader.load(accounts, positions=False)
         names: set[str] = set()
-        for account in set(accounts):
-            record = tx.account(account)
+        for account in accounts:
+            record = reader.account(account)
             if record.kind is AccountKind.USER:
-                names |= {m.id for m in AccountService.unit_of(tx, record)}
-        held = tx.positions(sorted(names))
+                names |= {m.id for m in AccountService.unit_of(reader, record)}
+        held = reader.positions(sorted(names))
     gains: list[tuple[str, str]] = []
     losses: list[tuple[str, str]] = []
     for account, positions in sorted(held.items()):
@@ -272,13 +392,32 @@ def settle_variation_margin(
                 continue
             gain = (mark - position.average_price) * position.quantity > 0
             (gains if gain else losses).append((account, position.instrument))
+    if type(batch) is not int or batch < 1:
+        raise SolventInputError("batch", "a whole number of positions >= 1")
+    order = [*gains, *losses]
     settled = 0
-    for account, instrument in (*gains, *losses):
-        try:
-            with ledger.transaction() as tx:
-                settled += _settle_position(tx, account, instrument, market, reference)
-        except _UnpayableError:
-            continue
+    for start in range(0, len(order), batch):
+        chunk = order[start : start + batch]
+        refused: Exception | None = None
+        with ledger.transaction() as tx:
+            writer = LedgerBatch(tx)
+            writer.load({account for account, _ in chunk})
+            done = 0
+            for account, instrument in chunk:
+                try:
+                    with writer.step():
+                        done += _settle_position(writer, account, instrument, market, reference)
+                except _UnpayableError:
+                    continue
+                except SQLAlchemyError:
+                    raise
+                except Exception as exc:  # committed up to it, then raised
+                    refused = exc
+                    break
+            writer.flush()
+        settled += done
+        if refused is not None:
+            raise refused
     return settled
 
 
@@ -360,7 +499,16 @@ def book_step_in(
         tx, step.step_id, run_id, step.seq, step.kind.value, step.account, step.against
     ):
         return False
-    reference = step_reference(step.step_id)
+    op_id = _book_operations(tx, step, market, step_reference(step.step_id))
+    complete_step(tx, step.step_id, op_id)
+    return True
+
+
+def _book_operations(
+    tx: LedgerTransaction, step: LedgerStep, market: MarketSnapshot, reference: str
+) -> int:
+    """Post the operation(s) of ``step`` in ``tx`` (the step already claimed); returns the id of
+    its main operation (the trade, or the transfer)."""
     if step.instrument is not None:
         op_id = _book_trade(tx, step, market, reference)
     else:
@@ -381,8 +529,7 @@ def book_step_in(
                 reference,
             )
         )
-    complete_step(tx, step.step_id, op_id)
-    return True
+    return op_id
 
 
 def _book_trade(

@@ -6,8 +6,8 @@ units that are in liquidation at a tick it runs
 fund, ADL, socialization) with each model's prepared state of that tick (no second prepare),
 plans its booking (:func:`solvent.liquidation.booking.plan_booking`: one idempotent ledger
 operation per step), which the engine persists with its checkpoint and then has executed
-(:meth:`WaterfallLiquidator.execute`: a crash leaves the ledger before or after each whole step,
-and a restart books the steps left),
+(:meth:`WaterfallLiquidator.execute`, many steps per transaction: a crash leaves the ledger before
+or after each whole step, and a restart books the steps left),
 and reports what it did: the accounts touched (reloaded by the engine), one JSON record per
 liquidated unit, and the replay's totals (USD): ``liquidated``, ``bankrupt``, ``volume_usd`` (the
 traded notional at fill prices), ``slippage_usd``, ``fees_usd``, ``adl_events``,
@@ -32,7 +32,7 @@ from solvent.ledger.store import Ledger
 from solvent.liquidation.booking import (
     BookingKind,
     LedgerStep,
-    book_step,
+    book_steps,
     gains_first,
     plan_booking,
     settle_variation_margin,
@@ -115,16 +115,17 @@ class WaterfallLiquidator:
         return LiquidationReport(tuple(sorted(touched)), outcomes, totals, tuple(plan))
 
     def execute(self, plan: Sequence[Mapping[str, Any]], market: MarketSnapshot) -> None:
-        """Book every step of ``plan`` not booked yet, in order (one transaction each), after
-        settling the variation margin of the accounts it touches (the planner counts their P&L
-        since entry as cash: :func:`~solvent.liquidation.booking.settle_variation_margin`)."""
+        """Book every step of ``plan`` not booked yet, in order, many steps per transaction
+        (:func:`~solvent.liquidation.booking.book_steps`: a crash leaves the ledger before or
+        after each whole batch of whole steps), after settling the variation margin of the
+        accounts it touches (the planner counts their P&L since entry as cash:
+        :func:`~solvent.liquidation.booking.settle_variation_margin`)."""
         for run in plan:
             steps = [_step_from_json(raw) for raw in run["steps"]]
             run_id = str(run["run_id"])
             touched = {s.account for s in steps}
             settle_variation_margin(self.ledger, touched, market, f"vm:{run_id}")
-            for step in gains_first(self.ledger, steps):
-                book_step(self.ledger, step, market, run_id)
+            book_steps(self.ledger, gains_first(self.ledger, steps), market, run_id)
 
     def _fund_usd(self, market: MarketSnapshot) -> float:
         asset = self.config.fund_asset

@@ -10,7 +10,8 @@ Ray actors on a cluster (docs/scale-out.md). Per tick:
    new unit to the least-loaded shard (fewest units), and when the book's instruments changed
    every shard receives the column map (a few bytes per instrument); nothing else travels;
 2. the prepared state of every model of the book (its risk arrays for this market) is broadcast
-   once (one ``ray.put``; :attr:`ResidentUnits.broadcast_bytes`);
+   once (one ``ray.put``; :attr:`ResidentUnits.broadcast_bytes`), and not again while the market
+   does not move (a tick with account changes only);
 3. each shard margins its units, model by model (the same ``model.margin`` call on the same rows
    as in-process: the figures are identical bit for bit), and sends back two floats per unit;
 4. the results are gathered in the grouped book's row order.
@@ -35,7 +36,7 @@ import scipy.sparse as sp
 
 from solvent.arrays import FloatArray, IntArray
 from solvent.errors import SolventJobError
-from solvent.executors import Executor, Resident, shard_bounds
+from solvent.executors import Executor, Resident, Shared, shard_bounds
 from solvent.margin.protocol import Detail, MarginModel
 from solvent.margin.sharded import MarginState
 from solvent.portfolio.book import Book
@@ -188,7 +189,13 @@ class ResidentUnits:
         self._expected: list[int] = []
         """Per shard: the version of the engine's book it must hold."""
         self.broadcast_bytes = 0
-        """Bytes broadcast by the last tick (the serialized prepared states; 0 in-process)."""
+        """Bytes of the last broadcast (the serialized prepared states; 0 in-process)."""
+        self.broadcasts = 0
+        """Broadcasts made: one per tick whose prepared states changed (a tick with account
+        changes only reuses the last one)."""
+        self._shared: Shared[TickMargin] | None = None
+        self._shared_of: tuple[tuple[str, MarginModel, Any], ...] = ()
+        """What :attr:`_shared` was made of (held, so that identity means the same objects)."""
         self.routed = 0
         """Units sent to their shard by the last change (new and changed units)."""
         self.placements = 0
@@ -205,11 +212,7 @@ class ResidentUnits:
         state = self._accounts()
         self.sync(state if state.grouped() is grouped else None, grouped)
         assert self._resident is not None
-        shared = self.executor.share(
-            TickMargin({m: MarginState(mo, p, Detail.TOTALS) for m, (mo, p) in prepared.items()})
-        )
-        self.broadcast_bytes = shared.nbytes
-        parts = self._resident.map(margin_units, shared)
+        parts = self._resident.map(margin_units, self._broadcast(prepared))
         n = len(grouped.book)
         initial = np.zeros(n, dtype=np.float64)
         maintenance = np.zeros(n, dtype=np.float64)
@@ -230,6 +233,23 @@ class ResidentUnits:
             self.close()
             raise SolventJobError("resident", f"the shards hold {covered} of {n} units")
         return initial, maintenance
+
+    def _broadcast(self, prepared: Mapping[str, tuple[MarginModel, Any]]) -> Shared[TickMargin]:
+        """The tick's prepared states, broadcast once (``ray.put``); the last broadcast again
+        when they are the same objects (the market did not move)."""
+        of = tuple((m, mo, p) for m, (mo, p) in sorted(prepared.items()))
+        same = len(of) == len(self._shared_of) and all(
+            a[0] == b[0] and a[1] is b[1] and a[2] is b[2]
+            for a, b in zip(of, self._shared_of, strict=True)
+        )
+        if self._shared is None or not same:
+            self._shared = self.executor.share(
+                TickMargin({m: MarginState(mo, p, Detail.TOTALS) for m, mo, p in of})
+            )
+            self._shared_of = of
+            self.broadcast_bytes = self._shared.nbytes
+            self.broadcasts += 1
+        return self._shared
 
     # --- placing and routing ---------------------------------------------------------------------
 
@@ -369,3 +389,4 @@ class ResidentUnits:
             self._resident.close()
         self._resident = None
         self._state = None
+        self._shared, self._shared_of = None, ()
