@@ -6,6 +6,11 @@
    Target p99 <= 100 ms (goal 50 ms). Printed: p50/p99 tick-to-margin (wall) and each stage's p50,
    the stage that bounds it, and the baseline measured in the same run: margining the same book
    once through the one-shot pipeline (``margin_accounts``: resolve, prepare, margin, equity).
+   Each model's replay runs twice: with incremental risk arrays (the engine's default: only the
+   instruments whose inputs changed are re-prepared) and, as the baseline, with a full prepare
+   on every move; every stage's p50/p99 is printed with the ratio to the baseline. Before it,
+   the risk-array stage alone per kind of move (one index, a few strikes' IVs, a surface
+   refit, every index): full prepare against the incremental update.
 2. Account changes applied between ticks: trades per second through ``engine.trade`` (ledger
    write + IM check from the prepared state + reload of the unit), on SQLite and on a throwaway
    PostgreSQL (scripts/postgres.sh; skipped when it cannot start), against the baseline of
@@ -20,7 +25,9 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +36,18 @@ from benchmarks.books import synthetic_book
 from solvent.accounts.service import AccountService, MarketFreshness, registry_margin
 from solvent.engine.margin import margin_accounts
 from solvent.ledger.store import Ledger
-from solvent.margin.protocol import Detail
+from solvent.margin.protocol import Detail, IncrementalCapable, PricedMarket, changed_rows
+from solvent.margin.registry import get_model
 from solvent.market.deribit import load_embedded_chain
+from solvent.market.moves import move_underlyings
 from solvent.market.snapshot import MarketSnapshot
+from solvent.market.surface_marks import fit_snapshot_surfaces, mark_options_from_surfaces
 from solvent.portfolio.account_book import AccountBook
 from solvent.realtime.book_state import BookState
 from solvent.realtime.engine import EngineConfig, RealtimeEngine
 from solvent.realtime.events import IndexPrices
 from solvent.realtime.latency import TICK_CPU, TICK_TO_MARGIN, TickStage
+from solvent.realtime.market_state import with_mark_ivs
 from solvent.realtime.seed import seed_ledger
 from solvent.realtime.sources import feed_source
 
@@ -69,26 +80,42 @@ def _book(market: MarketSnapshot, instruments: tuple[str, ...]) -> AccountBook:
     )
 
 
+def _replay(
+    accounts: AccountBook, market: MarketSnapshot, model: str, *, incremental: bool
+) -> tuple[RealtimeEngine, float, float]:
+    """The recorded feed through an engine on a fresh SQLite ledger: the engine, wall and CPU
+    seconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Ledger.open(f"sqlite:///{tmp}/bench.db")
+        state = BookState(accounts, [model] * N_ACCOUNTS)
+        config = EngineConfig(model=model, incremental=incremental)
+        engine = RealtimeEngine(ledger, market, config, accounts=state)
+        cpu = time.process_time()
+        wall = time.perf_counter()
+        asyncio.run(engine.run(feed_source(FEEDS)))
+        wall = time.perf_counter() - wall
+        cpu = time.process_time() - cpu
+        ledger.close()
+    return engine, wall, cpu
+
+
+def _remargined(engine: RealtimeEngine) -> np.ndarray:
+    """Ticks that re-margined the book (the market or the multiplier moved), the first apart:
+    it pays one-off costs (kernel compilation, first grouping, the first full prepare)."""
+    return np.flatnonzero(engine.latency.series(TickStage.MARGIN.value) > 0)[1:]
+
+
 def tick_to_margin(market: MarketSnapshot, instruments: tuple[str, ...]) -> None:
     accounts = _book(market, instruments)
     for model in ("deribit-pm", "standard"):
         start = time.perf_counter()
         margin_accounts(accounts, market, model, detail=Detail.TOTALS)
         one_shot = 1000 * (time.perf_counter() - start)
-        with tempfile.TemporaryDirectory() as tmp:
-            ledger = Ledger.open(f"sqlite:///{tmp}/bench.db")
-            state = BookState(accounts, [model] * N_ACCOUNTS)
-            engine = RealtimeEngine(ledger, market, EngineConfig(model=model), accounts=state)
-            cpu = time.process_time()
-            wall = time.perf_counter()
-            asyncio.run(engine.run(feed_source(FEEDS)))
-            wall = time.perf_counter() - wall
-            cpu = time.process_time() - cpu
-            ledger.close()
+        # the baseline first: every market move re-prepares the model for every instrument
+        full, _, _ = _replay(accounts, market, model, incremental=False)
+        engine, wall, cpu = _replay(accounts, market, model, incremental=True)
         stats = engine.latency
-        # ticks that re-margined the book (the market or the multiplier moved); the first pays
-        # one-off costs (kernel compilation, first grouping) and is shown apart
-        remargined = np.flatnonzero(stats.series(TickStage.MARGIN.value) > 0)[1:]
+        remargined = _remargined(engine)
         wall_ms = stats.series(TICK_TO_MARGIN)[remargined]
         cpu_ms = stats.series(TICK_CPU)[remargined]
         p50, p99 = np.percentile(wall_ms, [50, 99])
@@ -117,6 +144,89 @@ def tick_to_margin(market: MarketSnapshot, instruments: tuple[str, ...]) -> None
             f"  baseline in this run: one-shot margin_accounts of the same book {one_shot:.0f} ms"
             f" = {one_shot / max(p50, 1e-9):.1f}x the engine's p50 tick"
         )
+        _stage_ratios(engine, full)
+
+
+def _stage_ratios(engine: RealtimeEngine, full: RealtimeEngine) -> None:
+    """Each stage's p50/p99 with incremental risk arrays against the full-prepare baseline run
+    on the same feed (ratio = incremental / full: below 1 is faster)."""
+    runtime = next(iter(engine._runtimes.values()))
+    after_first = max(runtime.reprepares - 1, 1)  # the first prepare is a full one
+    share = (runtime.recomputed - runtime.last_instruments) / (
+        after_first * max(runtime.last_instruments, 1)
+    )
+    print(
+        f"  incremental risk arrays vs full prepare (same feed, same run; the feed moves BTC "
+        f"only): {runtime.reprepares - 1} re-prepares after the first recomputed "
+        f"{100 * share:.0f} % of the {runtime.last_instruments} instruments on average"
+    )
+    mine, theirs = _remargined(engine), _remargined(full)
+    for stage in [*(s.value for s in TickStage), TICK_TO_MARGIN]:
+        a = np.percentile(engine.latency.series(stage)[mine], [50, 99])
+        b = np.percentile(full.latency.series(stage)[theirs], [50, 99])
+        print(
+            f"    {stage:<15} p50 {a[0]:7.2f} ms (full {b[0]:7.2f}, x{a[0] / max(b[0], 1e-9):.2f})"
+            f"   p99 {a[1]:7.2f} ms (full {b[1]:7.2f}, x{a[1] / max(b[1], 1e-9):.2f})"
+        )
+
+
+def _best_ms(work: Callable[[], object], repeat: int = 30) -> float:
+    """Least wall time of ``repeat`` runs (ms): the machine's noise left out."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best
+
+
+def _incremental(
+    model: IncrementalCapable, prepared: object, before: PricedMarket, after: PricedMarket
+) -> object:
+    """The engine's incremental re-prepare: rows changed since ``before``, then the update."""
+    return model.update(prepared, after, changed_rows(before, after))
+
+
+def risk_array_moves(market: MarketSnapshot, instruments: tuple[str, ...]) -> None:
+    """The risk-array stage alone on the benchmark's instruments, per kind of market move:
+    a full prepare against the incremental update (changed rows found and recomputed)."""
+    btc_options = [
+        n for n in instruments if market.quotes[n].instrument.is_option and n.startswith("BTC")
+    ]
+    few = {n: float(market.quotes[n].mark_iv or 0.5) * 1.02 for n in btc_options[:5]}
+    with_few = with_mark_ivs(market, few)
+    fits = fit_snapshot_surfaces(with_few)
+    refit = mark_options_from_surfaces(
+        with_few, {u: f.surface for u, f in fits.items() if u == "BTC"}
+    )
+    moves = {
+        "ETH index +1 %": move_underlyings(market, {"ETH": 1.01 * market.index["ETH"]}),
+        "BTC index +1 %": move_underlyings(market, {"BTC": 1.01 * market.index["BTC"]}),
+        "5 BTC strikes' IVs (no refit)": with_few,
+        "5 BTC strikes' IVs, BTC surface refit": refit,
+        "BTC and ETH index +1 %": move_underlyings(
+            market, {a: 1.01 * market.index[a] for a in ("BTC", "ETH")}
+        ),
+    }
+    before = PricedMarket.resolve(market, instruments)
+    print(
+        f"risk arrays alone, {len(instruments)} instruments: full prepare vs incremental update "
+        "(least of 30 runs, ms)"
+    )
+    for name in ("deribit-pm", "standard"):
+        model = get_model(name)
+        params = model.load_params(None)
+        prepared = model.prepare(before, instruments, params)
+        assert isinstance(model, IncrementalCapable)
+        for label, moved in moves.items():
+            after = PricedMarket.resolve(moved, instruments)
+            changed = changed_rows(before, after)
+            full = _best_ms(partial(model.prepare, after, instruments, params))
+            fast = _best_ms(partial(_incremental, model, prepared, before, after))
+            print(
+                f"  {name:<10} {label:<38} {changed.size:>4} rows changed: full {full:6.2f}, "
+                f"incremental {fast:6.2f} (x{fast / max(full, 1e-9):.2f})"
+            )
 
 
 def _trades(url: str, label: str, market: MarketSnapshot) -> None:
@@ -220,6 +330,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {load} (1, 5, 15 min)")
     market = load_embedded_chain()
     instruments = tuple(list(market.quotes)[:N_INSTRUMENTS])
+    risk_array_moves(market, instruments)
     tick_to_margin(market, instruments)
     account_changes(market)
 

@@ -68,6 +68,7 @@ from solvent.margin.protocol import Detail, MarketData, ParamsId, PricedMarket, 
 from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.market.snapshot import MarketColumns, MarketSnapshot
 from solvent.portfolio.book import Book
+from solvent.pricing.black76 import COMPILED_MIN_SIZE
 from solvent.pricing.unit_greeks import unit_greeks
 from solvent.scenarios.risk_array import RiskArray, compute_risk_array
 from solvent.scenarios.scenario_set import ScenarioSet, VolShockKind, VolShockRule
@@ -443,16 +444,91 @@ def prepare(
 ) -> PreparedRisk:
     """Price ``instruments`` in every deribit-pm scenario (see :class:`PreparedRisk`)."""
     priced = market.subset(instruments)
-    table, cols = priced.table, priced.columns
+    table = priced.table
     scenarios = scenario_set(table.underlyings, params)
-    risk = compute_risk_array(table, cols, scenarios)
     groups = tuple(_groups(table))
+    rows = _row_arrays(priced, scenarios, params)
+    return _assemble(tuple(instruments), params, priced, scenarios, groups, rows)
+
+
+def update(prepared: PreparedRisk, market: PricedMarket, changed: IntArray) -> PreparedRisk:
+    """:func:`prepare` on ``market`` from ``prepared``, recomputing only the rows ``changed``
+    (:class:`~solvent.margin.protocol.IncrementalCapable`): their risk-array rows, roll-shock
+    rates and USD deltas (:func:`_row_arrays`, the arithmetic of :func:`prepare`), spliced into
+    copies of the previous arrays; the per-group figures and settlement prices in full (a few
+    numbers per group). The same arrays bit for bit. A table past
+    :data:`~solvent.pricing.black76.COMPILED_MIN_SIZE` rows is prepared in full (its deltas
+    take the compiled path, which a subset would not)."""
+    priced = market.subset(prepared.instruments)
+    if changed.size == 0:
+        return prepared
+    params = prepared.params
+    if len(priced.table) >= COMPILED_MIN_SIZE:
+        return prepare(priced, prepared.instruments, params)
+    part = _row_arrays(priced.take(changed), prepared.scenarios, params)
+    pnl = prepared.risk.pnl.copy()
+    pnl[changed] = part.pnl
+    roll_rate = prepared.roll_rate.copy()
+    roll_rate[changed] = part.roll_rate
+    usd_delta = prepared.usd_delta.copy()
+    usd_delta[changed] = part.usd_delta
+    rows = _RowArrays(pnl, roll_rate, usd_delta)
+    return _assemble(
+        prepared.instruments, params, priced, prepared.scenarios, prepared.groups, rows
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _RowArrays:
+    """The per-instrument part of :class:`PreparedRisk`: each row a function of that
+    instrument's terms and market columns only."""
+
+    pnl: FloatArray
+    """(instruments x scenarios) risk array, settlement units per unit long."""
+    roll_rate: FloatArray
+    """Roll-shock rate per unit (pool currency), 0 for options."""
+    usd_delta: FloatArray
+    """USD delta per unit long."""
+
+
+def _row_arrays(
+    priced: PricedMarket, scenarios: ScenarioSet, params: DeribitPmParams
+) -> _RowArrays:
+    """:class:`_RowArrays` of every row of ``priced`` (any subset of a table gives the rows it
+    would have in the whole: elementwise arithmetic only)."""
+    table, cols = priced.table, priced.columns
+    risk = compute_risk_array(table, cols, scenarios)
+    min_move = np.array(
+        [params.currency(a).min_annualised_move for a in table.settlement_assets], np.float64
+    )[table.settlement_code]
+    move_risk = np.array(
+        [params.currency(a).annualised_move_risk for a in table.settlement_assets], np.float64
+    )[table.settlement_code]
+    rate = np.where(table.is_option, 0.0, np.maximum(min_move, move_risk * cols.time))
+    rate = rate * np.where(table.is_inverse, 1.0, cols.forward)
+    roll_rate = rate * table.contract_size
+    usd_delta = np.ascontiguousarray(_usd_delta_per_unit(table, cols), dtype=np.float64)
+    return _RowArrays(np.ascontiguousarray(risk.pnl, dtype=np.float64), roll_rate, usd_delta)
+
+
+def _assemble(
+    instruments: tuple[str, ...],
+    params: DeribitPmParams,
+    priced: PricedMarket,
+    scenarios: ScenarioSet,
+    groups: tuple[_Group, ...],
+    rows: _RowArrays,
+) -> PreparedRisk:
+    """:class:`PreparedRisk` from the per-row arrays: the per-group figures (extended-table
+    scaling and dampening, gain offsets, cross-mode buckets and weights) and the settlement
+    prices, from ``priced``."""
+    table = priced.table
+    risk = RiskArray(table=table, scenarios=scenarios, pnl=rows.pnl)
     px = np.zeros(len(table.settlement_assets))
     px[table.settlement_code] = priced.settlement_usd
     settle_usd = (
         risk.settlement_usd(priced.snapshot) if len(table) else np.zeros((0, len(scenarios)))
     )
-    roll_rate = np.zeros(len(table))
     group_of = np.zeros(len(table), dtype=np.intp)
     n_ext = len(params.extended_moves)
     ratio_all = np.abs(np.asarray(params.extended_moves, dtype=np.float64))
@@ -467,13 +543,6 @@ def prepare(
         cur = params.currency(grp.settlement)
         und = params.underlying(grp.underlying)
         settle = table.settlement_assets.index(grp.settlement)
-        rate = np.where(
-            table.is_option[grp.rows],
-            0.0,
-            np.maximum(cur.min_annualised_move, cur.annualised_move_risk * cols.time[grp.rows]),
-        )
-        rate = rate * np.where(table.is_inverse[grp.rows], 1.0, cols.forward[grp.rows])
-        roll_rate[grp.rows] = rate * table.contract_size[grp.rows]
         group_of[grp.rows] = k
         # Extended scenarios: scale to the standard range, then dampen toward zero (pool
         # currency at today's price of the settlement asset).
@@ -484,12 +553,11 @@ def prepare(
         if params.cross:
             bucket_of[k] = underlyings.index(grp.underlying)
             weight[k] = settle_usd[settle]
-    usd_delta = _usd_delta_per_unit(table, cols)
     kernel = KernelInputs(
-        pnl=np.ascontiguousarray(risk.pnl, dtype=np.float64),
+        pnl=rows.pnl,
         group_of=group_of,
-        roll_rate=roll_rate,
-        usd_delta=np.ascontiguousarray(usd_delta, dtype=np.float64),
+        roll_rate=rows.roll_rate,
+        usd_delta=rows.usd_delta,
         n_std=3 * (2 * params.buckets_count + 1),
         ext_ratio=ext_ratio,
         ext_damp=ext_damp,
@@ -502,13 +570,13 @@ def prepare(
         cross=params.cross,
     )
     return PreparedRisk(
-        tuple(instruments),
+        instruments,
         params,
         scenarios,
         risk,
         groups,
-        roll_rate,
-        usd_delta,
+        rows.roll_rate,
+        rows.usd_delta,
         px,
         settle_usd,
         underlyings,
@@ -750,6 +818,11 @@ class DeribitPmModel:
         self, market: PricedMarket, instruments: Sequence[str], params: DeribitPmParams
     ) -> PreparedRisk:
         return prepare(market, instruments, params)
+
+    def update(
+        self, prepared: PreparedRisk, market: PricedMarket, changed: IntArray
+    ) -> PreparedRisk:
+        return update(prepared, market, changed)
 
     def margin(self, prepared: PreparedRisk, book: Book, *, detail: Detail) -> BookMargin:
         return margin_prepared(prepared, book, detail=detail)

@@ -23,7 +23,9 @@ result as a caller that keeps ``Prepared`` and re-margins against it.
 
 Optional capabilities: a model may also implement :class:`BacktestCapable` (a closed-form margin
 series for the backtest's one-unit position); callers test for it with ``isinstance`` and fall
-back to the three phases, day by day, otherwise.
+back to the three phases, day by day, otherwise. :class:`IncrementalCapable` models re-prepare
+only the instruments whose market inputs changed (:func:`changed_rows`) and splice them into the
+previous ``Prepared``; :func:`reprepare` picks that path or a full ``prepare``.
 """
 
 from __future__ import annotations
@@ -119,6 +121,35 @@ class PricedMarket:
         """Instrument names, in row order."""
         return tuple(self.table.names)
 
+    def take(self, rows: IntArray) -> PricedMarket:
+        """Rows ``rows`` of this market (any order), keeping the table's code spaces: the
+        ``underlyings`` and ``settlement_assets`` tuples are this market's whole lists, so a
+        row's codes mean the same in the result. For re-pricing a few rows with the arithmetic
+        that priced them all (row by row, the same figures)."""
+        table = self.table
+        picked = rows.tolist()
+        part = InstrumentTable(
+            names=tuple(table.names[r] for r in picked),
+            instruments=tuple(table.instruments[r] for r in picked),
+            kind=table.kind[rows],
+            is_option=table.is_option[rows],
+            is_inverse=table.is_inverse[rows],
+            is_call=table.is_call[rows],
+            strike=table.strike[rows],
+            contract_size=table.contract_size[rows],
+            underlyings=table.underlyings,
+            underlying_code=table.underlying_code[rows],
+            settlement_assets=table.settlement_assets,
+            settlement_code=table.settlement_code[rows],
+        )
+        columns = MarketColumns(
+            **{
+                f.name: getattr(self.columns, f.name)[rows]
+                for f in dataclasses.fields(MarketColumns)
+            }
+        )
+        return PricedMarket(self.snapshot, part, columns, self.settlement_usd[rows])
+
     def subset(self, instruments: Sequence[str]) -> PricedMarket:
         """The same market restricted to (and reordered as) ``instruments``: rows of the priced
         columns, the snapshot is not resolved again."""
@@ -193,6 +224,67 @@ class BacktestCapable(Protocol):
     def backtest(
         self, params: Any, request: UnitBacktest, *, variants: bool
     ) -> BacktestMargins: ...
+
+
+@runtime_checkable
+class IncrementalCapable(Protocol):
+    """Optional capability: a prepared state brought up to date by re-preparing only the
+    instruments whose market inputs changed.
+
+    ``update(prepared, market, changed)``: ``market`` is resolved for exactly
+    ``prepared``'s instruments, in order; ``changed`` (sorted, unique row indices, ``intp``)
+    holds at least every row whose inputs differ from those ``prepared`` was computed from
+    (:func:`changed_rows`: any :class:`MarketColumns` field or the row's settlement-asset USD
+    price); every other row's inputs must be the same, bit for bit. The answer equals
+    ``prepare(market, prepared's instruments, prepared's params)`` bit for bit
+    (``np.array_equal`` on every array; the models' tests check it over random changed subsets):
+    rows of ``changed`` are recomputed with the arithmetic of ``prepare``, the other rows copied,
+    and what is not per instrument (settlement prices, per-group figures) recomputed in full.
+    ``prepared`` is never modified: a reader holding it (a what-if, a liquidation in progress)
+    keeps a consistent state. A model may answer a full ``prepare`` when that is what it takes
+    (e.g. a market past its vectorization thresholds)."""
+
+    def update(self, prepared: Any, market: PricedMarket, changed: IntArray) -> Any: ...
+
+
+def changed_rows(before: PricedMarket, after: PricedMarket) -> IntArray:
+    """Rows of ``after`` whose market inputs differ from ``before``'s (the same instruments in
+    the same order, else :class:`SolventInputError`): any :class:`MarketColumns` field or the
+    settlement-asset USD price differs (NaN equal to NaN). Sorted ``intp`` row indices."""
+    if before.instruments != after.instruments:
+        raise SolventInputError("instruments", "changed rows need the same instruments, in order")
+    differs = np.zeros(len(after.table), dtype=np.bool_)
+    pairs = [
+        (getattr(before.columns, f.name), getattr(after.columns, f.name))
+        for f in dataclasses.fields(MarketColumns)
+    ]
+    pairs.append((before.settlement_usd, after.settlement_usd))
+    for old, new in pairs:
+        if old is new:
+            continue
+        differs |= (old != new) & ~(np.isnan(old) & np.isnan(new))
+    out: IntArray = np.flatnonzero(differs).astype(np.intp)
+    return out
+
+
+def reprepare(
+    model: MarginModel,
+    params: Any,
+    market: PricedMarket,
+    previous: tuple[PricedMarket, Any] | None = None,
+) -> tuple[Any, int]:
+    """``model`` prepared on ``market`` (its own instruments), and how many instruments were
+    (re)computed. With ``previous = (market it was prepared on, prepared state)`` over the same
+    instruments and an :class:`IncrementalCapable` model, only the rows of :func:`changed_rows`
+    are recomputed (the same result bit for bit); otherwise a full ``prepare``."""
+    if (
+        previous is not None
+        and isinstance(model, IncrementalCapable)
+        and previous[0].instruments == market.instruments
+    ):
+        changed = changed_rows(previous[0], market)
+        return model.update(previous[1], market, changed), int(changed.size)
+    return model.prepare(market, market.instruments, params), len(market.instruments)
 
 
 def require_prepared(book: Book, instruments: tuple[str, ...]) -> None:

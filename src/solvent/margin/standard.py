@@ -22,13 +22,14 @@ Components per pool: ``futures_im``, ``options_im`` (IM = their sum) and ``futur
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from solvent.arrays import FloatArray
+from solvent.arrays import FloatArray, IntArray
 from solvent.margin.build import (
     ContributionKind,
     PoolArrays,
@@ -157,6 +158,53 @@ def prepare(
 ) -> PreparedStandard:
     """Per-unit rates of every instrument of ``instruments`` (see the module docstring)."""
     priced = market.subset(instruments)
+    table = priced.table
+    return PreparedStandard(
+        instruments=tuple(instruments),
+        params=params,
+        pools=table.settlement_assets,
+        pool_usd=_pool_usd(priced),
+        rates=_row_rates(priced, params, len(table.settlement_assets)),
+    )
+
+
+def update(prepared: PreparedStandard, market: PricedMarket, changed: IntArray) -> PreparedStandard:
+    """:func:`prepare` on ``market`` from ``prepared``, recomputing only the rows ``changed``
+    (:class:`~solvent.margin.protocol.IncrementalCapable`: the same arrays bit for bit; the
+    per-row arithmetic is the one function :func:`_row_rates`)."""
+    priced = market.subset(prepared.instruments)
+    if changed.size == 0:
+        return prepared
+    params = prepared.params
+    part = _row_rates(priced.take(changed), params, prepared.rates.n_pools)
+    rates = prepared.rates
+    spliced = {}
+    for f in dataclasses.fields(StandardRates):
+        value = getattr(rates, f.name)
+        if isinstance(value, np.ndarray):
+            value = value.copy()
+            value[changed] = getattr(part, f.name)
+        spliced[f.name] = value
+    return PreparedStandard(
+        instruments=prepared.instruments,
+        params=params,
+        pools=prepared.pools,
+        pool_usd=_pool_usd(priced),
+        rates=StandardRates(**spliced),
+    )
+
+
+def _pool_usd(priced: PricedMarket) -> FloatArray:
+    """USD per unit of each pool's currency (settlement assets of ``priced``'s table)."""
+    table = priced.table
+    pool_usd = np.zeros(len(table.settlement_assets))
+    pool_usd[table.settlement_code] = priced.settlement_usd
+    return pool_usd
+
+
+def _row_rates(priced: PricedMarket, params: StandardParams, n_pools: int) -> StandardRates:
+    """Every row's rates (:class:`StandardRates`): each row from its own terms and market
+    columns only, so that any subset of rows gives the same figures as the whole table."""
     table, cols = priced.table, priced.columns
     rates = [params.futures_rates(u) for u in table.underlyings]  # one set per underlying
     of_row = table.underlying_code
@@ -174,28 +222,20 @@ def prepare(
     put_mm = np.maximum(params.short_maintenance, params.short_maintenance * mark_frac) + mark_frac
     call_im = base_im + mark_frac
     put_im = np.maximum(base_im + mark_frac, put_mm)
-    pool_usd = np.zeros(len(table.settlement_assets))
-    pool_usd[table.settlement_code] = priced.settlement_usd
     f64 = np.float64
-    return PreparedStandard(
-        instruments=tuple(instruments),
-        params=params,
-        pools=table.settlement_assets,
-        pool_usd=pool_usd,
-        rates=StandardRates(
-            pool=np.ascontiguousarray(table.settlement_code, dtype=np.intp),
-            is_option=np.ascontiguousarray(option, dtype=np.bool_),
-            unit_value=np.ascontiguousarray(unit_value, dtype=f64),
-            im_base=np.array([r.initial_base for r in rates], dtype=f64)[of_row],
-            mm_base=np.array([r.maintenance_base for r in rates], dtype=f64)[of_row],
-            slope=np.array([r.size_slope for r in rates], dtype=f64)[of_row],
-            option_im=np.ascontiguousarray(np.where(call, call_im, put_im), dtype=f64),
-            option_mm=np.ascontiguousarray(np.where(call, call_mm, put_mm), dtype=f64),
-            fee=np.ascontiguousarray(
-                np.where(inverse, 0.0, params.linear_fee_provision * spot), dtype=f64
-            ),
-            n_pools=len(table.settlement_assets),
+    return StandardRates(
+        pool=np.ascontiguousarray(table.settlement_code, dtype=np.intp),
+        is_option=np.ascontiguousarray(option, dtype=np.bool_),
+        unit_value=np.ascontiguousarray(unit_value, dtype=f64),
+        im_base=np.array([r.initial_base for r in rates], dtype=f64)[of_row],
+        mm_base=np.array([r.maintenance_base for r in rates], dtype=f64)[of_row],
+        slope=np.array([r.size_slope for r in rates], dtype=f64)[of_row],
+        option_im=np.ascontiguousarray(np.where(call, call_im, put_im), dtype=f64),
+        option_mm=np.ascontiguousarray(np.where(call, call_mm, put_mm), dtype=f64),
+        fee=np.ascontiguousarray(
+            np.where(inverse, 0.0, params.linear_fee_provision * spot), dtype=f64
         ),
+        n_pools=n_pools,
     )
 
 
@@ -288,6 +328,11 @@ class StandardModel:
         self, market: PricedMarket, instruments: Sequence[str], params: StandardParams
     ) -> PreparedStandard:
         return prepare(market, instruments, params)
+
+    def update(
+        self, prepared: PreparedStandard, market: PricedMarket, changed: IntArray
+    ) -> PreparedStandard:
+        return update(prepared, market, changed)
 
     def margin(self, prepared: PreparedStandard, book: Book, *, detail: Detail) -> BookMargin:
         return margin_prepared(prepared, book, detail=detail)

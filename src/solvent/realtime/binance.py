@@ -16,7 +16,10 @@ reads the raw JSON messages of Binance's spot, USD-M and COIN-M streams, as reco
 Every anomaly yields a :class:`~solvent.realtime.events.FeedFault` saying what was done (see
 :mod:`.live_book`). Events are built with ``seq = 0``: the source numbers them in the order it
 hands them to the engine. The asset is read from the symbol (``BTCUSDT``, ``BTCUSD_PERP`` ->
-``BTC``); USDT and USD quotes are taken as USD.
+``BTC``); USDT and USD quotes are taken as USD. A perpetual's stream
+(:func:`is_perpetual_stream`: USD-M ``BTCUSDT``, COIN-M ``BTCUSD_PERP``) marks its quotes
+``perpetual``: they feed the index like any venue's touch and, in the marks stage, the
+perpetual's basis.
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ def asset_of_symbol(symbol: str) -> str:
         if base.endswith(quote) and len(base) > len(quote):
             return base[: -len(quote)]
     return base
+
+
+_FUTURES_MARKETS = frozenset({"usdm", "coinm", "futures", "swap"})
+
+
+def is_perpetual_stream(stream: str) -> bool:
+    """Whether a stream name (``<venue>-<market>:<SYMBOL>``, e.g. ``binance-usdm:BTCUSDT``)
+    is a perpetual swap: a futures market (USD-M, COIN-M) and a symbol without a delivery
+    date (``BTCUSDT``, ``BTCUSD_PERP``; ``BTCUSDT_240927`` is a dated future)."""
+    prefix, sep, symbol = stream.partition(":")
+    if not sep or prefix.rsplit("-", 1)[-1].lower() not in _FUTURES_MARKETS:
+        return False
+    _, dated, suffix = symbol.upper().partition("_")
+    return not dated or suffix == "PERP"
 
 
 def _levels(raw: object) -> tuple[Level, ...] | None:
@@ -64,6 +81,8 @@ class BinanceDecoder:
     def __init__(self, venue: str, asset: str | None = None, futures: bool | None = None) -> None:
         self.venue = venue
         self.asset = asset
+        self.perpetual = is_perpetual_stream(venue)
+        """The stream is a perpetual swap's (:func:`is_perpetual_stream`): its quotes say so."""
         self._futures = futures
         self.book: LiveBook | None = None if futures is None else LiveBook(futures)
         self._last_trade: int | None = None
@@ -228,7 +247,7 @@ class BinanceDecoder:
         touch = self.book.touch()
         if touch is None:
             return []
-        return [VenueQuote(0, time, self.venue, self.asset, touch[0], touch[1])]
+        return [VenueQuote(0, time, self.venue, self.asset, touch[0], touch[1], self.perpetual)]
 
     def _fault(
         self, time: datetime, kind: FaultKind, detail: str, *, withdrawn: bool = False

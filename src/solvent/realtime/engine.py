@@ -104,6 +104,9 @@ class EngineConfig:
     the same result: the checkpoint's market plus the same events)."""
     max_market_age_s: float = 300.0
     """Account changes are refused when the index was last published longer ago (feed time)."""
+    incremental: bool = True
+    """Risk arrays: re-prepare only the instruments whose inputs changed (models that can;
+    docs/engine.md); ``False`` prepares every model in full on every market move."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +350,7 @@ class RealtimeEngine:
     def _runtime(self, name: str) -> ModelRuntime:
         if name not in self._runtimes:
             params = self.config.params if name == self.config.model else None
-            self._runtimes[name] = ModelRuntime(name, params)
+            self._runtimes[name] = ModelRuntime(name, params, incremental=self.config.incremental)
             self._multipliers[name] = LiveMultiplier(
                 load_dynamic_params(name), enabled=self.config.dynamic
             )

@@ -8,7 +8,8 @@ venue's event time, never the wall clock of the process that reads it).
 
 - :class:`IndexPrices`: USD index prices decided upstream (a price path, FORMATS 10 ``--path``).
 - :class:`VenueQuote`: one venue's current best bid/ask of an asset (from its live order book or
-  its book ticker) in USD per unit; what the oracle aggregates.
+  its book ticker) in USD per unit; what the oracle aggregates. A perpetual venue's quote
+  (``perpetual=True``) also gives the perpetual's basis.
 - :class:`TradePrint`: a trade on a venue (USD price, size in coin).
 - :class:`ChainUpdate`: option mark IVs (decimal vols) by instrument name.
 - :class:`FeedFault`: something wrong with a feed (a sequence gap, a duplicate, a message out of
@@ -51,6 +52,9 @@ class VenueQuote:
     asset: str
     bid: float
     ask: float
+    perpetual: bool = False
+    """The touch of a perpetual swap on ``asset`` (its venue price feeds the perpetual's basis,
+    docs/engine.md), not of the spot asset."""
 
     @property
     def mid(self) -> float:

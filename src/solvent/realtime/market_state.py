@@ -13,12 +13,22 @@ forwards) and moves it with what the feeds say. Per tick, in this order:
    ``base index x feed index / feed index at its first publication`` (a 2024 Binance feed then
    drives a 2026 chain).
 2. **surface** (only when the chain moved: option IV updates arrived; at most once per
-   ``surface_refit_s`` of feed time): the new IVs replace the base's, one SVI surface per
-   underlying is fitted (:func:`solvent.market.surface_marks.fit_snapshot_surfaces`) and the
-   options are re-marked from it.
+   ``surface_refit_s`` of feed time): the new IVs replace the base's, one SVI surface is fitted
+   per underlying whose IVs arrived (:func:`solvent.market.surface_marks.fit_snapshot_surfaces`)
+   and that underlying's options are re-marked from it (:func:`refit_surfaces`; the other
+   underlyings' options are left as they are).
 3. **marks**: the base is moved to the new index (:func:`solvent.market.moves.move_underlyings`:
    index, futures and perpetual marks and option forwards scale with it, options keep their IV:
-   sticky strike) and resolved for the book's instruments (:class:`PricedMarket`).
+   sticky strike); then every perpetual of an asset whose venue perpetuals quote (a
+   :class:`VenueQuote` with ``perpetual=True``) is marked as index + basis
+   (:mod:`solvent.market.marks`): the basis observed is the median mid of the asset's fresh
+   perpetual touches minus the median mid of its fresh spot touches (the feed's published
+   index when no spot venue is fresh), put on the market's scale (``x base index / feed index
+   at its first publication``, as the index); its time-aware EMA
+   (``MarketConfig.marks.half_life_s``) is added to the market's index and the mark clamped to
+   ``perpetual_band`` around it. A price path (no venue quote) leaves the perpetuals moving
+   with the index. The market is then resolved for the book's instruments
+   (:class:`PricedMarket`).
 
 Time: the market's clock is ``base.as_of + (feed time - feed time of the first event)``; the
 instruments' times to expiry stay those of the base (a replay spans minutes to days; a venue's
@@ -37,9 +47,11 @@ from typing import Any
 import numpy as np
 
 from solvent.errors import SolventInputError, StaleDataError
+from solvent.instruments.terms import InstrumentKind
 from solvent.margin.protocol import PricedMarket
 from solvent.market import oracle
-from solvent.market.moves import move_underlyings
+from solvent.market.marks import MarkConfig, MarkKind, MarkState, clamp_marks
+from solvent.market.moves import move_underlyings, restrict
 from solvent.market.oracle import (
     ExclusionReason,
     IndexStatus,
@@ -81,6 +93,11 @@ class MarketConfig:
     oracle: OracleConfig = FEED_ORACLE
     surface_refit_s: float = 5.0
     """Least feed time between two vol-surface refits (seconds)."""
+    perpetual_basis: bool = True
+    """Mark perpetuals as index + the basis of the venue perpetuals' quotes (module docstring);
+    ``False``: perpetual marks move with the index only."""
+    marks: MarkConfig = field(default_factory=MarkConfig)
+    """Basis EMA half-life and clamp bands of the perpetuals' marks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +141,13 @@ class LiveMarket:
         self._moved_version = 0
         self._priced_key: tuple[int, tuple[str, ...]] | None = None
         self.last_trade: dict[tuple[str, str], TradePrint] = {}
+        perps = sorted(
+            n for n, q in base.quotes.items() if q.instrument.kind is InstrumentKind.PERPETUAL
+        )
+        self._basis = MarkState.initial(perps, [MarkKind.PERPETUAL] * len(perps), self.config.marks)
+        self._perp_underlying = tuple(base.quotes[n].instrument.underlying for n in perps)
+        self.perpetual_marks: dict[str, float] = {}
+        """The perpetuals marked from their basis (USD per unit), as of the last tick."""
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -184,10 +208,9 @@ class LiveMarket:
                 self._surface_stage()
                 refit = True
         with timer(TickStage.MARKS):
-            if moved or refit:
-                self._snapshot = move_underlyings(
-                    self._base, {a: self.index[a] for a in sorted(self._moved_assets())}
-                )
+            basis_moved = self._basis_stage()
+            if moved or refit or basis_moved:
+                self._snapshot = self._moved_snapshot()
                 self._moved_version += 1
             key = (self._moved_version, tuple(instruments))
             if self._priced is None or self._priced_key != key:
@@ -202,6 +225,72 @@ class LiveMarket:
             refit=refit,
             faults=tuple(faults),
         )
+
+    def _moved_snapshot(self) -> MarketSnapshot:
+        """The base moved to the index, perpetuals at their basis marks."""
+        moved = {a: self.index[a] for a in sorted(self._moved_assets())}
+        snapshot = move_underlyings(self._base, moved) if moved else self._base
+        return with_perpetual_marks(snapshot, self.perpetual_marks)
+
+    def _basis_stage(self) -> bool:
+        """Observe the venue perpetuals' basis (module docstring, marks); whether a perpetual's
+        mark changed."""
+        time = self._feed_time
+        if not self.config.perpetual_basis or not self._basis.instruments or time is None:
+            return False
+        fair_of: dict[str, float] = {}
+        for asset in sorted({a for (a, _), q in self._quotes.items() if q.perpetual}):
+            if asset in self._held or asset not in self._anchor:
+                continue  # no index published now to measure a basis against
+            perp = self._fresh_mids(asset, perpetual=True)
+            if not perp:
+                continue
+            spot = self._fresh_mids(asset, perpetual=False)
+            # the reference: the spot venues' median mid, else the feed's published index
+            reference = float(np.median(spot)) if spot else self._anchor_reference(asset)
+            scale = self._base.index[asset] / self._anchor[asset]
+            fair_of[asset] = self.index[asset] + (float(np.median(perp)) - reference) * scale
+        if not fair_of:
+            return False
+        index = np.array([self.index[a] for a in self._perp_underlying], dtype=np.float64)
+        fair = np.array([fair_of.get(a, np.nan) for a in self._perp_underlying], dtype=np.float64)
+        self._basis = self._basis.update(time, index, fair)
+        return self._apply_basis()
+
+    def _fresh_mids(self, asset: str, *, perpetual: bool) -> list[float]:
+        """Mids (USD, feed scale) of ``asset``'s perpetual (or spot) venues whose last touch is
+        fresh (at most the oracle's ``max_age_s`` old), finite and uncrossed."""
+        time = self._feed_time
+        assert time is not None
+        max_age = self.config.oracle.max_age_s
+        return [
+            q.mid
+            for (a, _), q in sorted(self._quotes.items())
+            if a == asset
+            and q.perpetual is perpetual
+            and 0.0 <= (time - q.time).total_seconds() <= max_age
+            and np.isfinite(q.bid)
+            and np.isfinite(q.ask)
+            and 0.0 < q.bid < q.ask
+        ]
+
+    def _anchor_reference(self, asset: str) -> float:
+        """The feed's published index of ``asset`` (feed scale): the market's index back on the
+        feed's scale."""
+        return self.index[asset] * self._anchor[asset] / self._base.index[asset]
+
+    def _apply_basis(self) -> bool:
+        """Perpetual marks from the basis EMAs at the current index; whether any changed."""
+        state = self._basis
+        observed = np.flatnonzero(~np.isnan(state.basis_ema))
+        index = np.array([self.index[self._perp_underlying[k]] for k in observed.tolist()])
+        marks = clamp_marks(index, state.basis_ema[observed], state.bands[observed])
+        new = {
+            state.instruments[k]: float(m) for k, m in zip(observed.tolist(), marks, strict=True)
+        }
+        changed = new != self.perpetual_marks
+        self.perpetual_marks = new
+        return changed
 
     def _moved_assets(self) -> set[str]:
         return {a for a, p in self.index.items() if self._base.index.get(a) != p}
@@ -308,10 +397,9 @@ class LiveMarket:
 
     def _surface_stage(self) -> None:
         self._iv_overrides.update(self._pending_iv)
+        underlyings = option_underlyings(self._base, self._pending_iv)
         self._pending_iv.clear()
-        with_ivs = with_mark_ivs(self._base, self._iv_overrides)
-        fits = fit_snapshot_surfaces(with_ivs)
-        self._base = mark_options_from_surfaces(with_ivs, {u: f.surface for u, f in fits.items()})
+        self._base = refit_surfaces(self._base, self._iv_overrides, underlyings)
         self._last_refit_s = self._feed_time.timestamp() if self._feed_time is not None else 0.0
         self._refit_due = False
 
@@ -336,6 +424,16 @@ class LiveMarket:
             },
             "iv_overrides": dict(sorted(self._iv_overrides.items())),
             "last_refit_s": self._last_refit_s,
+            "basis": {
+                n: [float(e), float(t)]
+                for n, e, t in zip(
+                    self._basis.instruments,
+                    self._basis.basis_ema,
+                    self._basis.observed_at_s,
+                    strict=True,
+                )
+                if not np.isnan(e)
+            },
         }
 
     def restore(self, raw: Mapping[str, Any]) -> None:
@@ -351,19 +449,72 @@ class LiveMarket:
         self._iv_overrides = {str(n): float(v) for n, v in raw["iv_overrides"].items()}
         self._last_refit_s = raw["last_refit_s"]
         if self._iv_overrides:
-            with_ivs = with_mark_ivs(self._base, self._iv_overrides)
-            fits = fit_snapshot_surfaces(with_ivs)
-            self._base = mark_options_from_surfaces(
-                with_ivs, {u: f.surface for u, f in fits.items()}
-            )
-        moved = {a: self.index[a] for a in sorted(self._moved_assets())}
-        self._snapshot = move_underlyings(self._base, moved) if moved else self._base
+            underlyings = option_underlyings(self._base, self._iv_overrides)
+            self._base = refit_surfaces(self._base, self._iv_overrides, underlyings)
+        basis = raw.get("basis", {})  # absent from checkpoints written before the basis
+        state = self._basis
+        self._basis = replace(
+            state,
+            basis_ema=np.array([basis.get(n, [np.nan])[0] for n in state.instruments], np.float64),
+            observed_at_s=np.array(
+                [basis[n][1] if n in basis else np.nan for n in state.instruments], np.float64
+            ),
+        )
+        self.perpetual_marks = {}
+        self._apply_basis()
+        self._snapshot = self._moved_snapshot()
         self._moved_version += 1
         self._priced = None
 
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def option_underlyings(snapshot: MarketSnapshot, names: Mapping[str, float]) -> frozenset[str]:
+    """Underlyings of the options of ``snapshot`` named in ``names`` (others ignored)."""
+    quotes = snapshot.quotes
+    return frozenset(
+        quotes[n].instrument.underlying
+        for n in names
+        if n in quotes and quotes[n].instrument.is_option
+    )
+
+
+def refit_surfaces(
+    snapshot: MarketSnapshot, ivs: Mapping[str, float], underlyings: frozenset[str]
+) -> MarketSnapshot:
+    """``snapshot`` with the surfaces of ``underlyings`` refitted: their options named in
+    ``ivs`` at those IVs (:func:`with_mark_ivs`), one SVI surface fitted per underlying to its
+    options, and every option of these underlyings re-marked from it. Other underlyings'
+    options are left as they are (a chain update of BTC does not re-mark ETH)."""
+    if not underlyings:
+        return snapshot
+    mine = {
+        n: v
+        for n, v in ivs.items()
+        if n in snapshot.quotes and snapshot.quotes[n].instrument.underlying in underlyings
+    }
+    with_ivs = with_mark_ivs(snapshot, mine)
+    chain = [
+        n
+        for n, q in with_ivs.quotes.items()
+        if q.instrument.is_option and q.instrument.underlying in underlyings
+    ]
+    fits = fit_snapshot_surfaces(restrict(with_ivs, chain))
+    return mark_options_from_surfaces(with_ivs, {u: f.surface for u, f in fits.items()})
+
+
+def with_perpetual_marks(snapshot: MarketSnapshot, marks: Mapping[str, float]) -> MarketSnapshot:
+    """``snapshot`` with the perpetuals named in ``marks`` at those marks (USD per unit; a
+    perpetual's forward is its mark); names not quoted are ignored."""
+    names = [n for n in marks if n in snapshot.quotes]
+    if not names:
+        return snapshot
+    quotes = dict(snapshot.quotes)
+    for name in names:
+        quotes[name] = replace(quotes[name], mark_price=marks[name], forward=marks[name])
+    return replace(snapshot, quotes=MappingProxyType(quotes))
 
 
 def with_mark_ivs(snapshot: MarketSnapshot, ivs: Mapping[str, float]) -> MarketSnapshot:

@@ -10,10 +10,14 @@ events its checkpoint already applied.
   from the shipped daily closes or are synthetic.
 - :func:`feed_source`: a directory of recorded raw feeds in the ../shared/data/orderbook layout
   (one file per venue stream, ``.gz`` or plain; each line ``<local ns> <raw JSON>``), merged by
-  local timestamp (ties: file name order, then line order) and decoded by
-  :class:`~solvent.realtime.binance.BinanceDecoder`.
+  local timestamp (ties: file name order, then line order) and decoded by the stream's decoder
+  (:func:`decoder_for`): :class:`~solvent.realtime.binance.BinanceDecoder` for Binance's books
+  and trades, :class:`~solvent.realtime.deribit.DeribitChainDecoder` for a Deribit option
+  chain (``deribit_*`` files: ticker or book-summary messages). A Deribit chain snapshot CSV
+  (``deribit_options_snapshot_*.csv[.gz]``, the shipped ../shared/data/deribit layout) is one
+  chain update per snapshot time, at that time.
 - :class:`WebSocketVenue`: the venue adapter interface for a live feed: connects to a WebSocket
-  URL, decodes each message with the same decoder, stamps it with its receipt time.
+  URL, decodes each message with its venue's decoder, stamps it with its receipt time.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,10 +35,12 @@ import numpy as np
 
 from solvent.errors import SolventInputError
 from solvent.files import csv_rows, decode_text, is_directory, read_bytes, shown_path
+from solvent.market.deribit import read_chain_rows
 from solvent.market.history import embedded_price_history
 from solvent.market.snapshot import INDEX_BOUNDS, MarketSnapshot
 from solvent.realtime.binance import BinanceDecoder, asset_of_symbol
-from solvent.realtime.events import IndexPrices, MarketEvent
+from solvent.realtime.deribit import ChainRecord, DeribitChainDecoder, snapshot_records
+from solvent.realtime.events import FaultKind, FeedFault, IndexPrices, MarketEvent
 from solvent.validation import iso_timestamp, number_in_range
 
 BUILTIN_PREFIX = "builtin:"
@@ -168,6 +174,29 @@ async def path_source(path: str | Path, market: MarketSnapshot) -> AsyncIterator
 _FILE = re.compile(r"^(?P<venue>[a-z]+)_(?P<market>[a-z]+)_(?P<symbol>[a-z0-9_]+?)_(?P<day>\d{8})")
 
 
+class Decoder(Protocol):
+    """A venue stream's decoder: raw messages (parsed JSON objects) in, market events out
+    (``seq = 0``: the source numbers them)."""
+
+    venue: str
+
+    def decode(self, message: Mapping[str, Any], time: datetime) -> list[MarketEvent]: ...
+
+
+def decoder_for(stream: str, asset: str | None = None) -> Decoder:
+    """The decoder of a stream by its venue: ``deribit...`` -> the option-chain decoder, any
+    other -> the Binance decoder (books, trades)."""
+    if stream.lower().startswith("deribit"):
+        return DeribitChainDecoder(stream)
+    return BinanceDecoder(stream, asset)
+
+
+def _is_chain_snapshot(path: Path) -> bool:
+    """A Deribit chain snapshot CSV (``deribit_options_snapshot_*.csv`` or ``.csv.gz``)."""
+    name = path.name.lower()
+    return name.startswith("deribit") and (name.endswith(".csv") or name.endswith(".csv.gz"))
+
+
 def _feed_files(directory: Path) -> list[Path]:
     if not is_directory(directory, "feed"):
         raise SolventInputError("feed", f"{shown_path(directory)} is not a directory")
@@ -175,7 +204,7 @@ def _feed_files(directory: Path) -> list[Path]:
         p
         for p in directory.iterdir()
         if p.is_file()
-        and (p.suffix in (".gz", ".txt", ".jsonl") or p.suffix == "")
+        and (p.suffix in (".gz", ".txt", ".jsonl") or p.suffix == "" or _is_chain_snapshot(p))
         and not p.name.startswith(".")
         and p.name.lower() != "readme.md"
     )
@@ -185,12 +214,28 @@ def _feed_files(directory: Path) -> list[Path]:
 
 
 def _stream_of(path: Path) -> tuple[str, str | None]:
-    """``binance_usdm_btcusdt_20240808.gz`` -> (``binance-usdm:BTCUSDT``, ``BTC``)."""
+    """``binance_usdm_btcusdt_20240808.gz`` -> (``binance-usdm:BTCUSDT``, ``BTC``);
+    ``deribit_options_snapshot_20260115T153452Z.csv`` -> (``deribit-options``, ``None``)."""
     match = _FILE.match(path.name)
     if match is None:
         return path.name.split(".")[0], None
     symbol = match["symbol"].upper()
+    if symbol == "SNAPSHOT":
+        return f"{match['venue']}-{match['market']}", None
     return f"{match['venue']}-{match['market']}:{symbol}", asset_of_symbol(symbol)
+
+
+_Item = tuple[int, str | list[ChainRecord]]
+"""One input of a recorded stream: its timestamp (ns) and a raw JSON line or a snapshot's
+option records."""
+
+
+def _items(path: Path) -> list[_Item]:
+    """A recorded file's inputs in order: its lines, or a chain snapshot's records per time."""
+    if not _is_chain_snapshot(path):
+        return list(_lines(path))
+    groups = snapshot_records(read_chain_rows(path))
+    return [(int(when.timestamp() * 1e9), records) for when, records in groups.items()]
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
@@ -225,32 +270,35 @@ def load_feed(directory: str | Path) -> list[MarketEvent]:
     """Every event of a recorded feed directory, merged and numbered (see the module docstring).
     A line that is not JSON is a fault (``invalid``), not an error: a recording may be damaged."""
     files = _feed_files(Path(directory))
-    streams = [(_stream_of(p), _lines(p)) for p in files]
+    streams = [(_stream_of(p), _items(p)) for p in files]
     # Within a file keep the recorded order (the decoder sees a time going back and reports it);
     # across files merge by timestamp.
     order = _merge_order(
-        [[(stamp, n) for n, (stamp, _) in enumerate(lines)] for _, lines in streams]
+        [[(stamp, n) for n, (stamp, _) in enumerate(items)] for _, items in streams]
     )
-    decoders = [BinanceDecoder(name, asset) for (name, asset), _ in streams]
+    decoders = [decoder_for(name, asset) for (name, asset), _ in streams]
     events: list[MarketEvent] = []
     for f, n in order:
         stamp, payload = streams[f][1][n]
         time = datetime.fromtimestamp(stamp / 1e9, tz=UTC)
+        decoder = decoders[f]
+        if not isinstance(payload, str):
+            assert isinstance(decoder, DeribitChainDecoder)
+            events += decoder.decode_records(payload, time)
+            continue
         message = _parse_message(payload)
         if not isinstance(message, dict):
-            from solvent.realtime.events import FaultKind, FeedFault
-
             events.append(
                 FeedFault(
                     0,
                     time,
-                    decoders[f].venue,
+                    decoder.venue,
                     FaultKind.INVALID,
                     f"line {n + 1} is not a JSON object: dropped",
                 )
             )
             continue
-        events += decoders[f].decode(message, time)
+        events += decoder.decode(message, time)
     return [replace(e, seq=i) for i, e in enumerate(events, start=1)]
 
 
@@ -286,7 +334,8 @@ class VenueAdapter(Protocol):
 
 
 class WebSocketVenue:
-    """A venue adapter over one WebSocket connection (Binance raw or combined streams).
+    """A venue adapter over one WebSocket connection (Binance raw or combined streams, a
+    Deribit option-chain subscription: the decoder is :func:`decoder_for` the venue's name).
 
     ``url``: the WebSocket URL; ``venue``/``asset``: the stream's name and asset (``asset`` may
     be read from the messages' symbols); ``clock``: the feed time of each message, its receipt
@@ -311,9 +360,7 @@ class WebSocketVenue:
     async def events(self) -> AsyncIterator[MarketEvent]:
         from websockets.asyncio.client import connect
 
-        from solvent.realtime.events import FaultKind, FeedFault
-
-        decoder = BinanceDecoder(self.venue, self.asset)
+        decoder = decoder_for(self.venue, self.asset)
         seq = 0
         async with connect(self.url, open_timeout=self.open_timeout_s) as socket:
             async for raw in socket:
