@@ -297,10 +297,12 @@ def book_steps(
     for start in range(0, len(steps), batch):
         chunk = steps[start : start + batch]
         with ledger.transaction() as tx:
+            writer = LedgerBatch(tx)
+            # the accounts are locked first (PostgreSQL): a concurrent booker of the same steps
+            # waits here until the first commits, then finds them booked
+            writer.load({a for s in chunk for a in _step_accounts(s)})
             done = booked_among(tx, [s.step_id for s in chunk])
             todo = [s for s in chunk if s.step_id not in done]
-            writer = LedgerBatch(tx)
-            writer.load({a for s in todo for a in _step_accounts(s)})
             held, refused = _book_batch(writer, todo, market)
             writer.flush()
             record_steps(
