@@ -8,24 +8,29 @@ funded with BTC and USDC, the venue funded to pay P&L; keys: operator, alice's a
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from solvent.api.keys import create_key
+from solvent.api.live import LiveFeed
 from solvent.api.state import Service, ServiceConfig
 from solvent.market.snapshot import MarketSnapshot, parse_market
 from solvent.portfolio.portfolio import SubAccountMode
+from solvent.realtime.events import IndexPrices, MarketEvent
 
 NOW = datetime(2026, 1, 5, 8, 1, tzinfo=UTC)
 MARKET: dict[str, Any] = {
@@ -87,11 +92,14 @@ def build_template(path: Path) -> Keys:
     return keys
 
 
-def make_service(template: tuple[Path, Keys], tmp_path: Path, **config: Any) -> Service:
-    """A service on a copy of the template ledger (``config``: :class:`ServiceConfig` fields)."""
+def make_service(
+    template: tuple[Path, Keys], tmp_path: Path, feed: LiveFeed | None = None, **config: Any
+) -> Service:
+    """A service on a copy of the template ledger (``config``: :class:`ServiceConfig` fields;
+    ``feed``: run the real-time engine on it)."""
     db = tmp_path / "api.db"
     shutil.copyfile(template[0], db)
-    return Service(ServiceConfig(db=f"sqlite:///{db}", clock=lambda: NOW, **config), market())
+    return Service(ServiceConfig(db=f"sqlite:///{db}", clock=lambda: NOW, **config), market(), feed)
 
 
 def ledger_state(service: Service) -> tuple[Any, ...]:
@@ -173,3 +181,29 @@ def start_server(db: str, market: Path | None, log: Path, *extra: str) -> Server
             time.sleep(0.1)
     server.stop(signal.SIGKILL)
     raise AssertionError(f"serve did not start: {log.read_text()}")
+
+
+class PushedSource:
+    """A market source the test feeds from its own thread (``None`` ends it)."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[MarketEvent | None] = queue.Queue()
+        self.seq = 0
+
+    def push_index(self, btc: float) -> None:
+        self.seq += 1
+        self.queue.put(
+            IndexPrices(
+                self.seq, market().as_of + timedelta(seconds=self.seq), "test", {"BTC": btc}
+            )
+        )
+
+    async def events(self) -> AsyncIterator[MarketEvent]:
+        while True:
+            try:  # a short wait, so that a cancelled source leaves no thread behind
+                event = await asyncio.to_thread(self.queue.get, True, 0.1)
+            except queue.Empty:
+                continue
+            if event is None:
+                return
+            yield event

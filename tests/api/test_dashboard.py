@@ -181,3 +181,53 @@ def test_dashboard_shows_the_api_figures_and_updates_after_a_trade(
         )
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_dashboard_follows_the_engine_of_a_service_with_a_feed(
+    browser: webdriver.Chrome, template: tuple[Path, Keys], keys: Keys, tmp_path: Path
+) -> None:
+    """``serve --feed``: the market falls after the page has loaded; the engine's tick puts bob's
+    leveraged long under water and the page shows it (state and liquidation) without a reload."""
+    import threading
+
+    import uvicorn
+    from apitest import NOW, PushedSource, free_port, make_service, market
+
+    from solvent.accounts.service import AccountService, MarketFreshness, registry_margin
+    from solvent.api.app import create_app
+    from solvent.api.live import LiveFeed
+    from solvent.api.server import GracefulServer
+
+    source = PushedSource()
+    service = make_service(
+        template, tmp_path, LiveFeed(policy="none", venue=source.events, label="test")
+    )
+    AccountService(
+        service.ledger, registry_margin, freshness=MarketFreshness(clock=lambda: NOW)
+    ).trade("bob", "BTC-PERPETUAL", "5", "100000", market())
+    port = free_port()
+    server = GracefulServer(
+        uvicorn.Config(
+            create_app(service), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, name="dashboard-live-server")
+    thread.start()
+    try:
+        WebDriverWait(browser, WAIT).until(lambda _: server.started)
+        browser.get(f"http://127.0.0.1:{port}/#key={keys.operator}")
+        wait = WebDriverWait(browser, WAIT)
+        wait.until(lambda d: _text(d, "live-status") == "live")
+        wait.until(lambda d: _row(d, "bob")[1:2] == ["healthy"])
+        assert _cells(browser, "#events tbody td") == []
+
+        source.push_index(82_000.0)  # one tick of the engine
+        wait.until(lambda d: _row(d, "bob")[1:2] == ["bankrupt"])
+        wait.until(lambda d: _cells(d, "#events tbody td")[2:4] == ["liquidation", "bob"])
+        assert _text(browser, "state-bankrupt") == "1"
+    finally:
+        source.queue.put(None)
+        server.should_exit = True
+        thread.join(60)
+        service.ledger.close()

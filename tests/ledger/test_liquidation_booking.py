@@ -598,3 +598,23 @@ def test_sigkill_mid_batch_leaves_whole_batches_and_a_restart_finishes(
     assert reopened.cached_balances()[("@insurance", "USDC")] == 9_750 * USDC
     assert _held(reopened) == held
     reopened.close()
+
+
+def test_two_bookers_of_one_outcome_book_each_step_once(db_url: str) -> None:
+    """Two threads book the same outcome at once, in batches: every step is booked once (the
+    second booker waits for the first batch's locks, then finds its steps booked)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ledger = _setup(db_url)
+    held = _held(ledger)
+    outcome = _outcome()
+
+    def book() -> int:
+        return book_outcome(ledger, outcome, _market(), run_id="twice", batch=3).booked
+
+    with ThreadPoolExecutor(2) as pool:
+        booked = sorted(pool.map(lambda _: book(), range(2)))
+    assert sum(booked) == 6 and len(booked_steps(ledger, "twice")) == 6
+    assert ledger.audit().ok and _held(ledger) == held
+    assert ledger.cached_balances()[("@insurance", "USDC")] == 9_750 * USDC
+    ledger.close()

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from solvency_helpers import liabilities, signed
 from solvent.cli.main import app
+from solvent.ledger.store import Ledger
 from solvent.solvency.snapshot import build_snapshot
 
 KEY = Ed25519PrivateKey.generate()
@@ -39,7 +40,8 @@ def mutated(doc: Any, data: st.DataObject) -> str:
             if isinstance(child, dict | list) and child and data.draw(st.booleans()):
                 node = child
                 continue
-            node[key] = data.draw(st.sampled_from(HOSTILE))
+            # a copy: a later mutation may walk into it, and HOSTILE must stay as it is
+            node[key] = copy.deepcopy(data.draw(st.sampled_from(HOSTILE)))
             break
     text = json.dumps(doc)
     return data.draw(st.sampled_from([text, text[: len(text) // 2], "\x00\x01", text + "}"]))
@@ -90,5 +92,7 @@ def test_publish_hostile_inputs(tmp_path: Path, data: st.DataObject) -> None:
     market.write_text(json.dumps({"as_of": "2026-01-05T08:00:00Z", "index": {"BTC": 1e5}}))
     out = tmp_path / f"out-{data.draw(st.integers(0, 10**9))}"
     argv = ["solvency", "publish", "--market", str(market), "--key", str(key), "--out", str(out)]
-    argv += ["--db", f"sqlite:///{tmp_path / 'l.db'}", "--reserves", str(reserves)]
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    Ledger.open(url).close()  # publish reads an existing ledger and never creates one
+    argv += ["--db", url, "--reserves", str(reserves)]
     invoke(argv + (["--previous", str(previous)] if data.draw(st.booleans()) else []))

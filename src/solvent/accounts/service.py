@@ -20,9 +20,9 @@ the registered models, is what the CLI wires), so the account logic is testable 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -44,6 +44,7 @@ from solvent.instruments.terms import InstrumentKind
 from solvent.ledger.bands import PriceBands, default_price_bands
 from solvent.ledger.model import (
     EXTERNAL,
+    VENUE,
     AccountKind,
     PositionState,
     Reason,
@@ -60,8 +61,11 @@ from solvent.ledger.store import (
     Overdraft,
     RefClaimedError,
     TradeRecord,
+    fill_cash,
+    fill_postings,
+    posting_refusal,
 )
-from solvent.margin.protocol import Detail, margin_book
+from solvent.margin.protocol import Detail, MarginModel, PricedMarket, margin_book
 from solvent.margin.registry import get_model
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
@@ -100,6 +104,65 @@ def registry_margin(portfolio: Portfolio, market: MarketSnapshot, model: str) ->
         get_model(model), Book.from_portfolios([portfolio]), market, detail=Detail.TOTALS
     )
     return _Figures(float(result.initial_margin_usd[0]), float(result.maintenance_margin_usd[0]))
+
+
+class PreparedMargins:
+    """:func:`registry_margin` for a long-running process (the HTTP service): each model's
+    parameters are loaded once, and its prepared state (risk arrays...) is kept per instrument
+    set, for the ``size`` sets used last on the :data:`SNAPSHOTS_KEPT` market snapshots seen
+    last (a ticking feed moves to a new snapshot every tick: older ones are let go), so checking
+    the same kind of unit or order again on the same snapshot only margins. The figures are
+    :func:`registry_margin`'s exactly (the protocol's prepare-once contract). Thread-safe."""
+
+    SNAPSHOTS_KEPT = 2
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._models: dict[str, tuple[MarginModel, Any]] = {}
+        self._markets: list[MarketSnapshot] = []
+        self._prepared: OrderedDict[tuple[int, str, tuple[str, ...]], Any] = OrderedDict()
+
+    def __call__(self, portfolio: Portfolio, market: MarketSnapshot, model: str) -> MarginFigures:
+        if not portfolio.positions:
+            return registry_margin(portfolio, market, model)
+        book = Book.from_portfolios([portfolio])
+        margin_model, params = self._model(model)
+        key = (id(market), model, book.instruments)
+        with self._lock:
+            known = any(m is market for m in self._markets)
+            prepared = self._prepared.get(key) if known else None
+            if prepared is not None:
+                self._prepared.move_to_end(key)
+        if prepared is None:
+            priced = PricedMarket.resolve(market, book.instruments)
+            prepared = margin_model.prepare(priced, book.instruments, params)
+            self._keep(market, key, prepared)
+        result = margin_model.margin(prepared, book, detail=Detail.TOTALS)
+        return _Figures(
+            float(result.initial_margin_usd[0]), float(result.maintenance_margin_usd[0])
+        )
+
+    def _keep(
+        self, market: MarketSnapshot, key: tuple[int, str, tuple[str, ...]], prepared: Any
+    ) -> None:
+        with self._lock:
+            if not any(m is market for m in self._markets):
+                self._markets.append(market)
+                if len(self._markets) > self.SNAPSHOTS_KEPT:
+                    gone = id(self._markets.pop(0))
+                    for stale in [k for k in self._prepared if k[0] == gone]:
+                        del self._prepared[stale]
+            self._prepared[key] = prepared
+            while len(self._prepared) > self._size:
+                self._prepared.popitem(last=False)
+
+    def _model(self, name: str) -> tuple[MarginModel, Any]:
+        loaded = self._models.get(name)
+        if loaded is None:
+            model = get_model(name)
+            loaded = self._models[name] = (model, model.load_params(None))
+        return loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +234,6 @@ class CheckResult:
     accepted: bool
     reason: str
     health: Health
-
-
-class _RollbackError(Exception):
-    """Raised to abandon a what-if transaction."""
 
 
 def trade_terms(market: MarketSnapshot, instrument: str, field: str = "instrument") -> TradeTerms:
@@ -335,7 +394,7 @@ class AccountService:
 
     def _unit_health(
         self,
-        tx: LedgerTransaction,
+        tx: LedgerTransaction | None,
         unit: Sequence[AccountRecord],
         market: MarketSnapshot,
         held: tuple[Mapping[str, Mapping[str, int]], Mapping[str, Sequence[PositionState]]]
@@ -346,7 +405,10 @@ class AccountService:
         blocks the account. The venue's own accounts have no margin requirement. ``held``: the
         unit's balances and positions when the caller has already read them in ``tx``."""
         ids = [r.id for r in unit]
-        balances, positions = held or (tx.balances(ids), tx.positions(ids))
+        if held is None:
+            assert tx is not None, "give the transaction or what it holds"
+            held = (tx.balances(ids), tx.positions(ids))
+        balances, positions = held
         pooled: dict[str, Decimal] = defaultdict(Decimal)
         for account_balances in balances.values():
             for asset, units in account_balances.items():
@@ -629,56 +691,88 @@ class AccountService:
         )
         return record, _health_from_json(result["health"])
 
-    @contextmanager
-    def _scratch(self) -> Iterator[LedgerTransaction]:
-        """A transaction that is always rolled back (what-if)."""
-        try:
-            with self.ledger.transaction() as tx:
-                yield tx
-                raise _RollbackError
-        except _RollbackError:
-            pass
-
     def check(
         self, account_id: str, orders: Sequence[Order], market: MarketSnapshot
     ) -> CheckResult:
         """Would ``orders`` (filled at the mark, no fee) keep the unit at or above IM? Changes
-        nothing."""
+        nothing and writes nothing: the unit is read in one read-only transaction and the fills
+        are applied to that copy with the ledger's own rules (:func:`fill_cash`,
+        :func:`posting_refusal`), as :meth:`trade` would book them."""
         if not orders:
             raise SolventInputError("order", "give at least one order")
-        result: CheckResult | None = None
-        with self._scratch() as tx:
+        with self.ledger.reading() as tx:
             record = tx.account(account_id)
             unit = self.unit_of(tx, record)
-            for i, order in enumerate(orders):
-                if order.quantity == 0:
-                    raise SolventInputError(f"order[{i}].quantity", "must not be zero")
-                terms = trade_terms(market, order.instrument, f"order[{i}].instrument")
-                mark = Decimal(repr(market.quote(order.instrument).mark_price))
-                try:
-                    tx.trade(account_id, terms, order.quantity, mark, 0, "what-if")
-                except InsufficientFundsError as exc:
-                    refused = f"order[{i}] would be refused: {exc.message}"
-                    break
-            else:
-                refused = None
-            health = self._health(tx, unit, market)
-            if refused is not None:
-                result = CheckResult(False, refused, health)
-            elif health.excess_usd >= 0:
-                reason = (
-                    f"equity {health.equity_usd:.2f} USD covers initial margin "
-                    f"{health.initial_margin_usd:.2f} USD"
-                )
-            else:
-                reason = (
-                    f"initial margin {health.initial_margin_usd:.2f} USD would exceed equity "
-                    f"{health.equity_usd:.2f} USD by {-health.excess_usd:.2f} USD"
-                )
-            if refused is None:
-                result = CheckResult(health.excess_usd >= 0, reason, health)
-        assert result is not None
-        return result
+            ids = [r.id for r in unit]
+            read = tx.balances([*ids, VENUE])  # one query for the unit and the venue
+            venue = read[VENUE]
+            balances = {a: read[a] for a in sorted(ids)}
+            positions = tx.positions(ids)
+        refused: str | None = None
+        for i, order in enumerate(orders):
+            if order.quantity == 0:
+                raise SolventInputError(f"order[{i}].quantity", "must not be zero")
+            terms = trade_terms(market, order.instrument, f"order[{i}].instrument")
+            mark = Decimal(repr(market.quote(order.instrument).mark_price))
+            try:
+                self._fill_copy(record, terms, order.quantity, mark, balances, positions, venue)
+            except InsufficientFundsError as exc:
+                refused = f"order[{i}] would be refused: {exc.message}"
+                break
+        health = self._unit_health(None, unit, market, (balances, positions)).health
+        if refused is not None:
+            return CheckResult(False, refused, health)
+        if health.excess_usd >= 0:
+            reason = (
+                f"equity {health.equity_usd:.2f} USD covers initial margin "
+                f"{health.initial_margin_usd:.2f} USD"
+            )
+        else:
+            reason = (
+                f"initial margin {health.initial_margin_usd:.2f} USD would exceed equity "
+                f"{health.equity_usd:.2f} USD by {-health.excess_usd:.2f} USD"
+            )
+        return CheckResult(health.excess_usd >= 0, reason, health)
+
+    def _fill_copy(
+        self,
+        record: AccountRecord,
+        terms: TradeTerms,
+        quantity: Decimal,
+        price: Decimal,
+        balances: dict[str, dict[str, int]],
+        positions: dict[str, list[PositionState]],
+        venue: dict[str, int],
+    ) -> None:
+        """Apply a fill to copies of the unit's balances and positions and ``@venue``'s balances
+        (read from the ledger), refused as :meth:`LedgerTransaction.trade` would refuse it."""
+        account_id = record.id
+        asset = self.ledger.assets.get(terms.settlement_asset, "settlement_asset")
+        held = positions[account_id]
+        before = next(
+            (p for p in held if p.instrument == terms.instrument),
+            PositionState(terms.instrument, Decimal(0), Decimal(0), Decimal(0), asset.symbol),
+        )
+        fill, cash = fill_cash(terms, before, quantity, price, asset)
+        books = {VENUE: venue, account_id: balances[account_id]}
+        kinds = {VENUE: AccountKind.SYSTEM, account_id: record.kind}
+        postings = fill_postings(account_id, terms, asset, cash)
+        for posting in postings:  # checked as one operation before anything changes
+            problem = posting_refusal(
+                self.ledger.assets,
+                kinds[posting.account],
+                posting,
+                books[posting.account].get(posting.asset, 0),
+            )
+            if problem is not None:
+                raise problem
+        for posting in postings:
+            book = books[posting.account]
+            book[posting.asset] = book.get(posting.asset, 0) + posting.amount
+        kept = [p for p in held if p.instrument != terms.instrument]
+        if fill.position.quantity != 0:
+            kept.append(fill.position)
+        positions[account_id] = sorted(kept, key=lambda p: p.instrument)
 
     def audit(self) -> AuditReport:
         """The ledger's audit (every balance from the journal, every invariant)."""

@@ -16,10 +16,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from solvent.accounts.health import Health, HealthState
 from solvent.accounts.service import Order
-from solvent.api.auth import Caller, require_account, require_operator, service_of, visible_accounts
+from solvent.api.auth import (
+    Caller,
+    require_account,
+    require_account_async,
+    require_operator,
+    service_of,
+    visible_accounts,
+)
 from solvent.api.errors import ERROR_RESPONSES
 from solvent.api.models import (
     ACCOUNT_PATH_PATTERN,
@@ -157,7 +165,7 @@ def create_account(body: CreateAccount, request: Request, caller: Caller) -> JSO
     service = service_of(request)
     mode = None if body.mode is None else SubAccountMode(body.mode)
     try:
-        record = service.accounts.create(
+        record = service.create_account(
             body.account, parent=body.parent, mode=mode, model=body.model
         )
     except SolventInputError as exc:
@@ -226,17 +234,25 @@ def margin(
     responses=_NOT_FOUND,
     summary="Pre-trade check (changes nothing)",
 )
-def what_if(account_id: AccountId, body: WhatIf, request: Request, caller: Caller) -> JSONResponse:
+async def what_if(
+    account_id: AccountId, body: WhatIf, request: Request, caller: Caller
+) -> JSONResponse:
     """As ``solvent account check``: the unit's figures as they would be after the orders
-    (filled at the mark, no fee), and whether it stays at or above initial margin."""
+    (filled at the mark, no fee), and whether it stays at or above initial margin. With the
+    real-time engine (``serve --feed``): answered from its prepared state of the last tick, with
+    the dynamic multiplier in force (:meth:`RealtimeEngine.what_if`)."""
     service = service_of(request)
-    require_account(service, caller, account_id)
+    await require_account_async(service, caller, account_id)
     orders = [
         Order(o.instrument, parse_decimal(o.quantity, f"orders[{i}].quantity"))
         for i, o in enumerate(body.orders)
     ]
+    engine = service.engine
     try:
-        result = service.accounts.check(account_id, orders, service.market)
+        if engine is not None:
+            result = engine.what_if(account_id, orders)
+        else:
+            result = await run_in_threadpool(service.what_if, account_id, orders)
     except SolventInputError as exc:
         raise _order_field(exc) from None
     return JSONResponse(check_json(result))
@@ -266,13 +282,13 @@ def deposit(
     ledger (the operator's key only)."""
     require_operator(caller)
     service = service_of(request)
-    require_account(service, caller, account_id)
+    record = require_account(service, caller, account_id)
     try:
-        receipt = service.accounts.deposit(account_id, body.asset, body.amount, ref=body.ref)
+        receipt = service.deposit(record, body.asset, body.amount, ref=body.ref)
     except SolventInputError as exc:
         raise _ref_error(exc) from None
     balance = _balance(service, account_id, body.asset)
-    if service.ledger.account(account_id).kind is AccountKind.USER and not receipt.replayed:
+    if record.kind is AccountKind.USER and not receipt.replayed:
         view = service.accounts.show(account_id, service.market)
         _health_event(service, account_id, list(view.unit), view.health)
     return JSONResponse(
@@ -294,15 +310,13 @@ def withdraw(
     """As ``solvent account withdraw``: refused beyond the balance, below initial margin, or with
     a market older than the service's limit (503)."""
     service = service_of(request)
-    require_account(service, caller, account_id)
+    record = require_account(service, caller, account_id)
     try:
-        receipt, health = service.accounts.withdraw(
-            account_id, body.asset, body.amount, service.market, ref=body.ref
-        )
+        receipt, health = service.withdraw(record, body.asset, body.amount, ref=body.ref)
     except SolventInputError as exc:
         raise _ref_error(exc) from None
     balance = _balance(service, account_id, body.asset)
-    if not receipt.replayed and service.ledger.account(account_id).kind is AccountKind.USER:
+    if not receipt.replayed and record.kind is AccountKind.USER:
         _health_event(service, account_id, _unit(service, account_id), health)
     return JSONResponse(
         transfer_json(
@@ -324,16 +338,10 @@ def trade(account_id: AccountId, body: Trade, request: Request, caller: Caller) 
     initial margin, when the account or the venue cannot pay what the fill settles, or with a
     market older than the service's limit (503)."""
     service = service_of(request)
-    require_account(service, caller, account_id)
+    record = require_account(service, caller, account_id)
     try:
-        booked, health = service.accounts.trade(
-            account_id,
-            body.instrument,
-            body.quantity,
-            body.price,
-            service.market,
-            body.fee,
-            ref=body.ref,
+        booked, health = service.trade(
+            record, body.instrument, body.quantity, body.price, body.fee, ref=body.ref
         )
     except SolventInputError as exc:
         raise _ref_error(exc) from None

@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from solvent.api.errors import ApiError
-from solvent.api.keys import Principal, find_key
+from solvent.api.keys import Principal
 from solvent.api.state import Service
 from solvent.errors import SolventInputError
 from solvent.ledger.store import AccountRecord
@@ -46,20 +47,22 @@ def authenticate(service: Service, key: str | None) -> Principal:
         raise ApiError(
             401, "authorization", "missing API key (Authorization: Bearer KEY)", _CHALLENGE
         )
-    principal = find_key(service.ledger, key)
+    principal = service.keys.find(key)
     if principal is None:
         raise ApiError(401, "authorization", "unknown API key", _CHALLENGE)
     service.limiter.take(principal.key_id)
     return principal
 
 
-def _principal(
+async def _principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
 ) -> Principal:
-    return authenticate(
-        service_of(request), None if credentials is None else credentials.credentials
-    )
+    service = service_of(request)
+    key = None if credentials is None else credentials.credentials
+    if key and service.keys.known(key):  # no database read: answered on the event loop
+        return authenticate(service, key)
+    return await run_in_threadpool(authenticate, service, key)
 
 
 Caller = Annotated[Principal, Depends(_principal)]
@@ -71,11 +74,10 @@ def visible_accounts(service: Service, principal: Principal) -> frozenset[str] |
     that account's sub-accounts."""
     if principal.operator or principal.account is None:
         return None
-    with service.ledger.transaction() as tx:
-        record = tx.account(principal.account)
-        if record.parent is not None:
-            return frozenset({record.id})
-        return frozenset(r.id for r in tx.family(record.id))
+    record = service.directory.account(principal.account)
+    if record.parent is not None:
+        return frozenset({record.id})
+    return service.directory.family(record.id)
 
 
 def event_audience(service: Service, principal: Principal) -> frozenset[str] | None:
@@ -84,7 +86,7 @@ def event_audience(service: Service, principal: Principal) -> frozenset[str] | N
     visible = visible_accounts(service, principal)
     if visible is None or principal.account is None:
         return visible
-    record = service.ledger.account(principal.account)
+    record = service.directory.account(principal.account)
     if record.parent is not None and record.mode is SubAccountMode.CROSS:
         return visible | {record.parent}
     return visible
@@ -103,6 +105,16 @@ def require_account(service: Service, principal: Principal, account_id: str) -> 
     if visible is not None and account_id not in visible:
         raise ApiError(403, "account", f"this key does not see account {account_id!r}")
     try:
-        return service.ledger.account(account_id)
+        return service.directory.account(account_id)
     except SolventInputError:
         raise ApiError(404, "account", f"unknown account {account_id!r}") from None
+
+
+async def require_account_async(
+    service: Service, principal: Principal, account_id: str
+) -> AccountRecord:
+    """:func:`require_account` from the event loop: answered there when the account cache holds
+    what it needs, else in a worker thread (a database read)."""
+    if service.directory.cached(principal, account_id):
+        return require_account(service, principal, account_id)
+    return await run_in_threadpool(require_account, service, principal, account_id)

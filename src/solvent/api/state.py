@@ -12,31 +12,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
+from solvent.accounts.health import Health
 from solvent.accounts.service import (
     DEFAULT_MAX_MARKET_AGE,
     AccountService,
+    CheckResult,
     MarketFreshness,
-    registry_margin,
+    Order,
+    PreparedMargins,
+    Receipt,
     wall_clock,
 )
+from solvent.api.cache import AccountCache, KeyCache
 from solvent.api.keys import Principal
 from solvent.api.limits import RateLimiter
+from solvent.api.live import LiveEngine, LiveFeed
 from solvent.engine.market_view import market_json
 from solvent.ledger import schema
-from solvent.ledger.store import Ledger
+from solvent.ledger.model import AccountKind
+from solvent.ledger.store import AccountRecord, Ledger, TradeRecord
 from solvent.market.snapshot import MarketSnapshot
+from solvent.portfolio.portfolio import SubAccountMode
 from solvent.realtime.checkpoint import load_events
+from solvent.realtime.engine import EngineConfig, RealtimeEngine
 from solvent.solvency.keys import load_key
 from solvent.solvency.live import LiveSolvency, publish_periodically
 from solvent.venues.locations import load_locations
+
+T = TypeVar("T")
 
 DEFAULT_RATE = 20.0
 """Requests per second per key, sustained (Deribit's non-matching-engine default is 20/s)."""
@@ -147,19 +158,24 @@ def _offer(queue: asyncio.Queue[StreamEvent | None], event: StreamEvent | None) 
 
 
 class Service:
-    """One service: ledger, accounts, market, limits and the event stream."""
+    """One service: ledger, accounts, market, limits and the event stream; with ``feed``, the
+    real-time engine that feed drives (:mod:`solvent.api.live`), started with the service."""
 
-    def __init__(self, config: ServiceConfig, market: MarketSnapshot) -> None:
+    def __init__(
+        self, config: ServiceConfig, market: MarketSnapshot, feed: LiveFeed | None = None
+    ) -> None:
         self.config = config
         self.ledger = Ledger.open(config.db)
         self.accounts = AccountService(
             self.ledger,
-            registry_margin,
+            PreparedMargins(),
             freshness=MarketFreshness(config.max_market_age, config.clock),
         )
         self._market = market
         self._market_lock = threading.Lock()
         self.limiter = RateLimiter(config.rate, config.burst)
+        self.keys = KeyCache(self.ledger)
+        self.directory = AccountCache(self.ledger)
         self.locations = load_locations(config.locations)
         self.hub = StreamHub()
         self._market_view: tuple[MarketSnapshot, dict[str, Any]] | None = None
@@ -171,11 +187,32 @@ class Service:
             self.solvency.publish()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.live: LiveEngine | None = None
+        if feed is not None:
+            self.live = LiveEngine(
+                self.ledger,
+                market,
+                feed,
+                EngineConfig(
+                    stream=config.event_stream,
+                    max_market_age_s=config.max_market_age.total_seconds(),
+                ),
+                lambda body, accounts: self.publish(StreamEvent(body, accounts)),
+            )
+
+    @property
+    def engine(self) -> RealtimeEngine | None:
+        """The real-time engine this service runs (``None`` without a feed, or before start)."""
+        return None if self.live is None else self.live.engine
 
     async def start(self) -> None:
-        """Start the background work: forwarding the real-time engine's events to the stream,
-        and the scheduled proof-of-liabilities publications."""
-        self._tasks.append(asyncio.create_task(self._forward_events()))
+        """Start the background work: the real-time engine and its feed (``--feed``), or else
+        forwarding the events an engine elsewhere writes to the ledger; and the scheduled
+        proof-of-liabilities publications."""
+        if self.live is not None:
+            await self.live.start()
+        else:
+            self._tasks.append(asyncio.create_task(self._forward_events()))
         if self.solvency is not None:
             self._tasks.append(
                 asyncio.create_task(
@@ -226,7 +263,11 @@ class Service:
 
     @property
     def market(self) -> MarketSnapshot:
-        """The market snapshot the service prices and checks against now."""
+        """The market snapshot the service prices and checks against now (with an engine: the
+        market of its last tick)."""
+        engine = self.engine
+        if engine is not None:
+            return engine.market
         with self._market_lock:
             return self._market
 
@@ -249,11 +290,88 @@ class Service:
         """Send ``event`` to the WebSocket clients that may see it."""
         self.hub.publish(event)
 
+    # --- account changes and what-ifs: through the engine when one runs ------------------------
+
+    def _on_engine(self, call: Coroutine[Any, Any, T]) -> T:
+        """Run ``call`` (an engine coroutine) on the service's event loop, from a worker thread,
+        and wait for its result: the engine is only ever touched from its loop."""
+        loop = self.hub.loop
+        assert loop is not None, "the service has not started"
+        return asyncio.run_coroutine_threadsafe(call, loop).result()
+
+    def _engine_for(self, record: AccountRecord) -> RealtimeEngine | None:
+        """The engine when one runs and ``record`` is a user account it margins."""
+        engine = self.engine
+        return engine if engine is not None and record.kind is AccountKind.USER else None
+
+    def create_account(
+        self,
+        account: str,
+        *,
+        parent: str | None = None,
+        mode: SubAccountMode | None = None,
+        model: str = "standard",
+    ) -> AccountRecord:
+        """:meth:`AccountService.create` (through the engine when one runs)."""
+        engine = self.engine
+        try:
+            if engine is None:
+                return self.accounts.create(account, parent=parent, mode=mode, model=model)
+            self._on_engine(engine.create_account(account, parent=parent, mode=mode, model=model))
+            return self.ledger.account(account)
+        finally:
+            self.directory.invalidate()
+
+    def deposit(
+        self, record: AccountRecord, asset: str, amount: str, *, ref: str | None = None
+    ) -> Receipt:
+        """:meth:`AccountService.deposit` (through the engine when one runs)."""
+        engine = self._engine_for(record)
+        if engine is None:
+            return self.accounts.deposit(record.id, asset, amount, ref=ref)
+        return self._on_engine(engine.deposit(record.id, asset, amount, ref=ref))
+
+    def withdraw(
+        self, record: AccountRecord, asset: str, amount: str, *, ref: str | None = None
+    ) -> tuple[Receipt, Health]:
+        """:meth:`AccountService.withdraw` against the service's market (through the engine,
+        its market and its margin checks, when one runs)."""
+        engine = self._engine_for(record)
+        if engine is None:
+            return self.accounts.withdraw(record.id, asset, amount, self.market, ref=ref)
+        return self._on_engine(engine.withdraw(record.id, asset, amount, ref=ref))
+
+    def trade(
+        self,
+        record: AccountRecord,
+        instrument: str,
+        quantity: str,
+        price: str,
+        fee: str | None = None,
+        *,
+        ref: str | None = None,
+    ) -> tuple[TradeRecord, Health]:
+        """:meth:`AccountService.trade` against the service's market (through the engine when
+        one runs)."""
+        engine = self._engine_for(record)
+        if engine is None:
+            return self.accounts.trade(
+                record.id, instrument, quantity, price, self.market, fee, ref=ref
+            )
+        return self._on_engine(engine.trade(record.id, instrument, quantity, price, fee, ref=ref))
+
+    def what_if(self, account: str, orders: Sequence[Order]) -> CheckResult:
+        """:meth:`AccountService.check` against the service's market (no engine; with one, the
+        endpoint asks :meth:`RealtimeEngine.what_if` on the loop)."""
+        return self.accounts.check(account, orders, self.market)
+
     async def stop(self) -> None:
         """Shut down: end the streams, let the tick in progress finish, then flush and release
         the database (every acknowledged write is already committed)."""
         self.hub.close()
         self._stopping.set()
+        if self.live is not None:
+            await self.live.stop()
         for task in self._tasks:
             await task
         self.ledger.close()

@@ -29,6 +29,27 @@ def default_url() -> str:
     return os.environ.get("SOLVENT_DB") or DEFAULT_URL
 
 
+def require_existing(url: str | None = None, field: str = "db") -> None:
+    """Refuse an SQLite ``url`` (default :func:`default_url`) whose file does not exist: opening
+    one creates an empty ledger, so a command that only reads (a solvency publication, an audit)
+    given a mistyped path would sign or vouch for a ledger that is not the venue's. Other
+    databases (PostgreSQL, in-memory SQLite) are not checked here."""
+    url = url or default_url()
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # open_engine names the bad URL
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    folder = os.path.dirname(os.path.abspath(parsed.database))
+    if os.path.isdir(folder) and not os.path.exists(parsed.database):  # (no folder: see migrate)
+        raise SolventInputError(
+            field,
+            f"no ledger at {parsed.database!r} (this command reads a ledger and never creates "
+            "one: check the --db path or $SOLVENT_DB)",
+        )
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # let us issue BEGIN ourselves
     cursor = dbapi_connection.cursor()
@@ -39,8 +60,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "solvent_read_only"
+"""Execution option of a connection whose transactions only read (:meth:`Ledger.reading`)."""
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")  # deferred: a read snapshot, no write lock
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def open_engine(url: str | None = None) -> Engine:

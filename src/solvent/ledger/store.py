@@ -28,11 +28,11 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
-from solvent.collateral.assets import MAX_UNITS, AssetRegistry, default_assets
+from solvent.collateral.assets import MAX_UNITS, Asset, AssetRegistry, default_assets
 from solvent.errors import SolventInputError
 from solvent.instruments.terms import Settlement
 from solvent.ledger import schema
-from solvent.ledger.db import migrate, open_engine
+from solvent.ledger.db import READ_ONLY, migrate, open_engine
 from solvent.ledger.model import (
     BOUNDS,
     EXTERNAL,
@@ -41,6 +41,7 @@ from solvent.ledger.model import (
     VENUE,
     AccountKind,
     BalanceBound,
+    Fill,
     Operation,
     PositionState,
     Posting,
@@ -493,25 +494,9 @@ class LedgerTransaction:
             raise SolventInputError("fee", "must not be negative")
         asset = self.assets.get(terms.settlement_asset, "settlement_asset")
         before = self.position(account_id, terms.instrument, terms.settlement_asset)
-        fill = apply_fill(before, terms, quantity, price)
-        postings: list[Posting] = []
-        realized_units = 0
-        if terms.style is TradeStyle.FUTURES:
-            realized_units = to_units_floor(fill.realized, asset.decimals)
-            _check_cash(realized_units, asset.symbol, "realized P&L")
-            if realized_units:
-                postings += [
-                    Posting(account_id, asset.symbol, realized_units, Reason.SETTLEMENT),
-                    Posting(VENUE, asset.symbol, -realized_units, Reason.SETTLEMENT),
-                ]
-        else:
-            cash = to_units_floor(-quantity * price * terms.contract_size, asset.decimals)
-            _check_cash(cash, asset.symbol, "premium")
-            if cash:
-                postings += [
-                    Posting(account_id, asset.symbol, cash, Reason.TRADE),
-                    Posting(VENUE, asset.symbol, -cash, Reason.TRADE),
-                ]
+        fill, cash = fill_cash(terms, before, quantity, price, asset)
+        postings = fill_postings(account_id, terms, asset, cash)
+        realized_units = cash if terms.style is TradeStyle.FUTURES else 0
         if fee_units:
             postings += [
                 Posting(account_id, asset.symbol, -fee_units, Reason.FEE),
@@ -562,6 +547,55 @@ class LedgerTransaction:
         self.connection.execute(stmt)
 
 
+def fill_cash(
+    terms: TradeTerms, before: PositionState, quantity: Decimal, price: Decimal, asset: Asset
+) -> tuple[Fill, int]:
+    """What a fill of signed ``quantity`` at ``price`` does: the new position, and the cash it
+    moves between the account and ``@venue`` in base units of the settlement asset ``asset``
+    (floored; > 0 to the account): the realized P&L (futures style) or the premium (premium
+    style: a buyer pays, a seller receives). Refused beyond the ledger's 64-bit range."""
+    fill = apply_fill(before, terms, quantity, price)
+    if terms.style is TradeStyle.FUTURES:
+        cash = to_units_floor(fill.realized, asset.decimals)
+        _check_cash(cash, asset.symbol, "realized P&L")
+    else:
+        cash = to_units_floor(-quantity * price * terms.contract_size, asset.decimals)
+        _check_cash(cash, asset.symbol, "premium")
+    return fill, cash
+
+
+def fill_postings(account_id: str, terms: TradeTerms, asset: Asset, cash: int) -> list[Posting]:
+    """The postings of a fill's ``cash`` (:func:`fill_cash`): the account first, then
+    ``@venue`` (none when it is zero)."""
+    if not cash:
+        return []
+    reason = Reason.SETTLEMENT if terms.style is TradeStyle.FUTURES else Reason.TRADE
+    return [
+        Posting(account_id, asset.symbol, cash, reason),
+        Posting(VENUE, asset.symbol, -cash, reason),
+    ]
+
+
+def posting_refusal(
+    assets: AssetRegistry, kind: AccountKind, posting: Posting, before: int
+) -> SolventInputError | None:
+    """Why ``posting`` onto a balance of ``before`` base units would be refused when posted as
+    one operation (:meth:`LedgerTransaction.post_many`'s rules: the ledger's range, then the
+    account type's bound), or ``None``."""
+    held = before + posting.amount
+    if abs(held) > MAX_UNITS:
+        limit = assets.get(posting.asset).format(MAX_UNITS)
+        return SolventInputError(
+            "amount",
+            f"the {posting.asset} balance of {posting.account!r} would exceed the ledger's "
+            f"limit of {limit} {posting.asset} (2^63-1 base units)",
+        )
+    if balance_problem(kind, held):
+        blamed = "fee" if posting.reason is Reason.FEE else "amount"
+        return InsufficientFundsError(blamed, overdraft_message(assets, posting, before))
+    return None
+
+
 def _check_cash(units: int, asset: str, what: str) -> None:
     if abs(units) > MAX_UNITS:
         raise SolventInputError(
@@ -571,7 +605,12 @@ def _check_cash(units: int, asset: str, what: str) -> None:
 
 
 def _overdraft_message(tx: LedgerTransaction, posting: Posting, before: int) -> str:
-    asset = tx.assets.get(posting.asset)
+    return overdraft_message(tx.assets, posting, before)
+
+
+def overdraft_message(assets: AssetRegistry, posting: Posting, before: int) -> str:
+    """The refusal of ``posting`` on a balance of ``before`` base units it would overdraw."""
+    asset = assets.get(posting.asset)
     text = (
         f"insufficient {posting.asset} in {posting.account!r}: holds {asset.format(before)}, "
         f"needs {asset.format(-posting.amount)}"
@@ -658,6 +697,16 @@ class Ledger:
         """One database transaction: commits on success, rolls back everything on any error."""
         with self.engine.begin() as connection:
             yield LedgerTransaction(connection, self.assets)
+
+    @contextmanager
+    def reading(self) -> Iterator[LedgerTransaction]:
+        """A read-only transaction: one consistent view of the ledger without the write lock
+        (SQLite: a deferred ``BEGIN``, so in WAL mode it neither waits for nor blocks a writer;
+        PostgreSQL: as :meth:`transaction`). Nothing may be written in it."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
+            with connection.begin():
+                yield LedgerTransaction(connection, self.assets)
 
     # --- conveniences (each one transaction) -----------------------------------------------
 

@@ -11,7 +11,13 @@ and booking the same outcome again skips what is booked and finishes the rest.
 Order: the planner's (the ledger never lets a user balance go below zero, so money comes in
 before it goes out), each stage over the liquidated accounts in the outcome's order:
 
+<<<<<<< HEAD
 1. every account's market steps in order (slices, closes, auction fills): a trade against
+=======
+1. transfers into the account (insurance cover, socialized charges paid to it, ``@venue``'s
+   payment of a deficit nobody could bear);
+2. its steps in order (market slices, closes, auction fills, bankruptcy closes): a trade against
+>>>>>>> main
    ``@venue`` at the step's price, fee 0, each followed by its liquidation fee, a transfer from the
    account to ``@insurance`` (the outcome's ``liquidation_fee`` transfers, matched in order to the
    steps that paid one; a fee matched to no step, a cross unit's paid by its top account, right
@@ -107,12 +113,15 @@ class BookingKind(StrEnum):
     """Insurance fund cover of a deficit (to the account or to @venue)."""
     SOCIALIZED = "socialized"
     """A socialized-loss charge: a profitable account pays its share."""
+    UNCOVERED = "uncovered"
+    """``@venue``'s capital pays a unit's own deficit nobody else could bear."""
 
 
 _TRANSFER_KINDS = {
     TransferReason.LIQUIDATION_FEE: BookingKind.FEE,
     TransferReason.INSURANCE_COVER: BookingKind.COVER,
     TransferReason.SOCIALIZED_LOSS: BookingKind.SOCIALIZED,
+    TransferReason.UNCOVERED_LOSS: BookingKind.UNCOVERED,
 }
 
 
@@ -314,10 +323,12 @@ def book_steps(
     for start in range(0, len(steps), batch):
         chunk = steps[start : start + batch]
         with ledger.transaction() as tx:
+            writer = LedgerBatch(tx)
+            # the accounts are locked first (PostgreSQL): a concurrent booker of the same steps
+            # waits here until the first commits, then finds them booked
+            writer.load({a for s in chunk for a in _step_accounts(s)})
             done = booked_among(tx, [s.step_id for s in chunk])
             todo = [s for s in chunk if s.step_id not in done]
-            writer = LedgerBatch(tx)
-            writer.load({a for s in todo for a in _step_accounts(s)})
             held, refused = _book_batch(writer, todo, market)
             writer.flush()
             record_steps(

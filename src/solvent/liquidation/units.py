@@ -43,7 +43,7 @@ import scipy.sparse as sp
 
 from solvent.accounts.equity import book_equity
 from solvent.arrays import BoolArray, FloatArray, IntArray
-from solvent.collateral.assets import default_assets
+from solvent.collateral.assets import MAX_UNITS, default_assets
 from solvent.errors import SolventInputError
 from solvent.liquidation.config import LiquidationConfig, Target
 from solvent.liquidation.execution import Fills, Pricing, fill_prices, mark_cash, trade_cash
@@ -59,6 +59,8 @@ from solvent.portfolio.book import Book
 
 _TINY_USD = 1e-9
 """Below this a USD amount counts as zero (cost floors, equity tests)."""
+_UNITS_LIMIT = float(MAX_UNITS)
+"""Base units a cash flow may reach (2^63 as a float: anything at or beyond it overflows)."""
 
 CASH_RESERVE_UNITS = 100
 """Base units of a payment's settlement asset a unit keeps unspent (module docstring): the ledger
@@ -126,8 +128,20 @@ class Ledger:
 
     def to_units(self, amounts: FloatArray, asset_cols: IntArray) -> IntArray:
         """Signed coin amounts received by a unit -> base units, floored (a unit never gains a
-        fraction; it pays a fraction more)."""
-        return np.floor(amounts * self.scale[asset_cols]).astype(np.int64)
+        fraction; it pays a fraction more). A cash flow beyond the ledger's signed 64-bit range
+        (prices so extreme that an inverse contract is worth more coin than can exist) is refused
+        naming the market."""
+        scaled = np.floor(amounts * self.scale[asset_cols])
+        bad = ~(np.abs(scaled) < _UNITS_LIMIT)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            asset = self.assets[int(asset_cols[k])]
+            raise SolventInputError(
+                "market",
+                f"a liquidation cash flow of {amounts[k]:.6g} {asset} is beyond the ledger's "
+                "limit of 2^63-1 base units: the market's prices are too extreme to book",
+            )
+        return scaled.astype(np.int64)
 
     def venue_post(self, rows: IntArray, asset_cols: IntArray, units: IntArray) -> None:
         """``units`` (signed, received by each row) against ``@venue``."""

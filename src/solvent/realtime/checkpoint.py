@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
+from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.store import Ledger, LedgerTransaction
 from solvent.realtime.events import EngineEvent, EventKind
@@ -76,11 +78,19 @@ def save_checkpoint(
         )
     )
     if events:
+        _insert_events(conn, checkpoint.stream, events)
+
+
+def _insert_events(conn: Connection, stream: str, events: Sequence[EngineEvent]) -> None:
+    """Append ``events`` to ``stream``'s log; an event number already there means another engine
+    writes the same stream on this database (two replays on one ``--db`` at once): refused, the
+    caller's transaction (the whole tick) rolls back."""
+    try:
         conn.execute(
             insert(schema.realtime_events),
             [
                 {
-                    "stream": checkpoint.stream,
+                    "stream": stream,
                     "seq": e.seq,
                     "tick": e.tick,
                     "time": e.time,
@@ -91,6 +101,12 @@ def save_checkpoint(
                 for e in events
             ],
         )
+    except IntegrityError:
+        raise SolventInputError(
+            "db",
+            f"another engine is writing stream {stream!r} on this ledger at the same time (two "
+            "replays on one --db?): this one stopped, its last tick rolled back",
+        ) from None
 
 
 def load_events(

@@ -8,7 +8,7 @@ connection). It reads the messages Deribit's public API sends about options:
   option's ticker;
 - the answer of ``public/get_book_summary_by_currency`` (``{"result": [{...}, ...]}``): every
   instrument of a currency at once (the shape the shipped chain snapshots were collected in);
-- a bare ticker or summary object, or a list of them.
+- a bare ticker or summary object (and, to :func:`message_records`, a list of them).
 
 From each record it reads ``instrument_name``, ``mark_iv`` (Deribit quotes vols in percent:
 ``43.2`` is 0.432) and the venue's ``timestamp`` (ms; optional in a book summary). Records of

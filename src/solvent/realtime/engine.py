@@ -984,8 +984,9 @@ class RealtimeEngine:
             if name not in priced.instruments and name not in extra:
                 extra.append(name)
         instruments = (*priced.instruments, *extra)
+        runtime = self._runtimes[model]
         if extra:
-            priced = PricedMarket.resolve(snapshot, instruments)
+            priced, extended = self._what_if_prepared(runtime, snapshot, instruments)
         column = {n: j for j, n in enumerate(instruments)}
         cols = np.array([column[grouped.book.instruments[j]] for j in held.tolist()], np.intp)
         order_cols = np.array([column[o.instrument] for o in orders], dtype=np.intp)
@@ -998,12 +999,7 @@ class RealtimeEngine:
         q.sum_duplicates()
         entry = _row_entry(grouped.book, g, cols, len(instruments), order_cols, order_qty, priced)
         book = Book((top,), instruments, q, entry)
-        runtime = self._runtimes[model]
-        prepared = (
-            runtime.prepared(priced, self.live.version)
-            if not extra
-            else runtime.model.prepare(priced, instruments, runtime.params)
-        )
+        prepared = extended if extra else runtime.prepared(priced, self.live.version)
         result = runtime.model.margin(prepared, book, detail=Detail.TOTALS)
         m = multiplier
         im = float(result.initial_margin_usd[0]) * m.initial
@@ -1024,6 +1020,27 @@ class RealtimeEngine:
                 f"{after.equity_usd:.2f} USD by {-after.excess_usd:.2f} USD"
             )
         return CheckResult(after.excess_usd >= 0, reason, after)
+
+    _what_if_cache: dict[tuple[int, str, tuple[str, ...]], tuple[PricedMarket, Any]] | None = None
+
+    def _what_if_prepared(
+        self, runtime: ModelRuntime, snapshot: MarketSnapshot, instruments: tuple[str, ...]
+    ) -> tuple[PricedMarket, Any]:
+        """The market resolved and ``runtime`` prepared on the last tick's instruments plus the
+        ones a what-if adds, kept until the market moves (the next what-if on the same
+        instruments only margins); at most 64 instrument sets per market version."""
+        key = (self.live.version, runtime.name, instruments)
+        cache = self._what_if_cache
+        if cache is None or any(k[0] != key[0] for k in cache) or len(cache) >= 64:
+            cache = self._what_if_cache = {}
+        found = cache.get(key)
+        if found is None:
+            priced = PricedMarket.resolve(snapshot, instruments)
+            found = cache[key] = (
+                priced,
+                runtime.model.prepare(priced, instruments, runtime.params),
+            )
+        return found
 
     def state(self) -> EngineState:
         """Counts by health state, multipliers, latency."""

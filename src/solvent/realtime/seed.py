@@ -11,10 +11,15 @@ model), their collateral, their positions, and the venue's own capital.
   moves cash at the trade, so a long option's premium is deposited first and a short option's
   premium withdrawn after: the account's balances end as the book states them.
 - ``@venue`` (the counterparty that pays realized P&L and option premiums) is funded with
-  :data:`VENUE_CAPITAL_MULTIPLE` times the book's gross notional in each settlement asset; the
-  insurance fund ``@insurance`` with ``insurance_fund_usd`` of ``fund_asset`` when asked.
+  :data:`VENUE_CAPITAL_MULTIPLE` times the book's gross notional in each settlement asset, and in
+  ``fund_asset`` with as many times the whole book's gross notional in USD: liquidation fees and
+  insurance-fund flows are paid in ``fund_asset``, so an account liquidated without it sells its
+  collateral to ``@venue`` for it; the insurance fund ``@insurance`` with ``insurance_fund_usd``
+  of ``fund_asset`` when asked.
 
-Nothing is written when anything is refused.
+Nothing is written when anything is refused. Accounts are created one by one; their collateral
+and positions are written in bulk, :data:`SEED_CHUNK` accounts at a time
+(:class:`~solvent.ledger.batch.LedgerBatch`: the store's checks unchanged), all in one transaction.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 
 from solvent.accounts.service import trade_terms
 from solvent.errors import SolventInputError
+from solvent.ledger.batch import LedgerBatch
 from solvent.ledger.model import (
     EXTERNAL,
     INSURANCE,
@@ -40,6 +46,10 @@ from solvent.ledger.store import Ledger, LedgerTransaction, Overdraft
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
 from solvent.portfolio.portfolio import SubAccountMode
+
+SEED_CHUNK = 500
+"""Accounts whose collateral and positions are held in memory and written together (one bulk
+statement per table), all inside the seeding's one transaction."""
 
 VENUE_CAPITAL_MULTIPLE = 10
 """``@venue``'s capital per settlement asset, as a multiple of the book's gross notional in it."""
@@ -102,6 +112,13 @@ def seed_ledger(
             gross[t.settlement_asset] += q * Decimal(repr(quote.mark_price))
         else:
             gross[t.settlement_asset] += q
+    if gross:
+        gross_usd = sum(
+            (amount * Decimal(repr(market.price_usd(symbol))) for symbol, amount in gross.items()),
+            Decimal(0),
+        )
+        in_fund_asset = gross_usd / Decimal(repr(market.price_usd(fund_asset)))
+        gross[fund_asset] = max(gross.get(fund_asset, Decimal(0)), in_fund_asset)
     order = sorted(range(len(book)), key=lambda i: (book.parent_id[i] is not None, i))
     with ledger.transaction() as tx:
         for symbol, amount in sorted(gross.items()):
@@ -132,8 +149,13 @@ def seed_ledger(
                 mode = SubAccountMode.CROSS
             tx.create_account(account, parent=parent, mode=mode, model=model)
         starts = np.searchsorted(book.position_account, np.arange(len(book) + 1))
-        for i in range(len(book)):
-            _seed_account(tx, book, i, range(starts[i], starts[i + 1]), terms, market)
+        batch = LedgerBatch(tx)  # every check of the store, the writes in bulk per chunk
+        for lo in range(0, len(book), SEED_CHUNK):
+            hi = min(lo + SEED_CHUNK, len(book))
+            batch.load(book.accounts[lo:hi])
+            for i in range(lo, hi):
+                _seed_account(batch, book, i, range(starts[i], starts[i + 1]), terms, market)
+            batch.flush()
 
 
 def _seed_account(

@@ -37,6 +37,7 @@ from solvent.errors import SolventInputError
 from solvent.files import csv_rows, decode_text, is_directory, read_bytes, shown_path
 from solvent.market.deribit import read_chain_rows
 from solvent.market.history import embedded_price_history
+from solvent.market.moves import reference_price
 from solvent.market.snapshot import INDEX_BOUNDS, MarketSnapshot
 from solvent.realtime.binance import BinanceDecoder, asset_of_symbol
 from solvent.realtime.deribit import ChainRecord, DeribitChainDecoder, snapshot_records
@@ -78,7 +79,8 @@ index: they replay the relative moves of those days on today's market."""
 def load_path(path: str | Path, market: MarketSnapshot) -> list[IndexPrices]:
     """The events of a price path: a CSV file (see the module docstring) or ``builtin:NAME``.
     Refused (naming the cell) when a time is not ISO 8601 or goes back, a price is not a finite
-    number within the index bounds, or an asset column is repeated or empty."""
+    number within the index bounds, or an asset column is repeated, empty or not priced by
+    ``market`` (no index price: the path could not move it)."""
     text = str(path)
     if text.startswith(BUILTIN_PREFIX):
         return builtin_path(text[len(BUILTIN_PREFIX) :], market)
@@ -96,6 +98,8 @@ def load_path(path: str | Path, market: MarketSnapshot) -> list[IndexPrices]:
             raise SolventInputError(f"path.header[{j + 1}]", f"not an asset symbol: {asset!r}")
     if len(set(assets)) != len(assets):
         raise SolventInputError("path.header", "an asset column is repeated")
+    for j, asset in enumerate(assets):  # a column the market cannot move would be ignored
+        reference_price(market, asset, f"path.header[{j + 1}]")
     if len(rows) == 1:
         raise SolventInputError("path", "no price rows after the header")
     events: list[IndexPrices] = []

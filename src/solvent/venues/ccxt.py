@@ -21,9 +21,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from solvent.collateral.assets import default_assets
 from solvent.errors import SolventInputError
 from solvent.instruments.terms import InstrumentKind, OptionType
-from solvent.validation import shown
+from solvent.portfolio.portfolio import MAX_AMOUNT
+from solvent.validation import number_in_range, shown
 from solvent.venues.contracts import (
     ContractTerms,
     InstrumentMap,
@@ -85,20 +87,37 @@ def map_position(entry: object, mapper: InstrumentMap, field: str) -> MappedPosi
         raise SolventInputError(f"{field}.symbol", f"must be a ccxt symbol, got {shown(symbol)}")
     terms = parse_symbol(symbol, f"{field}.symbol")
     contracts = required_number(entry.get("contracts"), f"{field}.contracts")
-    size = number_or_none(entry.get("contractSize"))
-    if size is None:
-        size = 1.0
+    given_size = entry.get("contractSize")
+    size = 1.0 if given_size is None else required_number(given_size, f"{field}.contractSize")
     if size <= 0:
         raise SolventInputError(f"{field}.contractSize", f"{symbol!r}: must be > 0")
-    amount = abs(contracts) * size * _sign(entry, contracts, symbol, field)
+    sign = _sign(entry, contracts, symbol, field)
+    if contracts < 0 and sign > 0:
+        raise SolventInputError(
+            f"{field}.contracts", f"{symbol!r}: negative contracts on a long position"
+        )
+    amount = abs(contracts) * size * sign
     if terms.kind is not InstrumentKind.OPTION and terms.underlying == terms.settlement_asset:
         mark = mapper.mark(terms, entry.get("markPrice"), symbol, f"{field}.markPrice")
         amount = amount / mark  # USD notional -> coin at the mark
+    amount = number_in_range(amount, f"{field}.contracts", -MAX_AMOUNT, MAX_AMOUNT)
     return mapper.map(terms, amount, symbol, f"{field}.symbol")
 
 
 def balances(raw: object, field: str = "balance") -> dict[str, float]:
-    """Collateral of a ccxt balance structure: each asset's ``total`` (zero and null dropped)."""
+    """Collateral of a ccxt balance structure: each asset's ``total`` (zero and null dropped).
+    An asset outside the collateral schedule, or an amount beyond the portfolio's bounds
+    (:data:`~solvent.portfolio.portfolio.MAX_AMOUNT`), is refused naming it."""
+    out = _balances(raw, field)
+    registry = default_assets()
+    for asset, total in out.items():
+        where = f"{field}.{asset}"
+        registry.get(asset, where)
+        number_in_range(total, where, -MAX_AMOUNT, MAX_AMOUNT)
+    return out
+
+
+def _balances(raw: object, field: str) -> dict[str, float]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):

@@ -30,6 +30,7 @@ from solvent.engine.views import (
 )
 from solvent.errors import SolventInputError
 from solvent.ledger.bands import load_price_bands
+from solvent.ledger.db import require_existing
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import load_market
 from solvent.portfolio.portfolio import SubAccountMode
@@ -274,6 +275,7 @@ def register(app: typer.Typer) -> None:
         """Recompute every balance from the journal and check every invariant."""
 
         def action() -> tuple[bool, dict[str, Any]]:
+            require_existing(db)
             service = _service(db)
             report = service.audit()
             return report.ok, audit_json(report, service.ledger.assets)

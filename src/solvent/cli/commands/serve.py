@@ -1,22 +1,37 @@
-"""``solvent serve [--db URL] [--market MARKET] [--host 127.0.0.1] [--port 8000]``
+"""``solvent serve [--db URL] [--market MARKET | --feed DIR] [--host 127.0.0.1] [--port 8000]``
 (docs/formats.md 12, docs/api.md), with ``--solvency-key KEY`` a live proof of liabilities.
 
 Runs the HTTP API and the dashboard on the ledger at ``--db`` until SIGINT or SIGTERM, then
 finishes what is in progress, flushes the ledger and exits 0. ``--market`` is the snapshot every
 request prices and checks against (default: the embedded Deribit sample of 2026-01-05, which is
 too old for trades and withdrawals unless ``--max-market-age`` allows it).
+
+With ``--feed DIR`` (a recorded feed directory, or a ``ws://``/``wss://`` URL of a live venue
+stream) or ``--path PATH`` (a price path as ``solvent replay`` takes it, ``builtin:NAME``
+included), the service runs the real-time engine in process on that market source, starting
+from ``--market`` (:mod:`solvent.api.live`): recorded events are replayed at ``--speed`` times
+their feed time, liquidations follow ``--policy``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 
 from solvent.errors import SolventInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from solvent.api.live import LiveFeed
+    from solvent.market.snapshot import MarketSnapshot
+    from solvent.realtime.events import MarketEvent
 
 
 def _host(text: str) -> str:
@@ -40,6 +55,42 @@ def _host(text: str) -> str:
     ):
         raise SolventInputError("host", f"{text!r} is not an IP address or a host name")
     return text
+
+
+def _live_feed(
+    feed: str | None, path: str | None, speed: float, policy: str, market: MarketSnapshot
+) -> LiveFeed | None:
+    """The engine's market source, read and checked before anything is served (``None``: no
+    engine)."""
+    from solvent.api.live import POLICIES, LiveFeed
+    from solvent.realtime.sources import WebSocketVenue, load_feed, load_path
+
+    if feed is not None and path is not None:
+        raise SolventInputError("feed", "give at most one of --feed and --path")
+    if not (math.isfinite(speed) and 0 <= speed <= 1e9):
+        raise SolventInputError("speed", "must be a number in [0, 1e9] (0: no pacing)")
+    if policy not in POLICIES:
+        raise SolventInputError("policy", f"must be one of {', '.join(POLICIES)}")
+    if feed is None and path is None:
+        return None
+    if feed is not None and feed.startswith(("ws://", "wss://")):
+        venue = WebSocketVenue(feed, _venue_name(feed))
+        return LiveFeed(speed=speed, policy=policy, venue=venue.events, label=feed)
+    events: Sequence[MarketEvent]
+    if feed is not None:
+        events = load_feed(feed)
+        label = f"feed {feed}"
+    else:
+        assert path is not None
+        events = load_path(path, market)
+        label = f"path {path}"
+    return LiveFeed(events=tuple(events), speed=speed, policy=policy, label=label)
+
+
+def _venue_name(url: str) -> str:
+    """A stream name for a venue URL: ``ws:`` and its host and path (what feed faults name)."""
+    parsed = urlsplit(url)
+    return f"ws:{parsed.hostname or ''}{parsed.path}"
 
 
 def register(app: typer.Typer) -> None:
@@ -92,6 +143,38 @@ def register(app: typer.Typer) -> None:
                 help="Locations of collateral held elsewhere: built-in version or TOML file.",
             ),
         ] = None,
+        feed: Annotated[
+            str | None,
+            typer.Option(
+                "--feed",
+                help="Run the real-time engine on a recorded feed directory (as solvent replay "
+                "--feed) or a ws:// or wss:// venue stream.",
+            ),
+        ] = None,
+        path: Annotated[
+            str | None,
+            typer.Option(
+                "--path",
+                help="Run the real-time engine on a price path: CSV time,ASSET... or "
+                "builtin:NAME (as solvent replay --path).",
+            ),
+        ] = None,
+        speed: Annotated[
+            float,
+            typer.Option(
+                "--speed",
+                help="Replay --feed DIR or --path at this many times its feed time (0: as "
+                "fast as the engine goes).",
+            ),
+        ] = 1.0,
+        policy: Annotated[
+            str,
+            typer.Option(
+                "--policy",
+                help="Liquidation policy of the real-time engine: partial, full, auction or "
+                "none (breaches published only).",
+            ),
+        ] = "partial",
     ) -> None:
         """Serve the HTTP API and the dashboard until SIGINT/SIGTERM."""
         from solvent.api.app import create_app
@@ -110,6 +193,7 @@ def register(app: typer.Typer) -> None:
         if not 1 <= solvency_every <= 10**7:
             raise SolventInputError("solvency_every", "must be a number of seconds in [1, 1e7]")
         snapshot = load_embedded_chain() if market is None else load_market(market)
+        live = _live_feed(feed, path, speed, policy, snapshot)
         config = ServiceConfig(
             db=db,
             rate=rate_limit,
@@ -120,7 +204,7 @@ def register(app: typer.Typer) -> None:
             solvency_every=solvency_every,
             locations=locations,
         )
-        service = Service(config, snapshot)
+        service = Service(config, snapshot, live)
         try:
             serve_forever(create_app(service), listen, port)
         finally:

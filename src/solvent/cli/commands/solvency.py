@@ -19,6 +19,7 @@ from solvent.engine.solvency import (
     verify_files,
 )
 from solvent.errors import SolventInputError
+from solvent.ledger.db import require_existing
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import load_market
 from solvent.solvency.keys import create_key, load_key, public_key_hex
@@ -84,6 +85,7 @@ def register(app: typer.Typer) -> None:
         snapshot_market = load_market(market)
         moment = None if now is None else iso_timestamp(now, "now")
         last = None if previous is None else load_previous(previous, signing_key)
+        require_existing(db)
         ledger = Ledger.open(db)
         try:
             statement = None if reserves is None else load_reserves(reserves, ledger.assets)
