@@ -355,3 +355,71 @@ def test_a_bankruptcy_premium_of_zero_books(tmp_path: Path) -> None:
     positions = ledger.replay_positions()
     assert positions[("l1", PUT)].quantity == 3 and positions[("broke", PUT)].quantity == 0
     ledger.close()
+
+
+def test_a_deficit_nobody_bears_books(tmp_path: Path) -> None:
+    """A lone bankrupt unit (coin collateral after its haircut, short puts): no fund, nobody to
+    deleverage or charge, so ``@venue`` carries the loss and pays the unit's own remaining
+    deficit (``uncovered_loss``); the outcome books whole."""
+    from solvent.liquidation.booking import BookingKind, plan_booking
+    from solvent.liquidation.outcome import TransferReason
+
+    from .test_invariants import _option_market
+
+    market = _option_market(121_000.0)
+    book = parse_account_book(
+        {
+            "accounts": [
+                {
+                    "account": "broke",
+                    "collateral": {"BTC": 0.23},
+                    "positions": [
+                        {"instrument": PUT, "quantity": -0.066, "entry_price": 0.01},
+                        {
+                            "instrument": "BTC_USDC-27MAR26-90000-P",
+                            "quantity": -9.28,
+                            "entry_price": 3000.0,
+                        },
+                    ],
+                }
+            ]
+        }
+    )[0]
+    out = liquidate_accounts(book, market)
+    (uncovered,) = [t for t in out.transfers if t.reason is TransferReason.UNCOVERED_LOSS]
+    assert (uncovered.source, uncovered.destination) == ("@venue", "broke")
+    kinds = [s.kind for s in plan_booking(out)]
+    assert kinds[0] is BookingKind.UNCOVERED  # money in before the closes need it
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    seed_ledger(ledger, book, market, "standard")
+    before = _totals(ledger)
+    report = book_outcome(ledger, out, market)
+    assert report.audit_ok and report.booked == report.steps == len(kinds)
+    assert _totals(ledger) == before
+    ledger.close()
+
+
+def test_socialized_by_profit_counts_option_profit() -> None:
+    """What ADL cannot cover is shared by profit since entry: a long put entered at 0.04 and
+    marked 0.10 (5 puts: 30,000 USD of profit at the index) pays it all, an account with as much
+    equity but no profit pays nothing."""
+    market = put_market()
+    book = parse_account_book(
+        {
+            "accounts": [
+                {
+                    "account": "broke",
+                    "collateral": {"USDC": 1_000.0},
+                    "positions": [{"instrument": PERP, "quantity": 1.0, "entry_price": 102_000.0}],
+                },
+                holder("winner", 10_000.0, 5.0, 0.04),
+                {"account": "flat", "collateral": {"USDC": 55_000.0}, "positions": []},
+            ]
+        }
+    )[0]
+    out = liquidate_accounts(book, market)
+    assert out.accounts[0].action is Action.BANKRUPT and out.adl == ()
+    paid = {c.account: c.amount_usd for c in out.socialized}
+    assert set(paid) == {"winner"}
+    assert paid["winner"] == pytest.approx(1_000.0, abs=0.01)  # the 2,000 loss less 1,000 USDC
+    assert all(v == 0 for v in out.conservation.values())

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from solvent.engine.liquidation import liquidate_accounts
@@ -100,6 +100,17 @@ def _after(book: Any, out: Any) -> Any:
     target=st.sampled_from(list(Target)),
     fund=st.one_of(st.just(0.0), st.floats(0.0, 20_000.0)),
     books=st.booleans(),
+)
+@example(  # a position without an entry price netted with one that has it: not in profit
+    drawn=[
+        (0.0, 0.0, [("ETH_USDC-PERPETUAL", -1.0, None), ("BTC_USDC-PERPETUAL", 1.0, 1.0)]),
+        (0.0, 0.5, [("ETH_USDC-PERPETUAL", 2.0, None), ("ETH_USDC-PERPETUAL", -1.0, 0.875)]),
+    ],
+    btc=70_000.0,
+    policy="partial",
+    target=Target.MAINTENANCE,
+    fund=0.0,
+    books=False,
 )
 def test_liquidation_invariants(
     drawn: list[Any],

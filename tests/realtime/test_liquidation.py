@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from solvent.ledger.liquidations import booked_steps
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
@@ -136,5 +137,62 @@ def test_a_two_legged_unit_goes_bankrupt_on_the_ledger_without_asking_for_cash_i
         assert all(v >= 0 for v in ledger.balances("pair").values())
         positions = ledger.replay_positions()
         assert all(p.quantity == 0 for (a, _), p in positions.items() if a == "pair")
+    finally:
+        ledger.close()
+
+
+def test_a_put_spread_whose_cash_cannot_buy_back_its_short_leg_sells_its_long_leg_first(
+    market: MarketSnapshot, tmp_path: Path
+) -> None:
+    """The full demo's failure, scaled down: a put spread (short 0.885 of the 80,000 put, long
+    1.18 of the 90,000 put) on 0.02 BTC of cash, the index 100,000 -> 58,700 in one tick. Its
+    equity is mostly the long put's value, not cash; buying back a slice of the short put costs
+    0.085 BTC of premium, more than the account holds. The planner charges buy-backs against the
+    ledger's cash: it sells the long leg first (the pro-rata slice, cash first), and every step
+    books, with no balance below zero and no money created."""
+    from solvent.portfolio.account_book import parse_account_book
+
+    accounts, _ = parse_account_book(
+        {
+            "accounts": [
+                {"account": "saver", "collateral": {"USDC": 1_000_000.0}, "positions": []},
+                {
+                    "account": "spread",
+                    "collateral": {"BTC": 0.02},
+                    "positions": [
+                        {"instrument": "BTC-27MAR26-80000-P", "quantity": -0.885},
+                        {"instrument": "BTC-27MAR26-90000-P", "quantity": 1.18},
+                    ],
+                },
+            ]
+        }
+    )
+    path = tmp_path / "path.csv"
+    path.write_text("time,BTC,ETH\n2026-01-05T08:01:00Z,58700,3800\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'spread.db'}"
+    out = replay_json(
+        replay(
+            accounts,
+            market,
+            path=path,
+            db=url,
+            insurance_fund_usd=10_000.0,
+            liquidator=waterfall_liquidator("partial"),
+        )
+    )
+    assert out["audit"]["ok"] is True, out["audit"]["problems"]
+    assert (out["liquidated"], out["bankrupt"]) == (1, 0) and out["fees_usd"] > 0.0
+    ledger = Ledger.open(url)
+    try:
+        checkpoint = load_checkpoint(ledger, REPLAY_STREAM)
+        assert checkpoint is not None
+        for run in checkpoint.state["plan"]:  # the last tick's plan: every step of it booked
+            assert len(booked_steps(ledger, run["run_id"])) == len(run["steps"])
+        balances = ledger.cached_balances()
+        assert all(units >= 0 for (account, _), units in balances.items() if account[0] != "@")
+        positions = ledger.replay_positions()
+        short = positions[("spread", "BTC-27MAR26-80000-P")].quantity
+        long = positions[("spread", "BTC-27MAR26-90000-P")].quantity
+        assert -0.885 < short < 0 and 0 < long < 1.18  # both legs reduced, the hedge kept
     finally:
         ledger.close()

@@ -125,8 +125,9 @@ def liquidate_prepared(
         screened = margin_sharded(
             margin.model, margin.prepared, book, detail=Detail.TOTALS, executor=executor
         )
-        maintenance = np.asarray(screened.maintenance_margin_usd, dtype=np.float64)
-        initial = np.asarray(screened.initial_margin_usd, dtype=np.float64)
+        maintenance, initial = margin.in_force(
+            screened.maintenance_margin_usd, screened.initial_margin_usd
+        )
     equity = np.asarray(
         book_equity(balances, assets, book.quantities, margin.market).equity_usd, dtype=np.float64
     )
@@ -161,7 +162,7 @@ def liquidate_prepared(
     state = BookState(
         names=book.accounts,
         quantities=book.quantities,
-        entry_price=_entry_prices(book),
+        entry_price=_entry_prices(book, units.pricing.mark),
         balances=balances,
         equity_usd=equity.copy(),
         maintenance_usd=maintenance.copy(),
@@ -214,18 +215,27 @@ def _on_prepared_columns(book: Book, instruments: tuple[str, ...]) -> Book:
     return Book(book.accounts, instruments, move(book.quantities), entry)
 
 
-def _entry_prices(book: Book) -> sp.csr_array | None:
+def _entry_prices(book: Book, mark: FloatArray) -> sp.csr_array | None:
     """Average entry price of every stored position of ``book`` (same sparsity as its
-    quantities; NaN where the position has no entry price), or ``None`` without any."""
+    quantities; NaN where no position in it has an entry price), or ``None`` without any.
+
+    ``mark`` (each column's mark, in its price unit) prices the positions that have no entry
+    price: they count as entered at the mark (no P&L), so a column that mixes both averages
+    ``(cost + (quantity - quantity with an entry) x mark) / quantity``. The P&L on the whole
+    quantity at that average is the P&L of the positions with an entry price alone (long 2
+    without an entry and short 1 entered at 3,500, mark 4,000: average 4,500, P&L -500).
+    """
     if book.entry is None:
         return None
     q = book.quantities
     rows = np.repeat(np.arange(q.shape[0]), np.diff(q.indptr))
     cols = np.asarray(q.indices)
+    total = np.asarray(q.data, dtype=np.float64)
     held = np.asarray(book.entry.quantity[rows, cols], dtype=np.float64).reshape(-1)
     cost = np.asarray(book.entry.cost[rows, cols], dtype=np.float64).reshape(-1)
-    safe = np.where(held != 0, held, 1.0)
-    average = np.where(held != 0, cost / safe, np.nan)
+    blended = cost + (total - held) * mark[cols]
+    usable = (held != 0) & (total != 0)
+    average = np.where(usable, blended / np.where(usable, total, 1.0), np.nan)
     return sp.csr_array((average, q.indices.copy(), q.indptr.copy()), shape=q.shape)
 
 

@@ -8,17 +8,25 @@ deterministic: the same outcome gives the same ids) are in the same transaction,
 killed in the middle leaves the ledger before or after each whole batch, hence each whole step,
 and booking the same outcome again skips what is booked and finishes the rest.
 
-Order, per liquidated account in the outcome's order (the ledger never lets a user balance go
-below zero, so money comes in before it goes out):
+Order: the planner's (the ledger never lets a user balance go below zero, so money comes in
+before it goes out), each stage over the liquidated accounts in the outcome's order:
 
-1. transfers into the account (insurance cover, socialized charges paid to it);
+<<<<<<< HEAD
+1. every account's market steps in order (slices, closes, auction fills): a trade against
+=======
+1. transfers into the account (insurance cover, socialized charges paid to it, ``@venue``'s
+   payment of a deficit nobody could bear);
 2. its steps in order (market slices, closes, auction fills, bankruptcy closes): a trade against
+>>>>>>> main
    ``@venue`` at the step's price, fee 0, each followed by its liquidation fee, a transfer from the
    account to ``@insurance`` (the outcome's ``liquidation_fee`` transfers, matched in order to the
-   steps that paid one);
-3. the ADL fills against it: each counterparty's trade at the bankruptcy price, against ``@venue``;
-4. the other transfers that belong to it (the fund covering ``@venue``'s loss, socialized charges
-   paid to ``@venue``), in the outcome's order.
+   steps that paid one; a fee matched to no step, a cross unit's paid by its top account, right
+   after them); so the fund holds every fee of the run before it pays a cover;
+2. transfers into the accounts (insurance cover, socialized charges paid to them);
+3. the bankruptcy closes (booked cash-first, :func:`gains_first`);
+4. per account, the ADL fills against it (each counterparty's trade at the bankruptcy price,
+   against ``@venue``), then the other transfers that belong to it (the fund covering ``@venue``'s
+   loss, socialized charges paid to ``@venue``), in the outcome's order.
 
 A trade whose realized loss (futures) or premium (options) the account cannot pay in the
 settlement asset first converts the account's other collateral at the index price against
@@ -72,6 +80,7 @@ from solvent.ledger.model import (
 )
 from solvent.ledger.store import InsufficientFundsError, Ledger, LedgerTransaction
 from solvent.liquidation.outcome import (
+    AccountOutcome,
     LiquidationOutcome,
     StepKind,
     Transfer,
@@ -104,12 +113,15 @@ class BookingKind(StrEnum):
     """Insurance fund cover of a deficit (to the account or to @venue)."""
     SOCIALIZED = "socialized"
     """A socialized-loss charge: a profitable account pays its share."""
+    UNCOVERED = "uncovered"
+    """``@venue``'s capital pays a unit's own deficit nobody else could bear."""
 
 
 _TRANSFER_KINDS = {
     TransferReason.LIQUIDATION_FEE: BookingKind.FEE,
     TransferReason.INSURANCE_COVER: BookingKind.COVER,
     TransferReason.SOCIALIZED_LOSS: BookingKind.SOCIALIZED,
+    TransferReason.UNCOVERED_LOSS: BookingKind.UNCOVERED,
 }
 
 
@@ -187,20 +199,22 @@ def plan_booking(outcome: LiquidationOutcome, run_id: str | None = None) -> tupl
         )
 
     transfers = list(enumerate(outcome.transfers))
-    for a in outcome.liquidated:
-        for i, t in transfers:
-            if i not in used and t.destination == a.account and t.account == a.account:
-                add_transfer(i, t)
-        fees = [
+    fees = {
+        a.account: [
             (i, t)
             for i, t in transfers
-            if i not in used
-            and t.account == a.account
+            if t.account == a.account
             and t.reason is TransferReason.LIQUIDATION_FEE
             and t.source == a.account
         ]
+        for a in outcome.liquidated
+    }
+
+    def add_steps(a: AccountOutcome, bankruptcy: bool) -> None:
         for step in a.steps:
-            kind = BookingKind.BANKRUPTCY if step.kind is StepKind.BANKRUPTCY else BookingKind.TRADE
+            if (step.kind is StepKind.BANKRUPTCY) is not bankruptcy:
+                continue
+            kind = BookingKind.BANKRUPTCY if bankruptcy else BookingKind.TRADE
             planned.append(
                 {
                     "kind": kind,
@@ -211,8 +225,24 @@ def plan_booking(outcome: LiquidationOutcome, run_id: str | None = None) -> tupl
                     "price": _decimal(step.price),
                 }
             )
-            if step.fee_usd > 0 and fees:
-                add_transfer(*fees.pop(0))
+            if step.fee_usd > 0 and fees[a.account]:
+                add_transfer(*fees[a.account].pop(0))
+
+    # the planner's order: every unit's market steps and fees (so the fund holds every fee
+    # before it pays a cover), then the covers and charges paid to the units, their bankruptcy
+    # closes, the ADL fills and the other transfers
+    for a in outcome.liquidated:
+        add_steps(a, bankruptcy=False)
+    for i, t in transfers:  # fees not matched to a step (a cross unit's, paid by its top)
+        if i not in used and t.reason is TransferReason.LIQUIDATION_FEE:
+            add_transfer(i, t)
+    for a in outcome.liquidated:
+        for i, t in transfers:
+            if i not in used and t.destination == a.account and t.account == a.account:
+                add_transfer(i, t)
+    for a in outcome.liquidated:
+        add_steps(a, bankruptcy=True)
+    for a in outcome.liquidated:
         for fill in outcome.adl:
             if fill.against == a.account:
                 planned.append(
@@ -448,36 +478,50 @@ class _UnpayableError(Exception):
     """A settlement loss its account cannot pay: the transaction is rolled back."""
 
 
-def gains_first(ledger: Ledger, steps: Sequence[LedgerStep]) -> list[LedgerStep]:
-    """``steps`` with every run of consecutive bankruptcy closes of one account reordered so the
-    closes that realize a gain (against the ledger's average price) come before those that
-    realize a loss: the bankruptcy prices bring the unit to zero as a whole, so a losing leg may
-    need the cash a winning leg's close brings. Nothing else moves (step ids keep their order
-    meaning for the claims; each step is still booked once)."""
+def gains_first(
+    ledger: Ledger, steps: Sequence[LedgerStep], market: MarketSnapshot | None = None
+) -> list[LedgerStep]:
+    """``steps`` with every run of consecutive bankruptcy closes (of every unit of the run:
+    :func:`plan_booking` books them together) reordered so the closes that bring cash come before
+    those that take cash, the order otherwise kept: the bankruptcy prices bring a unit to zero as
+    a whole, so a losing leg (a cross member's included) may need the cash a winning leg's close
+    brings.
+    A futures-style close brings cash when it realizes a gain against the ledger's average
+    price; with ``market`` (which tells an option from a future), an option's close brings cash
+    when it sells (its premium), and a buy-back takes it. Nothing else moves (step ids keep
+    their order meaning for the claims; each step is still booked once)."""
     out = list(steps)
     i = 0
     while i < len(out):
         j = i
-        while (
-            j < len(out)
-            and out[j].kind is BookingKind.BANKRUPTCY
-            and out[j].account == out[i].account
-        ):
+        while j < len(out) and out[j].kind is BookingKind.BANKRUPTCY:
             j += 1
         if j - i > 1:
-            account = out[i].account
+            accounts = sorted({step.account for step in out[i:j]})
             with ledger.transaction() as tx:
-                average = {p.instrument: p.average_price for p in tx.positions([account])[account]}
-            out[i:j] = sorted(out[i:j], key=lambda step: _realizes_loss(step, average))
+                held = tx.positions(accounts)
+            average = {
+                (account, p.instrument): p.average_price
+                for account, positions in held.items()
+                for p in positions
+            }
+            out[i:j] = sorted(out[i:j], key=lambda step: _takes_cash(step, average, market))
         i = max(j, i + 1)
     return out
 
 
-def _realizes_loss(step: LedgerStep, average: Mapping[str, Decimal]) -> bool:
-    """Whether closing ``step.quantity`` at ``step.price`` realizes a loss against the position's
-    ``average`` price (by instrument)."""
+def _takes_cash(
+    step: LedgerStep, average: Mapping[tuple[str, str], Decimal], market: MarketSnapshot | None
+) -> bool:
+    """Whether booking ``step`` (a close) takes cash from its account: an option bought back
+    (when ``market`` tells it is an option), or a close that realizes a loss against the
+    position's ``average`` price (by account and instrument)."""
     assert step.instrument and step.quantity is not None and step.price is not None
-    entry = average.get(step.instrument, step.price)
+    if market is not None:
+        terms = trade_terms(market, step.instrument, "instrument")
+        if terms.style is not TradeStyle.FUTURES:
+            return step.quantity > 0
+    entry = average.get((step.account, step.instrument), step.price)
     return -step.quantity * (step.price - entry) < 0
 
 

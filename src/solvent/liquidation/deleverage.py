@@ -19,12 +19,13 @@ order:
    pays the bankruptcy premium in the settlement coin.
 4. **Socialized loss.** The rest, over all bankrupt units, is shared in one call of
    :func:`solvent.liquidation.socialize.socialize_loss` (exact base units of the fund asset,
-   largest remainder) by the other units' profit (their unrealized P&L since entry, at most
-   their equity) or equity (``LiquidationConfig.socialize_basis``); what profits cannot bear is
-   then shared by equity. No payer is charged beyond its excess over its maintenance margin
-   (socialization never makes a healthy unit liquidatable). Each charge is split, in input
-   order, over the bankrupt units it pays for. What nobody can bear is the venue's loss: it
-   stays with ``@venue`` (which also pays a unit's own remaining deficit: ``uncovered_loss``).
+   largest remainder) by the other units' profit (their unrealized P&L since entry, options'
+   premiums included, at most their equity) or equity (``LiquidationConfig.socialize_basis``);
+   what profits cannot bear is then shared by equity. No payer is charged beyond its excess
+   over its maintenance margin (socialization never makes a healthy unit liquidatable). Each
+   charge is split, in input order, over the bankrupt units it pays for. What nobody can bear
+   is the venue's loss: it stays with ``@venue`` (which also pays a unit's own remaining
+   deficit: ``uncovered_loss``).
 
 Units that were liquidated in the run are neither counterparties nor payers.
 """
@@ -401,26 +402,29 @@ def socialize(
 
 
 def _profit_usd(units: LiquidationUnits, state: BookState, groups: IntArray) -> FloatArray:
-    """Each unit's unrealized P&L since entry on its futures and perpetuals, USD (0 for
+    """Each unit's unrealized P&L since entry, USD: futures and perpetuals ``q x contract size x
+    (mark - entry)``, options the same on premiums at their settlement asset's index (0 for
     positions without an entry price)."""
     if state.entry_price is None or groups.size == 0:
         return np.zeros(groups.size, dtype=np.float64)
     q = state.quantities[groups].tocoo()
     entry = np.asarray(state.entry_price[groups].tocoo().data, dtype=np.float64)
     table = units.market.table
+    # USD per unit of each instrument's price (an option's premium is in its settlement asset)
+    usd = np.where(table.is_option, units.market.settlement_usd, 1.0) * table.contract_size
     cols = np.asarray(q.col, dtype=np.int64)
     qty = np.asarray(q.data, dtype=np.float64)
-    given = np.isfinite(entry) & ~table.is_option[cols]
+    given = np.isfinite(entry)
     mark = units.pricing.mark[cols]
     pnl = np.where(given, qty * (mark - np.where(given, entry, mark)), 0.0)
-    pnl *= table.contract_size[cols]
+    pnl *= usd[cols]
     profit = np.bincount(q.row, weights=pnl, minlength=groups.size).astype(np.float64)
     # units ADL reduced: their P&L on what they hold now (the entry price is unchanged)
     for k, g in enumerate(groups.tolist()):
         if g in state.changed:
             row = state.entry_price[[g]].toarray().reshape(-1)
             current = state.changed[g]
-            given = np.isfinite(row) & (current != 0) & ~table.is_option
+            given = np.isfinite(row) & (current != 0)
             gain = current * (units.pricing.mark - np.where(given, row, units.pricing.mark))
-            profit[k] = float(np.sum(np.where(given, gain * table.contract_size, 0.0)))
+            profit[k] = float(np.sum(np.where(given, gain * usd, 0.0)))
     return profit

@@ -65,9 +65,16 @@ class PartialPolicy:
     expected slippage walking the book plus the liquidation fee. The unit executes its candidate
     with the largest relief per unit of cost among those that free margin; a single leg whose
     closing would not free margin (a hedge) is never chosen, so a hedge is never broken while a
-    risk-increasing leg remains. The unit stops as soon as its equity reaches the target (so no
-    more than one slice beyond what is needed is ever closed), when it has nothing left to
-    close, or when no candidate frees margin."""
+    risk-increasing leg remains. A candidate the unit's cash cannot pay (an option bought back
+    costs its premium plus slippage in coin, a delta-one close its slippage: more than
+    :meth:`~solvent.liquidation.units.LiquidationUnits.spendable_usd`) is not chosen; the
+    pro-rata slice makes its trades that bring cash (long options sold) before those that cost
+    cash, so a spread whose long leg is worth more than its short pays for its own unwinding. A
+    unit left with nothing but candidates it cannot pay is starved
+    (:meth:`~solvent.liquidation.units.LiquidationUnits.starve`): the waterfall closes it.
+    The unit stops as soon as its equity reaches the target (so no more than one slice beyond
+    what is needed is ever closed), when it has nothing left to close, or when no candidate
+    frees margin and can be paid."""
 
     name = "partial"
 
@@ -93,16 +100,33 @@ class PartialPolicy:
         # the pro-rata candidate of each unit: every held position by one slice of itself
         whole = units.quantities[act].copy()
         whole[k, cols] += trade
-        _, single_cost = units.quote(rows, cols, trade)
+        price, single_cost = units.quote(rows, cols, trade)
         whole_cost = np.bincount(k, weights=single_cost, minlength=act.size)
+        # cash each candidate takes (USD, < 0 brings cash): premium or slippage (the fee is
+        # capped at what is left)
+        flow = units.cash_flow_usd(cols, trade, price)
+        single_need = -flow
+        whole_need = np.bincount(k, weights=single_need, minlength=act.size)
+        cash = units.cash_usd(act)
+        payable = np.concatenate(
+            (
+                (single_need <= 0)
+                | (single_need <= units.spendable_usd(rows, units.settlement_cols(cols))),
+                (whole_need <= 0)
+                | (
+                    whole_need
+                    <= cash - np.bincount(k, weights=units.reserve_usd(cols), minlength=act.size)
+                ),
+            )
+        )
         cand_rows = np.concatenate((rows, act))
         mm, _ = units.what_if(cand_rows, np.vstack((single, whole)))
         owner = np.concatenate((k, np.arange(act.size, dtype=np.int64)))
         relief = units.maintenance_usd[cand_rows] - mm
         cost = np.concatenate((single_cost, whole_cost)).astype(np.float64)
         score = relief / np.maximum(cost, _TINY_USD)
-        eligible = relief > _TINY_USD
-        score = np.where(eligible, score, -np.inf)
+        frees = relief > _TINY_USD
+        score = np.where(frees & payable, score, -np.inf)
         # best candidate per unit: sort by (owner, -score), stable so ties keep candidate order
         order = np.lexsort((-score, owner))
         first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
@@ -110,6 +134,9 @@ class PartialPolicy:
         best[owner[first]] = first
         ok = np.isfinite(score[best]) & (best >= 0)
         stuck[act[~ok]] = True
+        # a unit whose only candidates that free margin are ones it cannot pay is starved
+        unpaid = np.bincount(owner, weights=frees & ~payable, minlength=act.size)
+        units.starve(act[~ok & (unpaid > 0)])
         chosen = best[ok]
         is_single = chosen < rows.size
         s = chosen[is_single]
@@ -119,13 +146,23 @@ class PartialPolicy:
         units.execute(rows[s], cols[s], trade[s], StepKind.SLICE, reasons=reasons)
         pro = owner[chosen[~is_single]]
         if pro.size:
-            self._pro_rata(units, act[pro], k, rows, cols, trade, relief, cost, chosen[~is_single])
+            # within each unit, the trades that bring cash first
+            order = np.lexsort((-flow, rows))
+            self._pro_rata(
+                units,
+                act[pro],
+                rows[order],
+                cols[order],
+                trade[order],
+                relief,
+                cost,
+                chosen[~is_single],
+            )
 
     @staticmethod
     def _pro_rata(
         units: LiquidationUnits,
         unit_rows: IntArray,
-        k: IntArray,
         rows: IntArray,
         cols: IntArray,
         trade: FloatArray,
@@ -134,7 +171,8 @@ class PartialPolicy:
         chosen: IntArray,
     ) -> None:
         """Execute the pro-rata candidate of ``unit_rows``: one step per position, position by
-        position across all those units at once."""
+        position across all those units at once, in the order given (``rows`` grouped by
+        unit)."""
         note = {
             int(r): "pro-rata slice of every position (no single leg frees margin as well "
             f"without breaking a hedge): frees {relief[c]:.2f} USD of MM for {cost[c]:.2f} USD"

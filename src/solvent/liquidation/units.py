@@ -7,6 +7,23 @@ are valued at the mark: an entry price's unrealized P&L is settled into the bala
 run (the same equity, :func:`solvent.accounts.equity.book_equity`), so a trade at ``price``
 moves ``-trade x (price - mark)`` of cash (:func:`solvent.liquidation.execution.trade_cash`).
 
+**Cash.** The balances are the ledger's cash (the members' balances pooled, the P&L since entry
+of futures and perpetuals settled in, as the booking's variation-margin settlement does,
+:func:`solvent.liquidation.booking.settle_variation_margin`). Equity counts more than cash: the
+mark value of long options. The ledger never lets a balance go below zero; a payment in an asset
+the account lacks converts its other collateral (and its cross family's) at the index. So what a
+unit can pay is :meth:`LiquidationUnits.cash_usd`, the index value of its balances without
+haircut, less a reserve of :data:`CASH_RESERVE_UNITS` base units for the ledger's rounding:
+:meth:`~LiquidationUnits.spendable_usd`. :meth:`~LiquidationUnits.execute` never makes a unit pay
+more than that for a market trade (an option bought back: premium plus slippage, in coin; a
+delta-one close: its slippage) or a liquidation fee: a trade it cannot pay in full is cut to what
+it can pay, so every step it plans is one the ledger can book. A unit that cannot pay for what
+its liquidation needs is ``starved`` (:meth:`~LiquidationUnits.starve`): bankrupt in cash, the
+waterfall closes what it still holds at its bankruptcy prices (the mark when its equity is not
+negative). Bankruptcy closes are exempt from the cap: their prices bring the unit's cash to zero
+as a whole, and the booking makes those that bring cash first
+(:func:`solvent.liquidation.booking.gains_first`).
+
 Policies call :meth:`LiquidationUnits.what_if` (one margin call over a book of candidates),
 :meth:`~LiquidationUnits.quote` (order-book fills) and :meth:`~LiquidationUnits.execute` (one
 trade per row: fill, liquidation fee to the insurance fund capped at the equity left, re-margin
@@ -45,16 +62,26 @@ _TINY_USD = 1e-9
 _UNITS_LIMIT = float(MAX_UNITS)
 """Base units a cash flow may reach (2^63 as a float: anything at or beyond it overflows)."""
 
+CASH_RESERVE_UNITS = 100
+"""Base units of a payment's settlement asset a unit keeps unspent (module docstring): the ledger
+converts collateral at the index rounding against the account (at most a base unit of each asset
+per conversion), and its exact decimals may round a float amount one base unit the other way."""
+
 
 @dataclass(frozen=True, slots=True)
 class PreparedMargin:
     """A model prepared once for a market: what every re-margin of the run reuses
-    (``model.margin(prepared, book)`` for any book over ``market.instruments``)."""
+    (``model.margin(prepared, book)`` for any book over ``market.instruments``).
+    ``initial_factor`` and ``maintenance_factor``: a dynamic margin multiplier in force (the
+    real-time engine's, docs/engine.md), applied as the engine applies it: IM x factor, MM x
+    factor capped at that IM; 1 (the default) leaves the model's figures as they are."""
 
     model: MarginModel
     prepared: Any
     market: PricedMarket
     parameters: str
+    initial_factor: float = 1.0
+    maintenance_factor: float = 1.0
 
     def totals(
         self, names: Sequence[str], quantities: FloatArray | sp.csr_array
@@ -66,10 +93,18 @@ class PreparedMargin:
             return empty, empty
         book = Book(tuple(names), self.market.instruments, sp.csr_array(quantities))
         result = self.model.margin(self.prepared, book, detail=Detail.TOTALS)
-        return (
-            np.asarray(result.maintenance_margin_usd, dtype=np.float64),
-            np.asarray(result.initial_margin_usd, dtype=np.float64),
-        )
+        return self.in_force(result.maintenance_margin_usd, result.initial_margin_usd)
+
+    def in_force(
+        self, maintenance: FloatArray, initial: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """The model's USD (maintenance, initial) margin with the multiplier in force."""
+        maintenance = np.asarray(maintenance, dtype=np.float64)
+        initial = np.asarray(initial, dtype=np.float64)
+        if self.initial_factor != 1.0 or self.maintenance_factor != 1.0:
+            initial = initial * self.initial_factor
+            maintenance = np.minimum(maintenance * self.maintenance_factor, initial)
+        return maintenance, initial
 
 
 class Ledger:
@@ -159,6 +194,10 @@ class LiquidationUnits:
         self.config = config
         self.pricing = Pricing.of(self.market, config.beyond_depth_penalty)
         self.ledger = Ledger(assets, len(names))
+        self.index_usd = _index_prices(self.market, assets)
+        self._settle_col = np.asarray(
+            [self.ledger.index(a) for a in self.market.table.settlement_assets], dtype=np.int64
+        )
         self.start_balances = np.array(balances, dtype=np.float64)
         self.quantities = np.array(quantities, dtype=np.float64)
         self.start = self.quantities.copy()
@@ -167,6 +206,8 @@ class LiquidationUnits:
         self.taken_asks = np.zeros((n, u), dtype=np.float64)
         self.steps: list[list[LiquidationStep]] = [[] for _ in range(n)]
         self.fee_usd = np.zeros(n, dtype=np.float64)
+        self.starved: BoolArray = np.zeros(n, dtype=bool)
+        """Rows that could not pay in full for a trade a policy asked for (its cash ran out)."""
         all_rows = np.arange(n, dtype=np.int64)
         self.maintenance_usd, self.initial_usd = self.what_if(all_rows, self.quantities)
         self.equity_usd = self.equity_of(all_rows)
@@ -194,6 +235,44 @@ class LiquidationUnits:
             return np.zeros(0, dtype=np.float64)
         eq = book_equity(self.balances[rows], self.assets, sp.csr_array(q), self.market)
         return np.asarray(eq.equity_usd, dtype=np.float64)
+
+    def starve(self, rows: IntArray) -> None:
+        """Mark ``rows`` as units that cannot pay for the trades their liquidation needs: they
+        are bankrupt in cash (whatever their equity), and the waterfall closes what they still
+        hold at their bankruptcy prices (the mark when their equity is not negative), the
+        market counterparty taking the positions over."""
+        self.starved[rows] = True
+        self.bankrupt[rows] = True
+
+    def cash_usd(self, rows: IntArray) -> FloatArray:
+        """USD value at the index of each row's balances, without haircut (a negative balance,
+        a P&L since entry the unit owes, counts in full): what the ledger can raise for a payment
+        by converting the unit's collateral. Long options are not cash."""
+        return np.asarray(self.balances[rows] @ self.index_usd, dtype=np.float64)
+
+    def spendable_usd(self, rows: IntArray, asset_cols: IntArray) -> FloatArray:
+        """What each row may still pay in USD (never < 0): :meth:`cash_usd` less the reserve of
+        :data:`CASH_RESERVE_UNITS` base units of the payment's asset ``asset_cols[k]``."""
+        reserve = CASH_RESERVE_UNITS * self.index_usd[asset_cols] / self.ledger.scale[asset_cols]
+        return np.asarray(np.maximum(self.cash_usd(rows) - reserve, 0.0), dtype=np.float64)
+
+    def reserve_usd(self, cols: IntArray) -> FloatArray:
+        """USD value of the reserve a payment in each instrument's settlement asset keeps."""
+        asset_cols = self.settlement_cols(cols)
+        return np.asarray(
+            CASH_RESERVE_UNITS * self.index_usd[asset_cols] / self.ledger.scale[asset_cols],
+            dtype=np.float64,
+        )
+
+    def cash_flow_usd(self, cols: IntArray, trade: FloatArray, price: FloatArray) -> FloatArray:
+        """USD cash each trade moves at the index (``> 0`` received, ``< 0`` paid): an option's
+        premium, a delta-one trade's difference to the mark (:func:`trade_cash`)."""
+        cash = trade_cash(self.market, cols, trade, price, self.pricing.mark[cols])
+        return np.asarray(cash * self.index_usd[self.settlement_cols(cols)], dtype=np.float64)
+
+    def settlement_cols(self, cols: IntArray) -> IntArray:
+        """Balance column of each instrument's settlement asset."""
+        return self._settle_col[self.market.table.settlement_code[cols]]
 
     def target_of(self, maintenance: FloatArray, initial: FloatArray) -> FloatArray:
         """Equity each row must reach (USD): ``MM x (1 + buffer)``, or IM for ``initial``."""
@@ -252,13 +331,42 @@ class LiquidationUnits:
         fee: bool = True,
     ) -> None:
         """Apply one trade per row (``rows`` distinct): fill at ``price`` or walking the book,
-        post its cash against ``@venue``, charge the liquidation fee (capped at the equity left)
-        to the insurance fund, re-margin the rows once and record each step. A row whose equity
-        ends below zero is marked bankrupt."""
+        post its cash against ``@venue``, charge the liquidation fee (capped at the equity and
+        the cash left) to the insurance fund, re-margin the rows once and record each step. A
+        trade other than a bankruptcy close is cut to what the row can pay
+        (:meth:`spendable_usd`; the row is then starved, :meth:`starve`, and a trade cut to
+        nothing is not made). A row whose equity ends below zero is marked bankrupt."""
         if rows.size == 0:
             return
         if np.unique(rows).size != rows.size:
             raise ValueError("execute takes at most one trade per row")
+        asset_cols = self.settlement_cols(cols)
+        if kind is not StepKind.BANKRUPTCY:
+            quoted = self._fills(rows, cols, trade).price if price is None else price
+            pay = -self.cash_flow_usd(cols, trade, quoted)
+            spendable = self.spendable_usd(rows, asset_cols)
+            short = pay > spendable
+            if np.any(short):
+                self.starve(rows[short])
+                scale = np.ones(rows.size, dtype=np.float64)
+                scale[short] = spendable[short] / pay[short]
+                trade = trade * scale
+                keep = np.abs(trade) > 1e-9 * np.maximum(np.abs(self.start[rows, cols]), 1.0)
+                if not np.all(keep):
+                    rows, cols, trade, asset_cols = (
+                        rows[keep],
+                        cols[keep],
+                        trade[keep],
+                        asset_cols[keep],
+                    )
+                    price = None if price is None else price[keep]
+                    reasons = (
+                        None
+                        if reasons is None
+                        else [r for r, k in zip(reasons, keep.tolist(), strict=True) if k]
+                    )
+                    if rows.size == 0:
+                        return
         mark = self.pricing.mark[cols]
         if price is None:
             fills = self._fills(rows, cols, trade)
@@ -268,11 +376,6 @@ class LiquidationUnits:
             np.add.at(self.taken_asks, (rows[buys], u[buys]), fills.coins[buys])
             np.add.at(self.taken_bids, (rows[~buys], u[~buys]), fills.coins[~buys])
         slippage = self._slippage_usd(cols, trade, price)
-        settle = self.market.table.settlement_code[cols]
-        asset_cols = np.array(
-            [self.ledger.index(self.market.table.settlement_assets[s]) for s in settle.tolist()],
-            dtype=np.int64,
-        )
         cash = trade_cash(self.market, cols, trade, price, mark)
         self.ledger.venue_post(rows, asset_cols, self.ledger.to_units(cash, asset_cols))
         self.quantities[rows, cols] += trade
@@ -284,8 +387,9 @@ class LiquidationUnits:
         fee_usd = np.zeros(rows.size, dtype=np.float64)
         if fee and self.config.fee_rate > 0:
             wanted = self.config.fee_rate * self.notional_usd(cols, trade)
-            fee_usd = np.minimum(wanted, np.maximum(equity, 0.0))
-            usd = self.market.settlement_usd[cols]
+            room = np.minimum(np.maximum(equity, 0.0), self.spendable_usd(rows, asset_cols))
+            fee_usd = np.minimum(wanted, room)
+            usd = self.index_usd[asset_cols]
             units = -np.floor(fee_usd / usd * self.ledger.scale[asset_cols]).astype(np.int64)
             units = np.minimum(units, 0)
             fee_usd = np.abs(self.ledger.coins(units, asset_cols) * usd)
@@ -342,3 +446,15 @@ class LiquidationUnits:
         at_mark = mark_cash(self.market, cols, trade, mark)
         cash = trade_cash(self.market, cols, trade, price, mark)
         return np.asarray((at_mark - cash) * self.market.settlement_usd[cols], dtype=np.float64)
+
+
+def _index_prices(market: PricedMarket, assets: Sequence[str]) -> FloatArray:
+    """USD index price of each asset (0 for one the market cannot price: the ledger never sells
+    it to pay a debt), the price the ledger converts collateral at."""
+    prices = np.zeros(len(assets), dtype=np.float64)
+    for j, asset in enumerate(assets):
+        try:
+            prices[j] = market.snapshot.price_usd(asset)
+        except SolventInputError:
+            prices[j] = 0.0
+    return prices

@@ -158,7 +158,10 @@ def close_bankrupt(units: LiquidationUnits, fund: InsuranceFund, flows: Bankrupt
     Returns what is left of each deficit for ADL and socialization."""
     rows = np.flatnonzero(units.bankrupt).astype(np.int64)
     deficit = np.maximum(0.0, -units.equity_usd[rows])
-    rows, deficit = rows[deficit > _TINY_USD], deficit[deficit > _TINY_USD]
+    # a starved unit (it cannot pay to close into the book) closes at its bankruptcy prices
+    # even without a deficit: at the mark
+    closing = (deficit > _TINY_USD) | (units.starved[rows] & units.holds[rows])
+    rows, deficit = rows[closing], deficit[closing]
     flows.deficit[rows] = deficit
     needs = Needs([], [], [])
     if rows.size == 0:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,11 @@ from solvent.accounts.health import STATES
 from solvent.engine.demo import DEMO_MODELS, DemoResult, Progress, demo_market_json, run_demo
 from solvent.engine.demo_report import write_report
 from solvent.errors import SolventInputError
+from solvent.ledger.model import INSURANCE
 from solvent.ledger.store import Ledger
 from solvent.market.moves import move_underlyings
 from solvent.market.snapshot import MarketSnapshot
+from solvent.realtime.engine import Breach, LiquidationContext, LiquidationReport, Liquidator
 from solvent.realtime.replay import LiquidatorFactory, replay
 from solvent.realtime.replay import waterfall_liquidator as replay_waterfall_liquidator
 from solvent.realtime.sources import load_path
@@ -45,10 +47,97 @@ StepProgress = Callable[[int, int], None]
 """Told ``(events done, events in all)`` as the replay consumes its path."""
 
 
-def waterfall_liquidator() -> LiquidatorFactory | None:
+@dataclass(frozen=True, slots=True)
+class CrashTally:
+    """What the crash replay's liquidator has done, told after every tick it acted in (the
+    console shows it as it happens). Counts are margin units (a unit liquidated in several ticks
+    counts once); amounts in USD."""
+
+    tick: int
+    index: Mapping[str, float]
+    """The tick's index prices (USD)."""
+    liquidated: int
+    bankrupt: int
+    new_liquidated: int
+    """Units liquidated for the first time in this tick."""
+    new_bankrupt: int
+    fees_usd: float
+    """Liquidation fees paid into the insurance fund so far."""
+    insurance_fund_usd: float
+    """The fund's balance on the ledger after this tick's booking, at the tick's index."""
+    insurance_covered_usd: float
+    adl_fills: int
+    socialized_usd: float
+
+
+CrashWatcher = Callable[[CrashTally], None]
+"""Told a :class:`CrashTally` after each tick whose liquidations were booked."""
+
+
+class _TallyingLiquidator:
+    """A liquidator that books like ``inner`` and tells ``watch`` what it did, tick by tick."""
+
+    def __init__(self, inner: Liquidator, ledger: Ledger, watch: CrashWatcher) -> None:
+        self.inner = inner
+        self.ledger = ledger
+        self.watch = watch
+        self.liquidated: set[str] = set()
+        self.bankrupt: set[str] = set()
+        self.totals: dict[str, float] = {}
+        self._tick: tuple[int, Mapping[str, float], int, int] | None = None
+
+    def liquidate(
+        self, breaches: Sequence[Breach], context: LiquidationContext
+    ) -> LiquidationReport:
+        report = self.inner.liquidate(breaches, context)
+        acted = {a for a, o in report.outcomes.items() if o.get("action") not in (None, "none")}
+        broke = {a for a, o in report.outcomes.items() if o.get("action") == "bankrupt"}
+        new = (len(acted - self.liquidated), len(broke - self.bankrupt))
+        self.liquidated |= acted
+        self.bankrupt |= broke
+        for key, value in report.totals.items():
+            self.totals[key] = self.totals.get(key, 0.0) + float(value)
+        self._tick = (context.tick, dict(context.market.index), *new)
+        return report
+
+    def execute(self, plan: Sequence[Mapping[str, Any]], market: MarketSnapshot) -> None:
+        self.inner.execute(plan, market)
+        if self._tick is None:
+            return  # a plan left by a crash, booked on restart
+        tick, index, new_liquidated, new_bankrupt = self._tick
+        self._tick = None
+        fund = 0.0
+        for asset, units in self.ledger.balances(INSURANCE).items():
+            fund += float(self.ledger.assets.get(asset).to_decimal(units)) * market.price_usd(asset)
+        self.watch(
+            CrashTally(
+                tick=tick,
+                index=index,
+                liquidated=len(self.liquidated),
+                bankrupt=len(self.bankrupt),
+                new_liquidated=new_liquidated,
+                new_bankrupt=new_bankrupt,
+                fees_usd=self.totals.get("fees_usd", 0.0),
+                insurance_fund_usd=fund,
+                insurance_covered_usd=self.totals.get("insurance_covered_usd", 0.0),
+                adl_fills=int(self.totals.get("adl_events", 0.0)),
+                socialized_usd=self.totals.get("socialized_loss_usd", 0.0),
+            )
+        )
+
+
+def waterfall_liquidator(watch: CrashWatcher | None = None) -> LiquidatorFactory:
     """The waterfall liquidator booked on the ledger (partial policy, insurance fund, ADL,
-    socialized loss): :func:`solvent.realtime.replay.waterfall_liquidator`."""
-    return replay_waterfall_liquidator("partial")
+    socialized loss): :func:`solvent.realtime.replay.waterfall_liquidator`; with ``watch``,
+    told what it did after every tick it acted in."""
+    make = replay_waterfall_liquidator("partial")
+    if watch is None:
+        return make
+
+    def tallying(ledger: Ledger) -> Liquidator:
+        return _TallyingLiquidator(make(ledger), ledger, watch)
+
+    return tallying
 
 
 def replay_crash(
@@ -57,11 +146,16 @@ def replay_crash(
     *,
     path: str = DEMO_CRASH,
     insurance_fund_usd: float = INSURANCE_FUND_USD,
-    liquidate: bool = False,
+    liquidate: bool = True,
+    watch: CrashWatcher | None = None,
+    progress: StepProgress | None = None,
 ) -> dict[str, Any]:
     """Replay ``path`` over the demo's book on a fresh ledger at ``directory/ledger.db``: the
     replay's FORMATS 10 summary plus the series the report charts (accounts by state and the
-    insurance fund, per tick) and the waterfall of deficits."""
+    insurance fund, per tick) and the waterfall of deficits. ``liquidate``: with the waterfall
+    liquidator booking on the ledger (the default; without it breaches are only queued);
+    ``watch``: told what the liquidator did after each tick; ``progress``: told the events
+    consumed."""
     db_file = directory / "ledger.db"
     if db_file.exists():
         db_file.unlink()
@@ -73,12 +167,16 @@ def replay_crash(
         model="standard",
         db=url,
         insurance_fund_usd=insurance_fund_usd,
-        liquidator=waterfall_liquidator() if liquidate else None,
+        liquidator=waterfall_liquidator(watch) if liquidate else None,
+        progress=progress,
     )
     history = out.history
     states = {s.value: [int(h["by_state"].get(s.value, 0)) for h in history] for s in STATES}
     fund = [float(h["insurance_fund_usd"]) for h in history]
-    covered = max(out.fees_usd + out.insurance_fund_start_usd - out.insurance_fund_end_usd, 0.0)
+    totals: Mapping[str, float] = history[-1]["totals"] if history else {}
+    deficits = float(totals.get("deficit_usd", 0.0))
+    insured = float(totals.get("insurance_covered_usd", 0.0))
+    adl = float(totals.get("adl_covered_usd", 0.0))
     return {
         "summary": replay_json(out),
         "liquidator": liquidate,
@@ -86,10 +184,13 @@ def replay_crash(
         "path": path,
         "series": {"states": states, "insurance_fund_usd": fund},
         "waterfall": {
-            "fees into the fund": out.fees_usd,
-            "covered by the fund": covered,
+            "deficits": deficits,
+            "covered by the fund": insured,
+            "covered by ADL": adl,
             "socialized": out.socialized_loss_usd,
+            "left to the venue": max(deficits - insured - adl - out.socialized_loss_usd, 0.0),
         },
+        "fees_usd": out.fees_usd,
     }
 
 
@@ -140,9 +241,12 @@ def run_main_job(
     seed: int,
     directory: Path,
     progress: Progress | None = None,
-    liquidate: bool = False,
+    liquidate: bool = True,
+    watch: CrashWatcher | None = None,
+    replay_progress: StepProgress | None = None,
 ) -> DemoResult:
-    """The whole main job (module docstring); returns the result with its report written."""
+    """The whole main job (module docstring); returns the result with its report written.
+    ``liquidate``, ``watch``, ``replay_progress``: see :func:`replay_crash`."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise SolventInputError("out", f"{directory} exists and is not a directory")
@@ -154,7 +258,9 @@ def run_main_job(
     market_file.write_text(json.dumps(demo_market_json()), encoding="utf-8")
     if progress is not None:
         progress("replay the crash through the real-time engine")
-    crash = replay_crash(result, directory, liquidate=liquidate)
+    crash = replay_crash(
+        result, directory, liquidate=liquidate, watch=watch, progress=replay_progress
+    )
     if progress is not None:
         progress("publish and verify a solvency snapshot")
     solvency = publish_solvency(crash["db"], crash_end_market(result.market), directory)

@@ -76,11 +76,15 @@ class WaterfallLiquidator:
         priced = context.market.priced
         for model, rows in sorted(by_model.items()):
             runtime = context.runtimes[model]
+            multiplier = context.multipliers.get(model)
             margin = PreparedMargin(
                 runtime.model,
                 runtime.prepared(priced, context.market_version),
                 priced,
                 str(getattr(getattr(runtime.params, "params_id", None), "label", model)),
+                # the requirements the engine breached the unit on: the multiplier in force
+                initial_factor=1.0 if multiplier is None else multiplier.initial,
+                maintenance_factor=1.0 if multiplier is None else multiplier.maintenance,
             )
             outcome = liquidate_prepared(
                 grouped.accounts,
@@ -112,6 +116,16 @@ class WaterfallLiquidator:
                     "adl_covered_usd": account.adl_covered_usd,
                     "socialized_usd": account.socialized_usd,
                 }
+        # the booking settles variation margin and draws cash across a unit's cross family:
+        # every member of a touched unit changes on the ledger
+        accounts = grouped.accounts
+        index = {a: i for i, a in enumerate(accounts.accounts)}
+        groups = grouped.groups
+        for name in list(touched):
+            i = index.get(name)
+            if i is not None:
+                members = groups.members(int(groups.group_of[i])).tolist()
+                touched |= {accounts.accounts[m] for m in members}
         return LiquidationReport(tuple(sorted(touched)), outcomes, totals, tuple(plan))
 
     def execute(self, plan: Sequence[Mapping[str, Any]], market: MarketSnapshot) -> None:
@@ -125,7 +139,7 @@ class WaterfallLiquidator:
             run_id = str(run["run_id"])
             touched = {s.account for s in steps}
             settle_variation_margin(self.ledger, touched, market, f"vm:{run_id}")
-            book_steps(self.ledger, gains_first(self.ledger, steps), market, run_id)
+            book_steps(self.ledger, gains_first(self.ledger, steps, market), market, run_id)
 
     def _fund_usd(self, market: MarketSnapshot) -> float:
         asset = self.config.fund_asset

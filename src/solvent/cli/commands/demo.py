@@ -16,7 +16,7 @@ from rich.table import Table
 
 from solvent.engine.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, DemoResult
 from solvent.errors import SolventInputError
-from solvent.realtime.demo import MAIN_JOB_STAGES, run_main_job
+from solvent.realtime.demo import MAIN_JOB_STAGES, CrashTally, run_main_job
 
 DEFAULT_OUT = Path("solvent-demo")
 
@@ -102,10 +102,7 @@ def _print(console: Console, result: DemoResult, elapsed: float) -> None:
             f"{'ok' if r['audit']['ok'] else 'FAILED'}."
         )
         if not crash.get("liquidator", True):
-            console.print(
-                "  (liquidator off: breaches are counted and queued, not traded; docs/demo.md "
-                "says why)"
-            )
+            console.print("  (liquidator off: breaches are counted and queued, not traded)")
     solvency = result.extras.get("solvency")
     if isinstance(solvency, dict):
         console.print(
@@ -122,6 +119,17 @@ def _print(console: Console, result: DemoResult, elapsed: float) -> None:
     if result.report is not None:
         console.print(f"Report: [bold]{result.report}[/bold]")
     console.print(f"done in {elapsed:.1f} s")
+
+
+def _tally_line(t: CrashTally) -> str:
+    """One console line for a tick of the crash replay that liquidated units."""
+    index = ", ".join(f"{a} {p:,.0f}" for a, p in sorted(t.index.items()))
+    return (
+        f"  tick {t.tick:>3} ({index}): +{t.new_liquidated} liquidated, +{t.new_bankrupt} "
+        f"bankrupt ({t.liquidated} / {t.bankrupt} so far); fees {t.fees_usd:,.0f} USD; "
+        f"insurance fund {t.insurance_fund_usd:,.0f} USD (covered {t.insurance_covered_usd:,.0f}); "
+        f"ADL fills {t.adl_fills}; socialized {t.socialized_usd:,.0f} USD"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -159,5 +167,19 @@ def register(app: typer.Typer) -> None:
             def progress(stage: str) -> None:
                 bar.update(task, description=stage, advance=1)
 
-            result = run_main_job(accounts=accounts, seed=seed, directory=out, progress=progress)
+            def replay_progress(done: int, total: int) -> None:
+                bar.update(task, description=f"replay the crash: event {done}/{total}")
+
+            def watch(tally: CrashTally) -> None:
+                if tally.new_liquidated or tally.new_bankrupt:
+                    bar.console.print(_tally_line(tally))
+
+            result = run_main_job(
+                accounts=accounts,
+                seed=seed,
+                directory=out,
+                progress=progress,
+                watch=watch,
+                replay_progress=replay_progress,
+            )
         _print(console, result, time.perf_counter() - started)
