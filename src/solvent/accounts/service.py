@@ -235,6 +235,22 @@ class CheckResult:
     reason: str
     health: Health
 
+    @classmethod
+    def of(cls, health: Health) -> CheckResult:
+        """The verdict on ``health``: accepted when equity covers initial margin, with the
+        reason in USD either way."""
+        if health.excess_usd >= 0:
+            reason = (
+                f"equity {health.equity_usd:.2f} USD covers initial margin "
+                f"{health.initial_margin_usd:.2f} USD"
+            )
+        else:
+            reason = (
+                f"initial margin {health.initial_margin_usd:.2f} USD would exceed equity "
+                f"{health.equity_usd:.2f} USD by {-health.excess_usd:.2f} USD"
+            )
+        return cls(health.excess_usd >= 0, reason, health)
+
 
 def trade_terms(market: MarketSnapshot, instrument: str, field: str = "instrument") -> TradeTerms:
     """How the ledger books ``instrument`` (from the market's terms). Spot is not a position:
@@ -722,17 +738,7 @@ class AccountService:
         health = self._unit_health(None, unit, market, (balances, positions)).health
         if refused is not None:
             return CheckResult(False, refused, health)
-        if health.excess_usd >= 0:
-            reason = (
-                f"equity {health.equity_usd:.2f} USD covers initial margin "
-                f"{health.initial_margin_usd:.2f} USD"
-            )
-        else:
-            reason = (
-                f"initial margin {health.initial_margin_usd:.2f} USD would exceed equity "
-                f"{health.equity_usd:.2f} USD by {-health.excess_usd:.2f} USD"
-            )
-        return CheckResult(health.excess_usd >= 0, reason, health)
+        return CheckResult.of(health)
 
     def _fill_copy(
         self,

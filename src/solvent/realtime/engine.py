@@ -1009,17 +1009,7 @@ class RealtimeEngine:
         )
         equity = book_equity(balances, assets, q, priced, entry=book.entry)
         after = assess(float(equity.equity_usd[0]), float(equity.collateral_value_usd[0]), im, mm)
-        if after.excess_usd >= 0:
-            reason = (
-                f"equity {after.equity_usd:.2f} USD covers initial margin "
-                f"{after.initial_margin_usd:.2f} USD"
-            )
-        else:
-            reason = (
-                f"initial margin {after.initial_margin_usd:.2f} USD would exceed equity "
-                f"{after.equity_usd:.2f} USD by {-after.excess_usd:.2f} USD"
-            )
-        return CheckResult(after.excess_usd >= 0, reason, after)
+        return CheckResult.of(after)
 
     _what_if_cache: dict[tuple[int, str, tuple[str, ...]], tuple[PricedMarket, Any]] | None = None
 
