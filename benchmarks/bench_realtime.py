@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.books import synthetic_book
+from benchmarks.books import synthetic_account_book
 from solvent.accounts.service import AccountService, MarketFreshness, registry_margin
 from solvent.engine.margin import margin_accounts
 from solvent.ledger.store import Ledger
@@ -57,27 +57,6 @@ N_ACCOUNTS = 100_000
 N_INSTRUMENTS = 1000
 TARGET_MS, GOAL_MS = 100.0, 50.0
 N_TRADES = 200
-
-
-def _book(market: MarketSnapshot, instruments: tuple[str, ...]) -> AccountBook:
-    book = synthetic_book(N_ACCOUNTS, instruments)
-    coo = book.quantities.tocoo()
-    order = np.lexsort((coo.col, coo.row))
-    n = N_ACCOUNTS
-    return AccountBook(
-        accounts=book.accounts,
-        parent=np.full(n, -1, dtype=np.intp),
-        parent_id=(None,) * n,
-        mode=(None,) * n,
-        assets=("BTC", "ETH", "USDC"),
-        collateral=np.column_stack([np.full(n, 5.0), np.full(n, 50.0), np.full(n, 100_000.0)]),
-        listed=np.ones((n, 3), dtype=bool),
-        instruments=instruments,
-        position_account=coo.row[order].astype(np.intp),
-        position_instrument=coo.col[order].astype(np.intp),
-        position_quantity=coo.data[order].astype(np.float64),
-        position_entry_price=None,
-    )
 
 
 def _replay(
@@ -106,7 +85,7 @@ def _remargined(engine: RealtimeEngine) -> np.ndarray:
 
 
 def tick_to_margin(market: MarketSnapshot, instruments: tuple[str, ...]) -> None:
-    accounts = _book(market, instruments)
+    accounts = synthetic_account_book(N_ACCOUNTS, instruments)
     for model in ("deribit-pm", "standard"):
         start = time.perf_counter()
         margin_accounts(accounts, market, model, detail=Detail.TOTALS)

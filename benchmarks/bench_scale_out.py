@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.books import synthetic_book
+from benchmarks.books import synthetic_account_book, synthetic_book
 from solvent.executors import shard_bounds
 from solvent.margin.protocol import Detail, PricedMarket
 from solvent.margin.registry import get_model
@@ -341,29 +341,6 @@ RT_CHANGED = 10
 """Accounts whose positions change between two ticks of the real-time benchmark."""
 
 
-def _realtime_book(n: int, instruments: tuple[str, ...]) -> Any:
-    """``n`` root accounts of 10 positions (benchmarks/books.py) with BTC, ETH and USDC."""
-    from solvent.portfolio.account_book import AccountBook
-
-    book = synthetic_book(n, instruments)
-    coo = book.quantities.tocoo()
-    order = np.lexsort((coo.col, coo.row))
-    return AccountBook(
-        accounts=book.accounts,
-        parent=np.full(n, -1, dtype=np.intp),
-        parent_id=(None,) * n,
-        mode=(None,) * n,
-        assets=("BTC", "ETH", "USDC"),
-        collateral=np.column_stack([np.full(n, 5.0), np.full(n, 50.0), np.full(n, 100_000.0)]),
-        listed=np.ones((n, 3), dtype=bool),
-        instruments=instruments,
-        position_account=coo.row[order].astype(np.intp),
-        position_instrument=coo.col[order].astype(np.intp),
-        position_quantity=coo.data[order].astype(np.float64),
-        position_entry_price=None,
-    )
-
-
 def _loop(
     accounts: Any,
     market: Any,
@@ -439,7 +416,7 @@ def realtime_loop() -> None:
     n = int(os.environ.get("SOLVENT_BENCH_RT_ACCOUNTS", str(RT_ACCOUNTS)))
     market = load_embedded_chain()
     instruments = tuple(list(market.quotes)[:N_INSTRUMENTS])
-    accounts = _realtime_book(n, instruments)
+    accounts = synthetic_account_book(n, instruments)
     print(
         f"real-time loop, {MODEL}: {n:,} accounts x 10 positions over {len(instruments):,} "
         f"instruments, {RT_CHANGED} accounts changed between ticks, best and median of "
