@@ -93,8 +93,7 @@ class BookState:
             ids = [str(r["id"]) for r in records]
             balances = tx.balances(ids)
             positions = tx.positions(ids)
-        scale = {a.symbol: 10.0 ** (-a.decimals) for a in ledger.assets}
-        coin = {a: {s: u * scale[s] for s, u in held.items() if u} for a, held in balances.items()}
+        coin = _coin(ledger, balances)
         parents = {str(r["id"]): r["parent_id"] for r in records}
         modes = {
             str(r["id"]): None if r["mode"] is None else SubAccountMode(r["mode"]) for r in records
@@ -160,11 +159,9 @@ class BookState:
             balances = tx.balances(ids)
             positions = tx.positions(ids)
         users = [r for r in records if r.kind is AccountKind.USER]
-        scale = {a.symbol: 10.0 ** (-a.decimals) for a in ledger.assets}
+        coin = _coin(ledger, {r.id: balances[r.id] for r in users})
         rows = AccountRows(
-            balances={
-                r.id: {s: u * scale[s] for s, u in balances[r.id].items() if u} for r in users
-            },
+            balances=coin,
             positions={r.id: positions[r.id] for r in users},
         )
         new = [r for r in users if r.id not in self._index]
@@ -286,6 +283,12 @@ def _entry_prices(book: AccountBook) -> FloatArray:
     if book.position_entry_price is None:
         return np.full(book.position_quantity.size, np.nan)
     return book.position_entry_price
+
+
+def _coin(ledger: Ledger, balances: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, float]]:
+    """``balances`` (base units, as the ledger holds them) in coin, zero balances left out."""
+    scale = {a.symbol: 10.0 ** (-a.decimals) for a in ledger.assets}
+    return {a: {s: u * scale[s] for s, u in held.items() if u} for a, held in balances.items()}
 
 
 def _assemble(
