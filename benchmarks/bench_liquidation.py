@@ -28,15 +28,14 @@ changes the book size (default 100,000).
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.common import load_average, local_postgres
 from solvent.accounts.service import trade_terms
 from solvent.engine.liquidation import liquidate_accounts
 from solvent.engine.margin import margin_accounts
@@ -54,7 +53,6 @@ from solvent.liquidation.outcome import INSURANCE_ACCOUNT, LiquidationOutcome
 from solvent.market.snapshot import MarketSnapshot, parse_market
 from solvent.portfolio.account_book import AccountBook, parse_account_book
 
-ROOT = Path(__file__).resolve().parents[1]
 PERP = "BTC_USDC-PERPETUAL"
 ENTRY = 100_000.0
 MOVE = 0.90
@@ -139,8 +137,9 @@ def main() -> None:
         k: sum(a.action.value == k for a in out.accounts) for k in ("partial", "full", "bankrupt")
     }
     steps = sum(len(a.steps) for a in out.accounts)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"book: {n:,} accounts; BTC 100,000 -> {100_000 * MOVE:,.0f}; load average {load}")
+    print(
+        f"book: {n:,} accounts; BTC 100,000 -> {100_000 * MOVE:,.0f}; load average {load_average()}"
+    )
     print(f"before the move: {len(calm.liquidated)} liquidated in {t_before:.2f} s")
     print(
         f"cascade: {len(hit):,} liquidated ({actions}), {steps:,} steps, "
@@ -206,14 +205,9 @@ def _ledger_booking(
             f"batches {many:.2f} s, one transaction each {one:.1f} s (scaled from 100), "
             f"{one / many:.0f}x"
         )
-    workdir = tempfile.mkdtemp(prefix="solvent-pg-bench-")
-    script = ROOT / "scripts" / "postgres.sh"
-    started = subprocess.run([str(script), "start", workdir], capture_output=True, text=True)
-    try:
-        if started.returncode != 0:
-            print(f"PostgreSQL skipped: {started.stderr.strip()[-300:]}")
+    with local_postgres() as url:
+        if url is None:
             return
-        url = started.stdout.strip().splitlines()[-1]
         ledger, _ = _book_ledger(url, book, out, before)
         t_cascade = engine[0]
         t_book, c_book, steps = _book(ledger, out, after, DEFAULT_BATCH)
@@ -224,8 +218,6 @@ def _ledger_booking(
             f"process {c_book:.2f} s); cascade with every transfer on the ledger "
             f"{t_cascade + t_book:.2f} s; audit ok: {ok}"
         )
-    finally:
-        subprocess.run([str(script), "stop", workdir], capture_output=True)
 
 
 def _touched(out: LiquidationOutcome) -> list[str]:

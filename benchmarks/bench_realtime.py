@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, timedelta
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
 from benchmarks.books import synthetic_account_book
+from benchmarks.common import ROOT, load_average, local_postgres
 from solvent.accounts.service import AccountService, MarketFreshness, registry_margin
 from solvent.engine.margin import margin_accounts
 from solvent.ledger.store import Ledger
@@ -51,7 +50,6 @@ from solvent.realtime.market_state import with_mark_ivs
 from solvent.realtime.seed import seed_ledger
 from solvent.realtime.sources import feed_source
 
-ROOT = Path(__file__).resolve().parents[1]
 FEEDS = ROOT / "tests" / "data" / "feeds"
 N_ACCOUNTS = 100_000
 N_INSTRUMENTS = 1000
@@ -284,14 +282,9 @@ def _small_book(n: int, market: MarketSnapshot) -> tuple[AccountBook, bool]:
 def account_changes(market: MarketSnapshot) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _trades(f"sqlite:///{tmp}/bench.db", "SQLite", market)
-    workdir = tempfile.mkdtemp(prefix="solvent-pg-bench-")
-    script = ROOT / "scripts" / "postgres.sh"
-    started = subprocess.run([str(script), "start", workdir], capture_output=True, text=True)
-    try:
-        if started.returncode != 0:
-            print(f"PostgreSQL skipped: {started.stderr.strip()[-300:]}")
+    with local_postgres() as server:
+        if server is None:
             return
-        server = started.stdout.strip().splitlines()[-1]
         import psycopg
 
         name = f"b_{uuid.uuid4().hex[:12]}"
@@ -300,13 +293,10 @@ def account_changes(market: MarketSnapshot) -> None:
         ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         _trades(server.rsplit("/", 1)[0] + "/" + name, "PostgreSQL", market)
-    finally:
-        subprocess.run([str(script), "stop", workdir], capture_output=True)
 
 
 def main() -> None:
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} cores, load average {load} (1, 5, 15 min)")
+    print(f"machine: {os.cpu_count()} cores, load average {load_average()} (1, 5, 15 min)")
     market = load_embedded_chain()
     instruments = tuple(list(market.quotes)[:N_INSTRUMENTS])
     risk_array_moves(market, instruments)

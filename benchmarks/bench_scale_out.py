@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.books import synthetic_account_book, synthetic_book
+from benchmarks.common import load_average
 from solvent.executors import shard_bounds
 from solvent.margin.protocol import Detail, PricedMarket
 from solvent.margin.registry import get_model
@@ -293,7 +294,7 @@ def multi_node_model(
 
 
 def main() -> None:
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     print(f"machine: {os.cpu_count()} cores, load average {load} (1, 5, 15 min)")
     total = int(os.environ.get("SOLVENT_BENCH_SCALE_ACCOUNTS", str(TOTAL_ACCOUNTS)))
     market = load_embedded_chain()
@@ -412,7 +413,7 @@ def realtime_loop() -> None:
     """Section 5 of the module docstring."""
     from solvent.executors.ray_cluster import RayExecutor
 
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     n = int(os.environ.get("SOLVENT_BENCH_RT_ACCOUNTS", str(RT_ACCOUNTS)))
     market = load_embedded_chain()
     instruments = tuple(list(market.quotes)[:N_INSTRUMENTS])
@@ -450,7 +451,7 @@ def realtime_loop() -> None:
                     f"{1e3 * min(lat):.1f} ms) = {m / p50:.2f}x the in-process tick; margin "
                     f"stage {1e3 * s50:.1f} ms = {s50 / m50:.2f}x the in-process stage{extra}"
                 )
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     print(f"  every tick's figures identical to in-process, bit for bit: {same}; load now {load}")
 
 

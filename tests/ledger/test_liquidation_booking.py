@@ -269,6 +269,34 @@ def test_the_insurance_fund_history(db_url: str) -> None:
     ledger.close()
 
 
+def _start_booker(
+    db_url: str, tmp_path: Path, script: str
+) -> tuple[subprocess.Popen[str], dict[str, int]]:
+    """The ledger set up, then ``script`` started on it in a child process (booking
+    :func:`_outcome` at :data:`MARKET`, its stdout piped): the child and the balances held
+    before."""
+    ledger = _setup(db_url)
+    held = _held(ledger)
+    ledger.close()
+    (tmp_path / "outcome.pkl").write_bytes(pickle.dumps(_outcome()))
+    (tmp_path / "market.json").write_text(json.dumps(MARKET))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            script,
+            db_url,
+            str(tmp_path / "outcome.pkl"),
+            str(tmp_path / "market.json"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    return proc, held
+
+
 BOOKER = r"""
 import pickle, sys, time
 import solvent.ledger.liquidations as steps
@@ -297,25 +325,7 @@ print("done", flush=True)
 def test_sigkill_mid_liquidation_leaves_whole_steps_and_a_restart_finishes(
     db_url: str, tmp_path: Path
 ) -> None:
-    ledger = _setup(db_url)
-    held = _held(ledger)
-    ledger.close()
-    (tmp_path / "outcome.pkl").write_bytes(pickle.dumps(_outcome()))
-    (tmp_path / "market.json").write_text(json.dumps(MARKET))
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            BOOKER,
-            db_url,
-            str(tmp_path / "outcome.pkl"),
-            str(tmp_path / "market.json"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc, held = _start_booker(db_url, tmp_path, BOOKER)
     assert proc.stdout is not None
     seen = 0
     deadline = time.monotonic() + 60
@@ -557,25 +567,7 @@ print("done", flush=True)
 def test_sigkill_mid_batch_leaves_whole_batches_and_a_restart_finishes(
     db_url: str, tmp_path: Path
 ) -> None:
-    ledger = _setup(db_url)
-    held = _held(ledger)
-    ledger.close()
-    (tmp_path / "outcome.pkl").write_bytes(pickle.dumps(_outcome()))
-    (tmp_path / "market.json").write_text(json.dumps(MARKET))
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            BATCH_BOOKER,
-            db_url,
-            str(tmp_path / "outcome.pkl"),
-            str(tmp_path / "market.json"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc, held = _start_booker(db_url, tmp_path, BATCH_BOOKER)
     assert proc.stdout is not None
     seen = 0
     deadline = time.monotonic() + 60
