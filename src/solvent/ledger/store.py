@@ -156,6 +156,19 @@ class LedgerTransaction:
             raise SolventInputError(field, f"unknown account {account_id!r}")
         return _record(row._mapping)
 
+    def accounts(self, account_ids: Iterable[str], field: str = "account") -> list[AccountRecord]:
+        """The accounts ``account_ids`` (one read), sorted by id; an unknown account raises
+        naming ``field`` as :meth:`account` does (the first unknown id in sorted order)."""
+        ids = sorted(set(account_ids))
+        rows = self.connection.execute(
+            select(schema.accounts).where(schema.accounts.c.id.in_(ids))
+        ).all()
+        found = {row.id: _record(row._mapping) for row in rows}
+        for a in ids:
+            if a not in found:
+                raise SolventInputError(field, f"unknown account {a!r}")
+        return [found[a] for a in ids]
+
     def family(self, root: str) -> list[AccountRecord]:
         """``root`` and its sub-accounts, root first then by id."""
         rows = self.connection.execute(

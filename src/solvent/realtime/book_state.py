@@ -156,7 +156,7 @@ class BookState:
         if not ids:
             return
         with ledger.transaction() as tx:
-            records = [tx.account(a) for a in ids]
+            records = tx.accounts(ids)
             balances = tx.balances(ids)
             positions = tx.positions(ids)
         users = [r for r in records if r.kind is AccountKind.USER]
