@@ -9,13 +9,15 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from tests.realtime.conftest import BOOK
 
+from solvent.errors import SolventInputError
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import parse_account_book
-from solvent.realtime.seed import seed_ledger
+from solvent.realtime.seed import SEED_CHUNK, seed_ledger, seeded
 
 COPIES = 50
 
@@ -55,5 +57,32 @@ def test_seeding_costs_a_few_statements_per_account_and_states_the_book(
             assert positions[(f"lev-long-{k}", "BTC-PERPETUAL")].quantity == 1
             assert positions[(f"writer-{k}", "BTC-27MAR26-100000-P")].quantity == -3
             assert ledger.balances(f"lev-usdc-{k}") == {"USDC": 8_000 * 10**6}
+    finally:
+        ledger.close()
+
+
+def test_seeded_reads_the_book_in_chunks_and_refuses_a_ledger_holding_part_of_it(
+    tmp_path: Path, market: MarketSnapshot
+) -> None:
+    book, _ = parse_account_book(_big_book())
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        assert not seeded(ledger, book)
+        seed_ledger(ledger, book, market, "standard")
+        statements = 0
+
+        def count(*_: Any) -> None:
+            nonlocal statements
+            statements += 1
+
+        event.listen(ledger.engine, "before_cursor_execute", count)
+        assert seeded(ledger, book)
+        event.remove(ledger.engine, "before_cursor_execute", count)
+        assert statements <= len(book) // SEED_CHUNK + 5, statements
+        more, _ = parse_account_book(
+            {"accounts": [*_big_book()["accounts"], {"account": "late", "collateral": {}}]}
+        )
+        with pytest.raises(SolventInputError, match="already holds account 'saver-0'"):
+            seeded(ledger, more)
     finally:
         ledger.close()

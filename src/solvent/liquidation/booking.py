@@ -81,6 +81,7 @@ from solvent.ledger.model import (
 from solvent.ledger.store import InsufficientFundsError, Ledger, LedgerTransaction
 from solvent.liquidation.outcome import (
     AccountOutcome,
+    AdlFill,
     LiquidationOutcome,
     StepKind,
     Transfer,
@@ -199,16 +200,21 @@ def plan_booking(outcome: LiquidationOutcome, run_id: str | None = None) -> tupl
         )
 
     transfers = list(enumerate(outcome.transfers))
-    fees = {
-        a.account: [
-            (i, t)
-            for i, t in transfers
-            if t.account == a.account
-            and t.reason is TransferReason.LIQUIDATION_FEE
-            and t.source == a.account
-        ]
-        for a in outcome.liquidated
-    }
+    liquidated = outcome.liquidated
+    # one pass over the transfers and fills, grouped by the account they are for (in order)
+    own_fees: dict[str, list[tuple[int, Transfer]]] = {}  # a fee a unit pays itself
+    paid_to: dict[str, list[tuple[int, Transfer]]] = {}  # a cover or charge paid to the unit
+    of_account: dict[str, list[tuple[int, Transfer]]] = {}
+    for i, t in transfers:
+        of_account.setdefault(t.account, []).append((i, t))
+        if t.reason is TransferReason.LIQUIDATION_FEE and t.source == t.account:
+            own_fees.setdefault(t.account, []).append((i, t))
+        if t.destination == t.account:
+            paid_to.setdefault(t.account, []).append((i, t))
+    fills_against: dict[str, list[AdlFill]] = {}
+    for fill in outcome.adl:
+        fills_against.setdefault(fill.against, []).append(fill)
+    fees = {a.account: list(own_fees.get(a.account, ())) for a in liquidated}
 
     def add_steps(a: AccountOutcome, bankruptcy: bool) -> None:
         for step in a.steps:
@@ -231,32 +237,31 @@ def plan_booking(outcome: LiquidationOutcome, run_id: str | None = None) -> tupl
     # the planner's order: every unit's market steps and fees (so the fund holds every fee
     # before it pays a cover), then the covers and charges paid to the units, their bankruptcy
     # closes, the ADL fills and the other transfers
-    for a in outcome.liquidated:
+    for a in liquidated:
         add_steps(a, bankruptcy=False)
     for i, t in transfers:  # fees not matched to a step (a cross unit's, paid by its top)
         if i not in used and t.reason is TransferReason.LIQUIDATION_FEE:
             add_transfer(i, t)
-    for a in outcome.liquidated:
-        for i, t in transfers:
-            if i not in used and t.destination == a.account and t.account == a.account:
+    for a in liquidated:
+        for i, t in paid_to.get(a.account, ()):
+            if i not in used:
                 add_transfer(i, t)
-    for a in outcome.liquidated:
+    for a in liquidated:
         add_steps(a, bankruptcy=True)
-    for a in outcome.liquidated:
-        for fill in outcome.adl:
-            if fill.against == a.account:
-                planned.append(
-                    {
-                        "kind": BookingKind.ADL,
-                        "account": fill.account,
-                        "against": a.account,
-                        "instrument": fill.instrument,
-                        "quantity": _decimal(fill.quantity),
-                        "price": _decimal(fill.price),
-                    }
-                )
-        for i, t in transfers:
-            if i not in used and t.account == a.account:
+    for a in liquidated:
+        for fill in fills_against.get(a.account, ()):
+            planned.append(
+                {
+                    "kind": BookingKind.ADL,
+                    "account": fill.account,
+                    "against": a.account,
+                    "instrument": fill.instrument,
+                    "quantity": _decimal(fill.quantity),
+                    "price": _decimal(fill.price),
+                }
+            )
+        for i, t in of_account.get(a.account, ()):
+            if i not in used:
                 add_transfer(i, t)
     for i, t in transfers:
         if i not in used:

@@ -142,12 +142,7 @@ class PricedMarket:
             settlement_assets=table.settlement_assets,
             settlement_code=table.settlement_code[rows],
         )
-        columns = MarketColumns(
-            **{
-                f.name: getattr(self.columns, f.name)[rows]
-                for f in dataclasses.fields(MarketColumns)
-            }
-        )
+        columns = _column_rows(self.columns, rows)
         return PricedMarket(self.snapshot, part, columns, self.settlement_usd[rows])
 
     def subset(self, instruments: Sequence[str]) -> PricedMarket:
@@ -161,13 +156,15 @@ class PricedMarket:
             raise SolventInputError("instruments", f"not in the priced market: {missing[0]!r}")
         rows = np.array([row_of[n] for n in instruments], dtype=np.intp)
         table = InstrumentTable.from_instruments([self.table.instruments[r] for r in rows])
-        columns = MarketColumns(
-            **{
-                f.name: getattr(self.columns, f.name)[rows]
-                for f in dataclasses.fields(MarketColumns)
-            }
-        )
+        columns = _column_rows(self.columns, rows)
         return PricedMarket(self.snapshot, table, columns, self.settlement_usd[rows])
+
+
+def _column_rows(columns: MarketColumns, rows: IntArray) -> MarketColumns:
+    """Rows ``rows`` of every priced column (:meth:`PricedMarket.take` and ``subset``)."""
+    return MarketColumns(
+        **{f.name: getattr(columns, f.name)[rows] for f in dataclasses.fields(MarketColumns)}
+    )
 
 
 @runtime_checkable

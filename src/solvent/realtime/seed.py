@@ -29,9 +29,11 @@ from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
+from sqlalchemy import select
 
 from solvent.accounts.service import trade_terms
 from solvent.errors import SolventInputError
+from solvent.ledger import schema
 from solvent.ledger.batch import LedgerBatch
 from solvent.ledger.model import (
     EXTERNAL,
@@ -64,14 +66,18 @@ def _exact(value: float, decimals: int) -> int:
 def seeded(ledger: Ledger, book: AccountBook) -> bool:
     """Whether ``book``'s accounts are already on ``ledger`` (all of them: a resumed replay);
     refuses a ledger holding some of them only."""
+    accounts = list(book.accounts)
+    held: set[str] = set()
     with ledger.transaction() as tx:
-        present = []
-        for account in book.accounts:
-            try:
-                tx.account(account)
-                present.append(True)
-            except SolventInputError:
-                present.append(False)
+        for start in range(0, len(accounts), SEED_CHUNK):  # one read per chunk of accounts
+            held.update(
+                tx.connection.execute(
+                    select(schema.accounts.c.id).where(
+                        schema.accounts.c.id.in_(accounts[start : start + SEED_CHUNK])
+                    )
+                ).scalars()
+            )
+    present = [account in held for account in accounts]
     if all(present):
         return bool(present)
     if any(present):
