@@ -111,12 +111,10 @@ def list_accounts(
                 select(schema.accounts.c.id).where(schema.accounts.c.kind == AccountKind.USER.value)
             ).scalars()
         )
-    shown: dict[tuple[str, ...], Health] = {}
     for account in ids:
         if visible is not None and account not in visible:
             continue
         view = service.accounts.show(account, market)
-        shown.setdefault(view.unit, view.health)
         rows.append(
             {
                 "account": account,

@@ -257,9 +257,7 @@ class Service:
     def _refresh_solvency(self) -> None:
         """Bring the proof-of-liabilities tree to the ledger as it is now (every account)."""
         assert self.solvency is not None
-        with self.ledger.engine.connect() as conn:
-            ids = list(conn.execute(select(schema.accounts.c.id)).scalars())
-        self.solvency.refresh(self.ledger, self.market, ids)
+        self.solvency.refresh(self.ledger, self.market)  # every account: whole-table reads
 
     @property
     def market(self) -> MarketSnapshot:

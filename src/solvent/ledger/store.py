@@ -394,18 +394,17 @@ class LedgerTransaction:
             field = "amount" if single else f"operations[{i}].amount"
             for p in op.postings:
                 before = running[p.account].get(p.asset, 0)
-                held = before + p.amount
-                running[p.account][p.asset] = held
-                if abs(held) > MAX_UNITS:
-                    limit = self.assets.get(p.asset).format(MAX_UNITS)
-                    raise SolventInputError(
-                        field,
-                        f"the {p.asset} balance of {p.account!r} would exceed the ledger's limit "
-                        f"of {limit} {p.asset} (2^63-1 base units)",
-                    )
-                if overdraft is Overdraft.REFUSE and balance_problem(kinds[p.account], held):
-                    blamed = "fee" if single and p.reason is Reason.FEE else field
-                    raise InsufficientFundsError(blamed, _overdraft_message(self, p, before))
+                running[p.account][p.asset] = before + p.amount
+                problem = posting_refusal(
+                    self.assets,
+                    kinds[p.account],
+                    p,
+                    before,
+                    field=field,
+                    sign=overdraft is Overdraft.REFUSE,
+                )
+                if problem is not None:
+                    raise problem
         return self._write_operations(operations)
 
     def _kinds(self, account_ids: Sequence[str]) -> dict[str, AccountKind]:
@@ -590,21 +589,28 @@ def fill_postings(account_id: str, terms: TradeTerms, asset: Asset, cash: int) -
 
 
 def posting_refusal(
-    assets: AssetRegistry, kind: AccountKind, posting: Posting, before: int
+    assets: AssetRegistry,
+    kind: AccountKind,
+    posting: Posting,
+    before: int,
+    *,
+    field: str = "amount",
+    sign: bool = True,
 ) -> SolventInputError | None:
-    """Why ``posting`` onto a balance of ``before`` base units would be refused when posted as
-    one operation (:meth:`LedgerTransaction.post_many`'s rules: the ledger's range, then the
-    account type's bound), or ``None``."""
+    """Why ``posting`` onto a balance of ``before`` base units would be refused
+    (:meth:`LedgerTransaction.post_many`'s rules: the ledger's range, then, with ``sign``, the
+    account type's bound), or ``None``. The error names ``field``; a fee overdrawing the balance
+    names ``fee`` instead when ``field`` is ``amount`` (an operation posted alone)."""
     held = before + posting.amount
     if abs(held) > MAX_UNITS:
         limit = assets.get(posting.asset).format(MAX_UNITS)
         return SolventInputError(
-            "amount",
+            field,
             f"the {posting.asset} balance of {posting.account!r} would exceed the ledger's "
             f"limit of {limit} {posting.asset} (2^63-1 base units)",
         )
-    if balance_problem(kind, held):
-        blamed = "fee" if posting.reason is Reason.FEE else "amount"
+    if sign and balance_problem(kind, held):
+        blamed = "fee" if field == "amount" and posting.reason is Reason.FEE else field
         return InsufficientFundsError(blamed, overdraft_message(assets, posting, before))
     return None
 
@@ -615,10 +621,6 @@ def _check_cash(units: int, asset: str, what: str) -> None:
             "quantity",
             f"the trade's {what} in {asset} exceeds the ledger's limit of 2^63-1 base units",
         )
-
-
-def _overdraft_message(tx: LedgerTransaction, posting: Posting, before: int) -> str:
-    return overdraft_message(tx.assets, posting, before)
 
 
 def overdraft_message(assets: AssetRegistry, posting: Posting, before: int) -> str:
