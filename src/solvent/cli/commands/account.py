@@ -105,7 +105,12 @@ def _service(
     *,
     freshness: MarketFreshness | None = None,
     bands: str | None = None,
+    creates: bool = False,
 ) -> AccountService:
+    """The account service on ``db``; every command but ``create`` acts on an existing account,
+    so a missing SQLite file is refused (opening it would leave an empty ledger behind)."""
+    if not creates:
+        require_existing(db)
     return AccountService(
         Ledger.open(db),
         registry_margin,
@@ -145,7 +150,9 @@ def register(app: typer.Typer) -> None:
                     parsed_mode = SubAccountMode(mode)
                 except ValueError:
                     raise SolventInputError("mode", "must be cross or isolated") from None
-            record = _service(db).create(account_id, parent=parent, mode=parsed_mode, model=model)
+            record = _service(db, creates=True).create(
+                account_id, parent=parent, mode=parsed_mode, model=model
+            )
             return {
                 "account": record.id,
                 "parent": record.parent,
@@ -275,7 +282,6 @@ def register(app: typer.Typer) -> None:
         """Recompute every balance from the journal and check every invariant."""
 
         def action() -> tuple[bool, dict[str, Any]]:
-            require_existing(db)
             service = _service(db)
             report = service.audit()
             return report.ok, audit_json(report, service.ledger.assets)
