@@ -139,3 +139,5 @@ def test_unfilled_has_no_floating_point_residue(tmp_path: Path) -> None:
     doc = json.loads(out)
     assert doc["unfilled"] == 0.0
     assert sum(-f["quantity"] for f in doc["fills"]) == pytest.approx(5000.0, rel=1e-12)
+    # the last, partial fill too is what is left of 5000 (no -4.941999999997 for 4.942)
+    assert all(round(f["quantity"], 4) == f["quantity"] for f in doc["fills"])

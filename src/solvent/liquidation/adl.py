@@ -37,6 +37,7 @@ price (the bankruptcy price of the liquidated order, as BitMEX, Binance, Bybit a
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -376,6 +377,10 @@ def adl_fills(
     held = np.abs(queue.quantity[eligible])
     before = np.concatenate(([0.0], np.cumsum(held)[:-1]))
     take = np.clip(abs(size) - before, 0.0, held)
+    partial = np.flatnonzero((take > 0.0) & (take < held))  # at most one: the last taken
+    if partial.size:  # what is left for it, from an exactly rounded sum of those before it
+        k = int(partial[0])
+        take[k] = min(float(held[k]), abs(size) - math.fsum(held[:k].tolist()))
     used = take > 0.0
     sign = -1.0 if size < 0.0 else 1.0  # a long counterparty sells, a short one buys
     # what the side holds in total, not the sum of the takes: no floating-point residue of the
