@@ -197,3 +197,20 @@ def test_seed_books_a_historical_entry_and_marks_a_missing_one(
         assert ledger.audit().ok
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize("name", ["a b", "x" * 129, "-lead"])
+def test_seed_names_a_book_account_the_ledger_cannot_hold(
+    tmp_path: Path, market: MarketSnapshot, name: str
+) -> None:
+    raw = copy.deepcopy(BOOK)
+    raw["accounts"].append({"account": name, "collateral": {"BTC": 1.0}, "positions": []})
+    book, _ = parse_account_book(raw)
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        with pytest.raises(SolventInputError) as caught:
+            seed_ledger(ledger, book, market, "standard")
+        assert caught.value.field == f"accounts[{len(book) - 1}].account"
+        assert not seeded(ledger, book)
+    finally:
+        ledger.close()

@@ -66,6 +66,14 @@ def id_chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
 
 
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+
+
+def check_account_id(account_id: str, field: str = "id") -> None:
+    """Refuse, naming ``field``, a user account id the ledger cannot hold."""
+    if not _ACCOUNT_ID.match(account_id):
+        raise SolventInputError(
+            field, f"{account_id!r}: 1-128 characters of A-Z a-z 0-9 . _ : - (no leading @)"
+        )
 _REF = _ACCOUNT_ID
 
 
@@ -350,10 +358,8 @@ class LedgerTransaction:
                 existing[row.id] = _record(row._mapping)
         created: dict[str, AccountRecord] = {}
         for r in records:
-            if r.kind is AccountKind.USER and not _ACCOUNT_ID.match(r.id):
-                raise SolventInputError(
-                    "id", f"{r.id!r}: 1-128 characters of A-Z a-z 0-9 . _ : - (no leading @)"
-                )
+            if r.kind is AccountKind.USER:
+                check_account_id(r.id)
             if (r.parent is None) != (r.mode is None):
                 raise SolventInputError("mode", "a sub-account needs both --parent and --mode")
             if r.parent is not None:

@@ -53,6 +53,7 @@ from solvent.ledger.store import (
     Ledger,
     LedgerTransaction,
     Overdraft,
+    check_account_id,
     id_chunks,
 )
 from solvent.market.snapshot import InstrumentQuote, MarketSnapshot
@@ -115,6 +116,7 @@ def seed_ledger(
     """Put ``book`` on ``ledger`` (see the module docstring)."""
     assets = ledger.assets
     for i, account in enumerate(book.accounts):
+        check_account_id(account, f"accounts[{i}].account")
         for j in np.flatnonzero(book.listed[i]).tolist():
             if book.collateral[i, j] < 0:
                 raise SolventInputError(
