@@ -214,3 +214,35 @@ def test_seed_names_a_book_account_the_ledger_cannot_hold(
         assert not seeded(ledger, book)
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("quantity", "fund_usd", "field"),
+    [(1e7, 0.0, "accounts"), (1.0, 1e15, "insurance_fund")],
+)
+def test_seed_refuses_amounts_beyond_the_ledger_naming_the_input(
+    tmp_path: Path, market: MarketSnapshot, quantity: float, fund_usd: float, field: str
+) -> None:
+    """@venue's capital (10 x a 10-million-BTC book's notional) or an insurance fund of 1e15 USD
+    exceed the ledger's int64 base units: refused naming the book or --insurance-fund (was the
+    internal ``operation.postings[0].amount``), nothing written."""
+    raw = {
+        "accounts": [
+            {
+                "account": "whale",
+                "collateral": {"BTC": 1.0},
+                "positions": [{"instrument": "BTC-PERPETUAL", "quantity": quantity}],
+            }
+        ]
+    }
+    book, _ = parse_account_book(raw)
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        with pytest.raises(SolventInputError) as caught:
+            seed_ledger(ledger, book, market, "standard", insurance_fund_usd=fund_usd)
+        assert caught.value.field == field
+        assert "beyond the ledger's limit" in caught.value.message
+        assert not seeded(ledger, book)
+        assert ledger.audit().ok
+    finally:
+        ledger.close()

@@ -35,6 +35,7 @@ import numpy as np
 from sqlalchemy import select
 
 from solvent.accounts.service import trade_terms
+from solvent.collateral.assets import MAX_UNITS
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.batch import LedgerBatch
@@ -73,6 +74,16 @@ or spot's within ``[mark / 100, 100 x mark]``; an option's premium at most 100 t
 its forward and strike in the premium's unit (1 coin per unit of underlying for a coin-settled
 option). Historical entries are legitimate, so the band is wide; an entry of 1 USD on a perpetual
 marked at 93,000 is not (booked against ``@venue``, it would hand the account the difference)."""
+
+
+def _fits(units: int, field: str, what: str) -> int:
+    """``units`` when the ledger can hold them (at most ``MAX_UNITS`` base units, with room for
+    the flows of a replay on top: a quarter of it), else refused naming ``field``."""
+    if units > MAX_UNITS // 4:
+        raise SolventInputError(
+            field, f"{what} is {units} base units, beyond the ledger's limit of {MAX_UNITS // 4}"
+        )
+    return units
 
 
 def _exact(value: float, decimals: int) -> int:
@@ -144,27 +155,39 @@ def seed_ledger(
         in_fund_asset = gross_usd / Decimal(repr(market.price_usd(fund_asset)))
         gross[fund_asset] = max(gross.get(fund_asset, Decimal(0)), in_fund_asset)
     order = sorted(range(len(book)), key=lambda i: (book.parent_id[i] is not None, i))
+    capital: dict[str, int] = {}  # @venue's capital per asset, base units
+    for symbol, amount in sorted(gross.items()):
+        spec = assets.get(symbol, "settlement_asset")
+        capital[symbol] = _fits(
+            _exact(float(amount) * VENUE_CAPITAL_MULTIPLE, spec.decimals) + 1,
+            "accounts",
+            f"the book is too large for the ledger: @venue's capital of "
+            f"{VENUE_CAPITAL_MULTIPLE} x its gross notional in {symbol} ({float(amount):.6g})",
+        )
+    fund_units = 0
+    if insurance_fund_usd > 0:
+        spec = assets.get(fund_asset, "fund_asset")
+        fund_units = _fits(
+            _exact(insurance_fund_usd / market.price_usd(fund_asset), spec.decimals),
+            "insurance_fund",
+            f"{insurance_fund_usd:g} USD of {fund_asset}",
+        )
     with ledger.transaction() as tx:
-        for symbol, amount in sorted(gross.items()):
-            spec = assets.get(symbol, "settlement_asset")
-            units = _exact(float(amount) * VENUE_CAPITAL_MULTIPLE, spec.decimals) + 1
+        for symbol, units in capital.items():
             tx.post(
                 transfer(EXTERNAL, VENUE, symbol, units, Reason.DEPOSIT, "replay:venue-capital")
             )
-        if insurance_fund_usd > 0:
-            spec = assets.get(fund_asset, "fund_asset")
-            units = _exact(insurance_fund_usd / market.price_usd(fund_asset), spec.decimals)
-            if units > 0:
-                tx.post(
-                    transfer(
-                        EXTERNAL,
-                        INSURANCE,
-                        fund_asset,
-                        units,
-                        Reason.DEPOSIT,
-                        "replay:insurance-fund",
-                    )
+        if fund_units > 0:
+            tx.post(
+                transfer(
+                    EXTERNAL,
+                    INSURANCE,
+                    fund_asset,
+                    fund_units,
+                    Reason.DEPOSIT,
+                    "replay:insurance-fund",
                 )
+            )
         tx.create_accounts([_record(book, i, model) for i in order])  # one bulk insert
         starts = np.searchsorted(book.position_account, np.arange(len(book) + 1))
         batch = LedgerBatch(tx)  # every check of the store, the writes in bulk per chunk
