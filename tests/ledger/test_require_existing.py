@@ -62,5 +62,10 @@ def test_commands_on_an_existing_account_refuse_a_missing_sqlite_file(tmp_path: 
         assert not typo.exists(), argv
     assert runner.invoke(app, ["key", "create", "--operator", "--db", url]).exit_code == 0
     assert typo.exists()
+    venue = f"sqlite:///{tmp_path / 'venue.db'}"  # funding the venue first starts a ledger
+    assert (
+        runner.invoke(app, ["account", "deposit", "@venue", "BTC", "10", "--db", venue]).exit_code
+        == 0
+    )
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
     assert runner.invoke(app, ["account", "create", "alice", "--db", fresh]).exit_code == 0

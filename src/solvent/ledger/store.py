@@ -74,6 +74,8 @@ def check_account_id(account_id: str, field: str = "id") -> None:
         raise SolventInputError(
             field, f"{account_id!r}: 1-128 characters of A-Z a-z 0-9 . _ : - (no leading @)"
         )
+
+
 _REF = _ACCOUNT_ID
 
 

@@ -107,8 +107,9 @@ def _service(
     bands: str | None = None,
     creates: bool = False,
 ) -> AccountService:
-    """The account service on ``db``; every command but ``create`` acts on an existing account,
-    so a missing SQLite file is refused (opening it would leave an empty ledger behind)."""
+    """The account service on ``db``; unless ``creates`` (``create``, a deposit into a venue
+    account) the command acts on an existing user account, so a missing SQLite file is refused
+    (opening it would leave an empty ledger behind)."""
     if not creates:
         require_existing(db)
     return AccountService(
@@ -173,7 +174,8 @@ def register(app: typer.Typer) -> None:
         """Deposit AMOUNT (decimal string) of ASSET."""
 
         def action() -> dict[str, Any]:
-            service = _service(db)
+            # funding the venue's own accounts (@venue...) is how a new ledger starts
+            service = _service(db, creates=account_id.startswith("@"))
             receipt = service.deposit(account_id, asset, amount, ref=ref)
             balance = _balance(service, account_id, asset)
             return transfer_json(account_id, asset, amount, receipt, balance, ref=ref)
