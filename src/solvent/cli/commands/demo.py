@@ -144,7 +144,8 @@ def waterfall_lines(crash: Mapping[str, Any]) -> list[str]:
         + (f" (tick {lowest})" if lowest is not None else "")
         + f", {fund['end_usd']:,.0f} at the end (liquidation fees "
         f"{crash['fees_usd']:,.0f} in)",
-        f"  {len(bankrupt)} bankruptcies left deficits of {stages['deficits']:,.0f} USD: the fund "
+        f"  {len(bankrupt)} of the {crash['summary']['bankrupt']} bankrupt units left deficits "
+        f"of {stages['deficits']:,.0f} USD: the fund "
         f"covered {stages['covered by the fund']:,.0f}, ADL {stages['covered by ADL']:,.0f} "
         f"({len(fills)} fills against "
         f"{len({f['against'] for f in fills})} bankrupt units), socialized "
