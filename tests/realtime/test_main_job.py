@@ -12,13 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from solvent.api.app import create_app
+from solvent.api.keys import create_key
+from solvent.api.state import Service, ServiceConfig
 from solvent.collateral.assets import default_assets
 from solvent.engine.demo import DEFAULT_ACCOUNTS, DemoResult
 from solvent.engine.demo_report import read_figures
 from solvent.ledger.store import Ledger
 from solvent.liquidation.fund_history import insurance_fund_history
+from solvent.market.snapshot import load_market
 from solvent.realtime.demo import INSURANCE_FUND_USD, crash_end_market, run_main_job
+from solvent.realtime.replay import REPLAY_STREAM
 from solvent.realtime.sources import load_path
 from solvent.solvency.verifier import verify_proof
 
@@ -312,3 +318,38 @@ def test_the_reported_adl_fills_and_steps_are_the_ledgers(job: tuple[DemoResult,
     stages = crash["waterfall"]
     assert covered == pytest.approx(stages["covered by the fund"], abs=0.01)
     assert result.extras["replay"]["adl_fills"] == crash["adl_fills"]
+
+
+def test_serve_shows_the_demos_ledger(job: tuple[DemoResult, Path]) -> None:
+    """What the demo prints to run afterwards (``solvent key create --operator`` and ``solvent
+    serve --db ... --market DIR/market.json``) serves the demo's ledger: the dashboard, every
+    account of the book, the insurance fund as the ledger holds it, and the replay's engine
+    events (its liquidations) on ``/v1/events``."""
+    result, folder = job
+    crash = read_figures(folder / "index.html")["replay"]
+    service = Service(ServiceConfig(db=crash["db"]), load_market(folder / "market.json"))
+    try:
+        assert service.event_stream == REPLAY_STREAM
+        key = {"Authorization": f"Bearer {create_key(service.ledger, None).key}"}
+        with TestClient(create_app(service)) as client:
+            page = client.get("/")
+            accounts = client.get("/v1/accounts", headers=key).json()
+            fund = client.get("/v1/insurance-fund", headers=key).json()
+            events = client.get("/v1/events?limit=1000", headers=key).json()["events"]
+        ledger_fund = service.ledger.balances("@insurance")
+    finally:
+        service.ledger.close()
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert [r["account"] for r in accounts["accounts"]] == sorted(result.book.accounts.accounts)
+    assert sum(accounts["states"].values()) == len(result.book.accounts)
+    assets = default_assets()
+    served = {a: v for a, v in fund["balances"].items() if Decimal(v) != 0}
+    assert served == {a: assets.get(a).format(u) for a, u in ledger_fund.items()}
+    liquidations = [e for e in events if e["kind"] == "liquidation"]
+    assert liquidations and all(e["tick"] <= crash["summary"]["steps"] for e in events)
+    logged = _ledger_rows(
+        crash,
+        "SELECT seq, kind, account FROM realtime_events WHERE stream = 'replay' "
+        "ORDER BY seq LIMIT 1000",
+    )
+    assert [(e["seq"], e["kind"], e["account"]) for e in events] == logged
