@@ -6,6 +6,8 @@ persists its checkpoint."""
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,7 +22,7 @@ from fastapi.testclient import TestClient
 from solvent.accounts.health import HealthState
 from solvent.accounts.service import AccountService, MarketFreshness, Order, registry_margin
 from solvent.api.app import create_app
-from solvent.api.live import LiveFeed, paced
+from solvent.api.live import SWITCH_INTERVAL_S, WORKER_THREAD, LiveFeed, paced
 from solvent.api.state import Service
 from solvent.ledger.store import Ledger
 from solvent.realtime.checkpoint import load_checkpoint
@@ -135,6 +137,33 @@ def test_the_engine_runs_in_the_service_and_its_events_reach_the_stream(
         assert ledger.audit().ok
     finally:
         ledger.close()
+
+
+def test_the_engine_works_on_its_own_thread_while_the_service_runs(
+    live: Service, keys: Keys, source: PushedSource
+) -> None:
+    before = sys.getswitchinterval()
+    with TestClient(create_app(live)) as client:
+        engine = live.engine
+        assert engine is not None and engine.worker is not None
+        names = {t.name for t in threading.enumerate()}
+        assert any(n.startswith(WORKER_THREAD) for n in names), names
+        assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL_S)
+        # a trade through the API runs on the worker, then the what-if already sees it
+        r = client.post(
+            "/v1/accounts/bob/trades",
+            headers=bearer(keys.bob),
+            json={"instrument": "BTC-PERPETUAL", "quantity": "1", "price": "100000"},
+        )
+        assert r.status_code == 201, r.text
+        state = engine.what_if_state
+        assert state is not None
+        held, _quantities = state.grouped.book.row(
+            int(state.grouped.groups.group_of[state.rows["bob"]])
+        )
+        assert [state.grouped.book.instruments[j] for j in held.tolist()] == ["BTC-PERPETUAL"]
+    assert sys.getswitchinterval() == before  # restored when the engine stopped
+    assert not any(t.name.startswith(WORKER_THREAD) for t in threading.enumerate())
 
 
 def test_paced_replays_at_the_given_speed() -> None:

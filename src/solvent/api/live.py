@@ -33,6 +33,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -99,6 +100,11 @@ async def paced(
 
 WORKER_THREAD = "solvent-engine"
 """Name (prefix) of the thread the engine's ticks and account changes run on."""
+SWITCH_INTERVAL_S = 0.001
+"""The interpreter's thread switch interval while the engine runs (CPython's default: 5 ms).
+The event loop gives up the interpreter lock at every socket call; while a tick computes on the
+worker, each such call could otherwise cost the loop up to a whole default interval before it
+gets the lock back (several calls per request). Set for the engine's lifetime, restored after."""
 ENGINE_TASK = "solvent-realtime"
 """The name :meth:`RealtimeEngine.start` gives its live loop's task."""
 
@@ -125,6 +131,7 @@ class LiveEngine:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _subscription: Subscription | None = None
     _worker: concurrent.futures.ThreadPoolExecutor | None = None
+    _switch_interval: float | None = None
 
     async def start(self) -> None:
         """Build the engine on the ledger (resuming its checkpoint), start its live loop, wait
@@ -135,6 +142,8 @@ class LiveEngine:
 
             liquidator = WaterfallLiquidator(self.ledger, policy=self.feed.policy)
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=WORKER_THREAD)
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         engine = RealtimeEngine.from_ledger(
             self.ledger, self.market, self.config, liquidator=liquidator, worker=self._worker
         )
@@ -215,3 +224,6 @@ class LiveEngine:
         if self._worker is not None:
             self._worker.shutdown(wait=True)  # idle: the engine has stopped
             self._worker = None
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
