@@ -317,7 +317,8 @@ class RealtimeEngine:
         self._last_publication: datetime | None = None
         self._fund_units: dict[str, int] = ledger.balances(INSURANCE)
         self._changed: set[str] = set()
-        """Accounts written since the last tick (reloaded at the next one, or by a what-if)."""
+        """Accounts written since the last tick (reloaded at the next one, or by a what-if;
+        with a worker, at once)."""
         self._margined: tuple[Any, ...] | None = None
         """What the current health was computed from (market version, accounts version,
         multipliers): a tick where none of them changed reuses it."""
@@ -871,11 +872,14 @@ class RealtimeEngine:
         return result
 
     def _apply_change(self, account: str, body: Callable[[], Any]) -> Any:
-        """``body()`` (a ledger write) and its account reloaded, what-ifs brought to it."""
+        """``body()`` (a ledger write). With a worker the account is reloaded and the what-if
+        state brought to it at once (what-ifs run elsewhere meanwhile and must not touch the
+        book); without one, at the next what-if or tick (one reload for a burst of changes)."""
         result = body()
         self._changed.add(account)
-        self._apply_changes()
-        self._publish_what_if()
+        if self.worker is not None:
+            self._apply_changes()
+            self._publish_what_if()
         return result
 
     def _apply_changes(self) -> None:
@@ -992,6 +996,9 @@ class RealtimeEngine:
         its initial margin (multiplier in force)? Answered from :attr:`what_if_state` (the
         prepared state of the last tick, every account change since applied): nothing is
         written, no tick awaited, safe while a tick runs on the worker."""
+        if self.worker is None and self._changed and self.health is not None:
+            self._apply_changes()  # inline engine: nothing else runs meanwhile
+            self._publish_what_if()
         state = self.what_if_state
         if state is None:
             raise SolventInputError("engine", "no tick yet: the engine has not margined the book")
