@@ -4,7 +4,8 @@
 resolved for the book's instruments), each model of the book with its prepared state on that
 market, the multipliers in force, and the grouped book with every account change applied since
 that tick. The engine builds a new one at the end of every tick and after every account change
-(while it holds its lock: nothing moves under it) and swaps it in with one assignment
+(with a worker thread, at once under its lock: nothing moves under it; inline, at the next
+what-if) and swaps it in with one assignment
 (:attr:`RealtimeEngine.what_if_state`), so a what-if asked while a tick runs elsewhere (a worker
 thread, :mod:`solvent.api.live`) sees the state before that tick or after it, never a mix.
 Nothing in a state is mutated after it is published (the arrays of the grouped book, the
