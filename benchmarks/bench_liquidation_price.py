@@ -17,15 +17,17 @@ pipeline (``margin_portfolios``, what ``solvent margin`` runs), so the ratio is 
 calls one liquidation price costs. The load average is printed first: on a shared, busy machine
 the wall-clock figures include the time the process waited for a core (``cpu met``: the target
 is met in CPU time, not in wall-clock time on this machine now); the CPU figures and the ratios
-much less so.
+much less so. ``python benchmarks/bench_liquidation_price.py fhs-es span`` runs the named
+models only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -81,7 +83,8 @@ def reversed_account(portfolio: Portfolio) -> Portfolio:
     return dataclasses.replace(portfolio, account="bench-short", positions=flipped)
 
 
-def main() -> None:
+def main(models: Sequence[str] = ()) -> None:
+    """The table for ``models`` (default: every registered model)."""
     market = load_embedded_chain()
     long_pf = account(market)
     books = {"long": long_pf, "short": reversed_account(long_pf)}
@@ -95,7 +98,7 @@ def main() -> None:
         f"{'cpu p99':>7s} {'target':>7s} {'evals':>5s} {'cpu/eval':>8s} {'margin cpu':>10s} "
         f"{'ratio':>6s}  down / up (USD)"
     )
-    for model in model_names():
+    for model in models or model_names():
         for label, pf in books.items():
             _, margin_cpu = _times_ms(lambda m=model, p=pf: margin_portfolios([p], market, m))  # type: ignore[misc]
             result = liquidation_price(pf, market, model, underlying="BTC")
@@ -116,4 +119,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -182,29 +182,8 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
     n_g = len(t.tier_groups)
     tier_delta = _dense(book @ _column_matrix(prod, t.tier_group, t.delta, (n_p, n_g)))
 
-    # 3. intra-commodity (tier) spreads, in the file's order. A spread forms only in accounts
-    # holding both tiers, and deltas only shrink, so each spread visits just those rows (and any
-    # rounding dust the first spread of a tier snaps to 0).
-    td = np.ascontiguousarray(tier_delta.T)  # (groups, accounts)
-    held: NDArray[np.bool_] = np.asarray(td != 0.0)
-    dust = _dust(td)
-    has_dust: NDArray[np.bool_] = np.asarray(dust.any(axis=1))
-    intra = np.zeros((n_a, n_c))
-    group_id = {g: i for i, g in enumerate(t.tier_groups)}
-    for c, cc in enumerate(params.combined_commodities):
-        for spread in cc.intra_spreads:
-            ga, gb = group_id.get((c, spread.tier_a)), group_id.get((c, spread.tier_b))
-            if ga is None or gb is None:
-                continue  # no product in one of the tiers: no spread can form
-            candidates = held[ga] & held[gb]
-            if has_dust[ga] or has_dust[gb]:
-                candidates |= dust[ga] | dust[gb]
-            rows = np.flatnonzero(candidates)
-            a, b = td[ga, rows], td[gb, rows]
-            n = np.where(a * b < 0.0, np.minimum(np.abs(a), np.abs(b)), 0.0)
-            td[ga, rows] = _consume(a, n)
-            td[gb, rows] = _consume(b, n)
-            intra[rows, c] += n * spread.charge
+    # 3. intra-commodity (tier) spreads, in the file's order
+    intra = _intra_spread_charges(params, tier_delta, n_c)
 
     # 4. inter-commodity spreads, by priority (stable: ties keep file order)
     abs_delta = np.abs(net_delta)
@@ -264,6 +243,72 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
         net_option_value=nov,
         held=held,
     )
+
+
+def _intra_spread_charges(
+    params: SpanRiskParameters, tier_delta: FloatArray, n_c: int
+) -> FloatArray:
+    """Step 3: each account's intra-commodity spread charge per CC (accounts x CCs) from its
+    net delta per (CC, tier) group (accounts x groups)."""
+    t = params.table
+    group_id = {g: i for i, g in enumerate(t.tier_groups)}
+    pairs = [
+        (c, ga, gb, spread.charge)
+        for c, cc in enumerate(params.combined_commodities)
+        for spread in cc.intra_spreads
+        if (ga := group_id.get((c, spread.tier_a))) is not None
+        and (gb := group_id.get((c, spread.tier_b))) is not None
+    ]  # a spread with no product in one of its tiers never forms
+    if tier_delta.shape[0] == 1:
+        return _intra_one_account(pairs, tier_delta[0].tolist(), n_c)
+    # A spread forms only in accounts holding both tiers, and deltas only shrink, so each
+    # spread visits just those rows (and any rounding dust the first spread of a tier snaps
+    # to 0).
+    n_a = tier_delta.shape[0]
+    td = np.ascontiguousarray(tier_delta.T)  # (groups, accounts)
+    held: NDArray[np.bool_] = np.asarray(td != 0.0)
+    dust = _dust(td)
+    has_dust: NDArray[np.bool_] = np.asarray(dust.any(axis=1))
+    intra = np.zeros((n_a, n_c))
+    for c, ga, gb, charge in pairs:
+        candidates = held[ga] & held[gb]
+        if has_dust[ga] or has_dust[gb]:
+            candidates |= dust[ga] | dust[gb]
+        rows = np.flatnonzero(candidates)
+        a, b = td[ga, rows], td[gb, rows]
+        n = np.where(a * b < 0.0, np.minimum(np.abs(a), np.abs(b)), 0.0)
+        td[ga, rows] = _consume(a, n)
+        td[gb, rows] = _consume(b, n)
+        intra[rows, c] += n * charge
+    return intra
+
+
+def _intra_one_account(
+    pairs: list[tuple[int, int, int, float]], delta: list[float], n_c: int
+) -> FloatArray:
+    """:func:`_intra_spread_charges` of a one-account book (``delta``: its net delta per
+    group), in Python floats: the same IEEE double operations in the same order as the
+    vectorized loop, so the same figures bit for bit, without its per-spread array overhead
+    (a liquidation-price search margins one account dozens of times)."""
+    held = [d != 0.0 for d in delta]
+    dust = [d != 0.0 and abs(d) <= _DELTA_SNAP for d in delta]
+    charge = [0.0] * n_c
+    for c, ga, gb, rate in pairs:
+        if not (held[ga] and held[gb]) and not (dust[ga] or dust[gb]):
+            continue
+        a, b = delta[ga], delta[gb]
+        n = min(abs(a), abs(b)) if a * b < 0.0 else 0.0
+        delta[ga] = _consume_one(a, n)
+        delta[gb] = _consume_one(b, n)
+        charge[c] += n * rate
+    return np.array([charge], dtype=np.float64).reshape(1, n_c)
+
+
+def _consume_one(delta: float, used: float) -> float:
+    """:func:`_consume` of one delta."""
+    sign = (delta > 0.0) - (delta < 0.0)
+    out = delta - sign * used
+    return 0.0 if abs(out) <= _DELTA_SNAP * max(abs(delta), 1.0) else out
 
 
 def _dust(delta: FloatArray) -> NDArray[np.bool_]:
