@@ -97,7 +97,8 @@ def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMar
     conf = params.confidence
     for start in range(0, n_acc, CHUNK_ACCOUNTS):
         stop = min(start + CHUNK_ACCOUNTS, n_acc)
-        losses = -np.asarray(book.quantities[start:stop] @ prepared.r_eval)
+        chunk = book.quantities if stop - start == n_acc else book.quantities[start:stop]
+        losses = -np.asarray(chunk @ prepared.r_eval)
         main = losses[:, prepared.blocks["main"]]
         m = es_var(main, conf)
         out["es_main"][start:stop], out["var_main"][start:stop] = m.es, m.var
