@@ -261,7 +261,11 @@ def _capacity(
     cash[:, asset] += paid
     balances = state.balances[repeated] + ledger.coins(cash)
     equity = book_equity(balances, units.assets, sp.csr_array(candidates), units.market).equity_usd
-    ok = (np.asarray(equity) >= mm).reshape(groups.size, grid.size)
+    # a fill that takes cash (a short option bought back, a future's loss against the mark) must
+    # leave the counterparty's cash at the index at or above the reserve: the ledger books it
+    # from balances, never from the value of long options
+    payable = (paid >= 0) | (units.cash_of(balances) >= units.asset_reserve_usd(asset))
+    ok = ((np.asarray(equity) >= mm) & payable).reshape(groups.size, grid.size)
     best = np.where(ok.any(axis=1), grid[np.argmax(ok, axis=1)], 0.0)
     return np.asarray(best * np.abs(current), dtype=np.float64)
 
@@ -335,6 +339,10 @@ def socialize(
         excess = state.equity_usd[payers] - state.maintenance_usd[payers]
         room = np.floor(np.maximum(excess, 0.0) / price * scale)
         room = np.maximum(room - charged[payers], 0)
+        # and never beyond its cash (the run's charges and fills included), less the reserve
+        cash = units.cash_of(state.balances[payers] + ledger.coins(state.cash[payers]))
+        spendable = np.maximum(cash - units.asset_reserve_usd(fund_col), 0.0)
+        room = np.minimum(room, np.floor(spendable / price * scale))
         if basis_name == "profit":
             profit = np.floor(np.maximum(_profit_usd(units, state, payers), 0.0) / price * scale)
             room = np.minimum(room, profit)

@@ -248,21 +248,29 @@ class LiquidationUnits:
         """USD value at the index of each row's balances, without haircut (a negative balance,
         a P&L since entry the unit owes, counts in full): what the ledger can raise for a payment
         by converting the unit's collateral. Long options are not cash."""
-        return np.asarray(self.balances[rows] @ self.index_usd, dtype=np.float64)
+        return self.cash_of(self.balances[rows])
+
+    def cash_of(self, balances: FloatArray) -> FloatArray:
+        """:meth:`cash_usd` of any balances (rows x :attr:`assets`, coin): those of other units
+        of the book (ADL counterparties, socialized-loss payers), with the run's changes."""
+        return np.asarray(balances @ self.index_usd, dtype=np.float64)
 
     def spendable_usd(self, rows: IntArray, asset_cols: IntArray) -> FloatArray:
         """What each row may still pay in USD (never < 0): :meth:`cash_usd` less the reserve of
         :data:`CASH_RESERVE_UNITS` base units of the payment's asset ``asset_cols[k]``."""
-        reserve = CASH_RESERVE_UNITS * self.index_usd[asset_cols] / self.ledger.scale[asset_cols]
+        reserve = self.asset_reserve_usd(asset_cols)
         return np.asarray(np.maximum(self.cash_usd(rows) - reserve, 0.0), dtype=np.float64)
 
-    def reserve_usd(self, cols: IntArray) -> FloatArray:
-        """USD value of the reserve a payment in each instrument's settlement asset keeps."""
-        asset_cols = self.settlement_cols(cols)
+    def asset_reserve_usd(self, asset_cols: IntArray | int) -> FloatArray:
+        """USD value of :data:`CASH_RESERVE_UNITS` base units of each asset (balance column)."""
         return np.asarray(
             CASH_RESERVE_UNITS * self.index_usd[asset_cols] / self.ledger.scale[asset_cols],
             dtype=np.float64,
         )
+
+    def reserve_usd(self, cols: IntArray) -> FloatArray:
+        """USD value of the reserve a payment in each instrument's settlement asset keeps."""
+        return self.asset_reserve_usd(self.settlement_cols(cols))
 
     def cash_flow_usd(self, cols: IntArray, trade: FloatArray, price: FloatArray) -> FloatArray:
         """USD cash each trade moves at the index (``> 0`` received, ``< 0`` paid): an option's

@@ -68,8 +68,12 @@ def bankruptcy_prices(
 ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
     """(rows, columns, closing trades, bankruptcy prices) of every remaining position of
     ``rows`` (``deficit_usd[k]`` is ``rows[k]``'s deficit): each mark moved in the unit's favour
-    by the position's share of the deficit (shares by delta-equivalent notional; equal shares if
-    every notional of the unit is zero). Prices in the instrument's price unit."""
+    so far that the close brings the position's share of the deficit (shares by
+    delta-equivalent notional; equal shares if every notional of the unit is zero) in its
+    settlement asset, at that asset's index: ``shift = share / (|q| x contract size)`` for linear
+    futures and options (premium), and for an inverse future, whose close at ``p`` realizes
+    ``|q| x size x (p - mark) / p`` coin (closing a long), ``p = mark x S / (S - share)`` (a
+    short: ``S / (S + share)``, ``S = |q| x size``). Prices in the instrument's price unit."""
     k, cols = np.nonzero(units.quantities[rows])
     k, cols = k.astype(np.int64), cols.astype(np.int64)
     row = rows[k]
@@ -83,12 +87,20 @@ def bankruptcy_prices(
         1.0 / np.maximum(count[k], 1.0),
     )
     table = units.market.table
-    per_unit_usd = deficit_usd[k] * weight / (np.abs(q) * table.contract_size[cols])
-    usd_per_price_unit = np.where(table.is_option[cols], units.market.settlement_usd[cols], 1.0)
-    shift = per_unit_usd / usd_per_price_unit
+    # the coin (settlement asset, valued at its index as the equity values it) each close must
+    # bring, over the position's size in contracts
+    size = np.abs(q) * table.contract_size[cols]
+    coin = deficit_usd[k] * weight / units.market.settlement_usd[cols]
     mark = units.pricing.mark[cols]
-    # closing a long sells above the mark, closing a short buys below it
-    price = np.where(q > 0, mark + shift, mark - shift)
+    # linear futures and options: the cash is linear in the price (size x shift)
+    shift = coin / size
+    linear = np.where(q > 0, mark + shift, mark - shift)
+    # an inverse future's close at p brings size x (p - mark) / p (closing a long; the opposite
+    # for a short), the ledger's realized P&L in coin: solved for p
+    long_inverse = mark * size / np.maximum(size - coin, size / BANKRUPTCY_PRICE_RANGE)
+    short_inverse = mark * size / (size + coin)
+    inverse = np.where(q > 0, long_inverse, short_inverse)
+    price = np.where(table.is_inverse[cols] & ~table.is_option[cols], inverse, linear)
     # a position carries at most the deficit that keeps its price within a factor
     # BANKRUPTCY_PRICE_RANGE of the mark (an option: down to 0); the rest stays the unit's own
     low, high = mark / BANKRUPTCY_PRICE_RANGE, mark * BANKRUPTCY_PRICE_RANGE
