@@ -166,6 +166,12 @@ def test_every_option_outcome_books(
     ADL fills of options and socialized charges: every step the planner makes is booked, the
     audit passes, nobody (the fund included) ends negative and nothing is created."""
     config = LiquidationConfig(adl_ranking=ranking, socialize_basis=basis)
+    # one position per instrument and account (the seeding books each as a trade at its entry
+    # price: a second one in the opposite direction would realize a loss before the run)
+    drawn = [
+        (usdc, btc, list({name: (name, q, where) for name, q, where in held[::-1]}.values()))
+        for usdc, btc, held in drawn
+    ]
 
     def liquidator(ledger: Ledger) -> WaterfallLiquidator:
         return WaterfallLiquidator(ledger, policy="partial", config=config)

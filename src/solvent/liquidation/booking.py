@@ -16,13 +16,19 @@ before it goes out), each stage over the liquidated accounts in the outcome's or
    account to ``@insurance`` (the outcome's ``liquidation_fee`` transfers, matched in order to the
    steps that paid one; a fee matched to no step, a cross unit's paid by its top account, right
    after them); so the fund holds every fee of the run before it pays a cover;
-2. transfers into the accounts (insurance cover, socialized charges paid to them);
-3. the bankruptcy closes (booked cash-first, :func:`gains_first`);
-4. the ADL fills against every account (each counterparty's trade at the bankruptcy price,
-   against ``@venue``), account by account: the planner deleverages every bankrupt unit before
-   it socializes;
+2. transfers into the accounts (insurance cover, socialized charges paid to them, ``@venue``'s
+   payment of a deficit nobody could bear), preceded by the ADL fills of the accounts that pay
+   such a charge (the planner deleverages before it socializes: a payer may pay from what its
+   fill brought; a fill is a counterparty's trade against ``@venue`` and needs nothing from the
+   bankrupt account's closes);
+3. the bankruptcy closes;
+4. the other ADL fills against every account (each counterparty's trade at the bankruptcy
+   price, against ``@venue``), all of them before
 5. per account, the other transfers that belong to it (the fund covering ``@venue``'s loss,
    socialized charges paid to ``@venue``), in the outcome's order.
+
+Stages 1 and 3 are booked cash-first (:func:`gains_first`: a cross unit's steps are listed
+member by member, and a member's sale may pay another's buy-back).
 
 A futures-style trade realizes against the tick's mark, as the planner values every position:
 when the position's variation margin since its average price is not settled on the ledger
@@ -54,7 +60,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
@@ -245,34 +251,32 @@ def plan_booking(outcome: LiquidationOutcome, run_id: str | None = None) -> tupl
                 add_transfer(*fees[a.account].pop(0))
 
     # the planner's order: every unit's market steps and fees (so the fund holds every fee
-    # before it pays a cover), then the covers and charges paid to the units, their bankruptcy
+    # before it pays a cover), the covers and charges paid to the units, their bankruptcy
     # closes, the ADL fills and the other transfers
     for a in liquidated:
         add_steps(a, bankruptcy=False)
     for i, t in transfers:  # fees not matched to a step (a cross unit's, paid by its top)
         if i not in used and t.reason is TransferReason.LIQUIDATION_FEE:
             add_transfer(i, t)
+    # the planner deleverages every bankrupt unit before it socializes: a payer may pay its
+    # charge from what its fill brought (a long option sold), so the fills of the accounts that
+    # pay a charge into a unit come before those charges (a fill is a counterparty's trade
+    # against @venue: it needs nothing from the bankrupt unit's closes)
+    early = {
+        t.source
+        for a in liquidated
+        for _, t in paid_to.get(a.account, ())
+        if t.reason is TransferReason.SOCIALIZED_LOSS
+    }
+    _add_fills(liquidated, fills_against, planned, lambda fill: fill.account in early)
     for a in liquidated:
         for i, t in paid_to.get(a.account, ()):
             if i not in used:
                 add_transfer(i, t)
     for a in liquidated:
         add_steps(a, bankruptcy=True)
-    # every ADL fill before any other transfer: the planner deleverages every bankrupt unit
-    # before it socializes, so a counterparty's charge may be paid from what its fill against
-    # another unit brought
-    for a in liquidated:
-        for fill in fills_against.get(a.account, ()):
-            planned.append(
-                {
-                    "kind": BookingKind.ADL,
-                    "account": fill.account,
-                    "against": a.account,
-                    "instrument": fill.instrument,
-                    "quantity": _decimal(fill.quantity),
-                    "price": _decimal(fill.price),
-                }
-            )
+    # every other ADL fill before any other transfer
+    _add_fills(liquidated, fills_against, planned, lambda fill: fill.account not in early)
     for a in liquidated:
         for i, t in of_account.get(a.account, ()):
             if i not in used:
@@ -284,6 +288,29 @@ def plan_booking(outcome: LiquidationOutcome, run_id: str | None = None) -> tupl
         LedgerStep(step_id=f"{run}:{seq:06d}", seq=seq, **fields)
         for seq, fields in enumerate(planned)
     )
+
+
+def _add_fills(
+    liquidated: Sequence[AccountOutcome],
+    fills_against: Mapping[str, Sequence[AdlFill]],
+    planned: list[dict[str, Any]],
+    chosen: Callable[[AdlFill], bool],
+) -> None:
+    """Append to ``planned`` the ADL fills against each of ``liquidated`` (in order) that are
+    ``chosen``."""
+    for a in liquidated:
+        for fill in fills_against.get(a.account, ()):
+            if chosen(fill):
+                planned.append(
+                    {
+                        "kind": BookingKind.ADL,
+                        "account": fill.account,
+                        "against": a.account,
+                        "instrument": fill.instrument,
+                        "quantity": _decimal(fill.quantity),
+                        "price": _decimal(fill.price),
+                    }
+                )
 
 
 def book_outcome(
