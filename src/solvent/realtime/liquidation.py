@@ -47,7 +47,8 @@ from solvent.realtime.engine import Breach, LiquidationContext, LiquidationRepor
 
 class WaterfallLiquidator:
     """See the module docstring. The planner's starting insurance fund is ``@insurance``'s
-    balance of the policy's fund asset on the ledger, valued at the tick's index."""
+    balances on the ledger, every asset in exact base units (the fund asset and the fees it
+    collected in coins), valued at the tick's index."""
 
     def __init__(
         self,
@@ -91,8 +92,8 @@ class WaterfallLiquidator:
                 margin,
                 policy=self.policy,
                 config=self.config,
-                insurance_fund_usd=self._fund_usd(context.market.snapshot),
                 rows=np.asarray(sorted(rows), dtype=np.intp),
+                insurance_fund_units=self.ledger.balances(INSURANCE),
             )
             if not outcome.liquidated:
                 continue
@@ -140,12 +141,6 @@ class WaterfallLiquidator:
             touched = {s.account for s in steps}
             settle_variation_margin(self.ledger, touched, market, f"vm:{run_id}")
             book_steps(self.ledger, gains_first(self.ledger, steps, market), market, run_id)
-
-    def _fund_usd(self, market: MarketSnapshot) -> float:
-        asset = self.config.fund_asset
-        units = self.ledger.balances(INSURANCE).get(asset, 0)
-        amount = float(self.ledger.assets.get(asset).to_decimal(units))
-        return max(amount * market.price_usd(asset), 0.0)
 
 
 def _step_json(step: LedgerStep) -> dict[str, Any]:
