@@ -44,6 +44,15 @@ class SolventJobError(SolventError):
         super().__init__(f"{where}: {message}")
 
 
+class PlanRefusedError(SolventJobError):
+    """The ledger refused a step of the engine's own liquidation plan: the planner and the
+    ledger's booking disagree (an internal inconsistency to report, not bad input). The steps
+    booked before it stay booked, nothing of the refused step is written (the ledger audits
+    clean); the CLI prints one line and exits 3 (``exit_code``)."""
+
+    exit_code = 3
+
+
 class SolventWarning(UserWarning):
     """Input accepted, but worth a word: names the field. The CLI prints each one as one line on
     stderr (``solvent: warning: field: message``) after a successful command."""

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -89,3 +90,54 @@ def test_refusals(tmp_path: Path, args: list[str], changes: dict[str, Any], fiel
     assert out == ""
     assert len(err.strip().splitlines()) == 1
     assert field in err
+
+
+@pytest.mark.parametrize(
+    "price", ["1", "0", "-85000", "nan", "inf", "1e308", "29999.99", "240000.01"]
+)
+def test_fill_price_out_of_the_queue_range_is_refused(tmp_path: Path, price: str) -> None:
+    """ADL fills at the liquidated position's bankruptcy price, near the queue's marks: a price
+    outside [lowest / 2, highest x 2] of its mark and bankruptcy prices (here 60,000 .. 120,000,
+    so 30,000 .. 240,000), or not a finite positive number, is refused naming fill.price."""
+    code, out, err = run(
+        str(queue(tmp_path)), "--ranking", "bitmex", "--fill", "-1", "--price", price
+    )
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "fill.price" in err
+
+
+@pytest.mark.parametrize("price", ["30000", "240000"])
+def test_fill_price_at_the_range_ends_is_accepted(tmp_path: Path, price: str) -> None:
+    code, out, _ = run(
+        str(queue(tmp_path)), "--ranking", "bitmex", "--fill", "-1", "--price", price
+    )
+    assert code == 0
+    assert json.loads(out)["fills"][0]["price"] == float(price)
+
+
+def test_unfilled_has_no_floating_point_residue(tmp_path: Path) -> None:
+    """A side that absorbs the whole size leaves exactly 0 unfilled: on 50,000 longs the running
+    subtraction used to leave 6e-12 (printed as "unfilled": 6e-12)."""
+    rng = np.random.default_rng(7)
+    sizes = np.round(rng.uniform(0.01, 3.0, 50_000), 4)
+    rows = [
+        {
+            "account": f"l{i}",
+            "quantity": float(q),
+            "entry_price": 90_000.0,
+            "mark_price": 93_700.0,
+            "bankruptcy_price": 80_000.0,
+        }
+        for i, q in enumerate(sizes)
+    ]
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps({"instrument": "BTC-PERPETUAL", "positions": rows}))
+    code, out, _ = run(str(path), "--ranking", "bitmex", "--fill", "-5000", "--price", "85000")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["unfilled"] == 0.0
+    assert sum(-f["quantity"] for f in doc["fills"]) == pytest.approx(5000.0, rel=1e-12)
+    # the last, partial fill too is what is left of 5000 (no -4.941999999997 for 4.942)
+    assert all(round(f["quantity"], 4) == f["quantity"] for f in doc["fills"])

@@ -90,6 +90,9 @@ def test_liquidate_prints_the_documented_shape(files: tuple[Path, Path], policy:
         (["--target", "half"], "target"),
         (["--insurance-fund", "nan"], "insurance_fund"),
         (["--insurance-fund", "-5"], "insurance_fund"),
+        # within the option's range but 1e19 base units of USDC: was an OverflowError traceback
+        (["--insurance-fund", "1e13"], "insurance_fund"),
+        (["--insurance-fund", "9.3e12"], "insurance_fund"),
         (["--model", "nope"], "model"),
     ],
 )

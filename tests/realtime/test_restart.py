@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,15 +83,33 @@ def _final(db: Path) -> dict[str, Any]:
         ledger.close()
 
 
-def _checkpoint_tick(db: Path) -> int:
+WAIT_S = 1800.0
+"""Upper bound of every wait below: the test waits on conditions (a checkpoint reached, a process
+ended), never on a fixed delay; the bound only turns a hang into a failure, and is generous because
+two replays run at once on a machine that may be heavily loaded."""
+
+
+def _checkpoint_tick(db: Path, *, writable: bool = False) -> int | None:
+    """The tick of the replay's checkpoint in ``db``: 0 before the first one, ``None`` when the
+    file cannot be read at this moment (not created yet, being migrated, locked). ``writable``: a
+    connection that may recover the WAL left by a killed writer (a read-only one cannot)."""
     if not db.exists():
         return 0
+    target = str(db) if writable else f"file:{db}?mode=ro"
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+        with sqlite3.connect(target, uri=not writable, timeout=5) as conn:
             row = conn.execute("SELECT tick FROM realtime_checkpoints").fetchone()
     except sqlite3.Error:
-        return 0
+        return None
     return 0 if row is None else int(row[0])
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {WAIT_S:.0f} s waiting for {what}")
+        time.sleep(0.05)
 
 
 @pytest.mark.slow
@@ -101,19 +120,34 @@ def test_sigkill_midway_then_restart_ends_in_the_uninterrupted_state(
     whole, killed = tmp_path / "whole.db", tmp_path / "killed.db"
     first = _replay(files, path, whole)
     victim = _replay(files, path, killed)
-    deadline = time.monotonic() + 120
-    while _checkpoint_tick(killed) < 150 and victim.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert victim.poll() is None, "the replay ended before it could be killed midway"
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait(timeout=30)
-    stopped_at = _checkpoint_tick(killed)
-    assert 0 < stopped_at < ROWS
-    out, err = first.communicate(timeout=300)
-    assert first.returncode == 0, err
-    resumed = _replay(files, path, killed)
-    out2, err2 = resumed.communicate(timeout=300)
-    assert resumed.returncode == 0, err2
+    try:
+        _wait_for(
+            lambda: (_checkpoint_tick(killed) or 0) >= 150 or victim.poll() is not None,
+            "the replay to checkpoint tick 150",
+        )
+        assert victim.poll() is None, "the replay ended before it could be killed midway"
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=WAIT_S)
+        stopped: list[int] = []
+
+        def readable() -> bool:
+            tick = _checkpoint_tick(killed, writable=True)
+            if tick is not None:
+                stopped.append(tick)
+            return tick is not None
+
+        _wait_for(readable, "the killed replay's ledger to be readable")
+        assert 150 <= stopped[-1] < ROWS  # killed midway, after the checkpoint seen above
+        out, err = first.communicate(timeout=WAIT_S)
+        assert first.returncode == 0, err
+        resumed = _replay(files, path, killed)
+        out2, err2 = resumed.communicate(timeout=WAIT_S)
+        assert resumed.returncode == 0, err2
+    finally:
+        for proc in (first, victim):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     summary, summary2 = json.loads(out), json.loads(out2)
     assert summary2["steps"] == summary["steps"] == ROWS
     a, b = _final(whole), _final(killed)

@@ -15,14 +15,22 @@ replayed at ``speed`` times feed time, or a live venue adapter), and
   between ticks), and what-ifs are answered from its prepared state
   (:meth:`RealtimeEngine.what_if`).
 
-The engine and uvicorn share one event loop: every call into the engine happens on that loop's
-thread (the endpoints that reach it are ``async``). :meth:`LiveEngine.stop` stops the source,
-lets the tick in progress finish and persists the checkpoint.
+The engine is driven from the event loop uvicorn serves on (its live loop, its queue, its
+subscribers live there; the endpoints that reach it are ``async``), but its work does not run
+there: every tick (market update, re-margin of every unit, liquidation planning and booking, the
+checkpoint) and every account change runs on the engine's one worker thread
+(:attr:`RealtimeEngine.worker`), one at a time under the engine's lock, so ticks and writes stay
+in order and no write is lost. Meanwhile the loop keeps answering requests: a what-if reads the
+engine's :class:`~solvent.realtime.what_if.WhatIfState`, which the worker swaps in whole when a
+tick or a change is done, so it sees the state before a tick or after it, never half of one.
+:meth:`LiveEngine.stop` stops the source, lets the tick in progress finish and persists the
+checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -89,6 +97,8 @@ async def paced(
         yield event
 
 
+WORKER_THREAD = "solvent-engine"
+"""Name (prefix) of the thread the engine's ticks and account changes run on."""
 ENGINE_TASK = "solvent-realtime"
 """The name :meth:`RealtimeEngine.start` gives its live loop's task."""
 
@@ -114,6 +124,7 @@ class LiveEngine:
     """Whether the feed has ended (the engine keeps running for account changes)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _subscription: Subscription | None = None
+    _worker: concurrent.futures.ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
         """Build the engine on the ledger (resuming its checkpoint), start its live loop, wait
@@ -123,14 +134,15 @@ class LiveEngine:
             from solvent.realtime.liquidation import WaterfallLiquidator
 
             liquidator = WaterfallLiquidator(self.ledger, policy=self.feed.policy)
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=WORKER_THREAD)
         engine = RealtimeEngine.from_ledger(
-            self.ledger, self.market, self.config, liquidator=liquidator
+            self.ledger, self.market, self.config, liquidator=liquidator, worker=self._worker
         )
         self.engine = engine
         self._subscription = engine.subscribe()
         await engine.start()
         await engine.tick_now()
-        while engine.health is None:
+        while engine.what_if_state is None:
             if not _loop_alive():
                 raise RuntimeError("the real-time engine stopped before its first tick")
             await asyncio.sleep(0.005)
@@ -200,3 +212,6 @@ class LiveEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)  # idle: the engine has stopped
+            self._worker = None

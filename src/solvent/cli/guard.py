@@ -9,6 +9,8 @@ the parser's own error printing switched off and turns what comes back into the 
 - ``--help``, or a command group run without a sub-command: the help on stdout, exit 0;
 - a job that could not be completed (:class:`~solvent.errors.SolventJobError`: a shard lost on
   every retry, an unreachable cluster): one line, exit 1;
+- the engine's own liquidation plan refused by the ledger (:class:`~solvent.errors.
+  PlanRefusedError`: planner and ledger disagree, an internal inconsistency): one line, exit 3;
 - an interrupt: exit 130;
 - input accepted with a warning (:class:`~solvent.errors.SolventWarning`): after the output,
   ``solvent: warning: ...`` on one line of stderr per warning, exit 0.

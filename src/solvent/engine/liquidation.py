@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from solvent.accounts.equity import book_equity, entry_pnl_amounts
 from solvent.arrays import FloatArray, IntArray
-from solvent.collateral.assets import default_assets
+from solvent.collateral.assets import MAX_UNITS, default_assets
 from solvent.errors import SolventInputError
 from solvent.executors import Executor
 from solvent.liquidation.config import LiquidationConfig
@@ -50,6 +50,11 @@ from solvent.validation import number_in_range
 
 MAX_FUND_USD = 1e13
 """Largest starting insurance fund accepted (USD)."""
+
+MAX_FUND_UNITS = MAX_UNITS // 4
+"""Largest starting insurance fund in base units of the fund asset: the planner's cash columns
+are int64, with room for the run's flows on top (1e13 USD of a 6-decimal stablecoin would be
+1e19 base units, beyond int64)."""
 
 
 def prepare_margin(
@@ -159,7 +164,14 @@ def liquidate_prepared(
     fund_start = np.zeros(len(assets), dtype=np.int64)
     fund_col = assets.index(config.fund_asset)
     if insurance_fund_units is None:
-        fund_start[fund_col] = round(insurance_fund_usd * float(units.ledger.scale[fund_col]))
+        fund_units = round(insurance_fund_usd * float(units.ledger.scale[fund_col]))
+        if fund_units > MAX_FUND_UNITS:  # the planner's cash is int64 base units, with room
+            raise SolventInputError(
+                "insurance_fund",
+                f"{insurance_fund_usd:g} USD is {fund_units} base units of {config.fund_asset}, "
+                f"beyond the ledger's limit of {MAX_FUND_UNITS}",
+            )
+        fund_start[fund_col] = fund_units
     for asset, amount in held.items():
         fund_start[assets.index(asset)] = amount
     fund = InsuranceFund(units, fund_start)

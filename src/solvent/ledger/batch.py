@@ -38,10 +38,14 @@ from sqlalchemy.exc import DataError
 from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.model import SYSTEM_ACCOUNTS, AccountKind, Operation, PositionState
-from solvent.ledger.store import AccountRecord, LedgerTransaction, _now, _position, _record
-
-_CHUNK = 500
-"""Largest ``IN (...)`` list of one read (SQLite's limit on bound parameters is far above)."""
+from solvent.ledger.store import (
+    AccountRecord,
+    LedgerTransaction,
+    _now,
+    _position,
+    _record,
+    id_chunks,
+)
 
 _MISSING = object()
 
@@ -80,11 +84,6 @@ def bound(connection: Connection, column: Column[Any], value: Any) -> Any:
     return value if process is None else process(value)
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
 class LedgerBatch(LedgerTransaction):
     """See the module docstring. Built on an open transaction ``tx`` (writes go to its
     connection at :meth:`flush`); create and reference-claim operations are not available in a
@@ -121,7 +120,7 @@ class LedgerBatch(LedgerTransaction):
 
     def _load_records(self, ids: Iterable[str]) -> None:
         missing = sorted({a for a in ids if a not in self._records})
-        for chunk in _chunks(missing):
+        for chunk in id_chunks(missing):
             for row in self.connection.execute(
                 select(schema.accounts).where(schema.accounts.c.id.in_(chunk))
             ).all():
@@ -132,7 +131,7 @@ class LedgerBatch(LedgerTransaction):
     def _load_families(self, roots: Iterable[str]) -> None:
         missing = sorted({r for r in roots if r not in self._families})
         found: dict[str, list[AccountRecord]] = {r: [] for r in missing}
-        for chunk in _chunks(missing):
+        for chunk in id_chunks(missing):
             rows = self.connection.execute(
                 select(schema.accounts).where(
                     schema.accounts.c.id.in_(chunk) | schema.accounts.c.parent_id.in_(chunk)
@@ -157,7 +156,7 @@ class LedgerBatch(LedgerTransaction):
         missing = sorted({a for a in ids if a not in self._open})
         for a in missing:
             self._open[a] = {}
-        for chunk in _chunks(missing):
+        for chunk in id_chunks(missing):
             for row in self.connection.execute(
                 select(schema.positions).where(schema.positions.c.account_id.in_(chunk))
             ).all():
@@ -242,6 +241,9 @@ class LedgerBatch(LedgerTransaction):
             self._undo.append((table, key, table.get(key, _MISSING)))
 
     def create_account(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise NotImplementedError("accounts are created outside a ledger batch")
+
+    def create_accounts(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError("accounts are created outside a ledger batch")
 
     def claim_ref(self, *args: Any, **kwargs: Any) -> NoReturn:

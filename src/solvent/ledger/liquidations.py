@@ -24,7 +24,7 @@ from solvent.errors import SolventInputError
 from solvent.ledger import schema
 from solvent.ledger.batch import bound, bulk_insert
 from solvent.ledger.model import INSURANCE
-from solvent.ledger.store import Ledger, LedgerTransaction
+from solvent.ledger.store import Ledger, LedgerTransaction, id_chunks
 
 STEP_REFERENCE = "liquidation:"
 """Every operation of a liquidation step has the reference ``STEP_REFERENCE + step id``."""
@@ -101,11 +101,10 @@ class StepRow:
 
 
 def booked_among(tx: LedgerTransaction, step_ids: Sequence[str]) -> set[str]:
-    """Which of ``step_ids`` are already booked (one read per 500 ids)."""
+    """Which of ``step_ids`` are already booked (one read per chunk of ids, :func:`id_chunks`)."""
     table = schema.liquidation_steps
     found: set[str] = set()
-    for start in range(0, len(step_ids), 500):
-        chunk = step_ids[start : start + 500]
+    for chunk in id_chunks(step_ids):
         found |= set(
             tx.connection.execute(
                 select(table.c.step_id).where(table.c.step_id.in_(chunk))

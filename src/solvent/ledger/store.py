@@ -54,7 +54,28 @@ from solvent.ledger.model import (
 )
 from solvent.portfolio.portfolio import SubAccountMode
 
+IN_LIST_CHUNK = 500
+"""Largest ``IN (...)`` list of one read: a read of more ids runs one query per chunk of this many
+(:func:`id_chunks`), well below SQLite's and PostgreSQL's limits on bound parameters."""
+
+
+def id_chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``ids`` in consecutive chunks of at most :data:`IN_LIST_CHUNK` (one read each)."""
+    for start in range(0, len(ids), IN_LIST_CHUNK):
+        yield ids[start : start + IN_LIST_CHUNK]
+
+
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+
+
+def check_account_id(account_id: str, field: str = "id") -> None:
+    """Refuse, naming ``field``, a user account id the ledger cannot hold."""
+    if not _ACCOUNT_ID.match(account_id):
+        raise SolventInputError(
+            field, f"{account_id!r}: 1-128 characters of A-Z a-z 0-9 . _ : - (no leading @)"
+        )
+
+
 _REF = _ACCOUNT_ID
 
 
@@ -321,32 +342,54 @@ class LedgerTransaction:
         kind: AccountKind = AccountKind.USER,
     ) -> AccountRecord:
         """Create a user account (or a sub-account of ``parent`` with ``mode``)."""
-        if kind is AccountKind.USER and not _ACCOUNT_ID.match(account_id):
-            raise SolventInputError(
-                "id", f"{account_id!r}: 1-128 characters of A-Z a-z 0-9 . _ : - (no leading @)"
+        record = AccountRecord(account_id, kind, parent, mode, model)
+        return self.create_accounts([record])[0]
+
+    def create_accounts(self, records: Sequence[AccountRecord]) -> list[AccountRecord]:
+        """Create ``records`` in order (a parent before its sub-accounts, or already on the
+        ledger), with the checks of :meth:`create_account` for each, all of them before anything
+        is written, then one bulk insert: one read per :data:`IN_LIST_CHUNK` ids, not two
+        statements per account. The first refused record raises (nothing written)."""
+        ids = [r.id for r in records]
+        existing: dict[str, AccountRecord] = {}
+        wanted = sorted(set(ids) | {r.parent for r in records if r.parent is not None})
+        for chunk in id_chunks(wanted):
+            for row in self.connection.execute(
+                select(schema.accounts).where(schema.accounts.c.id.in_(chunk))
+            ).all():
+                existing[row.id] = _record(row._mapping)
+        created: dict[str, AccountRecord] = {}
+        for r in records:
+            if r.kind is AccountKind.USER:
+                check_account_id(r.id)
+            if (r.parent is None) != (r.mode is None):
+                raise SolventInputError("mode", "a sub-account needs both --parent and --mode")
+            if r.parent is not None:
+                parent_record = created.get(r.parent) or existing.get(r.parent)
+                if parent_record is None:
+                    raise SolventInputError("parent", f"unknown account {r.parent!r}")
+                if parent_record.kind is not AccountKind.USER or parent_record.parent is not None:
+                    raise SolventInputError("parent", f"{r.parent!r} cannot have sub-accounts")
+            if r.id in existing or r.id in created:
+                raise SolventInputError("id", f"account {r.id!r} already exists")
+            created[r.id] = r
+        if records:
+            now = _now()
+            self.connection.execute(
+                insert(schema.accounts),
+                [
+                    {
+                        "id": r.id,
+                        "kind": r.kind.value,
+                        "parent_id": r.parent,
+                        "mode": None if r.mode is None else r.mode.value,
+                        "model": r.model,
+                        "created_at": now,
+                    }
+                    for r in records
+                ],
             )
-        if (parent is None) != (mode is None):
-            raise SolventInputError("mode", "a sub-account needs both --parent and --mode")
-        if parent is not None:
-            parent_record = self.account(parent, "parent")
-            if parent_record.kind is not AccountKind.USER or parent_record.parent is not None:
-                raise SolventInputError("parent", f"{parent!r} cannot have sub-accounts")
-        exists = self.connection.execute(
-            select(schema.accounts.c.id).where(schema.accounts.c.id == account_id)
-        ).first()
-        if exists is not None:
-            raise SolventInputError("id", f"account {account_id!r} already exists")
-        self.connection.execute(
-            insert(schema.accounts).values(
-                id=account_id,
-                kind=kind.value,
-                parent_id=parent,
-                mode=None if mode is None else mode.value,
-                model=model,
-                created_at=_now(),
-            )
-        )
-        return AccountRecord(account_id, kind, parent, mode, model)
+        return list(records)
 
     def post(self, operation: Operation, overdraft: Overdraft = Overdraft.REFUSE) -> int:
         """Post one operation; returns its id."""

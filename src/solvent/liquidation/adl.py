@@ -37,6 +37,7 @@ price (the bankruptcy price of the liquidated order, as BitMEX, Binance, Bybit a
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,12 @@ MAX_CONTRACT_SIZE = 1e9
 
 QUANTILE_STEPS = 5
 """The indicator's buckets: 5 steps of 0.2."""
+
+FILL_PRICE_FACTOR = 2.0
+"""How far an ADL fill price may sit from the queue's own prices: within ``[lowest /
+FILL_PRICE_FACTOR, highest x FILL_PRICE_FACTOR]`` of its mark and bankruptcy prices (the fill is
+the liquidated position's bankruptcy price, near the marks; the market snapshot bounds a
+perpetual's mark against its index by the same factor). An option queue's lower end is 0."""
 
 _QUANTILE_EPS = 1e-12
 """Relative tolerance of ``5 c`` before the ceiling, so a share of exactly 2/5 computed as
@@ -347,8 +354,9 @@ def adl_fills(
     ``size`` < 0 (a short being closed) takes longs, ``size`` > 0 takes shorts. Counterparties
     are taken in ADL order, only those with a positive unrealized P&L at the mark (ADL never
     touches a losing position), each closed by ``min(remaining, |q|)``. Raises naming ``field``
-    when ``size`` or ``price`` is not a finite non-zero number or the opposite side holds no
-    profitable position at all.
+    when ``size`` or ``price`` is not a finite non-zero number, when ``price`` is outside
+    :func:`fill_price_range` (``field.price``), or when the opposite side holds no profitable
+    position at all.
     """
     size = number_in_range(size, f"{field}.size", -MAX_AMOUNT, MAX_AMOUNT)
     if size == 0.0:
@@ -356,6 +364,7 @@ def adl_fills(
     lo, hi = INDEX_BOUNDS
     price = number_in_range(price, f"{field}.price", 0.0 if queue.option else lo, hi)
     ranked = rank_queue(queue, ranking)
+    _check_fill_price(queue, price, f"{field}.price")
     side = ranked.long if size < 0.0 else ranked.short
     name = "long" if size < 0.0 else "short"
     upnl = queue.unrealized_pnl_usd()
@@ -368,15 +377,47 @@ def adl_fills(
     held = np.abs(queue.quantity[eligible])
     before = np.concatenate(([0.0], np.cumsum(held)[:-1]))
     take = np.clip(abs(size) - before, 0.0, held)
+    partial = np.flatnonzero((take > 0.0) & (take < held))  # at most one: the last taken
+    if partial.size:  # what is left for it, from an exactly rounded sum of those before it
+        k = int(partial[0])
+        take[k] = min(float(held[k]), abs(size) - math.fsum(held[:k].tolist()))
     used = take > 0.0
     sign = -1.0 if size < 0.0 else 1.0  # a long counterparty sells, a short one buys
-    filled = float(take.sum())
+    # what the side holds in total, not the sum of the takes: no floating-point residue of the
+    # running subtraction (2e-12) when the side absorbs the whole size
+    capacity = float(held.sum())
     return AdlFills(
         positions=eligible[used],
         quantity=sign * take[used],
         price=price,
-        unfilled=max(abs(size) - filled, 0.0),
+        unfilled=max(abs(size) - capacity, 0.0),
     )
+
+
+def fill_price_range(queue: AdlQueue) -> tuple[float, float]:
+    """``(low, high)``: the fill prices :func:`adl_fills` accepts for ``queue`` (its price unit):
+    the lowest and highest of its mark and bankruptcy prices (those given), divided and
+    multiplied by :data:`FILL_PRICE_FACTOR`; ``low`` is 0 for an option queue (a premium)."""
+    given = np.concatenate((queue.mark_price, queue.bankruptcy_price))
+    given = given[np.isfinite(given)]
+    if given.size == 0:  # a ranking refuses a queue without marks before this is asked
+        return 0.0, float("inf")
+    low = 0.0 if queue.option else float(given.min()) / FILL_PRICE_FACTOR
+    return low, float(given.max()) * FILL_PRICE_FACTOR
+
+
+def _check_fill_price(queue: AdlQueue, price: float, field: str) -> None:
+    """Refuse a fill price far from every mark and bankruptcy price of ``queue``: ADL fills at
+    the liquidated position's bankruptcy price, which sits near the marks; a fill at 1 USD on a
+    queue marked at 95,000 would hand each counterparty a loss of a whole mark per unit."""
+    low, high = fill_price_range(queue)
+    if not low <= price <= high:
+        raise SolventInputError(
+            field,
+            f"{price:.10g} is outside the queue's price range {low:.10g} to {high:.10g} "
+            f"(ADL fills at the liquidated position's bankruptcy price: within a factor "
+            f"{FILL_PRICE_FACTOR:g} of the queue's mark and bankruptcy prices)",
+        )
 
 
 # ------------------------------------------------------------------------------------------

@@ -270,7 +270,7 @@ def _fast_columns(raw: object) -> tuple[AccountBook, bool] | None:
         if type(rec) is not dict or not rec.keys() <= _ACCOUNT_FIELDS:
             return None
         account = rec.get("account")
-        if type(account) is not str or not account:
+        if type(account) is not str or not account or account[0] == "@":
             return None
         coll = rec.get("collateral")  # a missing key is the slow path's (it warns)
         if type(coll) is not dict:

@@ -83,6 +83,12 @@ def parse_portfolio(raw: object, field: str = "portfolio") -> Portfolio:
     account = raw.get("account")
     if not isinstance(account, str) or not account:
         raise SolventInputError(f"{field}.account", "required (a non-empty string)")
+    if account.startswith("@"):
+        raise SolventInputError(
+            f"{field}.account",
+            f"{account!r}: ids starting with '@' are the venue's own accounts (@venue, "
+            "@insurance, ...), never a user's",
+        )
     for key, empty in (("collateral", "no collateral"), ("positions", "no positions")):
         if key not in raw:
             warn(f"{field}.{key}", f"missing: taken as {empty} (write {key!r} explicitly)")

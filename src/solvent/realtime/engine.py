@@ -30,6 +30,7 @@ flushes a tick after ``flush_ms`` of wall time without a new event.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
@@ -41,7 +42,6 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from solvent.accounts.equity import book_equity
 from solvent.accounts.health import STATES, Health, HealthState, assess
 from solvent.accounts.service import (
     AccountService,
@@ -51,16 +51,14 @@ from solvent.accounts.service import (
     Order,
     Receipt,
     registry_margin,
-    trade_terms,
 )
-from solvent.arrays import FloatArray, IntArray
 from solvent.errors import SolventInputError
 from solvent.executors import Executor
 from solvent.ledger.model import INSURANCE
 from solvent.ledger.store import Ledger, LedgerTransaction, TradeRecord
 from solvent.margin.protocol import Detail, PricedMarket
 from solvent.market.snapshot import MarketSnapshot
-from solvent.portfolio.book import Book, EntryCosts
+from solvent.portfolio.book import Book
 from solvent.portfolio.portfolio import Portfolio, SubAccountMode
 from solvent.realtime.book_state import BookState, GroupedBook
 from solvent.realtime.checkpoint import Checkpoint, load_checkpoint, load_events, save_checkpoint
@@ -75,6 +73,7 @@ from solvent.realtime.latency import LatencyStats, TickTimer
 from solvent.realtime.market_state import LiveMarket, MarketConfig, MarketTick
 from solvent.realtime.resident import ResidentUnits
 from solvent.realtime.tick import BookHealth, ModelRuntime, remargin
+from solvent.realtime.what_if import PreparedModel, WhatIfState
 
 log = logging.getLogger("solvent.realtime")
 
@@ -266,8 +265,13 @@ class RealtimeEngine:
         liquidator: Liquidator | None = None,
         accounts: BookState | None = None,
         executor: Executor | None = None,
+        worker: concurrent.futures.Executor | None = None,
     ) -> None:
         self.ledger = ledger
+        self.worker = worker
+        """Where ticks and account changes run (one at a time, under the engine's lock): None
+        on the event loop itself; a one-thread pool keeps the loop free meanwhile (what-ifs then
+        read :attr:`what_if_state`, swapped in whole when a tick or change is done)."""
         self.executor = executor
         """Where each tick's whole-book margin runs (None: this process; docs/scale-out.md)."""
         self.resident = None if executor is None else ResidentUnits(executor, lambda: self.accounts)
@@ -284,6 +288,10 @@ class RealtimeEngine:
         self.latency = LatencyStats()
         self.breaches: asyncio.Queue[Breach] = asyncio.Queue()
         """Units handed to liquidation when no liquidator is attached (tests read it)."""
+        self._breached: list[Breach] = []
+        """Breaches of the last tick, put on :attr:`breaches` on the loop (:meth:`_deliver`)."""
+        self.what_if_state: WhatIfState | None = None
+        """What :meth:`what_if` answers from (None before the first tick)."""
         self.health: BookHealth | None = None
         self.tick_count = 0
         self.sequence = 0
@@ -340,10 +348,12 @@ class RealtimeEngine:
         *,
         liquidator: Liquidator | None = None,
         executor: Executor | None = None,
+        worker: concurrent.futures.Executor | None = None,
     ) -> RealtimeEngine:
         """The engine on ``ledger``'s accounts and ``market``, resumed from the checkpoint of
-        ``config.stream`` when there is one; ``executor``: where each tick's margin runs."""
-        return cls(ledger, market, config, liquidator=liquidator, executor=executor)
+        ``config.stream`` when there is one; ``executor``: where each tick's margin runs;
+        ``worker``: where ticks and account changes run (None: on the event loop)."""
+        return cls(ledger, market, config, liquidator=liquidator, executor=executor, worker=worker)
 
     # --- models --------------------------------------------------------------------------------
 
@@ -445,8 +455,21 @@ class RealtimeEngine:
 
     async def _process(self, batch: Sequence[MarketEvent]) -> None:
         async with self._lock:
-            self._tick(batch)
+            await self._exclusive(self._tick, batch)
+            self._deliver()
         await asyncio.sleep(0)  # account changes and subscribers run between ticks
+
+    async def _exclusive(self, work: Callable[..., Any], *args: Any) -> Any:
+        """``work(*args)`` (the caller holds the lock): inline, or on :attr:`worker` while the
+        loop goes on serving; a cancelled caller still waits for the worker to finish."""
+        if self.worker is None:
+            return work(*args)
+        done = asyncio.get_running_loop().run_in_executor(self.worker, work, *args)
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            await asyncio.wait([done])  # keep the lock until the worker is done
+            raise
 
     def close(self) -> None:
         """Release the executor's residents holding the book (idempotent; the next tick would
@@ -535,8 +558,7 @@ class RealtimeEngine:
         if self.liquidator is not None:
             pending = breaches + self._still_breached(health, breaches, tick, market.time)
         else:
-            for breach in breaches:
-                self.breaches.put_nowait(breach)
+            self._breached.extend(breaches)
         self._ticks_since_save += 1
         save_due = self._ticks_since_save >= self.config.checkpoint_every
         if pending:
@@ -562,7 +584,7 @@ class RealtimeEngine:
         if self._plan:
             self._execute_plan(market.snapshot, touched)
         self._history(market, health)
-        self._deliver()
+        self._publish_what_if()
 
     def _execute_plan(self, market: MarketSnapshot, touched: Sequence[str] | None) -> None:
         """Book the pending plan and reload what it touched (every account when unknown)."""
@@ -733,6 +755,9 @@ class RealtimeEngine:
 
     def _deliver(self) -> None:
         """Hand the persisted (committed) events to the subscribers."""
+        breached, self._breached = self._breached, []
+        for breach in breached:
+            self.breaches.put_nowait(breach)
         events, self._committed = self._committed, []
         for event in events:
             for sub in list(self._subscribers):
@@ -840,10 +865,17 @@ class RealtimeEngine:
 
     async def _change(self, account: str, body: Callable[[], Any]) -> Any:
         async with self._lock:
-            result = body()
-            self._changed.add(account)
+            result = await self._exclusive(self._apply_change, account, body)
         if self._task is not None:
             await self.tick_now()
+        return result
+
+    def _apply_change(self, account: str, body: Callable[[], Any]) -> Any:
+        """``body()`` (a ledger write) and its account reloaded, what-ifs brought to it."""
+        result = body()
+        self._changed.add(account)
+        self._apply_changes()
+        self._publish_what_if()
         return result
 
     def _apply_changes(self) -> None:
@@ -957,80 +989,44 @@ class RealtimeEngine:
 
     def what_if(self, account: str, orders: Sequence[Order]) -> CheckResult:
         """Would ``orders`` (filled at the mark, no fee) keep ``account``'s margin unit at or above
-        its initial margin (multiplier in force)? Answered from the prepared state of the last
-        tick: nothing is written, no tick awaited."""
-        health = self._require_health()
-        if not orders:
-            raise SolventInputError("order", "give at least one order")
-        self._apply_changes()
-        grouped = self.accounts.grouped()  # every account change applied, the last tick's prices
-        i = self.accounts.index(account)
-        g = int(grouped.groups.group_of[i])
-        top = grouped.book.accounts[g]
-        model = grouped.models[g]
-        multiplier = self._multipliers[model].current()
-        snapshot = self.live.snapshot
+        its initial margin (multiplier in force)? Answered from :attr:`what_if_state` (the
+        prepared state of the last tick, every account change since applied): nothing is
+        written, no tick awaited, safe while a tick runs on the worker."""
+        state = self.what_if_state
+        if state is None:
+            raise SolventInputError("engine", "no tick yet: the engine has not margined the book")
+        return state.check(account, orders)
+
+    def _publish_what_if(self) -> None:
+        """Build the :class:`WhatIfState` of the last tick and the accounts as they are now, and
+        swap it in (one assignment: a reader sees the previous state or this one)."""
+        health = self.health
+        if health is None:
+            return
+        grouped = self.accounts.grouped()
         priced = health.priced
-        extra: list[str] = []
-        for i, order in enumerate(orders):
-            if order.quantity == 0:
-                raise SolventInputError(f"order[{i}].quantity", "must not be zero")
-            trade_terms(snapshot, order.instrument, f"order[{i}].instrument")
-            if order.instrument not in priced.instruments and order.instrument not in extra:
-                extra.append(order.instrument)
-        held, qty = grouped.book.row(g)
-        for j in held.tolist():  # held since the last tick, not priced then
-            name = grouped.book.instruments[j]
-            if name not in priced.instruments and name not in extra:
-                extra.append(name)
-        instruments = (*priced.instruments, *extra)
-        runtime = self._runtimes[model]
-        if extra:
-            priced, extended = self._what_if_prepared(runtime, snapshot, instruments)
-        column = {n: j for j, n in enumerate(instruments)}
-        cols = np.array([column[grouped.book.instruments[j]] for j in held.tolist()], np.intp)
-        order_cols = np.array([column[o.instrument] for o in orders], dtype=np.intp)
-        order_qty = np.array([float(o.quantity) for o in orders], dtype=np.float64)
-        all_cols = np.concatenate([cols, order_cols])
-        q = sp.csr_array(
-            (np.concatenate([qty, order_qty]), (np.zeros(all_cols.size, np.intp), all_cols)),
-            shape=(1, len(instruments)),
-        )
-        q.sum_duplicates()
-        entry = _row_entry(grouped.book, g, cols, len(instruments), order_cols, order_qty, priced)
-        book = Book((top,), instruments, q, entry)
-        prepared = extended if extra else runtime.prepared(priced, self.live.version)
-        result = runtime.model.margin(prepared, book, detail=Detail.TOTALS)
-        m = multiplier
-        im = float(result.initial_margin_usd[0]) * m.initial
-        mm = min(float(result.maintenance_margin_usd[0]) * m.maintenance, im)
-        assets, balances = _after_premiums(
-            grouped.accounts.assets, grouped.balances[g], order_cols, order_qty, priced
-        )
-        equity = book_equity(balances, assets, q, priced, entry=book.entry)
-        after = assess(float(equity.equity_usd[0]), float(equity.collateral_value_usd[0]), im, mm)
-        return CheckResult.of(after)
-
-    _what_if_cache: dict[tuple[int, str, tuple[str, ...]], tuple[PricedMarket, Any]] | None = None
-
-    def _what_if_prepared(
-        self, runtime: ModelRuntime, snapshot: MarketSnapshot, instruments: tuple[str, ...]
-    ) -> tuple[PricedMarket, Any]:
-        """The market resolved and ``runtime`` prepared on the last tick's instruments plus the
-        ones a what-if adds, kept until the market moves (the next what-if on the same
-        instruments only margins); at most 64 instrument sets per market version."""
-        key = (self.live.version, runtime.name, instruments)
-        cache = self._what_if_cache
-        if cache is None or any(k[0] != key[0] for k in cache) or len(cache) >= 64:
-            cache = self._what_if_cache = {}
-        found = cache.get(key)
-        if found is None:
-            priced = PricedMarket.resolve(snapshot, instruments)
-            found = cache[key] = (
-                priced,
-                runtime.model.prepare(priced, instruments, runtime.params),
+        version = self.live.version
+        models = {}
+        for name in sorted(set(grouped.models)):
+            runtime = self._runtime(name)
+            models[name] = PreparedModel(
+                name, runtime.model, runtime.params, runtime.prepared(priced, version)
             )
-        return found
+        previous = self.what_if_state
+        state = WhatIfState(
+            tick=self.tick_count,
+            as_of=self.live.time,
+            market_version=version,
+            book_version=self.accounts.version,
+            snapshot=self.live.snapshot,
+            priced=priced,
+            grouped=grouped,
+            rows=WhatIfState.account_rows(grouped, previous),
+            models=MappingProxyType(models),
+            multipliers=MappingProxyType(self.multipliers()),
+        )
+        state.carry_extended(previous)
+        self.what_if_state = state
 
     def state(self) -> EngineState:
         """Counts by health state, multipliers, latency."""
@@ -1067,61 +1063,3 @@ class RealtimeEngine:
 class _Figures:
     initial_margin_usd: float
     maintenance_margin_usd: float
-
-
-def _after_premiums(
-    assets: tuple[str, ...],
-    balances: FloatArray,
-    order_cols: IntArray,
-    order_qty: FloatArray,
-    priced: PricedMarket,
-) -> tuple[tuple[str, ...], FloatArray]:
-    """One unit's balances (coin, ``(1, assets)``) after the orders' option premiums, paid at the
-    mark in the settlement asset (a buyer pays, a seller receives), as the ledger books them."""
-    table = priced.table
-    option = table.is_option[order_cols]
-    cash = -order_qty * table.contract_size[order_cols] * priced.columns.mark_price[order_cols]
-    settle = [table.settlement_assets[c] for c in table.settlement_code[order_cols].tolist()]
-    names = list(assets)
-    for a in settle:
-        if a not in names:
-            names.append(a)
-    row = np.zeros(len(names), dtype=np.float64)
-    row[: len(assets)] = balances
-    for k in np.flatnonzero(option).tolist():
-        row[names.index(settle[k])] += cash[k]
-    return tuple(names), row.reshape(1, len(names))
-
-
-def _row_entry(
-    book: Book,
-    g: int,
-    columns: IntArray,
-    n: int,
-    order_cols: IntArray,
-    order_qty: FloatArray,
-    priced: PricedMarket,
-) -> EntryCosts:
-    """Entry costs (1 x n) of row ``g`` of ``book`` (its held columns mapped to ``columns`` of
-    the what-if's instruments) plus orders filled at the mark."""
-    eq = np.zeros(n, dtype=np.float64)
-    ec = np.zeros(n, dtype=np.float64)
-    if book.entry is not None:
-        row = book.entry.rows(g, g + 1)
-        _, cols, quantity, cost = row.entries()
-        # the row's entry columns are among its held columns: map them like the quantities
-        held = np.asarray(
-            book.quantities.indices[book.quantities.indptr[g] : book.quantities.indptr[g + 1]]
-        )
-        where = {int(c): int(k) for c, k in zip(held.tolist(), columns.tolist(), strict=True)}
-        mapped = np.array([where[int(c)] for c in cols.tolist()], dtype=np.intp)
-        np.add.at(eq, mapped, quantity)
-        np.add.at(ec, mapped, cost)
-    np.add.at(eq, order_cols, order_qty)
-    np.add.at(ec, order_cols, order_qty * priced.columns.mark_price[order_cols])
-    stored = np.flatnonzero((eq != 0.0) | (ec != 0.0))
-    zeros = np.zeros(stored.size, dtype=np.intp)
-    return EntryCosts(
-        sp.csr_array((eq[stored], (zeros, stored)), shape=(1, n)),
-        sp.csr_array((ec[stored], (zeros, stored)), shape=(1, n)),
-    )

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from solvent.engine.liquidation import liquidate_prepared
+from solvent.errors import PlanRefusedError, SolventInputError
 from solvent.ledger.model import INSURANCE
 from solvent.ledger.store import Ledger
 from solvent.liquidation.booking import (
@@ -134,13 +135,23 @@ class WaterfallLiquidator:
         (:func:`~solvent.liquidation.booking.book_steps`: a crash leaves the ledger before or
         after each whole batch of whole steps), after settling the variation margin of the
         accounts it touches (the planner counts their P&L since entry as cash:
-        :func:`~solvent.liquidation.booking.settle_variation_margin`)."""
+        :func:`~solvent.liquidation.booking.settle_variation_margin`). A step the ledger
+        refuses raises :class:`~solvent.errors.PlanRefusedError` (exit 3), not an input error:
+        the plan is the engine's own."""
         for run in plan:
             steps = [_step_from_json(raw) for raw in run["steps"]]
             run_id = str(run["run_id"])
             touched = {s.account for s in steps}
-            settle_variation_margin(self.ledger, touched, market, f"vm:{run_id}")
-            book_steps(self.ledger, gains_first(self.ledger, steps, market), market, run_id)
+            try:
+                settle_variation_margin(self.ledger, touched, market, f"vm:{run_id}")
+                book_steps(self.ledger, gains_first(self.ledger, steps, market), market, run_id)
+            except SolventInputError as refusal:  # the engine's own plan: not the user's input
+                raise PlanRefusedError(
+                    "liquidation",
+                    f"the ledger refused a step of run {run_id} that the planner decided "
+                    f"(planner and ledger disagree; the steps before it are booked, the ledger "
+                    f"is consistent): {refusal}",
+                ) from refusal
 
 
 def _step_json(step: LedgerStep) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from solvent.ledger.model import (
     apply_fill,
     to_units_floor,
 )
-from solvent.ledger.store import Ledger
+from solvent.ledger.store import Ledger, id_chunks
 from solvent.market.snapshot import MarketSnapshot
 
 I64 = npt.NDArray[np.int64]
@@ -171,9 +171,7 @@ def _rows(conn: Connection, table: Table, accounts: set[str] | None) -> Iterator
     if accounts is None:
         yield from conn.execute(select(table)).all()
         return
-    ids = sorted(accounts)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in id_chunks(sorted(accounts)):
         yield from conn.execute(select(table).where(table.c.account_id.in_(chunk))).all()
 
 

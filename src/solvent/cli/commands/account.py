@@ -105,7 +105,13 @@ def _service(
     *,
     freshness: MarketFreshness | None = None,
     bands: str | None = None,
+    creates: bool = False,
 ) -> AccountService:
+    """The account service on ``db``; unless ``creates`` (``create``, a deposit into a venue
+    account) the command acts on an existing user account, so a missing SQLite file is refused
+    (opening it would leave an empty ledger behind)."""
+    if not creates:
+        require_existing(db)
     return AccountService(
         Ledger.open(db),
         registry_margin,
@@ -145,7 +151,9 @@ def register(app: typer.Typer) -> None:
                     parsed_mode = SubAccountMode(mode)
                 except ValueError:
                     raise SolventInputError("mode", "must be cross or isolated") from None
-            record = _service(db).create(account_id, parent=parent, mode=parsed_mode, model=model)
+            record = _service(db, creates=True).create(
+                account_id, parent=parent, mode=parsed_mode, model=model
+            )
             return {
                 "account": record.id,
                 "parent": record.parent,
@@ -166,7 +174,8 @@ def register(app: typer.Typer) -> None:
         """Deposit AMOUNT (decimal string) of ASSET."""
 
         def action() -> dict[str, Any]:
-            service = _service(db)
+            # funding the venue's own accounts (@venue...) is how a new ledger starts
+            service = _service(db, creates=account_id.startswith("@"))
             receipt = service.deposit(account_id, asset, amount, ref=ref)
             balance = _balance(service, account_id, asset)
             return transfer_json(account_id, asset, amount, receipt, balance, ref=ref)
@@ -275,7 +284,6 @@ def register(app: typer.Typer) -> None:
         """Recompute every balance from the journal and check every invariant."""
 
         def action() -> tuple[bool, dict[str, Any]]:
-            require_existing(db)
             service = _service(db)
             report = service.audit()
             return report.ok, audit_json(report, service.ledger.assets)

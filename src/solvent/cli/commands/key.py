@@ -39,9 +39,13 @@ def register(app: typer.Typer) -> None:
 
         def action() -> dict[str, Any]:
             if (account is None) == (not operator):
-                raise SolventInputError("account", "give either ACCOUNT or --operator, not both")
+                raise SolventInputError("account", "give exactly one of ACCOUNT and --operator")
             from solvent.api.keys import create_key
+            from solvent.ledger.db import require_existing
             from solvent.ledger.store import Ledger
+
+            if account is not None:  # an account key needs the account: a ledger that exists
+                require_existing(db)
 
             ledger = Ledger.open(db)
             try:
