@@ -11,7 +11,11 @@ order:
    maintenance margin after the fill (checked with the unit's model: candidate fractions 1, 1/2,
    1/4, 1/10 of what it holds, one margin call and one equity pass for a batch of
    counterparties, each candidate valued with the fill's cash in base units as it would be
-   booked). A fill costs the counterparty ``|bankruptcy price - mark|`` per unit against the
+   booked), and never beyond its cash: a fill that takes cash (a short option bought back, a
+   future's loss against the mark) must leave the index value of its balances at or above the
+   reserve (:data:`~solvent.liquidation.units.CASH_RESERVE_UNITS` base units of the settlement
+   asset): the ledger books it from balances, not from the value of long options. A fill costs
+   the counterparty ``|bankruptcy price - mark|`` per unit against the
    mark, which is what it gives back to ``@venue``. Options are deleveraged like futures: the
    queue of an option holds premiums (the settlement coin per unit), each counterparty's
    bankruptcy premium floored at 0, with the contract size and the settlement index so that the
@@ -22,7 +26,9 @@ order:
    largest remainder) by the other units' profit (their unrealized P&L since entry, options'
    premiums included, at most their equity) or equity (``LiquidationConfig.socialize_basis``);
    what profits cannot bear is then shared by equity. No payer is charged beyond its excess
-   over its maintenance margin (socialization never makes a healthy unit liquidatable). Each
+   over its maintenance margin (socialization never makes a healthy unit liquidatable), nor
+   beyond its cash (the index value of its balances with the run's fills and charges, less the
+   reserve of the fund asset): a winner whose profit is long option value pays what it holds. Each
    charge is split, in input order, over the bankrupt units it pays for. What nobody can bear
    is the venue's loss: it stays with ``@venue`` (which also pays a unit's own remaining
    deficit: ``uncovered_loss``).
