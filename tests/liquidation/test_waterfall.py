@@ -90,3 +90,25 @@ def test_socialized_by_equity(market: MarketSnapshot) -> None:
     # equity 30,000 and 10,000 + 9.9999 of profit: 3 to 1 (to the cent)
     assert paid["a"] / paid["b"] == pytest.approx(30_000.0 / 10_010.0, rel=1e-3)
     assert sum(paid.values()) == pytest.approx(19_000.0, abs=0.01)
+
+
+def test_a_payer_without_cash_is_not_charged_its_long_options_value(
+    market: MarketSnapshot,
+) -> None:
+    """A socialized charge is paid in cash: a unit whose equity and profit are long options only
+    (no balance at all) is charged nothing, whatever they are worth (the ledger could take
+    nothing from it: the demo's crash once died on such a long straddle); the others pay."""
+    calls = {
+        "account": "calls",
+        "collateral": {},
+        "positions": [
+            {"instrument": "BTC-27MAR26-110000-C", "quantity": 10.0, "entry_price": 1e-4}
+        ],
+    }
+    book = _book(BROKE, calls, _acct("l1", 100_000.0, 1.0, 80_000.0))
+    out = liquidate_accounts(book, market)
+    paid = {c.account: c.amount_usd for c in out.socialized}
+    assert set(paid) == {"l1"}
+    assert paid["l1"] == pytest.approx(19_000.0, abs=0.01)
+    assert out.accounts[0].socialized_usd == pytest.approx(19_000.0, abs=0.01)
+    assert all(v == 0 for v in out.conservation.values())

@@ -3,6 +3,7 @@ user writes by hand (found by driving the command with hostile inputs)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,24 @@ def test_a_path_column_the_market_cannot_price_is_refused_naming_it(tmp_path: Pa
     assert caught.value.field == "path.header[2]"
     path.write_text("time,BTC,USDC\n2026-01-05T15:34:29Z,90000,1\n", encoding="utf-8")
     assert [e.prices for e in load_path(path, market)] == [{"BTC": 90000.0, "USDC": 1.0}]
+
+
+def test_the_gap_path_drops_four_percent_in_its_first_minute_then_reaches_minus_40() -> None:
+    """``builtin:gap-40-hour`` (the demo's crash): the index, a -4 % gap at minute one, then a
+    step a minute down to -40 % at one hour, then flat; ``minus-40-hour`` is unchanged."""
+    market = load_market(EXAMPLES / "market.json")
+    events = load_path("builtin:gap-40-hour", market)
+    smooth = load_path("builtin:minus-40-hour", market)
+    assert len(events) == len(smooth) == 91
+    for asset, start in market.index.items():
+        if asset not in events[0].prices:
+            continue
+        moves = [e.prices[asset] / start for e in events]
+        assert moves[0] == pytest.approx(1.0)
+        assert moves[1] == pytest.approx(0.96)
+        assert moves[60] == pytest.approx(0.6)
+        assert moves[60:] == pytest.approx([0.6] * 31)
+        steps = [b / a - 1 for a, b in itertools.pairwise(moves[1:61])]
+        assert all(-0.011 < s < 0 for s in steps)  # after the gap, one step a minute
+        assert [e.prices[asset] / start for e in smooth][1] == pytest.approx(1 - 0.4 / 60)
+    assert [e.time for e in events] == [e.time for e in smooth]

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from solvent.accounts.health import Health, HealthState
 from solvent.accounts.service import Order
+from solvent.api.account_list import account_rows
 from solvent.api.auth import (
     Caller,
     require_account,
@@ -50,7 +50,6 @@ from solvent.engine.liquidation_price import account_liquidation_prices
 from solvent.engine.margin import margin_portfolios
 from solvent.engine.views import check_json, health_json, margin_json, trade_json, transfer_json
 from solvent.errors import SolventInputError
-from solvent.ledger import schema
 from solvent.ledger.model import AccountKind
 from solvent.margin.registry import model_names
 from solvent.portfolio.portfolio import SubAccountMode
@@ -104,27 +103,11 @@ def list_accounts(
     service = service_of(request)
     visible = visible_accounts(service, caller)
     market = service.market
-    rows: list[dict[str, Any]] = []
-    with service.ledger.engine.connect() as conn:
-        ids = sorted(
-            conn.execute(
-                select(schema.accounts.c.id).where(schema.accounts.c.kind == AccountKind.USER.value)
-            ).scalars()
-        )
-    for account in ids:
-        if visible is not None and account not in visible:
-            continue
-        view = service.accounts.show(account, market)
-        rows.append(
-            {
-                "account": account,
-                "parent": view.account.parent,
-                "mode": None if view.account.mode is None else view.account.mode.value,
-                "model": view.account.model,
-                "margin_unit": list(view.unit),
-                **health_json(view.health),
-            }
-        )
+    rows = [
+        row
+        for row in account_rows(service.ledger, market)
+        if visible is None or row["account"] in visible
+    ]
     for row in _riskiest_units(rows, riskiest):
         prices = account_liquidation_prices(service.accounts, row["account"], market)
         distance = liquidation_distance(prices)

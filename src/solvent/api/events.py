@@ -54,7 +54,7 @@ def events(
     ask from next time (the last one scanned)."""
     service = service_of(request)
     audience = event_audience(service, caller)
-    found = load_events(service.ledger, service.config.event_stream, since, limit)
+    found = load_events(service.ledger, service.event_stream, since, limit)
     shown = [
         e.to_json() for e in found if audience is None or e.account is None or e.account in audience
     ]

@@ -82,11 +82,19 @@ class ServiceConfig:
     clock: Callable[[], datetime] = wall_clock
     solvency_key: Path | None = None
     solvency_every: float = DEFAULT_SOLVENCY_EVERY
-    event_stream: str = "default"
+    event_stream: str | None = None
+    """The engine event log served (``/v1/events``, ``/v1/stream``): ``None`` picks the service's
+    own engine's (``default``) when it runs one (a feed), else the log of the engine that last
+    checkpointed on the ledger (``replay`` after ``solvent replay --db`` or ``make demo``), else
+    ``default``."""
     event_poll: float = DEFAULT_EVENT_POLL
     locations: str | None = None
     """Location set valuing collateral held elsewhere (docs/cross-venue.md): a built-in version
     or a TOML file laid over it (its locations' keys); ``None``: the built-in set."""
+
+
+DEFAULT_STREAM = "default"
+"""The event log of the service's own real-time engine (``EngineConfig.stream``'s default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +195,7 @@ class Service:
             self.solvency.publish()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.event_stream = _served_stream(self.ledger, config.event_stream, feed is not None)
         self.live: LiveEngine | None = None
         if feed is not None:
             self.live = LiveEngine(
@@ -194,7 +203,7 @@ class Service:
                 market,
                 feed,
                 EngineConfig(
-                    stream=config.event_stream,
+                    stream=self.event_stream,
                     max_market_age_s=config.max_market_age.total_seconds(),
                 ),
                 lambda body, accounts: self.publish(StreamEvent(body, accounts)),
@@ -234,7 +243,7 @@ class Service:
                 await asyncio.wait_for(self._stopping.wait(), self.config.event_poll)
                 return
             fresh = await asyncio.to_thread(
-                load_events, self.ledger, self.config.event_stream, last, STREAM_BACKLOG
+                load_events, self.ledger, self.event_stream, last, STREAM_BACKLOG
             )
             for event in fresh:
                 body = event.to_json()
@@ -250,7 +259,7 @@ class Service:
         table = schema.realtime_events
         with self.ledger.engine.connect() as conn:
             seq = conn.execute(
-                select(func.max(table.c.seq)).where(table.c.stream == self.config.event_stream)
+                select(func.max(table.c.seq)).where(table.c.stream == self.event_stream)
             ).scalar()
         return int(seq or 0)
 
@@ -373,3 +382,17 @@ class Service:
         for task in self._tasks:
             await task
         self.ledger.close()
+
+
+def _served_stream(ledger: Ledger, configured: str | None, own_engine: bool) -> str:
+    """The event log a service serves (:attr:`ServiceConfig.event_stream`)."""
+    if configured is not None:
+        return configured
+    if own_engine:
+        return DEFAULT_STREAM
+    table = schema.realtime_checkpoints
+    with ledger.engine.connect() as conn:
+        latest = conn.execute(
+            select(table.c.stream).order_by(table.c.updated_at.desc()).limit(1)
+        ).scalar()
+    return DEFAULT_STREAM if latest is None else str(latest)

@@ -119,6 +119,34 @@ def _series_chart(
     return path
 
 
+def _fund_chart(path: Path, x: Sequence[float], fund: Sequence[float]) -> Path:
+    """The fund over the replay (USD at each tick's index), its start and its lowest point."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(11, 4.2), dpi=100)
+    values = np.asarray(fund, dtype=float)
+    ax.plot(x, values, lw=1.4, label="insurance fund (USD at the tick's index)")
+    ax.axhline(values[0], color="tab:gray", ls="--", lw=0.8, label="at the start")
+    low = int(np.argmin(values))
+    ax.scatter([x[low]], [values[low]], color="tab:red", zorder=3, label="lowest")
+    ax.annotate(
+        f"{values[low]:,.0f}",
+        (x[low], values[low]),
+        textcoords="offset points",
+        xytext=(6, -12),
+        fontsize=8,
+        color="tab:red",
+    )
+    ax.set_title("Insurance fund: fees in, deficits covered")
+    ax.set_xlabel("replay step")
+    ax.set_ylabel("USD")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def _waterfall_chart(path: Path, stages: Mapping[str, float]) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
@@ -185,6 +213,65 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+ROWS_SHOWN = 25
+"""The page's ADL and bankruptcy tables show this many rows (every row is in the figures)."""
+
+
+def _waterfall_section(replay: Mapping[str, Any]) -> str:
+    """The crash's loss waterfall as tables: the stages (USD), the insurance fund, the bankrupt
+    units with the largest deficits and the ADL fills (first booked), and the liquidation steps
+    booked on the ledger by kind."""
+    stages = replay.get("waterfall")
+    fund = replay.get("insurance_fund")
+    if not isinstance(stages, Mapping) or not isinstance(fund, Mapping):
+        return ""
+    fills: Sequence[Mapping[str, Any]] = replay.get("adl_fills", [])
+    bankrupt: Sequence[Mapping[str, Any]] = replay.get("bankruptcies", [])
+    parts = [
+        "<h2>Loss waterfall</h2>",
+        _table(["stage", "USD"], [[k, f"{float(v):,.2f}"] for k, v in stages.items()]),
+        _table(
+            ["insurance fund", "USD"],
+            [
+                ["at the start", f"{float(fund['start_usd']):,.2f}"],
+                [
+                    f"lowest (tick {fund.get('lowest_tick')})",
+                    f"{float(fund['min_usd']):,.2f}",
+                ],
+                ["at the end", f"{float(fund['end_usd']):,.2f}"],
+                ["liquidation fees in", f"{float(replay.get('fees_usd', 0.0)):,.2f}"],
+            ],
+        ),
+        "<h3>Liquidation steps booked on the ledger</h3>",
+        _table(["kind", "steps"], list(replay.get("steps_by_kind", {}).items())),
+        f"<h3>Bankruptcies ({len(bankrupt)}; the {min(len(bankrupt), ROWS_SHOWN)} largest "
+        "deficits)</h3>",
+        _table(
+            ["tick", "unit", "deficit", "fund", "ADL", "socialized"],
+            [
+                [
+                    b["tick"],
+                    b["account"],
+                    f"{b['deficit_usd']:,.2f}",
+                    f"{b['insurance_covered_usd']:,.2f}",
+                    f"{b['adl_covered_usd']:,.2f}",
+                    f"{b['socialized_usd']:,.2f}",
+                ]
+                for b in sorted(bankrupt, key=lambda b: -float(b["deficit_usd"]))[:ROWS_SHOWN]
+            ],
+        ),
+        f"<h3>ADL fills ({len(fills)}; the first {min(len(fills), ROWS_SHOWN)} booked)</h3>",
+        _table(
+            ["tick", "counterparty", "instrument", "quantity", "price", "against"],
+            [
+                [f["tick"], f["account"], f["instrument"], f["quantity"], f["price"], f["against"]]
+                for f in fills[:ROWS_SHOWN]
+            ],
+        ),
+    ]
+    return "".join(parts)
+
+
 def write_report(result: DemoResult, directory: Path) -> Path:
     """Write ``directory/index.html`` and its PNG charts; returns the page's path. The
     directory is created if missing (its parent must exist)."""
@@ -219,13 +306,7 @@ def write_report(result: DemoResult, directory: Path) -> Path:
             charts.append(
                 (
                     "Insurance fund",
-                    _series_chart(
-                        directory / "insurance_fund.png",
-                        "Insurance fund",
-                        "USD",
-                        x,
-                        {"insurance fund": steps["insurance_fund_usd"]},
-                    ),
+                    _fund_chart(directory / "insurance_fund.png", x, steps["insurance_fund_usd"]),
                 )
             )
         waterfall = replay.get("waterfall")
@@ -277,6 +358,7 @@ def write_report(result: DemoResult, directory: Path) -> Path:
         f'<h2>{html.escape(title)}</h2><img src="{p.name}" alt="{html.escape(title)}">'
         for title, p in charts
     )
+    loss = _waterfall_section(replay) if isinstance(replay, Mapping) else ""
     extra_sections = "".join(
         f"<h2>{html.escape(str(title))}</h2><pre>{html.escape(json.dumps(body, indent=2))}</pre>"
         for title, body in result.extras.items()
@@ -294,7 +376,7 @@ text-align:right}}img{{max-width:100%}}li{{margin:.3em 0}}</style></head><body>
 <h2>Margin under every model</h2>{summary}
 <h2>Capital efficiency against {html.escape(side.models[0])}</h2>{efficiency}
 <h2>Where a portfolio model asks more than {html.escape(side.models[0])}</h2><ul>{explain}</ul>
-{images}{extra_sections}
+{images}{loss}{extra_sections}
 <script type="application/json" id="{FIGURES_ID}">{data}</script>
 </body></html>
 """

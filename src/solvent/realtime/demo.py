@@ -34,11 +34,17 @@ from solvent.solvency.keys import create_key, load_key, public_key_hex
 from solvent.solvency.publish import publish_snapshot, write_publication
 from solvent.solvency.verifier import verify_proof
 
-DEMO_CRASH = "builtin:minus-40-hour"
-"""The crash the demo replays: every index -40 % in one hour, a step a minute."""
+DEMO_CRASH = "builtin:gap-40-hour"
+"""The crash the demo replays: every index -4 % in its first minute (a gap), then down to -40 %
+at one hour, a step a minute. The gap is what makes bankruptcies: a smooth path moves less in a
+minute than a maintenance margin, so the liquidator closes every unit before its equity runs out
+(``builtin:minus-40-hour`` bankrupts one unit of the 3,000 and costs the fund nothing)."""
 
 INSURANCE_FUND_USD = 250_000.0
-"""The insurance fund at the start of the replay (USD, held in USDC)."""
+"""The insurance fund at the start of the replay (USD, held in USDC): about 0.03 % of the
+default book's 900 million USD of gross notional, a young venue's fund (a large venue's is
+nearer 1 %). The liquidation fees it collects during the crash are paid in the contracts'
+settlement coins and stay in the fund; each tick's waterfall draws on its USDC balance."""
 
 MAIN_JOB_STAGES = 4 + len(DEMO_MODELS) + 3
 """Stages :func:`run_main_job` reports to its ``progress`` (the CLI's bar length)."""
@@ -74,16 +80,23 @@ CrashWatcher = Callable[[CrashTally], None]
 """Told a :class:`CrashTally` after each tick whose liquidations were booked."""
 
 
-class _TallyingLiquidator:
-    """A liquidator that books like ``inner`` and tells ``watch`` what it did, tick by tick."""
+class _RecordingLiquidator:
+    """A liquidator that books like ``inner`` and records, tick by tick, what it booked: the runs,
+    the insurance fund's balances on the ledger after them, the steps by kind, the ADL fills and
+    the bankrupt units' deficits (the report's waterfall); ``watch`` is told a
+    :class:`CrashTally` after each booked tick."""
 
-    def __init__(self, inner: Liquidator, ledger: Ledger, watch: CrashWatcher) -> None:
+    def __init__(self, inner: Liquidator, ledger: Ledger, watch: CrashWatcher | None) -> None:
         self.inner = inner
         self.ledger = ledger
         self.watch = watch
         self.liquidated: set[str] = set()
         self.bankrupt: set[str] = set()
         self.totals: dict[str, float] = {}
+        self.fund_start_units = dict(ledger.balances(INSURANCE))
+        self.booked: list[dict[str, Any]] = []
+        self.adl_fills: list[dict[str, Any]] = []
+        self.bankruptcies: list[dict[str, Any]] = []
         self._tick: tuple[int, Mapping[str, float], int, int] | None = None
 
     def liquidate(
@@ -97,6 +110,15 @@ class _TallyingLiquidator:
         self.bankrupt |= broke
         for key, value in report.totals.items():
             self.totals[key] = self.totals.get(key, 0.0) + float(value)
+        for account, outcome in sorted(report.outcomes.items()):
+            if float(outcome.get("deficit_usd", 0.0)) > 0.0:
+                self.bankruptcies.append(
+                    {
+                        "tick": context.tick,
+                        "account": account,
+                        **{key: float(outcome.get(key, 0.0)) for key in _DEFICIT_KEYS},
+                    }
+                )
         self._tick = (context.tick, dict(context.market.index), *new)
         return report
 
@@ -106,8 +128,34 @@ class _TallyingLiquidator:
             return  # a plan left by a crash, booked on restart
         tick, index, new_liquidated, new_bankrupt = self._tick
         self._tick = None
+        kinds: dict[str, int] = {}
+        for run in plan:
+            for step in run["steps"]:
+                kinds[step["kind"]] = kinds.get(step["kind"], 0) + 1
+                if step["kind"] == "adl":
+                    self.adl_fills.append(
+                        {
+                            "tick": tick,
+                            "account": step["account"],
+                            "against": step["against"],
+                            "instrument": step["instrument"],
+                            "quantity": step["quantity"],
+                            "price": step["price"],
+                        }
+                    )
+        fund_units = dict(sorted(self.ledger.balances(INSURANCE).items()))
+        self.booked.append(
+            {
+                "tick": tick,
+                "runs": [str(run["run_id"]) for run in plan],
+                "steps": dict(sorted(kinds.items())),
+                "fund_units": fund_units,
+            }
+        )
+        if self.watch is None:
+            return
         fund = 0.0
-        for asset, units in self.ledger.balances(INSURANCE).items():
+        for asset, units in fund_units.items():
             fund += float(self.ledger.assets.get(asset).to_decimal(units)) * market.price_usd(asset)
         self.watch(
             CrashTally(
@@ -126,6 +174,10 @@ class _TallyingLiquidator:
         )
 
 
+_DEFICIT_KEYS = ("deficit_usd", "insurance_covered_usd", "adl_covered_usd", "socialized_usd")
+"""A bankrupt unit's deficit and what each stage of the waterfall covered (USD)."""
+
+
 def waterfall_liquidator(watch: CrashWatcher | None = None) -> LiquidatorFactory:
     """The waterfall liquidator booked on the ledger (partial policy, insurance fund, ADL,
     socialized loss): :func:`solvent.realtime.replay.waterfall_liquidator`; with ``watch``,
@@ -135,7 +187,7 @@ def waterfall_liquidator(watch: CrashWatcher | None = None) -> LiquidatorFactory
         return make
 
     def tallying(ledger: Ledger) -> Liquidator:
-        return _TallyingLiquidator(make(ledger), ledger, watch)
+        return _RecordingLiquidator(make(ledger), ledger, watch)
 
     return tallying
 
@@ -151,15 +203,25 @@ def replay_crash(
     progress: StepProgress | None = None,
 ) -> dict[str, Any]:
     """Replay ``path`` over the demo's book on a fresh ledger at ``directory/ledger.db``: the
-    replay's FORMATS 10 summary plus the series the report charts (accounts by state and the
-    insurance fund, per tick) and the waterfall of deficits. ``liquidate``: with the waterfall
-    liquidator booking on the ledger (the default; without it breaches are only queued);
-    ``watch``: told what the liquidator did after each tick; ``progress``: told the events
-    consumed."""
+    replay's FORMATS 10 summary plus the series the report charts (accounts by state, the
+    insurance fund and the index, per tick) and the loss waterfall: the deficits and who covered
+    them, the fund (start, end, lowest and when), the fund's balances on the ledger after every
+    booked tick (with the liquidation runs booked in it and their steps by kind), every ADL fill
+    and every bankrupt unit's deficit. ``liquidate``: with the waterfall liquidator booking on the
+    ledger (the default; without it breaches are only queued); ``watch``: told what the
+    liquidator did after each tick; ``progress``: told the events consumed."""
     db_file = directory / "ledger.db"
     if db_file.exists():
         db_file.unlink()
     url = f"sqlite:///{db_file}"
+    recorders: list[_RecordingLiquidator] = []
+    make = replay_waterfall_liquidator("partial")
+
+    def recording(ledger: Ledger) -> Liquidator:
+        recorder = _RecordingLiquidator(make(ledger), ledger, watch)
+        recorders.append(recorder)
+        return recorder
+
     out = replay(
         result.book.accounts,
         result.market,
@@ -167,22 +229,39 @@ def replay_crash(
         model="standard",
         db=url,
         insurance_fund_usd=insurance_fund_usd,
-        liquidator=waterfall_liquidator(watch) if liquidate else None,
+        liquidator=recording if liquidate else None,
         progress=progress,
     )
     history = out.history
     states = {s.value: [int(h["by_state"].get(s.value, 0)) for h in history] for s in STATES}
     fund = [float(h["insurance_fund_usd"]) for h in history]
+    index = {
+        asset: [float(h["index"][asset]) for h in history]
+        for asset in (history[0]["index"] if history else {})
+    }
     totals: Mapping[str, float] = history[-1]["totals"] if history else {}
     deficits = float(totals.get("deficit_usd", 0.0))
     insured = float(totals.get("insurance_covered_usd", 0.0))
     adl = float(totals.get("adl_covered_usd", 0.0))
+    recorder = recorders[-1] if recorders else None
+    booked = [] if recorder is None else recorder.booked
+    steps: dict[str, int] = {}
+    for tick in booked:
+        for kind, n in tick["steps"].items():
+            steps[kind] = steps.get(kind, 0) + n
+    lowest = min(range(len(fund)), key=fund.__getitem__) if fund else None
+    summary = replay_json(out)
     return {
-        "summary": replay_json(out),
+        "summary": summary,
         "liquidator": liquidate,
         "db": url,
         "path": path,
-        "series": {"states": states, "insurance_fund_usd": fund},
+        "series": {
+            "tick": [int(h["tick"]) for h in history],
+            "states": states,
+            "insurance_fund_usd": fund,
+            "index": index,
+        },
         "waterfall": {
             "deficits": deficits,
             "covered by the fund": insured,
@@ -191,6 +270,15 @@ def replay_crash(
             "left to the venue": max(deficits - insured - adl - out.socialized_loss_usd, 0.0),
         },
         "fees_usd": out.fees_usd,
+        "insurance_fund": {
+            **summary["insurance_fund"],
+            "lowest_tick": None if lowest is None else int(history[lowest]["tick"]),
+            "start_units": {} if recorder is None else dict(recorder.fund_start_units),
+        },
+        "fund_history": booked,
+        "steps_by_kind": dict(sorted(steps.items())),
+        "adl_fills": [] if recorder is None else recorder.adl_fills,
+        "bankruptcies": [] if recorder is None else recorder.bankruptcies,
     }
 
 
@@ -244,9 +332,11 @@ def run_main_job(
     liquidate: bool = True,
     watch: CrashWatcher | None = None,
     replay_progress: StepProgress | None = None,
+    insurance_fund_usd: float = INSURANCE_FUND_USD,
 ) -> DemoResult:
     """The whole main job (module docstring); returns the result with its report written.
-    ``liquidate``, ``watch``, ``replay_progress``: see :func:`replay_crash`."""
+    ``liquidate``, ``watch``, ``replay_progress``, ``insurance_fund_usd``: see
+    :func:`replay_crash`."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise SolventInputError("out", f"{directory} exists and is not a directory")
@@ -259,7 +349,12 @@ def run_main_job(
     if progress is not None:
         progress("replay the crash through the real-time engine")
     crash = replay_crash(
-        result, directory, liquidate=liquidate, watch=watch, progress=replay_progress
+        result,
+        directory,
+        insurance_fund_usd=insurance_fund_usd,
+        liquidate=liquidate,
+        watch=watch,
+        progress=replay_progress,
     )
     if progress is not None:
         progress("publish and verify a solvency snapshot")

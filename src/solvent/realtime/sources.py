@@ -67,10 +67,28 @@ BUILTIN_PATHS = {
         "",
         "",
     ),
+    "gap-40-hour": (
+        "every index -4 % in the first minute (a gap: the first stops fire into a thin book), "
+        "then on down to -40 % at one hour, one step a minute, then flat 30 minutes",
+        "",
+        "",
+    ),
 }
 """Built-in price paths: name -> (what, first day, last day). Historical paths scale the shipped
 daily closes (docs: "Data: CryptoDataDownload.com") so that the first day equals the market's
 index: they replay the relative moves of those days on today's market."""
+
+GAP_40_HOUR_GAP = 0.04
+"""``gap-40-hour``'s first-minute move (a fraction of the index): a one-minute drop of this size
+is what the index did on the worst minutes of recent crashes (2020-03-12, 2021-05-19)."""
+
+SYNTHETIC_PATHS: dict[str, list[float]] = {
+    "minus-40-hour": [1.0 - 0.4 * k / 60 for k in range(61)] + [0.6] * 30,
+    "gap-40-hour": [1.0]
+    + [1.0 - GAP_40_HOUR_GAP - (0.4 - GAP_40_HOUR_GAP) * (k - 1) / 59 for k in range(1, 61)]
+    + [0.6] * 30,
+}
+"""The synthetic built-in paths: each index's multiple of its starting value, one a minute."""
 
 
 # --------------------------------------------------------------------------------- price paths
@@ -131,10 +149,11 @@ def builtin_path(name: str, market: MarketSnapshot) -> list[IndexPrices]:
         raise SolventInputError(
             "path", f"unknown built-in path {name!r}; known: {sorted(BUILTIN_PATHS)}"
         )
-    assets = sorted(a for a in market.index if a in ("BTC", "ETH") or name == "minus-40-hour")
+    synthetic = name in SYNTHETIC_PATHS
+    assets = sorted(a for a in market.index if a in ("BTC", "ETH") or synthetic)
     start = market.as_of
-    if name == "minus-40-hour":
-        steps = [1.0 - 0.4 * k / 60 for k in range(61)] + [0.6] * 30
+    if synthetic:
+        steps = SYNTHETIC_PATHS[name]
         return [
             IndexPrices(
                 k + 1,

@@ -5,8 +5,10 @@ efficiency, explanations, and an HTML report with charts written to a path it pr
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -103,6 +105,9 @@ def _print(console: Console, result: DemoResult, elapsed: float) -> None:
         )
         if not crash.get("liquidator", True):
             console.print("  (liquidator off: breaches are counted and queued, not traded)")
+        else:
+            for text in waterfall_lines(crash):
+                console.print(text)
     solvency = result.extras.get("solvency")
     if isinstance(solvency, dict):
         console.print(
@@ -119,6 +124,42 @@ def _print(console: Console, result: DemoResult, elapsed: float) -> None:
     if result.report is not None:
         console.print(f"Report: [bold]{result.report}[/bold]")
     console.print(f"done in {elapsed:.1f} s")
+
+
+ADL_FILLS_SHOWN = 10
+"""The console lists this many ADL fills (the first booked); the report has them all."""
+
+
+def waterfall_lines(crash: Mapping[str, Any]) -> list[str]:
+    """The crash's loss waterfall in a few console lines: the insurance fund (seeded, lowest,
+    end), the bankrupt units' deficits and who covered them, and the first ADL fills."""
+    fund = crash["insurance_fund"]
+    stages = crash["waterfall"]
+    bankrupt = crash.get("bankruptcies", [])
+    fills = crash.get("adl_fills", [])
+    lowest = fund.get("lowest_tick")
+    lines = [
+        f"[bold]Loss waterfall[/bold]: insurance fund {fund['start_usd']:,.0f} USD at the start, "
+        f"lowest {fund['min_usd']:,.0f}"
+        + (f" (tick {lowest})" if lowest is not None else "")
+        + f", {fund['end_usd']:,.0f} at the end (liquidation fees "
+        f"{crash['fees_usd']:,.0f} in)",
+        f"  {len(bankrupt)} of the {crash['summary']['bankrupt']} bankrupt units left deficits "
+        f"of {stages['deficits']:,.0f} USD: the fund "
+        f"covered {stages['covered by the fund']:,.0f}, ADL {stages['covered by ADL']:,.0f} "
+        f"({len(fills)} fills against "
+        f"{len({f['against'] for f in fills})} bankrupt units), socialized "
+        f"{stages['socialized']:,.0f}, left to the venue {stages['left to the venue']:,.0f}",
+    ]
+    if fills:
+        shown = fills[:ADL_FILLS_SHOWN]
+        lines.append(f"  ADL fills (the first {len(shown)} of {len(fills)}, in booking order):")
+        for f in shown:
+            lines.append(
+                f"    tick {f['tick']:>3}: {f['account']} {Decimal(f['quantity']):+,.4f} "
+                f"{f['instrument']} at {Decimal(f['price']):,.4f} (against {f['against']})"
+            )
+    return lines
 
 
 def _tally_line(t: CrashTally) -> str:

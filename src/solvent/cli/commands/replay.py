@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--path",
                 help="Price path CSV 'time,ASSET,...' of USD index prices, or builtin:NAME "
-                "(covid-2020-03, ftx-2022-11, luna-2022-05, minus-40-hour).",
+                "(covid-2020-03, ftx-2022-11, luna-2022-05, minus-40-hour, gap-40-hour).",
             ),
         ] = None,
         feed: Annotated[
