@@ -58,7 +58,7 @@ from solvent.liquidation.outcome import (
     TransferReason,
 )
 from solvent.liquidation.socialize import socialize_loss
-from solvent.liquidation.units import CASH_RESERVE_UNITS, LiquidationUnits
+from solvent.liquidation.units import LiquidationUnits
 from solvent.liquidation.waterfall import BankruptcyFlows, Needs
 from solvent.market.snapshot import INDEX_BOUNDS
 
@@ -343,11 +343,11 @@ def socialize(
             break
         payers = np.flatnonzero(~state.excluded & (state.equity_usd > 0)).astype(np.int64)
         excess = state.equity_usd[payers] - state.maintenance_usd[payers]
-        # a charge is paid in cash: never beyond what the ledger can take from the payer
-        excess = np.minimum(excess, _cash_usd(units, state, payers))
         room = np.floor(np.maximum(excess, 0.0) / price * scale)
         room = np.maximum(room - charged[payers], 0)
-        # and never beyond its cash (the run's charges and fills included), less the reserve
+        # a charge is paid in cash: never beyond what the ledger can take from the payer (its
+        # balances at the index with the run's fills and charges, long options excluded), less
+        # the reserve of the fund asset for the rounding of the conversions the booking makes
         cash = units.cash_of(state.balances[payers] + ledger.coins(state.cash[payers]))
         spendable = np.maximum(cash - units.asset_reserve_usd(fund_col), 0.0)
         room = np.minimum(room, np.floor(spendable / price * scale))
@@ -415,17 +415,6 @@ def socialize(
                 )
             )
     return out
-
-
-def _cash_usd(units: LiquidationUnits, state: BookState, groups: IntArray) -> FloatArray:
-    """What the ledger can take from each unit of ``groups`` for a payment (USD at the index, no
-    haircut): its balances with the run's changes (a P&L it owes counts in full; long options
-    are not cash), less :data:`~solvent.liquidation.units.CASH_RESERVE_UNITS` base units of
-    every priced asset for the rounding of the conversions the booking makes."""
-    ledger = units.ledger
-    coins = state.balances[groups] + ledger.coins(state.cash[groups])
-    reserve = float(np.sum(CASH_RESERVE_UNITS * units.index_usd / ledger.scale))
-    return np.asarray(coins @ units.index_usd - reserve, dtype=np.float64)
 
 
 def _profit_usd(units: LiquidationUnits, state: BookState, groups: IntArray) -> FloatArray:
