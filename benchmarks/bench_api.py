@@ -184,6 +184,7 @@ def main() -> None:
         direct = _in_process(url, names)
         d50, d99 = np.percentile(direct, [50, 99])
         print(f"in process AccountService.check: p50 {d50:.2f} ms, p99 {d99:.2f} ms (baseline)")
+        p99s: dict[str, float] = {}
         for name, extra in SERVICES.items():
             proc, base = _serve(url, folder, extra)
             try:
@@ -198,12 +199,18 @@ def main() -> None:
             if answered.size < http.size:  # an unanswered request counts as the slowest
                 answered = np.concatenate([answered, np.full(http.size - answered.size, np.inf)])
             p50, p99 = np.percentile(answered, [50, 99])
+            versus = (
+                f"{p99 / p99s['ledger']:.2f}x the ledger service's p99, "
+                if name != "ledger" and "ledger" in p99s
+                else ""
+            )
+            p99s[name] = p99
             print(
                 f"{name}: what-if at {RATE:.0f} requests/s for {SECONDS:.0f} s "
                 f"({http.size} requests, {answered.size - np.isinf(answered).sum()} answered, "
                 f"{rate:.0f}/s; load average {before:.2f} -> "
                 f"{after:.2f} on {os.cpu_count()} cores): p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
-                f"max {np.nanmax(http):.2f} ms; p99 {p99 / d99:.2f}x the in-process p99; "
+                f"max {np.nanmax(http):.2f} ms; p99 {p99 / d99:.2f}x the in-process p99, {versus}"
                 f"target p99 < 20 ms: {'met' if p99 < 20 else 'MISSED'}{_ticks(url)}"
             )
     finally:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from helpers import BTC, ETH, market, portfolio
+from solvent.errors import SolventInputError
 from solvent.margin.standard import load_params, margin_book
 from solvent.portfolio.book import Book
 
@@ -69,3 +74,24 @@ def test_components_rederive_the_requirement() -> None:
         assert pool.maintenance_margin == pytest.approx(
             c["futures_mm"] + c["options_mm"] + c["fee_provision"]
         )
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"futures": {"BTC": {"maintenance_base": 0.5, "initial_base": 0.1}}}, "futures.BTC"),
+        ({"futures": {"default": {"maintenance_base": 0.05}}}, "futures.default"),
+        ({"options": {"short_maintenance": 0.5}}, "options.short_maintenance"),
+        ({"options": {"short_initial_min": 0.2}}, "options.short_maintenance"),
+    ],
+)
+def test_a_maintenance_rate_above_its_initial_rate_is_refused(
+    tmp_path: Path, override: dict[str, Any], field: str
+) -> None:
+    """A parameter file whose maintenance margin exceeds its initial margin was accepted (an
+    account just opened at IM would be in liquidation); it is refused naming the field."""
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(override))
+    with pytest.raises(SolventInputError) as caught:
+        load_params(str(path))
+    assert caught.value.field.startswith(f"params.{field}")

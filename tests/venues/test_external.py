@@ -205,6 +205,23 @@ def test_malformed_external_entries(entry: dict[str, Any], field: str) -> None:
     assert err.value.field == field
 
 
+def test_a_statement_listed_twice_is_refused() -> None:
+    """One signed statement listed twice counted twice (the same 1 BTC at deribit added 90,000
+    USD of collateral again): a second holding of the same asset at the same location attested
+    at the same instant is refused, naming it; another instant or asset is another statement."""
+    twice = _portfolio(_entry("deribit", "BTC", 1.0), _entry("deribit", "BTC", 1.0))
+    with pytest.raises(SolventInputError, match="counts once") as err:
+        parse_portfolio(twice)
+    assert err.value.field == "portfolio.external[1]"
+    later = "2026-01-05T15:29:00Z"
+    apart = _portfolio(
+        _entry("deribit", "BTC", 1.0),
+        _entry("deribit", "BTC", 1.0, later),
+        _entry("deribit", "ETH", 1.0),
+    )
+    assert len(parse_portfolio(apart).external) == 3
+
+
 def test_unknown_position_venue_is_bad_input() -> None:
     raw = _portfolio()
     raw["positions"][0]["venue"] = "mtgox"

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from solvent.arrays import FloatArray, IntArray
+from solvent.errors import SolventInputError
 from solvent.margin.build import (
     ContributionKind,
     PoolArrays,
@@ -113,7 +114,23 @@ FIELDS = Table(
 
 
 def _build(v: Mapping[str, Any], pid: ParamsId) -> StandardParams:
+    """The set, refusing a maintenance rate above its initial one (a maintenance margin above the
+    initial margin puts an account just opened in liquidation, and a liquidation aiming at IM
+    would stop short of MM)."""
     o = v["options"]
+    for name, rates in v["futures"].items():
+        if rates["maintenance_base"] > rates["initial_base"]:
+            raise SolventInputError(
+                f"params.futures.{name}.maintenance_base",
+                f"{rates['maintenance_base']:g} exceeds initial_base {rates['initial_base']:g}: "
+                "the maintenance margin must not exceed the initial margin",
+            )
+    if not o["short_maintenance"] <= o["short_initial_min"] <= o["short_initial_max"]:
+        raise SolventInputError(
+            "params.options.short_maintenance",
+            f"must satisfy short_maintenance ({o['short_maintenance']:g}) <= short_initial_min "
+            f"({o['short_initial_min']:g}) <= short_initial_max ({o['short_initial_max']:g})",
+        )
     return StandardParams(
         name=pid.name,
         version=pid.version,

@@ -96,6 +96,7 @@ def parse_external(raw: object, field: str) -> tuple[ExternalHolding, ...]:
     if not isinstance(raw, list):
         raise SolventInputError(field, "must be a list of external holdings")
     holdings = []
+    seen: dict[tuple[str, str, object], int] = {}  # (location, asset, attested_at) -> index
     for i, entry in enumerate(raw):
         f = f"{field}[{i}]"
         if not isinstance(entry, dict):
@@ -113,5 +114,12 @@ def parse_external(raw: object, field: str) -> tuple[ExternalHolding, ...]:
         amount = number_in_range(entry["amount"], f"{f}.amount", 0.0, MAX_EXTERNAL_AMOUNT)
         attested_at = iso_timestamp(entry["attested_at"], f"{f}.attested_at")
         attestation = _attestation(entry.get("attestation"), f"{f}.attestation")
+        first = seen.setdefault((location, asset, attested_at), i)
+        if first != i:  # a signed statement listed twice would count twice
+            raise SolventInputError(
+                f,
+                f"a second statement of {asset} at {location} attested at the same time as "
+                f"{field}[{first}]: a location's statement of a holding counts once",
+            )
         holdings.append(ExternalHolding(location, asset, amount, attested_at, attestation))
     return tuple(holdings)
