@@ -33,14 +33,14 @@ pytestmark = pytest.mark.slow
 
 ACCOUNTS = 150
 FUND_USD = INSURANCE_FUND_USD * ACCOUNTS / DEFAULT_ACCOUNTS
-"""The demo's fund scaled to the smaller book (the same share of it as ``make demo``'s)."""
+"""The demo's fund for the smaller book: the same share of it as ``make demo``'s (the
+default)."""
 
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, Path]:
     folder = tmp_path_factory.mktemp("demo") / "out"
-    result = run_main_job(accounts=ACCOUNTS, seed=11, directory=folder, insurance_fund_usd=FUND_USD)
-    return result, folder
+    return run_main_job(accounts=ACCOUNTS, seed=11, directory=folder), folder
 
 
 def test_report_and_charts(job: tuple[DemoResult, Path]) -> None:

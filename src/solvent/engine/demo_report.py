@@ -109,7 +109,7 @@ def _series_chart(
         for name, values in series.items():
             ax.plot(x, values, lw=1.2, label=name)
     ax.set_title(title)
-    ax.set_xlabel("replay step")
+    ax.set_xlabel("tick (one a minute of the crash)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
@@ -137,7 +137,7 @@ def _fund_chart(path: Path, x: Sequence[float], fund: Sequence[float]) -> Path:
         color="tab:red",
     )
     ax.set_title("Insurance fund: fees in, deficits covered")
-    ax.set_xlabel("replay step")
+    ax.set_xlabel("tick (one a minute of the crash)")
     ax.set_ylabel("USD")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
@@ -288,7 +288,7 @@ def write_report(result: DemoResult, directory: Path) -> Path:
     replay = result.extras.get("replay")
     if isinstance(replay, Mapping):
         steps = replay.get("series", {})
-        x = list(range(len(steps.get("insurance_fund_usd", []))))
+        x = list(steps.get("tick", range(1, len(steps.get("insurance_fund_usd", [])) + 1)))
         if x:
             charts.append(
                 (

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from solvent.accounts.health import STATES
-from solvent.engine.demo import DEMO_MODELS, DemoResult, Progress, demo_market_json, run_demo
+from solvent.engine.demo import (
+    DEFAULT_ACCOUNTS,
+    DEMO_MODELS,
+    DemoResult,
+    Progress,
+    demo_market_json,
+    run_demo,
+)
 from solvent.engine.demo_report import write_report
 from solvent.errors import SolventInputError
 from solvent.ledger.model import INSURANCE
@@ -41,10 +48,18 @@ minute than a maintenance margin, so the liquidator closes every unit before its
 (``builtin:minus-40-hour`` bankrupts one unit of the 3,000 and costs the fund nothing)."""
 
 INSURANCE_FUND_USD = 250_000.0
-"""The insurance fund at the start of the replay (USD, held in USDC): about 0.03 % of the
-default book's 900 million USD of gross notional, a young venue's fund (a large venue's is
-nearer 1 %). The liquidation fees it collects during the crash are paid in the contracts'
-settlement coins and stay in the fund; each tick's waterfall draws on its USDC balance."""
+"""The insurance fund at the start of the replay of the default book (3,000 accounts; USD, held
+in USDC): about 0.03 % of its 900 million USD of gross notional, a young venue's fund (a large
+venue's is nearer 1 %). A book of another size gets the same share (:func:`seeded_fund_usd`).
+The liquidation fees it collects, paid in the contracts' settlement coins, stay in it."""
+
+
+def seeded_fund_usd(accounts: int) -> float:
+    """The demo's insurance fund for a book of ``accounts`` accounts (USD):
+    :data:`INSURANCE_FUND_USD` per :data:`~solvent.engine.demo.DEFAULT_ACCOUNTS` accounts, so a
+    smaller or larger book meets the crash with the same fund for its size."""
+    return INSURANCE_FUND_USD * accounts / DEFAULT_ACCOUNTS
+
 
 MAIN_JOB_STAGES = 4 + len(DEMO_MODELS) + 3
 """Stages :func:`run_main_job` reports to its ``progress`` (the CLI's bar length)."""
@@ -332,11 +347,11 @@ def run_main_job(
     liquidate: bool = True,
     watch: CrashWatcher | None = None,
     replay_progress: StepProgress | None = None,
-    insurance_fund_usd: float = INSURANCE_FUND_USD,
+    insurance_fund_usd: float | None = None,
 ) -> DemoResult:
     """The whole main job (module docstring); returns the result with its report written.
     ``liquidate``, ``watch``, ``replay_progress``, ``insurance_fund_usd``: see
-    :func:`replay_crash`."""
+    :func:`replay_crash` (``None``: :func:`seeded_fund_usd` of ``accounts``)."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise SolventInputError("out", f"{directory} exists and is not a directory")
@@ -351,7 +366,9 @@ def run_main_job(
     crash = replay_crash(
         result,
         directory,
-        insurance_fund_usd=insurance_fund_usd,
+        insurance_fund_usd=seeded_fund_usd(accounts)
+        if insurance_fund_usd is None
+        else insurance_fund_usd,
         liquidate=liquidate,
         watch=watch,
         progress=replay_progress,
