@@ -178,6 +178,29 @@ def _books(draw: st.DrawFn) -> Portfolio:
 )
 @given(pf=_books(), model=st.sampled_from(["standard", "deribit-pm"]))
 def test_random_books_meet_mm_at_the_nearest_price(pf: Portfolio, model: str) -> None:
+    _assert_nearest_price_at_mm(pf, model)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    pf=_books(),
+    model=st.sampled_from(sorted(set(model_names()) - {"standard", "deribit-pm"})),
+)
+def test_random_books_meet_mm_at_the_nearest_price_under_every_other_model(
+    pf: Portfolio, model: str
+) -> None:
+    """The same under the models whose search re-prepares through a faster path (fhs-es
+    revalues only the moved rows from vol terms computed once; span, derive, simm)."""
+    _assert_nearest_price_at_mm(pf, model)
+
+
+def _assert_nearest_price_at_mm(pf: Portfolio, model: str) -> None:
+    """The returned prices meet MM by the engine's own pipeline, and are the nearest: no grid
+    price between the index and them is on the other side of MM."""
     m = market()
     result = liquidation_price(pf, m, model, underlying="BTC")
     _assert_at_mm(pf, m, result)

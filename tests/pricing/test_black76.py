@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from solvent.pricing.black76 import (
     black76_greeks,
     black76_price,
+    black76_price_at,
     inverse_price,
     premium_adjusted_delta,
+    vol_terms,
 )
 
 N_RANDOM = 4000
@@ -257,3 +259,16 @@ def test_inverse_premium_and_premium_adjusted_delta() -> None:
     np.testing.assert_allclose(pad, fd, atol=1e-7)
     # A call's coin delta is below its Black delta by exactly its premium in coin.
     np.testing.assert_allclose(g.delta - pad, coin, rtol=1e-12, atol=1e-16)
+
+
+def test_vol_terms_price_any_forwards_as_black76_price_bit_for_bit() -> None:
+    """A forward-only move re-prices from the vol terms computed once: the same figures,
+    expired and zero-vol options included."""
+    x = _random_inputs(N_RANDOM, 11)
+    T = np.where(np.arange(N_RANDOM) % 50 == 0, 0.0, x["T"])  # some expired
+    v = np.where(np.arange(N_RANDOM) % 70 == 1, 0.0, x["v"])  # some at zero vol
+    terms = vol_terms(T, v)
+    for ratio in (0.01, 0.8, 1.0, 1.3, 10.0):
+        F = x["F"] * ratio
+        expected = black76_price(F, x["K"], T, v, x["call"], x["df"])
+        assert np.array_equal(black76_price_at(F, x["K"], terms, x["call"], x["df"]), expected)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,7 @@ from solvent.accounts.equity import equity_usd
 from solvent.collateral.valuation import ExternalBalances
 from solvent.errors import SolventInputError
 from solvent.instruments.terms import InstrumentKind
-from solvent.margin.moved import move_priced
+from solvent.margin.moved import move_priced, prepared_mover
 from solvent.margin.protocol import Detail, MarginModel, PricedMarket
 from solvent.margin.registry import get_model, resolve_alias
 from solvent.market.moves import reference_price, restrict
@@ -108,7 +108,11 @@ class ExternalCollateral:
 @dataclass(frozen=True)
 class UnitMargin:
     """Equity and maintenance margin of one unit as functions of the price of one underlying,
-    with everything that does not depend on the price resolved once."""
+    with everything that does not depend on the price resolved once: the book, the market
+    restricted to its instruments, the model's state at the index (``prepared``) and ``mover``,
+    the model's fastest way to its state at another price
+    (:func:`~solvent.margin.moved.prepared_mover`: the state ``prepare`` gives on the moved
+    market, bit for bit)."""
 
     portfolio: Portfolio
     model: MarginModel
@@ -118,6 +122,8 @@ class UnitMargin:
     balances: np.ndarray[Any, np.dtype[np.float64]]
     symbols: tuple[str, ...]
     underlying: str
+    prepared: Any
+    mover: Callable[[PricedMarket], Any]
     external: ExternalBalances | None = None
     evaluated: dict[float, tuple[float, float]] = field(
         default_factory=dict, compare=False, repr=False
@@ -147,6 +153,11 @@ class UnitMargin:
         balances = np.array(
             [[portfolio.collateral.get(s, 0.0) for s in symbols]], dtype=np.float64
         ).reshape(1, len(symbols))
+        prepared: Any = None
+        mover: Callable[[PricedMarket], Any] = _no_positions
+        if book.instruments:  # a unit of collateral alone has no margin to prepare
+            prepared = margin_model.prepare(priced, book.instruments, loaded)
+            mover = prepared_mover(margin_model, loaded, priced, prepared, underlying)
         return cls(
             portfolio,
             margin_model,
@@ -156,11 +167,14 @@ class UnitMargin:
             balances,
             symbols,
             underlying,
+            prepared,
+            mover,
             None if external is None else external.balances,
         )
 
-    def at(self, priced: PricedMarket) -> tuple[float, float]:
-        """``(equity_usd, maintenance_margin_usd)`` on ``priced``."""
+    def at(self, priced: PricedMarket, prepared: Any) -> tuple[float, float]:
+        """``(equity_usd, maintenance_margin_usd)`` on ``priced``, the model's state there being
+        ``prepared``."""
         equity = equity_usd(
             self.balances,
             self.symbols,
@@ -170,12 +184,20 @@ class UnitMargin:
             entry=self.book.entry,
         )[0]
         if self.book.instruments:
-            prepared = self.model.prepare(priced, self.book.instruments, self.params)
             result = self.model.margin(prepared, self.book, detail=Detail.TOTALS)
             mm = float(result.maintenance_margin_usd[0])
         else:
             mm = 0.0
         return float(equity), mm
+
+    def at_index(self) -> tuple[float, float]:
+        """``(equity_usd, maintenance_margin_usd)`` at the current index."""
+        return self.at(self.priced, self.prepared)
+
+    def at_price(self, price: float) -> tuple[float, float]:
+        """``(equity_usd, maintenance_margin_usd)`` with :attr:`underlying` at ``price`` USD."""
+        moved = self.moved(price)
+        return self.at(moved, self.mover(moved))
 
     def moved(self, price: float) -> PricedMarket:
         """The unit's market with :attr:`underlying` at ``price`` USD."""
@@ -185,7 +207,7 @@ class UnitMargin:
         """``equity - MM`` (USD) with the underlying at ``price`` (each price margined once)."""
         known = self.evaluated.get(price)
         if known is None:
-            known = self.evaluated[price] = self.at(self.moved(price))
+            known = self.evaluated[price] = self.at_price(price)
         return known[0] - known[1]
 
     def met(self, price: float) -> bool:
@@ -193,6 +215,11 @@ class UnitMargin:
         :data:`TOLERANCE`: the search may stop there."""
         equity, mm = self.evaluated[price]
         return abs(equity - mm) <= STOP_TOLERANCE * max(mm, 1.0)
+
+
+def _no_positions(moved: PricedMarket) -> None:
+    """The mover of a unit without positions: no model state to prepare."""
+    return None
 
 
 def entered_at_marks(portfolio: Portfolio, market: MarketSnapshot) -> Portfolio:
@@ -308,8 +335,7 @@ def liquidation_price(
         underlying = default_underlying(portfolio, market)
     index = reference_price(market, underlying)
     unit = UnitMargin.build(portfolio, market, model, params, underlying, external)
-    equity, mm = unit.at(unit.priced)
-    unit.evaluated[index] = (equity, mm)
+    equity, mm = unit.evaluated[index] = unit.at_index()
     f_index = equity - mm
     lo_bound, hi_bound = INDEX_BOUNDS
     down = _nearest_root(unit, index, f_index, max(index * LOWEST, lo_bound))

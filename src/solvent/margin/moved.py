@@ -8,13 +8,27 @@ IV (sticky strike); ``settlement_usd`` follows the moved index. The snapshot it 
 moved snapshot itself (models and the collateral valuation read index prices and order books from
 it). Liquidation prices and replays re-margin the same instruments at many prices: this is what
 they call.
+
+:func:`prepared_mover` gives a model's prepared state on such moved markets, by the fastest path
+the model offers (:class:`~solvent.margin.protocol.MoveCapable`, else
+:class:`~solvent.margin.protocol.IncrementalCapable`, else ``prepare``): the same state as
+``prepare`` on the moved market, bit for bit, either way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from solvent.margin.protocol import PricedMarket
+from solvent.margin.protocol import (
+    IncrementalCapable,
+    MarginModel,
+    MoveCapable,
+    PricedMarket,
+    changed_rows,
+)
 from solvent.market.moves import move_underlying, reference_price
 from solvent.pricing.black76 import black76_price
 from solvent.pricing.columns import MarketColumns
@@ -61,3 +75,27 @@ def move_priced(
     )
     settlement_usd = prices[table.settlement_code] if len(table) else np.zeros(0)
     return PricedMarket(snapshot, table, columns, settlement_usd)
+
+
+def prepared_mover(
+    model: MarginModel, params: Any, market: PricedMarket, prepared: Any, underlying: str
+) -> Callable[[PricedMarket], Any]:
+    """A callable giving ``model``'s prepared state (what ``prepare(moved, market's
+    instruments, params)`` gives, bit for bit) on ``moved = move_priced(market, underlying,
+    P)`` for any ``P``; ``prepared`` is ``model``'s state on ``market`` itself. The model's
+    :class:`~solvent.margin.protocol.MoveCapable` mover when it has one; else, for an
+    :class:`~solvent.margin.protocol.IncrementalCapable` model, an update of the rows the move
+    changed; else a full ``prepare``."""
+    if isinstance(model, MoveCapable):
+        return model.mover(prepared, market, underlying)
+    if isinstance(model, IncrementalCapable):
+
+        def update(moved: PricedMarket) -> Any:
+            return model.update(prepared, moved, changed_rows(market, moved))
+
+        return update
+
+    def full(moved: PricedMarket) -> Any:
+        return model.prepare(moved, moved.instruments, params)
+
+    return full

@@ -25,14 +25,16 @@ Optional capabilities: a model may also implement :class:`BacktestCapable` (a cl
 series for the backtest's one-unit position); callers test for it with ``isinstance`` and fall
 back to the three phases, day by day, otherwise. :class:`IncrementalCapable` models re-prepare
 only the instruments whose market inputs changed (:func:`changed_rows`) and splice them into the
-previous ``Prepared``; :func:`reprepare` picks that path or a full ``prepare``.
+previous ``Prepared``; :func:`reprepare` picks that path or a full ``prepare``. :class:`MoveCapable`
+models prepare a market moved along one underlying at many prices, computing once what does not
+depend on the price (:func:`solvent.margin.moved.prepared_mover` picks the fastest path).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -242,6 +244,23 @@ class IncrementalCapable(Protocol):
     (e.g. a market past its vectorization thresholds)."""
 
     def update(self, prepared: Any, market: PricedMarket, changed: IntArray) -> Any: ...
+
+
+@runtime_checkable
+class MoveCapable(Protocol):
+    """Optional capability: prepared states of one market moved along one underlying, at many
+    prices (a liquidation-price search), each faster than a ``prepare``.
+
+    ``mover(prepared, market, underlying)``: ``prepared`` is what ``prepare`` gave on
+    ``market``; the answer is a callable that takes ``move_priced(market, underlying, P)``
+    (:func:`solvent.margin.moved.move_priced`) for any price ``P`` and returns what
+    ``prepare(moved, prepared's instruments, prepared's params)`` would, bit for bit (the
+    models' tests check it), by computing once what does not depend on ``P``. Neither
+    ``prepared`` nor a returned state is ever modified afterwards."""
+
+    def mover(
+        self, prepared: Any, market: PricedMarket, underlying: str
+    ) -> Callable[[PricedMarket], Any]: ...
 
 
 def changed_rows(before: PricedMarket, after: PricedMarket) -> IntArray:

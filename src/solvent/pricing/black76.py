@@ -63,15 +63,41 @@ class Greeks:
     theta: FloatArray
 
 
+@dataclass(frozen=True, slots=True)
+class VolTerms:
+    """The part of Black-76 that depends on time and volatility only, not on the forward:
+    ``safe`` is ``sigma sqrt(T)`` where it is > 0 (``live``) and 1.0 elsewhere,
+    ``half_variance`` is ``0.5 * safe * safe``. Computed once, it prices any forwards
+    (:func:`black76_price_at`): a forward-only move re-prices without recomputing it."""
+
+    safe: FloatArray
+    live: BoolArray
+    half_variance: FloatArray
+
+
+def vol_terms(time: ArrayLike, vol: ArrayLike) -> VolTerms:
+    """:class:`VolTerms` of ``time`` (years) and ``vol`` (decimal), broadcast together."""
+    sig_sqrt_t = _as_float(vol) * np.sqrt(np.maximum(_as_float(time), 0.0))
+    live = np.asarray(sig_sqrt_t > 0.0)
+    safe = np.asarray(np.where(live, sig_sqrt_t, 1.0), dtype=np.float64)
+    return VolTerms(safe, live, 0.5 * safe * safe)
+
+
+def _d1_d2_at(
+    forward: FloatArray, strike: FloatArray, terms: VolTerms
+) -> tuple[FloatArray, FloatArray]:
+    """d1 and d2 of ``forward`` and ``strike`` with the vol terms ``terms``."""
+    d1 = (np.log(forward / strike) + terms.half_variance) / terms.safe
+    return d1, d1 - terms.safe
+
+
 def _d1_d2(
     forward: FloatArray, strike: FloatArray, time: FloatArray, vol: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
     """d1, d2 and sigma*sqrt(T) with safe values where the option has no time value."""
-    sig_sqrt_t = vol * np.sqrt(np.maximum(time, 0.0))
-    live = sig_sqrt_t > 0.0
-    safe = np.where(live, sig_sqrt_t, 1.0)
-    d1 = (np.log(forward / strike) + 0.5 * safe * safe) / safe
-    return d1, d1 - safe, safe, live
+    terms = vol_terms(time, vol)
+    d1, d2 = _d1_d2_at(forward, strike, terms)
+    return d1, d2, terms.safe, terms.live
 
 
 def black76_price(
@@ -83,11 +109,26 @@ def black76_price(
     discount: ArrayLike = 1.0,
 ) -> FloatArray:
     """USD premium of a European option on 1 unit of the underlying (see module docstring)."""
-    F, K, T, v = _as_float(forward), _as_float(strike), _as_float(time), _as_float(vol)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = vol_terms(time, vol)
+    return black76_price_at(forward, strike, terms, is_call, discount)
+
+
+def black76_price_at(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    terms: VolTerms,
+    is_call: ArrayLike,
+    discount: ArrayLike = 1.0,
+) -> FloatArray:
+    """:func:`black76_price` with the time and volatility given as their :class:`VolTerms`
+    (:func:`vol_terms`): the same figures, bit for bit."""
+    F, K = _as_float(forward), _as_float(strike)
     call = np.asarray(is_call, dtype=bool)
     df = _as_float(discount)
+    live = terms.live
     with np.errstate(divide="ignore", invalid="ignore"):
-        d1, d2, _, live = _d1_d2(F, K, T, v)
+        d1, d2 = _d1_d2_at(F, K, terms)
     sign = np.where(call, 1.0, -1.0)
     value = sign * (F * ndtr(sign * d1) - K * ndtr(sign * d2))
     intrinsic = np.maximum(sign * (F - K), 0.0)

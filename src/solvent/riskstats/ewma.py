@@ -32,10 +32,21 @@ def ewma_sigma(returns: FloatArray, lam: float, seed: int) -> FloatArray:
         raise SolventInputError("history", f"{n} returns, need at least seed_days = {seed}")
     var0 = np.mean(r[:seed] ** 2, axis=0)
     var0 = np.where(var0 > 0.0, var0, 1e-12)
-    # y[t] = lam * y[t-1] + (1 - lam) * r[t]^2 with y[-1] = var0; sigma[t+1]^2 = y[t].
-    from scipy.signal import lfilter  # imported here: scipy.signal costs ~1 s at CLI start-up
-
-    y, _ = lfilter([1.0 - lam], [1.0, -lam], r**2, axis=0, zi=(lam * var0)[None, :])
+    # y[t] = lam * y[t-1] + (1 - lam) * r[t]^2 with y[-1] = var0; sigma[t+1]^2 = y[t]: the
+    # recursion day by day, each asset in Python floats (IEEE doubles: the operations, in the
+    # order, of the first-order IIR filter scipy.signal.lfilter runs, whose import alone costs
+    # ~0.5 s of CPU at CLI start-up).
+    squares = (r**2).T.tolist()
+    b0 = 1.0 - lam
+    y = np.empty((n, r.shape[1]), dtype=np.float64)
+    for j, x in enumerate(squares):
+        level = lam * float(var0[j])
+        path = []
+        for v in x:
+            now = level + b0 * v
+            path.append(now)
+            level = lam * now
+        y[:, j] = path
     out: FloatArray = np.sqrt(np.vstack([var0[None, :], y]))
     return out
 

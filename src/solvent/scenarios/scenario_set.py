@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from solvent.arrays import FloatArray
+from solvent.arrays import FloatArray, IntArray
 from solvent.errors import SolventInputError
 
 
@@ -84,6 +84,20 @@ class ScenarioSet:
         move = float(self.moves[scenario, u])
         rest = self.labels[scenario].split(" ", 1)[1] if " " in self.labels[scenario] else ""
         return f"{underlying} {move:+.0%} {rest}".strip()
+
+    def take(self, scenarios: IntArray) -> ScenarioSet:
+        """The scenarios at the indices ``scenarios`` (in that order), over the same underlyings,
+        with the same vol rule and horizon."""
+        return ScenarioSet(
+            name=self.name,
+            underlyings=self.underlyings,
+            moves=self.moves[scenarios],
+            vol_shocks=self.vol_shocks[scenarios],
+            weights=self.weights[scenarios],
+            vol_rule=self.vol_rule,
+            labels=tuple(self.labels[s] for s in scenarios.tolist()),
+            horizon_years=self.horizon_years,
+        )
 
     def column(self, underlying: str) -> int:
         """Column of ``underlying`` in ``moves``; error naming it when absent."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from span_helpers import future, option
@@ -99,3 +100,37 @@ def test_adding_a_zero_quantity_position_changes_nothing(arrays, data) -> None: 
     before = span_margin(params, parse_span_portfolio({"positions": positions}, params).quantities)
     after = span_margin(params, parse_span_portfolio({"positions": with_zero}, params).quantities)
     assert after == before
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays=st.lists(_arrays, min_size=1, max_size=3),
+    data=st.data(),
+    dust=st.booleans(),
+)
+def test_a_one_account_book_is_its_row_of_a_larger_book_bit_for_bit(arrays, data, dust) -> None:  # type: ignore[no-untyped-def]
+    """One account (summed term by term in Python, as a vector, a 1-row array or a 1-row csr)
+    gives exactly its row of a book of several (scipy's sparse products), zeros and rounding
+    dust included."""
+    params = _params(arrays, som=25.0)
+    n = len(arrays) + 3
+    rows = [data.draw(st.lists(_qty | st.just(0.0), min_size=n, max_size=n)) for _ in range(3)]
+    if dust:
+        rows[0][0] = 1e-13
+    book = span_book(params, sp.csr_array(np.array(rows)))
+    for a, row in enumerate(rows):
+        for one in (np.array(row), np.array([row]), sp.csr_array(np.array([row]))):
+            alone = span_book(params, one)
+            for field in (
+                "scenario_losses",
+                "scan_risk",
+                "net_delta",
+                "intra_spread_charge",
+                "inter_spread_credit",
+                "short_option_minimum",
+                "requirement",
+                "initial_requirement",
+                "held",
+            ):
+                got, want = getattr(alone, field)[0], getattr(book, field)[a]
+                assert np.array_equal(got, want, equal_nan=got.dtype.kind == "f"), field

@@ -45,9 +45,11 @@ from solvent.margin.build import (
 )
 from solvent.margin.fhs_es.backtest import unit_margins
 from solvent.margin.fhs_es.liquidity import close_out_cost
+from solvent.margin.fhs_es.moved import FhsMover
 from solvent.margin.fhs_es.overlays import COMPONENTS, OVERLAY_VARIANTS, combine
 from solvent.margin.fhs_es.params import MODEL_NAME, FhsParams, load_params
-from solvent.margin.fhs_es.scenarios import FhsScenarios, build_scenarios, scenarios_for
+from solvent.margin.fhs_es.prepared import FhsPrepared, prepare
+from solvent.margin.fhs_es.scenarios import FhsScenarios
 from solvent.margin.protocol import (
     BacktestMargins,
     Detail,
@@ -58,35 +60,11 @@ from solvent.margin.protocol import (
 )
 from solvent.margin.result import BookMargin, Composition, Explanation
 from solvent.market.history import PriceHistory
-from solvent.market.order_book import OrderBook
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.book import Book
-from solvent.pricing.unit_greeks import unit_greeks
 from solvent.riskstats.tail import es_var, tail_count, tail_indices
-from solvent.scenarios.risk_array import compute_risk_array
 
 CHUNK_ACCOUNTS = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class FhsPrepared:
-    """Everything fhs-es needs from one market update, for the instruments in order.
-
-    ``r_usd``: USD P&L of 1 unit long of each instrument in each scenario (instruments x
-    scenarios); ``r_eval``: the columns of the blocks the parameters use (``main``, then
-    ``floor`` and ``stressed`` when their overlay is on), contiguous, each block's columns in it
-    given by ``blocks`` (the margin multiplies the book by these only); ``liquidity``: for each
-    underlying with an order book in the market (when the add-on is on), the book and each
-    instrument's delta per unit on that underlying (coins; 0 for the other underlyings').
-    """
-
-    params: FhsParams
-    instruments: tuple[str, ...]
-    scenarios: FhsScenarios
-    r_usd: FloatArray
-    r_eval: FloatArray
-    blocks: dict[str, slice]
-    liquidity: tuple[tuple[OrderBook, FloatArray], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,49 +83,10 @@ class FhsBookMargin:
     scenarios: FhsScenarios
 
 
-def prepare(
-    market: PricedMarket,
-    instruments: Sequence[str],
-    params: FhsParams,
-    *,
-    history: PriceHistory | None = None,
-) -> FhsPrepared:
-    """Scenarios (steps 1-2 of the module docstring) and the USD risk array of ``instruments``.
-    ``history`` overrides the parameter set's history (the closes up to the day before
-    ``market``'s ``as_of`` are used either way)."""
-    priced = market.subset(instruments)
-    table = priced.table
-    snapshot = priced.snapshot
-    if history is None:
-        fhs = scenarios_for(table.underlyings, snapshot.as_of, params)
-    else:
-        fhs = build_scenarios(table.underlyings, snapshot.as_of, params, history)
-    r_usd = compute_risk_array(table, priced.columns, fhs.scenarios).usd_pnl(snapshot)
-    liquidity: list[tuple[OrderBook, FloatArray]] = []
-    if params.liquidity_enabled:
-        per_unit = unit_greeks(table, priced.columns).delta
-        for code, u in enumerate(table.underlyings):
-            ob = snapshot.order_books.get(u)
-            if ob is not None:
-                liquidity.append((ob, np.where(table.underlying_code == code, per_unit, 0.0)))
-    used = [("main", fhs.main)]
-    if params.overlays.floor:
-        used.append(("floor", fhs.floor))
-    if params.overlays.stressed_weight > 0:
-        used.append(("stressed", fhs.stressed))
-    columns = np.concatenate([np.arange(b.start, b.stop) for _, b in used])
-    blocks, at = {}, 0
-    for name, b in used:
-        blocks[name] = slice(at, at + b.stop - b.start)
-        at += b.stop - b.start
-    r_eval = np.ascontiguousarray(r_usd[:, columns])
-    return FhsPrepared(params, priced.instruments, fhs, r_usd, r_eval, blocks, tuple(liquidity))
-
-
 def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMargin:
     """fhs-es margin of every account of ``book`` (steps 3-5 of the module docstring)."""
     require_prepared(book, prepared.instruments)
-    params, fhs, r_usd = prepared.params, prepared.scenarios, prepared.r_usd
+    params, fhs = prepared.params, prepared.scenarios
     n_acc = len(book)
     out = {name: np.zeros(n_acc) for name in ("es_main", "var_main", "es_floor", "es_stressed")}
     worst = np.zeros(n_acc, dtype=np.intp)
@@ -158,7 +97,8 @@ def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMar
     conf = params.confidence
     for start in range(0, n_acc, CHUNK_ACCOUNTS):
         stop = min(start + CHUNK_ACCOUNTS, n_acc)
-        losses = -np.asarray(book.quantities[start:stop] @ prepared.r_eval)
+        chunk = book.quantities if stop - start == n_acc else book.quantities[start:stop]
+        losses = -np.asarray(chunk @ prepared.r_eval)
         main = losses[:, prepared.blocks["main"]]
         m = es_var(main, conf)
         out["es_main"][start:stop], out["var_main"][start:stop] = m.es, m.var
@@ -197,7 +137,8 @@ def book_margin(prepared: FhsPrepared, book: Book, detail: Detail) -> FhsBookMar
         )
         contributions = None
         if explain:
-            contributions = PositionValues(_tail_pnl(book, r_usd[:, fhs.main], tails))
+            r_main = prepared.r_eval[:, prepared.blocks["main"]]
+            contributions = PositionValues(_tail_pnl(book, r_main, tails))
         pools.append(
             PoolArrays(
                 "USD",
@@ -268,6 +209,10 @@ class FhsModel:
 
     def margin(self, prepared: FhsPrepared, book: Book, *, detail: Detail) -> BookMargin:
         return book_margin(prepared, book, detail).margin
+
+    def mover(self, prepared: FhsPrepared, market: PricedMarket, underlying: str) -> FhsMover:
+        """:class:`~solvent.margin.protocol.MoveCapable`: :class:`.moved.FhsMover`."""
+        return FhsMover.build(prepared, market, underlying)
 
     def composition(self, params: FhsParams) -> Composition:
         """``IM`` = the sum of the components, ``MM = mm_fraction * IM``; the contributions add

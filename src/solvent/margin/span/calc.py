@@ -147,6 +147,82 @@ def _as_book(quantities: FloatArray | sp.csr_array, n_products: int) -> sp.csr_a
     return book
 
 
+class _BookProducts:
+    """A book (accounts x products, signed) times the product maps of :func:`span_book`, as
+    dense (accounts x columns) arrays: ``signed(m) = Q @ m``, ``short(m) = max(-Q, 0) @ m``
+    (short quantities), ``magnitude(m) = |Q| @ m``."""
+
+    def __init__(self, book: sp.csr_array) -> None:
+        self.book = book
+        self.accounts = int(book.shape[0])
+        self._magnitude: sp.csr_array | None = None
+
+    def signed(self, m: Any) -> FloatArray:
+        return _dense(self.book @ m)
+
+    def short(self, m: Any) -> FloatArray:
+        return _dense(-(self.book.minimum(0.0)) @ m)
+
+    def magnitude(self, m: Any) -> FloatArray:
+        if self._magnitude is None:
+            self._magnitude = abs(self.book)
+        return _dense(self._magnitude @ m)
+
+
+class _RowProducts(_BookProducts):
+    """:class:`_BookProducts` of a one-account book, given its stored ``(column, quantity)``
+    pairs in storage order: each product is the sum scipy's sparse product computes, term by
+    term in the same order (``out += q_j * m[j]``), so the same figures bit for bit, without
+    building a sparse matrix per product (a liquidation-price search margins one account
+    dozens of times)."""
+
+    def __init__(self, columns: list[int], quantities: list[float]) -> None:
+        self.accounts = 1
+        self.columns, self.quantities = columns, quantities
+
+    def _sum(self, pairs: list[tuple[int, float]], m: Any) -> FloatArray:
+        rows = m if isinstance(m, np.ndarray) else np.asarray(m.toarray())
+        out = np.zeros(rows.shape[1], dtype=np.float64)
+        for j, q in pairs:
+            out += q * rows[j]
+        return out.reshape(1, rows.shape[1])
+
+    def signed(self, m: Any) -> FloatArray:
+        return self._sum(list(zip(self.columns, self.quantities, strict=True)), m)
+
+    def short(self, m: Any) -> FloatArray:
+        # scipy's ``minimum(0.0)`` keeps the negative entries only
+        pairs = zip(self.columns, self.quantities, strict=True)
+        return self._sum([(j, -q) for j, q in pairs if q < 0.0], m)
+
+    def magnitude(self, m: Any) -> FloatArray:
+        return self._sum(
+            [(j, abs(q)) for j, q in zip(self.columns, self.quantities, strict=True)], m
+        )
+
+
+def _products(quantities: FloatArray | sp.csr_array, n_products: int) -> _BookProducts:
+    """The products of ``quantities`` (a csr book, a 2-D array or a 1-D vector): a
+    :class:`_RowProducts` for one account, else scipy's sparse products."""
+    if isinstance(quantities, sp.csr_array):
+        if quantities.shape[1] != n_products:
+            raise ValueError(
+                f"quantities have {quantities.shape[1]} columns, the file {n_products} products"
+            )
+        if quantities.shape[0] == 1:
+            data = np.asarray(quantities.data, dtype=np.float64)
+            return _RowProducts(quantities.indices.tolist(), data.tolist())
+        return _BookProducts(_as_book(quantities, n_products))
+    dense = np.asarray(quantities, dtype=np.float64)
+    if dense.ndim == 1 or dense.shape[0] == 1:
+        row = dense.reshape(-1)
+        if row.size != n_products:
+            raise ValueError(f"quantities have {row.size} columns, the file {n_products} products")
+        stored = np.flatnonzero(row)  # sp.csr_array(dense) stores the non-zeros, in order
+        return _RowProducts(stored.tolist(), row[stored].tolist())
+    return _BookProducts(_as_book(dense, n_products))
+
+
 def _dense(x: Any) -> FloatArray:
     """A book times a map (:func:`_column_matrix`: dense or sparse) as a dense float array."""
     if isinstance(x, np.ndarray):
@@ -163,48 +239,27 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
     t = params.table
     n_p = len(t.names)
     n_c = len(params.combined_commodities)
-    book = _as_book(quantities, n_p)
-    n_a = book.shape[0]
+    book = _products(quantities, n_p)
+    n_a = book.accounts
     prod = np.arange(n_p, dtype=np.intp)
 
     # 1. scenario losses per CC: Q @ (P x C*16 block matrix of risk arrays)
     ra_rows = np.repeat(prod, N_SCENARIOS)
     ra_cols = (t.cc_index[:, None] * N_SCENARIOS + np.arange(N_SCENARIOS)).ravel()
     blocks = _column_matrix(ra_rows, ra_cols, t.risk_arrays.ravel(), (n_p, n_c * N_SCENARIOS))
-    losses = _dense(book @ blocks).reshape(n_a, n_c, N_SCENARIOS)
+    losses = book.signed(blocks).reshape(n_a, n_c, N_SCENARIOS)
     worst = np.argmax(losses, axis=2) if n_c else np.zeros((n_a, 0), dtype=np.intp)
     scan = np.maximum(losses.max(axis=2, initial=0.0), 0.0)
     time_risk = losses[:, :, list(TIME_RISK_SCENARIOS)].mean(axis=2)
     price_risk = np.maximum(scan - time_risk, 0.0)
 
     # deltas per CC and per (CC, tier) group
-    net_delta = _dense(book @ _column_matrix(prod, t.cc_index, t.delta, (n_p, n_c)))
+    net_delta = book.signed(_column_matrix(prod, t.cc_index, t.delta, (n_p, n_c)))
     n_g = len(t.tier_groups)
-    tier_delta = _dense(book @ _column_matrix(prod, t.tier_group, t.delta, (n_p, n_g)))
+    tier_delta = book.signed(_column_matrix(prod, t.tier_group, t.delta, (n_p, n_g)))
 
-    # 3. intra-commodity (tier) spreads, in the file's order. A spread forms only in accounts
-    # holding both tiers, and deltas only shrink, so each spread visits just those rows (and any
-    # rounding dust the first spread of a tier snaps to 0).
-    td = np.ascontiguousarray(tier_delta.T)  # (groups, accounts)
-    held: NDArray[np.bool_] = np.asarray(td != 0.0)
-    dust = _dust(td)
-    has_dust: NDArray[np.bool_] = np.asarray(dust.any(axis=1))
-    intra = np.zeros((n_a, n_c))
-    group_id = {g: i for i, g in enumerate(t.tier_groups)}
-    for c, cc in enumerate(params.combined_commodities):
-        for spread in cc.intra_spreads:
-            ga, gb = group_id.get((c, spread.tier_a)), group_id.get((c, spread.tier_b))
-            if ga is None or gb is None:
-                continue  # no product in one of the tiers: no spread can form
-            candidates = held[ga] & held[gb]
-            if has_dust[ga] or has_dust[gb]:
-                candidates |= dust[ga] | dust[gb]
-            rows = np.flatnonzero(candidates)
-            a, b = td[ga, rows], td[gb, rows]
-            n = np.where(a * b < 0.0, np.minimum(np.abs(a), np.abs(b)), 0.0)
-            td[ga, rows] = _consume(a, n)
-            td[gb, rows] = _consume(b, n)
-            intra[rows, c] += n * spread.charge
+    # 3. intra-commodity (tier) spreads, in the file's order
+    intra = _intra_spread_charges(params, tier_delta, n_c)
 
     # 4. inter-commodity spreads, by priority (stable: ties keep file order)
     abs_delta = np.abs(net_delta)
@@ -229,9 +284,8 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
         inter[:, idx] += used * wpr[:, idx] * rate
 
     # 5. short option minimum: short option quantities x rate
-    short = -(book.minimum(0.0))
     som_rate = np.where(t.is_option, t.short_option_minimum, 0.0)
-    som = _dense(short @ _column_matrix(prod, t.cc_index, som_rate, (n_p, n_c)))
+    som = book.short(_column_matrix(prod, t.cc_index, som_rate, (n_p, n_c)))
 
     # 6. requirement per CC (maintenance), initial via the CC's ratio
     requirement = np.maximum(scan + intra - inter, som)
@@ -239,12 +293,11 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
     initial = requirement * m2i
 
     # held CCs, net option value
-    magnitude = abs(book)
-    held = _dense(magnitude @ _column_matrix(prod, t.cc_index, np.ones(n_p), (n_p, n_c))) > 0.0
+    held = book.magnitude(_column_matrix(prod, t.cc_index, np.ones(n_p), (n_p, n_c))) > 0.0
     priced = np.where(t.is_option, np.nan_to_num(t.price, nan=0.0), 0.0)
-    nov = _dense(book @ _column_matrix(prod, t.cc_index, priced, (n_p, n_c)))
+    nov = book.signed(_column_matrix(prod, t.cc_index, priced, (n_p, n_c)))
     unpriced = (t.is_option & np.isnan(t.price)).astype(np.float64)
-    missing = _dense(magnitude @ _column_matrix(prod, t.cc_index, unpriced, (n_p, n_c))) > 0.0
+    missing = book.magnitude(_column_matrix(prod, t.cc_index, unpriced, (n_p, n_c))) > 0.0
     nov = np.where(missing, np.nan, nov)
 
     return SpanBookResult(
@@ -264,6 +317,72 @@ def span_book(params: SpanRiskParameters, quantities: FloatArray | sp.csr_array)
         net_option_value=nov,
         held=held,
     )
+
+
+def _intra_spread_charges(
+    params: SpanRiskParameters, tier_delta: FloatArray, n_c: int
+) -> FloatArray:
+    """Step 3: each account's intra-commodity spread charge per CC (accounts x CCs) from its
+    net delta per (CC, tier) group (accounts x groups)."""
+    t = params.table
+    group_id = {g: i for i, g in enumerate(t.tier_groups)}
+    pairs = [
+        (c, ga, gb, spread.charge)
+        for c, cc in enumerate(params.combined_commodities)
+        for spread in cc.intra_spreads
+        if (ga := group_id.get((c, spread.tier_a))) is not None
+        and (gb := group_id.get((c, spread.tier_b))) is not None
+    ]  # a spread with no product in one of its tiers never forms
+    if tier_delta.shape[0] == 1:
+        return _intra_one_account(pairs, tier_delta[0].tolist(), n_c)
+    # A spread forms only in accounts holding both tiers, and deltas only shrink, so each
+    # spread visits just those rows (and any rounding dust the first spread of a tier snaps
+    # to 0).
+    n_a = tier_delta.shape[0]
+    td = np.ascontiguousarray(tier_delta.T)  # (groups, accounts)
+    held: NDArray[np.bool_] = np.asarray(td != 0.0)
+    dust = _dust(td)
+    has_dust: NDArray[np.bool_] = np.asarray(dust.any(axis=1))
+    intra = np.zeros((n_a, n_c))
+    for c, ga, gb, charge in pairs:
+        candidates = held[ga] & held[gb]
+        if has_dust[ga] or has_dust[gb]:
+            candidates |= dust[ga] | dust[gb]
+        rows = np.flatnonzero(candidates)
+        a, b = td[ga, rows], td[gb, rows]
+        n = np.where(a * b < 0.0, np.minimum(np.abs(a), np.abs(b)), 0.0)
+        td[ga, rows] = _consume(a, n)
+        td[gb, rows] = _consume(b, n)
+        intra[rows, c] += n * charge
+    return intra
+
+
+def _intra_one_account(
+    pairs: list[tuple[int, int, int, float]], delta: list[float], n_c: int
+) -> FloatArray:
+    """:func:`_intra_spread_charges` of a one-account book (``delta``: its net delta per
+    group), in Python floats: the same IEEE double operations in the same order as the
+    vectorized loop, so the same figures bit for bit, without its per-spread array overhead
+    (a liquidation-price search margins one account dozens of times)."""
+    held = [d != 0.0 for d in delta]
+    dust = [d != 0.0 and abs(d) <= _DELTA_SNAP for d in delta]
+    charge = [0.0] * n_c
+    for c, ga, gb, rate in pairs:
+        if not (held[ga] and held[gb]) and not (dust[ga] or dust[gb]):
+            continue
+        a, b = delta[ga], delta[gb]
+        n = min(abs(a), abs(b)) if a * b < 0.0 else 0.0
+        delta[ga] = _consume_one(a, n)
+        delta[gb] = _consume_one(b, n)
+        charge[c] += n * rate
+    return np.array([charge], dtype=np.float64).reshape(1, n_c)
+
+
+def _consume_one(delta: float, used: float) -> float:
+    """:func:`_consume` of one delta."""
+    sign = (delta > 0.0) - (delta < 0.0)
+    out = delta - sign * used
+    return 0.0 if abs(out) <= _DELTA_SNAP * max(abs(delta), 1.0) else out
 
 
 def _dust(delta: FloatArray) -> NDArray[np.bool_]:

@@ -265,7 +265,7 @@ def span_parameters_from_arrays(
             tier=1,
             delta=float(arrays.composite_delta[i]),
             is_option=bool(columns.is_option[i]),
-            risk_array=tuple(float(x) for x in arrays.loss[i]),
+            risk_array=tuple(arrays.loss[i].tolist()),
             short_option_minimum=float(arrays.short_option_minimum[i]),
             price=float(arrays.value[i]) if columns.is_option[i] else None,
         )

@@ -157,13 +157,12 @@ class SpanModel:
     def margin(self, prepared: SpanPrepared, book: Book, *, detail: Detail) -> BookMargin:
         """SPAN margin of every account of ``book`` (columns = ``prepared.instruments``)."""
         require_prepared(book, prepared.instruments)
-        q_csc = book.quantities.tocsc()
         n_acc = len(book)
         im_usd = np.zeros(n_acc)
         mm_usd = np.zeros(n_acc)
         pools = []
-        for pool in prepared.pools:
-            result = span_book(pool.span, sp.csr_array(q_csc[:, pool.columns]))
+        for pool, quantities in zip(prepared.pools, _pool_quantities(book, prepared), strict=True):
+            result = span_book(pool.span, quantities)
             im_usd += result.total_initial_requirement * pool.usd
             mm_usd += result.total_requirement * pool.usd
             if detail >= Detail.ACCOUNTS:
@@ -186,6 +185,17 @@ class SpanModel:
             _MAINTENANCE,
             Explanation(worst_scenario=True),
         )
+
+
+def _pool_quantities(book: Book, prepared: SpanPrepared) -> list[FloatArray | sp.csr_array]:
+    """Each pool's columns of ``book`` (accounts x the pool's products, in product order): a
+    dense vector for a one-account book (:func:`span_book` then sums its non-zeros in column
+    order, as the sparse product does), else a csr matrix."""
+    if len(book) == 1:
+        row = book.quantities.toarray().reshape(-1)
+        return [row[pool.columns] for pool in prepared.pools]
+    q_csc = book.quantities.tocsc()
+    return [sp.csr_array(q_csc[:, pool.columns]) for pool in prepared.pools]
 
 
 def _with_expiry_tiers(
