@@ -32,6 +32,7 @@ pytestmark = pytest.mark.slow
 
 CALL_120K = "BTC-27MAR26-120000-C"
 PUT_90K = "BTC-27MAR26-90000-P"
+PUT_80K = "BTC-27MAR26-80000-P"
 CALL = "BTC-27MAR26-110000-C"
 BTC_PUT = "BTC-27MAR26-100000-P"
 USDC_PUT = "BTC_USDC-27MAR26-90000-P"
@@ -123,6 +124,17 @@ def _book(drawn: list[Any]) -> dict[str, Any]:
         (0.005, 11205.55, [("BTC-27MAR26-80000-P", 1.345)], True),
     ],
     moves=[0.69354916],
+)
+@example(  # a unit whose cash is negative (its perpetual's loss unsettled) closes nothing at 0 cost
+    drawn=[
+        (
+            0.5,
+            0.0,
+            [("BTC-27MAR26-80000-P", -0.347), ("BTC-PERPETUAL", 1.739), (PUT_80K, 1.259)],
+            True,
+        )
+    ],
+    moves=[0.72495201, 0.80680665],
 )
 def test_every_planned_step_books(drawn: list[Any], moves: list[float]) -> None:
     accounts, _ = parse_account_book(json.loads(json.dumps(_book(drawn))))

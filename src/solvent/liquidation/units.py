@@ -359,11 +359,16 @@ class LiquidationUnits:
             quoted = self._fills(rows, cols, trade).price if price is None else price
             pay = -self.cash_flow_usd(cols, trade, quoted)
             spendable = self.spendable_usd(rows, asset_cols)
-            short = pay > spendable
+            # a unit whose cash is negative (a variation-margin loss the ledger could not
+            # settle) makes only trades that bring cash: closing a future settles its loss
+            short = (pay > spendable) | ((pay >= 0) & (self.cash_usd(rows) < 0))
             if np.any(short):
                 self.starve(rows[short])
                 scale = np.ones(rows.size, dtype=np.float64)
-                scale[short] = spendable[short] / pay[short]
+                fraction = np.divide(
+                    spendable, pay, out=np.zeros(rows.size, dtype=np.float64), where=pay > 0
+                )
+                scale[short] = fraction[short]
                 trade = trade * scale
                 keep = np.abs(trade) > 1e-9 * np.maximum(np.abs(self.start[rows, cols]), 1.0)
                 if not np.all(keep):
