@@ -98,11 +98,11 @@ def assemble(
     (instruments x ``evaluated``): the liquidity add-on's order books and deltas added."""
     table, snapshot = priced.table, priced.snapshot
     liquidity: list[tuple[OrderBook, FloatArray]] = []
-    if params.liquidity_enabled:
+    books = [(code, snapshot.order_books.get(u)) for code, u in enumerate(table.underlyings)]
+    held = [(code, ob) for code, ob in books if ob is not None]
+    if params.liquidity_enabled and held:  # the deltas only matter against an order book
         per_unit = unit_greeks(table, priced.columns).delta
-        for code, u in enumerate(table.underlyings):
-            ob = snapshot.order_books.get(u)
-            if ob is not None:
-                liquidity.append((ob, np.where(table.underlying_code == code, per_unit, 0.0)))
+        for code, ob in held:
+            liquidity.append((ob, np.where(table.underlying_code == code, per_unit, 0.0)))
     r_eval = np.ascontiguousarray(r_usd)
     return FhsPrepared(params, priced.instruments, fhs, evaluated, r_eval, blocks, tuple(liquidity))
