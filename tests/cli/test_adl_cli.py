@@ -141,3 +141,25 @@ def test_unfilled_has_no_floating_point_residue(tmp_path: Path) -> None:
     assert sum(-f["quantity"] for f in doc["fills"]) == pytest.approx(5000.0, rel=1e-12)
     # the last, partial fill too is what is left of 5000 (no -4.941999999997 for 4.942)
     assert all(round(f["quantity"], 4) == f["quantity"] for f in doc["fills"])
+
+
+@pytest.mark.parametrize("ranking", ["bitmex", "binance", "hyperliquid"])
+def test_a_position_too_small_to_value_is_refused(tmp_path: Path, ranking: str) -> None:
+    """1e-300 contracts of 1e-300 units: its values underflow to 0 and the bitmex score was
+    0 / 0 (a RuntimeWarning traceback); refused naming the quantity."""
+    row = {
+        "account": "l1",
+        "quantity": 1e-300,
+        "entry_price": 1e-9,
+        "mark_price": 1e-9,
+        "bankruptcy_price": 0.0,
+        "wallet_balance_usd": 0.0,
+        "maintenance_margin_usd": 0.0,
+        "account_value_usd": 1.0,
+    }
+    doc = {"instrument": "O", "option": True, "contract_size": 1e-300, "price_unit_usd": 1e-9}
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps(doc | {"positions": [row]}))
+    code, out, err = run(str(path), "--ranking", ranking)
+    assert code == 2 and out == ""
+    assert "positions[0].quantity" in err and len(err.strip().splitlines()) == 1

@@ -98,7 +98,9 @@ def _checkpoint_tick(db: Path, *, writable: bool = False) -> int | None:
     target = str(db) if writable else f"file:{db}?mode=ro"
     try:
         with sqlite3.connect(target, uri=not writable, timeout=5) as conn:
-            row = conn.execute("SELECT tick FROM realtime_checkpoints").fetchone()
+            row = conn.execute(
+                "SELECT tick FROM realtime_checkpoints WHERE stream = ?", (REPLAY_STREAM,)
+            ).fetchone()
     except sqlite3.Error:
         return None
     return 0 if row is None else int(row[0])

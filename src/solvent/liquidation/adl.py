@@ -58,6 +58,10 @@ MAX_USD = 1e27
 MAX_CONTRACT_SIZE = 1e9
 """Largest contract size a queue may give (units of underlying per contract)."""
 
+MIN_USD_PER_PRICE = 1e-100
+"""Smallest ``|quantity| x contract_size x price_unit_usd`` a position may have: below it the
+position's values underflow to 0 and its scores are 0 / 0 (1e-300 contracts of 1e-300 units)."""
+
 QUANTILE_STEPS = 5
 """The indicator's buckets: 5 steps of 0.2."""
 
@@ -178,6 +182,12 @@ class AdlQueue:
             | (np.abs(self.quantity) > MAX_AMOUNT),
             "quantity",
             f"must be a non-zero finite number within +-{MAX_AMOUNT:g}",
+        )
+        _first_bad(
+            np.abs(self.usd_per_price) < MIN_USD_PER_PRICE,
+            "quantity",
+            f"too small: quantity x contract_size x price_unit_usd is below "
+            f"{MIN_USD_PER_PRICE:g} (its values would underflow)",
         )
         lo, hi = INDEX_BOUNDS
         for name in PRICE_FIELDS:

@@ -11,16 +11,20 @@ HTML page with PNG charts (:mod:`.report`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from solvent.errors import SolventInputError
 from solvent.executors import Executor
 from solvent.ledger.store import Ledger
 from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
+from solvent.realtime.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from solvent.realtime.engine import EngineConfig, Liquidator, RealtimeEngine
 from solvent.realtime.events import MarketEvent
 from solvent.realtime.seed import seed_ledger, seeded
@@ -29,6 +33,10 @@ from solvent.realtime.summary import ReplayResult
 
 REPLAY_STREAM = "replay"
 """The checkpoint row of a replay (one replay per ledger database)."""
+
+REPLAY_INPUTS = "replay:inputs"
+"""A checkpoint row holding the fingerprint of the replay's inputs (:func:`inputs_fingerprint`):
+resuming the ledger's replay with other inputs is refused instead of silently ignoring them."""
 
 LiquidatorFactory = Callable[[Ledger], Liquidator]
 """``ledger -> liquidator`` (:func:`waterfall_liquidator` by default)."""
@@ -90,7 +98,9 @@ def replay(
     ``db``: an SQLAlchemy URL (default: a new temporary SQLite file, deleted afterwards);
     ``progress``: told after each market event (consumed, total); ``executor``: where each
     tick's whole-book margin runs (None: this process)."""
-    source = _source(_events(path, feed, market), progress)
+    events = _events(path, feed, market)
+    fingerprint = inputs_fingerprint(book, events, model, params, insurance_fund_usd)
+    source = _source(events, progress)
     folder: Path | None = None
     if db is None:
         folder = Path(tempfile.mkdtemp(prefix="solvent-replay-"))
@@ -109,6 +119,7 @@ def replay(
             config,
             temporary=folder is not None,
             executor=executor,
+            fingerprint=fingerprint,
         )
     finally:
         if folder is not None:
@@ -129,11 +140,13 @@ def _run(
     *,
     temporary: bool,
     executor: Executor | None = None,
+    fingerprint: str = "",
 ) -> ReplayResult:
     ledger = Ledger.open(db)
     try:
         if not seeded(ledger, book):
             seed_ledger(ledger, book, market, model, insurance_fund_usd=insurance_fund_usd)
+        _same_inputs(ledger, fingerprint)
         base = config or EngineConfig()
         engine_config = EngineConfig(
             model=model,
@@ -194,6 +207,46 @@ def _run(
         return result
     finally:
         ledger.close()
+
+
+def inputs_fingerprint(
+    book: AccountBook,
+    events: Sequence[MarketEvent],
+    model: str,
+    params: str | None,
+    insurance_fund_usd: float,
+) -> str:
+    """SHA-256 (hex) of what a replay's outcome depends on besides the market: the book (its
+    accounts, collateral and positions), every market event of the path or feed, the model, its
+    parameters and the starting insurance fund."""
+    digest = hashlib.sha256()
+    digest.update(repr((model, params, float(insurance_fund_usd))).encode())
+    digest.update(repr((book.accounts, book.parent_id, book.assets, book.instruments)).encode())
+    for column in (book.collateral, book.position_account, book.position_instrument):
+        digest.update(np.ascontiguousarray(column).tobytes())
+    digest.update(np.ascontiguousarray(book.position_quantity).tobytes())
+    if book.position_entry_price is not None:
+        digest.update(np.ascontiguousarray(book.position_entry_price).tobytes())
+    for event in events:
+        digest.update(repr(event).encode())
+    return digest.hexdigest()
+
+
+def _same_inputs(ledger: Ledger, fingerprint: str) -> None:
+    """Record ``fingerprint`` with the ledger's replay, or refuse a ledger whose replay ran on
+    other inputs (resuming it would skip the new path's first events as already applied and
+    report the old run). A ledger replayed before fingerprints were kept takes this one."""
+    held = load_checkpoint(ledger, REPLAY_INPUTS)
+    if held is None:
+        with ledger.transaction() as tx:
+            save_checkpoint(tx, Checkpoint(REPLAY_INPUTS, 0, 0, 0, {"sha256": fingerprint}), ())
+        return
+    if held.state.get("sha256") != fingerprint:
+        raise SolventInputError(
+            "db",
+            "this ledger holds a replay of other inputs (the book, --path or --feed, --model, "
+            "--params or --insurance-fund differ): give a new --db, or the same inputs to resume",
+        )
 
 
 def _with_report(result: ReplayResult, path: Path) -> ReplayResult:
