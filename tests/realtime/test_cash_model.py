@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from liquidation.test_invariants import _option_book, _option_market, option_accounts
-from solvent.ledger.model import EXTERNAL, INSURANCE, Reason, transfer
+from solvent.ledger.model import EXTERNAL, INSURANCE, VENUE, Reason, transfer
 from solvent.ledger.store import Ledger
 from solvent.liquidation.config import LiquidationConfig
 from solvent.market.snapshot import MarketSnapshot, parse_market
@@ -163,6 +163,13 @@ def _assert_books(
         ]
         path.write_text("time," + ",".join(moved) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
         url = f"sqlite:///{Path(folder) / 'cash.db'}"
+        ledger = Ledger.open(url)
+        try:  # a venue deep enough for any conversion (the seeding funds it by notional)
+            seed_ledger(ledger, accounts, market, "standard", insurance_fund_usd=fund)
+            for asset, units in (("BTC", 10**11), ("USDC", 10**13)):
+                ledger.post(transfer(EXTERNAL, VENUE, asset, units, Reason.DEPOSIT, "deep"))
+        finally:
+            ledger.close()
         out = replay_json(
             replay(
                 accounts,
