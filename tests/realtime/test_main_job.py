@@ -23,7 +23,12 @@ from solvent.engine.demo_report import read_figures
 from solvent.ledger.store import Ledger
 from solvent.liquidation.fund_history import insurance_fund_history
 from solvent.market.snapshot import load_market
-from solvent.realtime.demo import INSURANCE_FUND_USD, crash_end_market, run_main_job
+from solvent.realtime.demo import (
+    DEMO_CRASH,
+    INSURANCE_FUND_USD,
+    crash_end_market,
+    run_main_job,
+)
 from solvent.realtime.replay import REPLAY_STREAM
 from solvent.realtime.sources import load_path
 from solvent.solvency.verifier import verify_proof
@@ -183,10 +188,26 @@ def test_solvency_snapshot_verifies(job: tuple[DemoResult, Path]) -> None:
 
 
 def test_served_market_is_written(job: tuple[DemoResult, Path]) -> None:
-    _, folder = job
+    """``DIR/market.json`` (what the serve hint names) is the market at the crash's end: its
+    index is the replay path's last, the replay's last tick's, and it reads back as the moved
+    market the replay valued that tick at; ``DIR/market-before.json`` is the opening market."""
+    result, folder = job
     market = json.loads((folder / "market.json").read_text())
     assert set(market["order_books"]) == {"BTC", "ETH"}
-    assert "solvent serve --db sqlite:///" in read_figures(folder / "index.html")["serve"]
+    figures = read_figures(folder / "index.html")
+    assert f"--market {folder / 'market.json'}" in figures["serve"]
+    assert "solvent serve --db sqlite:///" in figures["serve"]
+    last = load_path(DEMO_CRASH, result.market)[-1].prices
+    assert market["index"] == dict(last) != dict(result.market.index)
+    series_index = figures["replay"]["series"]["index"]
+    assert market["index"] == {asset: prices[-1] for asset, prices in series_index.items()}
+    served, end = load_market(folder / "market.json"), crash_end_market(result.market)
+    assert dict(served.index) == dict(end.index)
+    for name, quote in end.quotes.items():
+        assert served.quotes[name].mark_iv == quote.mark_iv
+        assert served.quotes[name].mark_price == pytest.approx(quote.mark_price, rel=1e-12)
+    before = load_market(folder / "market-before.json")
+    assert dict(before.index) == dict(result.market.index)
 
 
 def _ledger_rows(crash: dict[str, Any], query: str) -> list[tuple[Any, ...]]:

@@ -43,6 +43,7 @@ from solvent.market.snapshot import MarketSnapshot
 from solvent.portfolio.portfolio import SubAccountMode
 from solvent.realtime.checkpoint import load_events
 from solvent.realtime.engine import EngineConfig, RealtimeEngine
+from solvent.realtime.replay import REPLAY_INPUTS
 from solvent.solvency.keys import load_key
 from solvent.solvency.live import LiveSolvency, publish_periodically
 from solvent.venues.locations import load_locations
@@ -385,7 +386,9 @@ class Service:
 
 
 def _served_stream(ledger: Ledger, configured: str | None, own_engine: bool) -> str:
-    """The event log a service serves (:attr:`ServiceConfig.event_stream`)."""
+    """The event log a service serves (:attr:`ServiceConfig.event_stream`): the configured one,
+    else the default for a service with its own engine, else the stream of the engine that last
+    checkpointed on the ledger (never the replay's inputs fingerprint row, which has no events)."""
     if configured is not None:
         return configured
     if own_engine:
@@ -393,6 +396,9 @@ def _served_stream(ledger: Ledger, configured: str | None, own_engine: bool) -> 
     table = schema.realtime_checkpoints
     with ledger.engine.connect() as conn:
         latest = conn.execute(
-            select(table.c.stream).order_by(table.c.updated_at.desc()).limit(1)
+            select(table.c.stream)
+            .where(table.c.stream != REPLAY_INPUTS)
+            .order_by(table.c.updated_at.desc())
+            .limit(1)
         ).scalar()
     return DEFAULT_STREAM if latest is None else str(latest)

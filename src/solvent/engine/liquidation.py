@@ -15,6 +15,7 @@ a socialized share, within the limits of the waterfall.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -106,17 +107,22 @@ def liquidate_prepared(
     insurance_fund_usd: float = 0.0,
     rows: IntArray | None = None,
     executor: Executor | None = None,
+    insurance_fund_units: Mapping[str, int] | None = None,
 ) -> LiquidationOutcome:
     """:func:`liquidate_accounts` with the model already prepared (the real-time loop's path):
     ``margin`` may be prepared for any instruments that include the book's. ``rows``: the margin
     groups to consider (``accounts.groups()`` order; default all); only those below their
     maintenance margin are liquidated. With an ``executor`` the screening margin of the whole
     book (step 2) runs on it in shards (docs/scale-out.md), with the same result bit for bit;
-    the policy's re-margins of the few liquidated units stay in this process."""
+    the policy's re-margins of the few liquidated units stay in this process.
+    ``insurance_fund_units``: the fund's exact holdings, base units per asset (the ledger's
+    ``@insurance`` balances: fees collected in coins included); when given it replaces
+    ``insurance_fund_usd`` (which is ``fund_asset`` only)."""
     groups = accounts.groups()
     book, group_balances = accounts.group_book(groups)
     book = _on_prepared_columns(book, margin.market.instruments)
-    assets = _assets(accounts, margin.market, config)
+    held = {a: int(u) for a, u in (insurance_fund_units or {}).items() if int(u) > 0}
+    assets = _assets(accounts, margin.market, config, tuple(held))
     balances = np.zeros((len(groups), len(assets)), dtype=np.float64)
     balances[:, [assets.index(a) for a in accounts.assets]] = group_balances
     if book.entry is not None:
@@ -157,14 +163,17 @@ def liquidate_prepared(
     )
     fund_start = np.zeros(len(assets), dtype=np.int64)
     fund_col = assets.index(config.fund_asset)
-    fund_units = round(insurance_fund_usd * float(units.ledger.scale[fund_col]))
-    if fund_units > MAX_FUND_UNITS:  # the planner's cash is int64 base units, with room for flows
-        raise SolventInputError(
-            "insurance_fund",
-            f"{insurance_fund_usd:g} USD is {fund_units} base units of {config.fund_asset}, "
-            f"beyond the ledger's limit of {MAX_FUND_UNITS}",
-        )
-    fund_start[fund_col] = fund_units
+    if insurance_fund_units is None:
+        fund_units = round(insurance_fund_usd * float(units.ledger.scale[fund_col]))
+        if fund_units > MAX_FUND_UNITS:  # the planner's cash is int64 base units, with room
+            raise SolventInputError(
+                "insurance_fund",
+                f"{insurance_fund_usd:g} USD is {fund_units} base units of {config.fund_asset}, "
+                f"beyond the ledger's limit of {MAX_FUND_UNITS}",
+            )
+        fund_start[fund_col] = fund_units
+    for asset, amount in held.items():
+        fund_start[assets.index(asset)] = amount
     fund = InsuranceFund(units, fund_start)
     start_usd = fund.value_usd
     policy.liquidate(units)
@@ -252,11 +261,20 @@ def _entry_prices(book: Book, mark: FloatArray) -> sp.csr_array | None:
 
 
 def _assets(
-    accounts: AccountBook, market: PricedMarket, config: LiquidationConfig
+    accounts: AccountBook,
+    market: PricedMarket,
+    config: LiquidationConfig,
+    fund_holds: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
-    """Balance columns of a run: the book's assets, every settlement asset and the fund's."""
-    default_assets().get(config.fund_asset, "fund_asset")
-    return tuple(sorted({*accounts.assets, *market.table.settlement_assets, config.fund_asset}))
+    """Balance columns of a run: the book's assets, every settlement asset, the fund asset and
+    every asset the fund holds."""
+    registry = default_assets()
+    registry.get(config.fund_asset, "fund_asset")
+    for asset in fund_holds:
+        registry.get(asset, "insurance_fund")
+    return tuple(
+        sorted({*accounts.assets, *market.table.settlement_assets, config.fund_asset, *fund_holds})
+    )
 
 
 def _outcome(

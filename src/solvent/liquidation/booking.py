@@ -11,31 +11,44 @@ and booking the same outcome again skips what is booked and finishes the rest.
 Order: the planner's (the ledger never lets a user balance go below zero, so money comes in
 before it goes out), each stage over the liquidated accounts in the outcome's order:
 
-<<<<<<< HEAD
 1. every account's market steps in order (slices, closes, auction fills): a trade against
-=======
-1. transfers into the account (insurance cover, socialized charges paid to it, ``@venue``'s
-   payment of a deficit nobody could bear);
-2. its steps in order (market slices, closes, auction fills, bankruptcy closes): a trade against
->>>>>>> main
    ``@venue`` at the step's price, fee 0, each followed by its liquidation fee, a transfer from the
    account to ``@insurance`` (the outcome's ``liquidation_fee`` transfers, matched in order to the
    steps that paid one; a fee matched to no step, a cross unit's paid by its top account, right
    after them); so the fund holds every fee of the run before it pays a cover;
-2. transfers into the accounts (insurance cover, socialized charges paid to them);
-3. the bankruptcy closes (booked cash-first, :func:`gains_first`);
-4. per account, the ADL fills against it (each counterparty's trade at the bankruptcy price,
-   against ``@venue``), then the other transfers that belong to it (the fund covering ``@venue``'s
-   loss, socialized charges paid to ``@venue``), in the outcome's order.
+2. transfers into the accounts (insurance cover, socialized charges paid to them, ``@venue``'s
+   payment of a deficit nobody could bear), preceded by the ADL fills of the accounts that pay
+   such a charge (the planner deleverages before it socializes: a payer may pay from what its
+   fill brought; a fill is a counterparty's trade against ``@venue`` and needs nothing from the
+   bankrupt account's closes);
+3. the bankruptcy closes;
+4. the other ADL fills against every account (each counterparty's trade at the bankruptcy
+   price, against ``@venue``), all of them before
+5. per account, the other transfers that belong to it (the fund covering ``@venue``'s loss,
+   socialized charges paid to ``@venue``), in the outcome's order.
+
+Stages 1 and 3 are booked cash-first (:func:`gains_first`: a cross unit's steps are listed
+member by member, and a member's sale may pay another's buy-back).
+
+A futures-style trade realizes against the tick's mark, as the planner values every position:
+when the position's variation margin since its average price is not settled on the ledger
+(:func:`settle_variation_margin` leaves a loss its account could not pay unsettled), the step
+settles it for the part it closes, in the same step (:func:`_close_cash`). For a linear contract
+that changes nothing (closing at the price realizes the same as settling at the mark then
+closing); an inverse contract's coin P&L is not additive (``(p - a) / p`` differs from
+``(m - a) / m + (p - m) / p``), and the difference moves between ``@venue`` and the account as a
+settlement (reason ``settlement``), so the ledger ends where the planner's arithmetic ends.
 
 A trade whose realized loss (futures) or premium (options) the account cannot pay in the
 settlement asset first converts the account's other collateral at the index price against
-``@venue`` (rounded against the account), within the same step; a remaining shortfall of at most
-:data:`ROUNDING_UNITS` base units on a bankruptcy close (the outcome's float arithmetic against the
-ledger's exact one) is absorbed by ``@venue``, the counterparty that carries the bankrupt
-account's loss. Anything else the ledger refuses stops the booking with the ledger's error: the
-steps before the refused one are committed (those of its batch included), nothing of it is
-written, and conservation per asset and the audit hold after every transaction.
+``@venue`` (rounded against the account), within the same step; a remaining shortfall on a
+bankruptcy close worth at most :data:`ROUNDING_UNITS` base units of the settlement asset, or of
+the asset whose base unit is worth the most at the index (each conversion rounds one base unit of
+either side against the account; the outcome's float arithmetic against the ledger's exact one),
+is absorbed by ``@venue``, the counterparty that carries the bankrupt account's loss
+(:func:`_rounding_limit`). Anything else the ledger refuses stops the booking with the ledger's
+error: the steps before the refused one are committed (those of its batch included), nothing of
+it is written, and conservation per asset and the audit hold after every transaction.
 
 The cash rules (:func:`_book_operations` and below) receive a
 :class:`~solvent.ledger.store.LedgerTransaction`: the database transaction of one step, or a
@@ -47,8 +60,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
 from typing import Any
@@ -71,9 +84,11 @@ from solvent.ledger.model import (
     VENUE,
     AccountKind,
     Operation,
+    PositionState,
     Posting,
     Reason,
     TradeStyle,
+    TradeTerms,
     apply_fill,
     to_units_floor,
     transfer,
@@ -95,8 +110,9 @@ a batch holds SQLite's write lock for a fraction of a second, enough that the co
 and per-statement costs vanish (docs/ledger.md, "Batches")."""
 
 ROUNDING_UNITS = 100
-"""Largest shortfall (base units of the settlement asset) of a bankruptcy close that ``@venue``
-absorbs: the outcome computes in floats, the ledger exactly."""
+"""Largest shortfall of a bankruptcy close that ``@venue`` absorbs, in base units of the
+settlement asset or of the asset with the costliest base unit (:func:`_rounding_limit`): the
+outcome computes in floats, the ledger exactly, and converts collateral in whole base units."""
 
 
 class BookingKind(StrEnum):
@@ -235,31 +251,33 @@ def plan_booking(outcome: LiquidationOutcome, run_id: str | None = None) -> tupl
                 add_transfer(*fees[a.account].pop(0))
 
     # the planner's order: every unit's market steps and fees (so the fund holds every fee
-    # before it pays a cover), then the covers and charges paid to the units, their bankruptcy
+    # before it pays a cover), the covers and charges paid to the units, their bankruptcy
     # closes, the ADL fills and the other transfers
     for a in liquidated:
         add_steps(a, bankruptcy=False)
     for i, t in transfers:  # fees not matched to a step (a cross unit's, paid by its top)
         if i not in used and t.reason is TransferReason.LIQUIDATION_FEE:
             add_transfer(i, t)
+    # the planner deleverages every bankrupt unit before it socializes: a payer may pay its
+    # charge from what its fill brought (a long option sold), so the fills of the accounts that
+    # pay a charge into a unit come before those charges (a fill is a counterparty's trade
+    # against @venue: it needs nothing from the bankrupt unit's closes)
+    early = {
+        t.source
+        for a in liquidated
+        for _, t in paid_to.get(a.account, ())
+        if t.reason is TransferReason.SOCIALIZED_LOSS
+    }
+    _add_fills(liquidated, fills_against, planned, lambda fill: fill.account in early)
     for a in liquidated:
         for i, t in paid_to.get(a.account, ()):
             if i not in used:
                 add_transfer(i, t)
     for a in liquidated:
         add_steps(a, bankruptcy=True)
+    # every other ADL fill before any other transfer
+    _add_fills(liquidated, fills_against, planned, lambda fill: fill.account not in early)
     for a in liquidated:
-        for fill in fills_against.get(a.account, ()):
-            planned.append(
-                {
-                    "kind": BookingKind.ADL,
-                    "account": fill.account,
-                    "against": a.account,
-                    "instrument": fill.instrument,
-                    "quantity": _decimal(fill.quantity),
-                    "price": _decimal(fill.price),
-                }
-            )
         for i, t in of_account.get(a.account, ()):
             if i not in used:
                 add_transfer(i, t)
@@ -270,6 +288,29 @@ def plan_booking(outcome: LiquidationOutcome, run_id: str | None = None) -> tupl
         LedgerStep(step_id=f"{run}:{seq:06d}", seq=seq, **fields)
         for seq, fields in enumerate(planned)
     )
+
+
+def _add_fills(
+    liquidated: Sequence[AccountOutcome],
+    fills_against: Mapping[str, Sequence[AdlFill]],
+    planned: list[dict[str, Any]],
+    chosen: Callable[[AdlFill], bool],
+) -> None:
+    """Append to ``planned`` the ADL fills against each of ``liquidated`` (in order) that are
+    ``chosen``."""
+    for a in liquidated:
+        for fill in fills_against.get(a.account, ()):
+            if chosen(fill):
+                planned.append(
+                    {
+                        "kind": BookingKind.ADL,
+                        "account": fill.account,
+                        "against": a.account,
+                        "instrument": fill.instrument,
+                        "quantity": _decimal(fill.quantity),
+                        "price": _decimal(fill.price),
+                    }
+                )
 
 
 def book_outcome(
@@ -285,7 +326,7 @@ def book_outcome(
     steps before it are booked, nothing of it is written."""
     steps = plan_booking(outcome, run_id)
     run = steps[0].step_id.split(":")[0] if steps else (run_id or outcome_run_id(outcome))
-    done = book_steps(ledger, steps, market, run, batch=batch)
+    done = book_steps(ledger, gains_first(ledger, steps, market), market, run, batch=batch)
     return BookingReport(run, len(steps), done.booked, done.skipped, ledger.audit().ok)
 
 
@@ -486,47 +527,81 @@ class _UnpayableError(Exception):
 def gains_first(
     ledger: Ledger, steps: Sequence[LedgerStep], market: MarketSnapshot | None = None
 ) -> list[LedgerStep]:
-    """``steps`` with every run of consecutive bankruptcy closes (of every unit of the run:
-    :func:`plan_booking` books them together) reordered so the closes that bring cash come before
-    those that take cash, the order otherwise kept: the bankruptcy prices bring a unit to zero as
-    a whole, so a losing leg (a cross member's included) may need the cash a winning leg's close
-    brings.
-    A futures-style close brings cash when it realizes a gain against the ledger's average
-    price; with ``market`` (which tells an option from a future), an option's close brings cash
-    when it sells (its premium), and a buy-back takes it. Nothing else moves (step ids keep
-    their order meaning for the claims; each step is still booked once)."""
+    """``steps`` with the steps that bring cash booked before those that take it, within each
+    run :func:`plan_booking` books together, the order otherwise kept:
+
+    - every run of consecutive bankruptcy closes (of every unit of the run): the bankruptcy
+      prices bring a unit to zero as a whole, so a losing leg (a cross member's included) may
+      need the cash a winning leg's close brings;
+    - every run of market steps (trades, each with the liquidation fee that follows it): a
+      cross unit's steps are split among its members and booked member by member, so a
+      member's buy-back may come before the sale by another member that pays for it in the
+      planner's chronology (the trade keeps its fee right after it).
+
+    A futures-style close brings cash when it realizes a gain (:func:`_close_cash`, against the
+    ledger's position); with ``market`` (which tells an option from a future), an option's
+    trade brings cash when it sells (its premium), and a buy-back takes it. Putting every
+    inflow first gives every prefix of the run the most cash any order can, so an account
+    never pays before it is paid. Nothing else moves (step ids keep their order meaning for
+    the claims; each step is still booked once)."""
     out = list(steps)
     i = 0
     while i < len(out):
-        j = i
-        while j < len(out) and out[j].kind is BookingKind.BANKRUPTCY:
-            j += 1
-        if j - i > 1:
-            accounts = sorted({step.account for step in out[i:j]})
+        kind = out[i].kind
+        j = i + 1
+        if kind is BookingKind.BANKRUPTCY:
+            while j < len(out) and out[j].kind is BookingKind.BANKRUPTCY:
+                j += 1
+        elif kind is BookingKind.TRADE:
+            while j < len(out) and out[j].kind in (BookingKind.TRADE, BookingKind.FEE):
+                j += 1
+        else:
+            i = j
+            continue
+        blocks: list[list[LedgerStep]] = []
+        for step in out[i:j]:
+            if step.kind is BookingKind.FEE:
+                blocks[-1].append(step)
+            else:
+                blocks.append([step])
+        if len(blocks) > 1:
+            accounts = sorted({block[0].account for block in blocks})
             with ledger.transaction() as tx:
                 held = tx.positions(accounts)
-            average = {
-                (account, p.instrument): p.average_price
-                for account, positions in held.items()
-                for p in positions
+            held_at = {
+                (account, p.instrument): p for account, positions in held.items() for p in positions
             }
-            out[i:j] = sorted(out[i:j], key=lambda step: _takes_cash(step, average, market))
-        i = max(j, i + 1)
+            blocks.sort(key=lambda block: _takes_cash(ledger, block[0], held_at, market))
+            out[i:j] = [step for block in blocks for step in block]
+        i = j
     return out
 
 
 def _takes_cash(
-    step: LedgerStep, average: Mapping[tuple[str, str], Decimal], market: MarketSnapshot | None
+    ledger: Ledger,
+    step: LedgerStep,
+    held: Mapping[tuple[str, str], PositionState],
+    market: MarketSnapshot | None,
 ) -> bool:
     """Whether booking ``step`` (a close) takes cash from its account: an option bought back
     (when ``market`` tells it is an option), or a close that realizes a loss against the
-    position's ``average`` price (by account and instrument)."""
+    position ``held`` (by account and instrument): with ``market``, the cash the booking moves
+    (:func:`_close_cash`, the variation margin left unsettled included); without it, against the
+    position's average price."""
     assert step.instrument and step.quantity is not None and step.price is not None
+    position = held.get((step.account, step.instrument))
     if market is not None:
         terms = trade_terms(market, step.instrument, "instrument")
         if terms.style is not TradeStyle.FUTURES:
             return step.quantity > 0
-    entry = average.get((step.account, step.instrument), step.price)
+        if position is not None:
+            mark = Decimal(repr(market.quote(step.instrument).mark_price))
+            decimals = ledger.assets.get(terms.settlement_asset).decimals
+            trade_units, settled = _close_cash(
+                position, terms, step.quantity, step.price, mark, decimals
+            )
+            return trade_units + settled < 0
+    entry = step.price if position is None else position.average_price
     return -step.quantity * (step.price - entry) < 0
 
 
@@ -586,18 +661,22 @@ def _book_trade(
     terms = trade_terms(market, step.instrument, "instrument")
     asset = tx.assets.get(terms.settlement_asset, "settlement_asset")
     before = tx.position(step.account, terms.instrument, terms.settlement_asset)
-    fill = apply_fill(before, terms, step.quantity, step.price)
-    if terms.style is TradeStyle.FUTURES:
-        cash = to_units_floor(fill.realized, asset.decimals)
-    else:
-        cash = to_units_floor(-step.quantity * step.price * terms.contract_size, asset.decimals)
+    mark = Decimal(repr(market.quote(step.instrument).mark_price))
+    trade_units, settled = _close_cash(
+        before, terms, step.quantity, step.price, mark, asset.decimals
+    )
+    cash = trade_units + settled
     held = tx.balances([step.account])[step.account].get(asset.symbol, 0)
     short = -(held + cash)
     if short > 0:
         short -= _convert(tx, step.account, asset.symbol, short, market, reference)
     if short > 0:
         short -= _cover_from_cross_family(tx, step.account, asset.symbol, short, market, reference)
-    if short > 0 and step.kind is BookingKind.BANKRUPTCY and short <= ROUNDING_UNITS:
+    if (
+        short > 0
+        and step.kind is BookingKind.BANKRUPTCY
+        and short <= _rounding_limit(tx, asset.symbol, market)
+    ):
         tx.post(transfer(VENUE, step.account, asset.symbol, short, Reason.LIQUIDATION, reference))
         short = 0
     if short > 0:
@@ -607,7 +686,62 @@ def _book_trade(
             f"{asset.symbol} for {step.quantity} {step.instrument} at {step.price} "
             f"(holds {asset.format(held)} and nothing left to convert)",
         )
-    return tx.trade(step.account, terms, step.quantity, step.price, 0, reference).operation_id
+    if settled > 0:  # the venue pays the settlement before the trade takes its loss
+        tx.post(transfer(VENUE, step.account, asset.symbol, settled, Reason.SETTLEMENT, reference))
+    op_id = tx.trade(step.account, terms, step.quantity, step.price, 0, reference).operation_id
+    if settled < 0:  # the trade's gain pays it
+        tx.post(transfer(step.account, VENUE, asset.symbol, -settled, Reason.SETTLEMENT, reference))
+    return op_id
+
+
+def _close_cash(
+    before: PositionState,
+    terms: TradeTerms,
+    quantity: Decimal,
+    price: Decimal,
+    mark: Decimal,
+    decimals: int,
+) -> tuple[int, int]:
+    """Base units of the settlement asset a fill of ``quantity`` at ``price`` moves to the
+    account (``> 0`` received), split in two: what the ledger's trade moves (the realized P&L
+    against the position's average price, or an option's premium), and the variation margin
+    settlement the step adds so that the total is what the planner counts (the closed part's
+    P&L since the average settled at ``mark``, then the close from ``mark``; the total floored
+    once, against the account). The settlement is 0 but for a futures-style close of an inverse
+    contract whose average is not ``mark``."""
+    if terms.style is not TradeStyle.FUTURES:
+        return to_units_floor(-quantity * price * terms.contract_size, decimals), 0
+    fill = apply_fill(before, terms, quantity, price)
+    trade_units = to_units_floor(fill.realized, decimals)
+    q0 = before.quantity
+    if q0 == 0 or (q0 > 0) == (quantity > 0) or before.average_price == mark:
+        return trade_units, 0
+    closed = min(abs(quantity), abs(q0)) * (-1 if q0 > 0 else 1)
+    settle = apply_fill(before, terms, closed, mark).realized
+    at_mark = replace(before, average_price=mark)
+    rest = apply_fill(at_mark, terms, closed, price).realized
+    return trade_units, to_units_floor(settle + rest, decimals) - trade_units
+
+
+def _rounding_limit(tx: LedgerTransaction, symbol: str, market: MarketSnapshot) -> int:
+    """Base units of ``symbol`` worth :data:`ROUNDING_UNITS` base units of the asset whose base
+    unit is worth the most at the index (of the ledger's assets the market prices), and never
+    fewer than :data:`ROUNDING_UNITS`: the most a bankruptcy close may lack through rounding."""
+    try:
+        unit_usd = Decimal(repr(market.price_usd(symbol))).scaleb(-tx.assets.get(symbol).decimals)
+    except SolventInputError:
+        return ROUNDING_UNITS
+    costliest = unit_usd
+    for other in tx.assets:
+        try:
+            price = Decimal(repr(market.price_usd(other.symbol)))
+        except SolventInputError:
+            continue
+        costliest = max(costliest, price.scaleb(-other.decimals))
+    if unit_usd <= 0:
+        return ROUNDING_UNITS
+    limit = (ROUNDING_UNITS * costliest / unit_usd).to_integral_value(ROUND_CEILING)
+    return max(ROUNDING_UNITS, int(limit))
 
 
 def _cover_from_cross_family(

@@ -11,7 +11,11 @@ order:
    maintenance margin after the fill (checked with the unit's model: candidate fractions 1, 1/2,
    1/4, 1/10 of what it holds, one margin call and one equity pass for a batch of
    counterparties, each candidate valued with the fill's cash in base units as it would be
-   booked). A fill costs the counterparty ``|bankruptcy price - mark|`` per unit against the
+   booked), and never beyond its cash: a fill that takes cash (a short option bought back, a
+   future's loss against the mark) must leave the index value of its balances at or above the
+   reserve (:data:`~solvent.liquidation.units.CASH_RESERVE_UNITS` base units of the settlement
+   asset): the ledger books it from balances, not from the value of long options. A fill costs
+   the counterparty ``|bankruptcy price - mark|`` per unit against the
    mark, which is what it gives back to ``@venue``. Options are deleveraged like futures: the
    queue of an option holds premiums (the settlement coin per unit), each counterparty's
    bankruptcy premium floored at 0, with the contract size and the settlement index so that the
@@ -22,7 +26,9 @@ order:
    largest remainder) by the other units' profit (their unrealized P&L since entry, options'
    premiums included, at most their equity) or equity (``LiquidationConfig.socialize_basis``);
    what profits cannot bear is then shared by equity. No payer is charged beyond its excess
-   over its maintenance margin (socialization never makes a healthy unit liquidatable). Each
+   over its maintenance margin (socialization never makes a healthy unit liquidatable), nor
+   beyond its cash (the index value of its balances with the run's fills and charges, less the
+   reserve of the fund asset): a winner whose profit is long option value pays what it holds. Each
    charge is split, in input order, over the bankrupt units it pays for. What nobody can bear
    is the venue's loss: it stays with ``@venue`` (which also pays a unit's own remaining
    deficit: ``uncovered_loss``).
@@ -52,7 +58,7 @@ from solvent.liquidation.outcome import (
     TransferReason,
 )
 from solvent.liquidation.socialize import socialize_loss
-from solvent.liquidation.units import CASH_RESERVE_UNITS, LiquidationUnits
+from solvent.liquidation.units import LiquidationUnits
 from solvent.liquidation.waterfall import BankruptcyFlows, Needs
 from solvent.market.snapshot import INDEX_BOUNDS
 
@@ -261,7 +267,11 @@ def _capacity(
     cash[:, asset] += paid
     balances = state.balances[repeated] + ledger.coins(cash)
     equity = book_equity(balances, units.assets, sp.csr_array(candidates), units.market).equity_usd
-    ok = (np.asarray(equity) >= mm).reshape(groups.size, grid.size)
+    # a fill that takes cash (a short option bought back, a future's loss against the mark) must
+    # leave the counterparty's cash at the index at or above the reserve: the ledger books it
+    # from balances, never from the value of long options
+    payable = (paid >= 0) | (units.cash_of(balances) >= units.asset_reserve_usd(asset))
+    ok = ((np.asarray(equity) >= mm) & payable).reshape(groups.size, grid.size)
     best = np.where(ok.any(axis=1), grid[np.argmax(ok, axis=1)], 0.0)
     return np.asarray(best * np.abs(current), dtype=np.float64)
 
@@ -333,10 +343,14 @@ def socialize(
             break
         payers = np.flatnonzero(~state.excluded & (state.equity_usd > 0)).astype(np.int64)
         excess = state.equity_usd[payers] - state.maintenance_usd[payers]
-        # a charge is paid in cash: never beyond what the ledger can take from the payer
-        excess = np.minimum(excess, _cash_usd(units, state, payers))
         room = np.floor(np.maximum(excess, 0.0) / price * scale)
         room = np.maximum(room - charged[payers], 0)
+        # a charge is paid in cash: never beyond what the ledger can take from the payer (its
+        # balances at the index with the run's fills and charges, long options excluded), less
+        # the reserve of the fund asset for the rounding of the conversions the booking makes
+        cash = units.cash_of(state.balances[payers] + ledger.coins(state.cash[payers]))
+        spendable = np.maximum(cash - units.asset_reserve_usd(fund_col), 0.0)
+        room = np.minimum(room, np.floor(spendable / price * scale))
         if basis_name == "profit":
             profit = np.floor(np.maximum(_profit_usd(units, state, payers), 0.0) / price * scale)
             room = np.minimum(room, profit)
@@ -401,17 +415,6 @@ def socialize(
                 )
             )
     return out
-
-
-def _cash_usd(units: LiquidationUnits, state: BookState, groups: IntArray) -> FloatArray:
-    """What the ledger can take from each unit of ``groups`` for a payment (USD at the index, no
-    haircut): its balances with the run's changes (a P&L it owes counts in full; long options
-    are not cash), less :data:`~solvent.liquidation.units.CASH_RESERVE_UNITS` base units of
-    every priced asset for the rounding of the conversions the booking makes."""
-    ledger = units.ledger
-    coins = state.balances[groups] + ledger.coins(state.cash[groups])
-    reserve = float(np.sum(CASH_RESERVE_UNITS * units.index_usd / ledger.scale))
-    return np.asarray(coins @ units.index_usd - reserve, dtype=np.float64)
 
 
 def _profit_usd(units: LiquidationUnits, state: BookState, groups: IntArray) -> FloatArray:

@@ -13,7 +13,8 @@ of futures and perpetuals settled in, as the booking's variation-margin settleme
 mark value of long options. The ledger never lets a balance go below zero; a payment in an asset
 the account lacks converts its other collateral (and its cross family's) at the index. So what a
 unit can pay is :meth:`LiquidationUnits.cash_usd`, the index value of its balances without
-haircut, less a reserve of :data:`CASH_RESERVE_UNITS` base units for the ledger's rounding:
+haircut, less a reserve of :data:`CASH_RESERVE_UNITS` base units for the ledger's rounding (of
+the costliest base unit, a satoshi's 100 = 0.10 USD at 100,000):
 :meth:`~LiquidationUnits.spendable_usd`. :meth:`~LiquidationUnits.execute` never makes a unit pay
 more than that for a market trade (an option bought back: premium plus slippage, in coin; a
 delta-one close: its slippage) or a liquidation fee: a trade it cannot pay in full is cut to what
@@ -63,9 +64,11 @@ _UNITS_LIMIT = float(MAX_UNITS)
 """Base units a cash flow may reach (2^63 as a float: anything at or beyond it overflows)."""
 
 CASH_RESERVE_UNITS = 100
-"""Base units of a payment's settlement asset a unit keeps unspent (module docstring): the ledger
-converts collateral at the index rounding against the account (at most a base unit of each asset
-per conversion), and its exact decimals may round a float amount one base unit the other way."""
+"""Base units a unit keeps unspent for a payment (module docstring), of the payment's asset or of
+the run's asset whose base unit is worth the most at the index, whichever is worth more: the
+ledger converts collateral at the index rounding against the account (the payer gives up to a
+base unit more of what it sells: a satoshi, 0.001 USD at 100,000, for a USDC payment raised
+from BTC), and its exact decimals may round a float amount one base unit the other way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,21 +251,32 @@ class LiquidationUnits:
         """USD value at the index of each row's balances, without haircut (a negative balance,
         a P&L since entry the unit owes, counts in full): what the ledger can raise for a payment
         by converting the unit's collateral. Long options are not cash."""
-        return np.asarray(self.balances[rows] @ self.index_usd, dtype=np.float64)
+        return self.cash_of(self.balances[rows])
+
+    def cash_of(self, balances: FloatArray) -> FloatArray:
+        """:meth:`cash_usd` of any balances (rows x :attr:`assets`, coin): those of other units
+        of the book (ADL counterparties, socialized-loss payers), with the run's changes."""
+        return np.asarray(balances @ self.index_usd, dtype=np.float64)
 
     def spendable_usd(self, rows: IntArray, asset_cols: IntArray) -> FloatArray:
         """What each row may still pay in USD (never < 0): :meth:`cash_usd` less the reserve of
         :data:`CASH_RESERVE_UNITS` base units of the payment's asset ``asset_cols[k]``."""
-        reserve = CASH_RESERVE_UNITS * self.index_usd[asset_cols] / self.ledger.scale[asset_cols]
+        reserve = self.asset_reserve_usd(asset_cols)
         return np.asarray(np.maximum(self.cash_usd(rows) - reserve, 0.0), dtype=np.float64)
+
+    def asset_reserve_usd(self, asset_cols: IntArray | int) -> FloatArray:
+        """USD reserve of a payment in each asset (balance column): :data:`CASH_RESERVE_UNITS`
+        base units of it, or of the run's costliest base unit at the index if worth more (the
+        payment may be raised by converting that asset)."""
+        unit_usd = self.index_usd / self.ledger.scale
+        costliest = float(unit_usd.max(initial=0.0))
+        return np.asarray(
+            CASH_RESERVE_UNITS * np.maximum(unit_usd[asset_cols], costliest), dtype=np.float64
+        )
 
     def reserve_usd(self, cols: IntArray) -> FloatArray:
         """USD value of the reserve a payment in each instrument's settlement asset keeps."""
-        asset_cols = self.settlement_cols(cols)
-        return np.asarray(
-            CASH_RESERVE_UNITS * self.index_usd[asset_cols] / self.ledger.scale[asset_cols],
-            dtype=np.float64,
-        )
+        return self.asset_reserve_usd(self.settlement_cols(cols))
 
     def cash_flow_usd(self, cols: IntArray, trade: FloatArray, price: FloatArray) -> FloatArray:
         """USD cash each trade moves at the index (``> 0`` received, ``< 0`` paid): an option's
@@ -345,11 +359,16 @@ class LiquidationUnits:
             quoted = self._fills(rows, cols, trade).price if price is None else price
             pay = -self.cash_flow_usd(cols, trade, quoted)
             spendable = self.spendable_usd(rows, asset_cols)
-            short = pay > spendable
+            # a unit whose cash is negative (a variation-margin loss the ledger could not
+            # settle) makes only trades that bring cash: closing a future settles its loss
+            short = (pay > spendable) | ((pay >= 0) & (self.cash_usd(rows) < 0))
             if np.any(short):
                 self.starve(rows[short])
                 scale = np.ones(rows.size, dtype=np.float64)
-                scale[short] = spendable[short] / pay[short]
+                fraction = np.divide(
+                    spendable, pay, out=np.zeros(rows.size, dtype=np.float64), where=pay > 0
+                )
+                scale[short] = fraction[short]
                 trade = trade * scale
                 keep = np.abs(trade) > 1e-9 * np.maximum(np.abs(self.start[rows, cols]), 1.0)
                 if not np.all(keep):

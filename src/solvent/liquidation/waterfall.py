@@ -11,10 +11,13 @@ other in input order:
    position over at the bankruptcy price. A deficit no position can carry (nothing left to
    close, an option bought back at 0, a delta-one price held within a factor
    :data:`BANKRUPTCY_PRICE_RANGE` of the mark) stays with the unit: its own part.
-2. **Insurance fund.** The fund pays what it can (``min(fund, D)``): first the unit's own
-   remaining deficit (from its ``fund_asset`` balance only), then ``@venue``'s loss (from its
-   ``fund_asset`` balance, then its other assets, the liquidation fees collected in settlement
-   coins, at the index).
+2. **Insurance fund.** The fund pays what it can (``min(fund, D)``) from every asset it holds
+   (the fund asset and the liquidation fees it collected in settlement coins, at the index,
+   exact base units; an asset the market does not price is never paid out): first the unit's
+   own remaining deficit (in each asset it owes, a negative balance, up to its debt in it, then
+   in the fund asset: a coin it does not owe would count after its haircut), then ``@venue``'s
+   loss (the fund asset first, then the other assets in column order). Only what the fund
+   cannot pay goes further down.
 3. **Auto-deleveraging** and 4. **socialized loss** take what the fund could not pay
    (:mod:`solvent.liquidation.deleverage`).
 
@@ -68,8 +71,12 @@ def bankruptcy_prices(
 ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
     """(rows, columns, closing trades, bankruptcy prices) of every remaining position of
     ``rows`` (``deficit_usd[k]`` is ``rows[k]``'s deficit): each mark moved in the unit's favour
-    by the position's share of the deficit (shares by delta-equivalent notional; equal shares if
-    every notional of the unit is zero). Prices in the instrument's price unit."""
+    so far that the close brings the position's share of the deficit (shares by
+    delta-equivalent notional; equal shares if every notional of the unit is zero) in its
+    settlement asset, at that asset's index: ``shift = share / (|q| x contract size)`` for linear
+    futures and options (premium), and for an inverse future, whose close at ``p`` realizes
+    ``|q| x size x (p - mark) / p`` coin (closing a long), ``p = mark x S / (S - share)`` (a
+    short: ``S / (S + share)``, ``S = |q| x size``). Prices in the instrument's price unit."""
     k, cols = np.nonzero(units.quantities[rows])
     k, cols = k.astype(np.int64), cols.astype(np.int64)
     row = rows[k]
@@ -83,12 +90,20 @@ def bankruptcy_prices(
         1.0 / np.maximum(count[k], 1.0),
     )
     table = units.market.table
-    per_unit_usd = deficit_usd[k] * weight / (np.abs(q) * table.contract_size[cols])
-    usd_per_price_unit = np.where(table.is_option[cols], units.market.settlement_usd[cols], 1.0)
-    shift = per_unit_usd / usd_per_price_unit
+    # the coin (settlement asset, valued at its index as the equity values it) each close must
+    # bring, over the position's size in contracts
+    size = np.abs(q) * table.contract_size[cols]
+    coin = deficit_usd[k] * weight / units.market.settlement_usd[cols]
     mark = units.pricing.mark[cols]
-    # closing a long sells above the mark, closing a short buys below it
-    price = np.where(q > 0, mark + shift, mark - shift)
+    # linear futures and options: the cash is linear in the price (size x shift)
+    shift = coin / size
+    linear = np.where(q > 0, mark + shift, mark - shift)
+    # an inverse future's close at p brings size x (p - mark) / p (closing a long; the opposite
+    # for a short), the ledger's realized P&L in coin: solved for p
+    long_inverse = mark * size / np.maximum(size - coin, size / BANKRUPTCY_PRICE_RANGE)
+    short_inverse = mark * size / (size + coin)
+    inverse = np.where(q > 0, long_inverse, short_inverse)
+    price = np.where(table.is_inverse[cols] & ~table.is_option[cols], inverse, linear)
     # a position carries at most the deficit that keeps its price within a factor
     # BANKRUPTCY_PRICE_RANGE of the mark (an option: down to 0); the rest stays the unit's own
     low, high = mark / BANKRUPTCY_PRICE_RANGE, mark * BANKRUPTCY_PRICE_RANGE
@@ -97,13 +112,14 @@ def bankruptcy_prices(
 
 
 class InsuranceFund:
-    """The fund's balances (base units per asset of ``units.ledger``) during a run."""
+    """The fund's balances (base units per asset of ``units.ledger``) during a run: the fund
+    asset and every coin it holds (the liquidation fees it collected), each valued at the index
+    (an asset the market does not price counts for zero and is never paid out)."""
 
     def __init__(self, units: LiquidationUnits, start_units: IntArray) -> None:
         self.units = units
         self.start = np.array(start_units, dtype=np.int64)
-        prices = [units.market.snapshot.price_usd(a, f"index.{a}") for a in units.assets]
-        self.price_usd = np.asarray(prices, dtype=np.float64)
+        self.price_usd = units.index_usd
         fund_col = units.ledger.index(units.config.fund_asset)
         others = [j for j in range(len(units.assets)) if j != fund_col]
         self.order = [fund_col, *others]
@@ -120,19 +136,34 @@ class InsuranceFund:
         return float(np.dot(coins, self.price_usd))
 
     def pay(self, amount_usd: float, destination: str, account: str, row: int | None) -> float:
-        """Pay up to ``amount_usd`` to ``destination`` (the unit at ``row``, or ``@venue``),
-        asset by asset (each amount rounded up to a base unit); returns the USD value paid at the
-        index (never more than the fund holds)."""
+        """Pay up to ``amount_usd`` (USD at the index) to ``destination``: the unit at ``row``,
+        or ``@venue`` (``row`` None), asset by asset in a fixed order, each amount rounded up to
+        a base unit (the last one may pass ``amount_usd`` by less than a base unit). ``@venue``
+        is paid from every asset the fund holds: the fund asset, then the others in column
+        order. A unit is paid in each asset it owes (a negative balance), up to what it owes
+        (exact: the ledger books its debt in that asset), then in the fund asset; never in a
+        coin it does not owe (that coin would count after its haircut). Returns the USD value
+        paid (never more than the fund holds)."""
         ledger = self.units.ledger
+        order = self.order
+        owed = np.zeros(len(self.units.assets), dtype=np.int64)
+        if row is not None:
+            balance = self.units.start_balances[row] * ledger.scale + ledger.units[row]
+            owed = np.maximum(np.ceil(-balance - 1e-6), 0).astype(np.int64)
+            fund_col = self.order[0]
+            order = [int(j) for j in np.flatnonzero(owed > 0) if j != fund_col] + [fund_col]
         paid = 0.0
-        # a unit is paid in the fund asset only (a coin it holds would count after its haircut)
-        for j in self.order if row is None else self.order[:1]:
+        for j in order:
             left = amount_usd - paid
             held = int(self.balance_units[j])
             if left <= _TINY_USD or held <= 0 or self.price_usd[j] <= 0:
                 continue
             want = int(np.ceil(left / self.price_usd[j] * ledger.scale[j]))
+            if row is not None and j != order[-1]:
+                want = min(want, int(owed[j]))  # a coin owed: up to the debt
             units_paid = min(want, held)
+            if units_paid <= 0:
+                continue
             if row is not None:
                 ledger.units[row, j] += units_paid
             else:
@@ -149,7 +180,7 @@ class InsuranceFund:
                 )
             )
             paid += units_paid / ledger.scale[j] * self.price_usd[j]
-        return paid  # may exceed amount_usd by less than one base unit (rounded up)
+        return paid
 
 
 def close_bankrupt(units: LiquidationUnits, fund: InsuranceFund, flows: BankruptcyFlows) -> Needs:

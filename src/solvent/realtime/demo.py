@@ -32,6 +32,7 @@ from solvent.ledger.model import INSURANCE
 from solvent.ledger.store import Ledger
 from solvent.market.moves import move_underlyings
 from solvent.market.snapshot import MarketSnapshot
+from solvent.market.writer import market_to_json
 from solvent.realtime.engine import Breach, LiquidationContext, LiquidationReport, Liquidator
 from solvent.realtime.replay import LiquidatorFactory, replay
 from solvent.realtime.replay import waterfall_liquidator as replay_waterfall_liquidator
@@ -305,6 +306,14 @@ def crash_end_market(market: MarketSnapshot, path: str = DEMO_CRASH) -> MarketSn
     return move_underlyings(market, dict(last.prices), as_of=None, field="path")
 
 
+def write_end_market(market: MarketSnapshot, directory: Path) -> Path:
+    """Write ``market`` (the crash's end, :func:`crash_end_market`) as ``directory/market.json``
+    (docs/formats.md 1): what ``solvent serve --market`` values the post-crash ledger at."""
+    target = directory / "market.json"
+    target.write_text(json.dumps(market_to_json(market)), encoding="utf-8")
+    return target
+
+
 def publish_solvency(url: str, market: MarketSnapshot, directory: Path) -> dict[str, Any]:
     """Publish a signed solvency snapshot of the ledger at ``url`` into ``directory/solvency``
     (a fresh Ed25519 key at ``directory/solvency-key.pem`` on the first run) and verify one
@@ -359,8 +368,9 @@ def run_main_job(
         raise SolventInputError("out", f"no such directory: {directory.resolve().parent}")
     directory.mkdir(exist_ok=True)
     result = run_demo(accounts=accounts, seed=seed, progress=progress)
-    market_file = directory / "market.json"
-    market_file.write_text(json.dumps(demo_market_json()), encoding="utf-8")
+    # The market before the crash (what the accounts were opened at); market.json, the one the
+    # serve hint names, is rewritten below with the market at the crash's end.
+    (directory / "market-before.json").write_text(json.dumps(demo_market_json()), encoding="utf-8")
     if progress is not None:
         progress("replay the crash through the real-time engine")
     crash = replay_crash(
@@ -375,7 +385,9 @@ def run_main_job(
     )
     if progress is not None:
         progress("publish and verify a solvency snapshot")
-    solvency = publish_solvency(crash["db"], crash_end_market(result.market), directory)
+    end_market = crash_end_market(result.market)
+    market_file = write_end_market(end_market, directory)
+    solvency = publish_solvency(crash["db"], end_market, directory)
     extras = dict(result.extras)
     extras["replay"] = crash
     extras["solvency"] = solvency

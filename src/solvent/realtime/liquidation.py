@@ -48,7 +48,8 @@ from solvent.realtime.engine import Breach, LiquidationContext, LiquidationRepor
 
 class WaterfallLiquidator:
     """See the module docstring. The planner's starting insurance fund is ``@insurance``'s
-    balance of the policy's fund asset on the ledger, valued at the tick's index."""
+    balances on the ledger, every asset in exact base units (the fund asset and the fees it
+    collected in coins), valued at the tick's index."""
 
     def __init__(
         self,
@@ -92,8 +93,8 @@ class WaterfallLiquidator:
                 margin,
                 policy=self.policy,
                 config=self.config,
-                insurance_fund_usd=self._fund_usd(context.market.snapshot),
                 rows=np.asarray(sorted(rows), dtype=np.intp),
+                insurance_fund_units=self.ledger.balances(INSURANCE),
             )
             if not outcome.liquidated:
                 continue
@@ -151,12 +152,6 @@ class WaterfallLiquidator:
                     f"(planner and ledger disagree; the steps before it are booked, the ledger "
                     f"is consistent): {refusal}",
                 ) from refusal
-
-    def _fund_usd(self, market: MarketSnapshot) -> float:
-        asset = self.config.fund_asset
-        units = self.ledger.balances(INSURANCE).get(asset, 0)
-        amount = float(self.ledger.assets.get(asset).to_decimal(units))
-        return max(amount * market.price_usd(asset), 0.0)
 
 
 def _step_json(step: LedgerStep) -> dict[str, Any]:
