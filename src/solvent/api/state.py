@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -234,6 +235,7 @@ class Service:
                     )
                 )
             )
+        _freeze_startup_heap()
 
     async def _forward_events(self) -> None:
         """Publish on the stream every engine event written to the ledger after the service
@@ -383,6 +385,17 @@ class Service:
         for task in self._tasks:
             await task
         self.ledger.close()
+        gc.unfreeze()
+
+
+def _freeze_startup_heap() -> None:
+    """Move every object alive once the service is up (modules, the market, the models' prepared
+    states, the engine's book) out of the garbage collector's generations. They live as long as
+    the service, yet each full collection walked them all: with an engine running that took
+    70-85 ms, and every request waited behind it (the p99 of what-if). Requests and ticks still
+    free their own objects as before; :meth:`Service.stop` puts the frozen ones back."""
+    gc.collect()
+    gc.freeze()
 
 
 def _served_stream(ledger: Ledger, configured: str | None, own_engine: bool) -> str:
