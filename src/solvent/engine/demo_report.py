@@ -108,6 +108,12 @@ def _series_chart(
     else:
         for name, values in series.items():
             ax.plot(x, values, lw=1.2, label=name)
+    return _save_tick_chart(fig, ax, path, title, ylabel)
+
+
+def _save_tick_chart(fig: Any, ax: Any, path: Path, title: str, ylabel: str) -> Path:
+    """Title, axes (x: the replay's tick), grid and legend of a chart over the crash; saved to
+    ``path`` and closed."""
     ax.set_title(title)
     ax.set_xlabel("tick (one a minute of the crash)")
     ax.set_ylabel(ylabel)
@@ -115,7 +121,7 @@ def _series_chart(
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
+    _plt().close(fig)
     return path
 
 
@@ -136,15 +142,7 @@ def _fund_chart(path: Path, x: Sequence[float], fund: Sequence[float]) -> Path:
         fontsize=8,
         color="tab:red",
     )
-    ax.set_title("Insurance fund: fees in, deficits covered")
-    ax.set_xlabel("tick (one a minute of the crash)")
-    ax.set_ylabel("USD")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save_tick_chart(fig, ax, path, "Insurance fund: fees in, deficits covered", "USD")
 
 
 def _waterfall_chart(path: Path, stages: Mapping[str, float]) -> Path:
