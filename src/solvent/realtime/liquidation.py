@@ -10,7 +10,9 @@ operation per step), which the engine persists with its checkpoint and then has 
 or after each whole step, and a restart books the steps left),
 and reports what it did: the accounts touched (reloaded by the engine), one JSON record per
 liquidated unit, and the replay's totals (USD): ``liquidated``, ``bankrupt``, ``volume_usd`` (the
-traded notional at fill prices), ``slippage_usd``, ``fees_usd``, ``adl_events``,
+traded notional at fill prices), ``slippage_usd`` (the market fills' cost of walking the order
+book; a bankruptcy close's gap to the mark is not slippage but the deficit the waterfall covers,
+``deficit_usd``), ``fees_usd``, ``adl_events``,
 ``socialized_loss_usd``, ``deficit_usd`` and how it was covered (``insurance_covered_usd``,
 ``adl_covered_usd``); the engine counts the units liquidated and bankrupt.
 
@@ -39,7 +41,7 @@ from solvent.liquidation.booking import (
     settle_variation_margin,
 )
 from solvent.liquidation.config import LiquidationConfig
-from solvent.liquidation.outcome import LiquidationOutcome
+from solvent.liquidation.outcome import LiquidationOutcome, StepKind
 from solvent.liquidation.policy import LiquidationPolicy, get_policy
 from solvent.liquidation.units import PreparedMargin
 from solvent.market.snapshot import MarketSnapshot
@@ -216,7 +218,8 @@ def _totals(
                 * table.contract_size[j]
                 * (priced.settlement_usd[j] if table.is_option[j] else 1.0)
             )
-            slippage += step.slippage_usd
+            if step.kind is not StepKind.BANKRUPTCY:  # its gap to the mark is the deficit
+                slippage += step.slippage_usd
             fees += step.fee_usd
     return {
         "volume_usd": volume,
