@@ -233,8 +233,7 @@ def _fill_cash(
     cols = np.full(trade.size, j, dtype=np.int64)
     mark = np.full(trade.size, units.pricing.mark[j])
     cash = trade_cash(units.market, cols, trade, np.full(trade.size, price), mark)
-    settlement = units.market.table.settlement_assets[units.market.table.settlement_code[j]]
-    asset = units.ledger.index(settlement)
+    asset = int(units.settlement_cols(np.array([j], dtype=np.int64))[0])
     paid = units.ledger.to_units(cash, np.full(trade.size, asset, dtype=np.int64))
     return asset, paid, mark_cash(units.market, cols, trade, mark)
 
