@@ -35,7 +35,13 @@ from benchmarks.common import ROOT, load_average, local_postgres
 from solvent.accounts.service import AccountService, MarketFreshness, registry_margin
 from solvent.engine.margin import margin_accounts
 from solvent.ledger.store import Ledger
-from solvent.margin.protocol import Detail, IncrementalCapable, PricedMarket, changed_rows
+from solvent.margin.protocol import (
+    Detail,
+    IncrementalCapable,
+    PricedMarket,
+    changed_rows,
+    reprepare,
+)
 from solvent.margin.registry import get_model
 from solvent.market.deribit import load_embedded_chain
 from solvent.market.moves import move_underlyings
@@ -157,13 +163,6 @@ def _best_ms(work: Callable[[], object], repeat: int = 30) -> float:
     return 1000 * best
 
 
-def _incremental(
-    model: IncrementalCapable, prepared: object, before: PricedMarket, after: PricedMarket
-) -> object:
-    """The engine's incremental re-prepare: rows changed since ``before``, then the update."""
-    return model.update(prepared, after, changed_rows(before, after))
-
-
 def risk_array_moves(market: MarketSnapshot, instruments: tuple[str, ...]) -> None:
     """The risk-array stage alone on the benchmark's instruments, per kind of market move:
     a full prepare against the incremental update (changed rows found and recomputed)."""
@@ -199,7 +198,7 @@ def risk_array_moves(market: MarketSnapshot, instruments: tuple[str, ...]) -> No
             after = PricedMarket.resolve(moved, instruments)
             changed = changed_rows(before, after)
             full = _best_ms(partial(model.prepare, after, instruments, params))
-            fast = _best_ms(partial(_incremental, model, prepared, before, after))
+            fast = _best_ms(partial(reprepare, model, params, after, (before, prepared)))
             print(
                 f"  {name:<10} {label:<38} {changed.size:>4} rows changed: full {full:6.2f}, "
                 f"incremental {fast:6.2f} (x{fast / max(full, 1e-9):.2f})"

@@ -459,9 +459,9 @@ def update(prepared: PreparedRisk, market: PricedMarket, changed: IntArray) -> P
     numbers per group). The same arrays bit for bit. A table past
     :data:`~solvent.pricing.black76.COMPILED_MIN_SIZE` rows is prepared in full (its deltas
     take the compiled path, which a subset would not)."""
-    priced = market.subset(prepared.instruments)
     if changed.size == 0:
         return prepared
+    priced = market.subset(prepared.instruments)
     params = prepared.params
     if len(priced.table) >= COMPILED_MIN_SIZE:
         return prepare(priced, prepared.instruments, params)

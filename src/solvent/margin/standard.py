@@ -189,9 +189,9 @@ def update(prepared: PreparedStandard, market: PricedMarket, changed: IntArray) 
     """:func:`prepare` on ``market`` from ``prepared``, recomputing only the rows ``changed``
     (:class:`~solvent.margin.protocol.IncrementalCapable`: the same arrays bit for bit; the
     per-row arithmetic is the one function :func:`_row_rates`)."""
-    priced = market.subset(prepared.instruments)
     if changed.size == 0:
         return prepared
+    priced = market.subset(prepared.instruments)
     params = prepared.params
     part = _row_rates(priced.take(changed), params, prepared.rates.n_pools)
     rates = prepared.rates

@@ -65,7 +65,11 @@ def _percent_iv(raw: object) -> float | None:
     """Deribit's ``mark_iv`` (percent) as a decimal; ``None`` when not a finite number > 0."""
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         return None
-    value = float(raw) / 100.0
+    return _valid_iv(float(raw) / 100.0)
+
+
+def _valid_iv(value: float) -> float | None:
+    """A decimal vol when finite and > 0; ``None`` otherwise."""
     return value if math.isfinite(value) and value > 0.0 else None
 
 
@@ -109,10 +113,8 @@ def snapshot_records(rows: Sequence[Mapping[str, str]]) -> dict[datetime, list[C
         when = iso_timestamp((row.get("timestamp") or "").strip(), f"chain:line {line}.timestamp")
         raw = row.get("implied_volatility")
         try:
-            value: float | None = float(raw or "")
+            value = _valid_iv(float(raw or ""))
         except ValueError:
-            value = None
-        if value is not None and not (math.isfinite(value) and value > 0.0):
             value = None
         stamp = int(when.timestamp() * 1000)
         out.setdefault(when, []).append(ChainRecord(name, value, stamp, raw))

@@ -9,8 +9,9 @@ since entry, options at their mark, haircuts); the state codes are
 
 A prepared model is kept with the market version and instruments it was prepared for, so a tick
 whose market did not move (a trade or deposit only) re-margins without re-preparing, and a
-what-if (:func:`what_if_rows`) reuses it. A tick that moved the market re-prepares only the
-instruments whose inputs changed (models with ``IncrementalCapable``; the others in full).
+what-if (:meth:`~solvent.realtime.what_if.WhatIfState.check`) reuses it. A tick that moved the
+market re-prepares only the instruments whose inputs changed (models with
+``IncrementalCapable``; the others in full).
 """
 
 from __future__ import annotations
