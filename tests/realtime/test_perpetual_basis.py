@@ -121,6 +121,13 @@ def test_stale_perpetual_quotes_leave_the_basis_where_it_was(market: MarketSnaps
     # only the spot venues quote on: after max_age_s the perpetual's quote is stale
     _tick(live, _quote(30, spot, 59_999.0, 60_001.0), _quote(30, spot2, 59_999.0, 60_001.0))
     assert live.to_state()["basis"] == before
+    # the spot falls 10 % meanwhile: the perpetuals' marks follow the index at the basis held
+    _tick(live, _quote(31, spot, 53_999.0, 54_001.0), _quote(31, spot2, 53_999.0, 54_001.0))
+    assert live.to_state()["basis"] == before
+    for name in PERPS:
+        mark = live.snapshot.quote(name).mark_price
+        assert mark == pytest.approx(live.index["BTC"] + before[name][0], rel=1e-12)
+        assert live.perpetual_marks[name] == mark
 
 
 def test_a_price_path_moves_the_perpetuals_with_the_index(market: MarketSnapshot) -> None:

@@ -34,7 +34,7 @@ from solvent.market.moves import move_underlyings
 from solvent.market.snapshot import MarketSnapshot
 from solvent.market.writer import market_to_json
 from solvent.realtime.engine import Breach, LiquidationContext, LiquidationReport, Liquidator
-from solvent.realtime.replay import LiquidatorFactory, replay
+from solvent.realtime.replay import replay
 from solvent.realtime.replay import waterfall_liquidator as replay_waterfall_liquidator
 from solvent.realtime.sources import load_path
 from solvent.realtime.views import replay_json
@@ -192,20 +192,6 @@ class _RecordingLiquidator:
 
 _DEFICIT_KEYS = ("deficit_usd", "insurance_covered_usd", "adl_covered_usd", "socialized_usd")
 """A bankrupt unit's deficit and what each stage of the waterfall covered (USD)."""
-
-
-def waterfall_liquidator(watch: CrashWatcher | None = None) -> LiquidatorFactory:
-    """The waterfall liquidator booked on the ledger (partial policy, insurance fund, ADL,
-    socialized loss): :func:`solvent.realtime.replay.waterfall_liquidator`; with ``watch``,
-    told what it did after every tick it acted in."""
-    make = replay_waterfall_liquidator("partial")
-    if watch is None:
-        return make
-
-    def tallying(ledger: Ledger) -> Liquidator:
-        return _RecordingLiquidator(make(ledger), ledger, watch)
-
-    return tallying
 
 
 def replay_crash(

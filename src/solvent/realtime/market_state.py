@@ -250,8 +250,8 @@ class LiveMarket:
             reference = float(np.median(spot)) if spot else self._anchor_reference(asset)
             scale = self._base.index[asset] / self._anchor[asset]
             fair_of[asset] = self.index[asset] + (float(np.median(perp)) - reference) * scale
-        if not fair_of:
-            return False
+        if not fair_of:  # no fresh perpetual quote: the basis holds, the marks follow the index
+            return self._apply_basis()
         index = np.array([self.index[a] for a in self._perp_underlying], dtype=np.float64)
         fair = np.array([fair_of.get(a, np.nan) for a in self._perp_underlying], dtype=np.float64)
         self._basis = self._basis.update(time, index, fair)
