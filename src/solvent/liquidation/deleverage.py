@@ -233,8 +233,7 @@ def _fill_cash(
     cols = np.full(trade.size, j, dtype=np.int64)
     mark = np.full(trade.size, units.pricing.mark[j])
     cash = trade_cash(units.market, cols, trade, np.full(trade.size, price), mark)
-    settlement = units.market.table.settlement_assets[units.market.table.settlement_code[j]]
-    asset = units.ledger.index(settlement)
+    asset = int(units.settlement_cols(np.array([j], dtype=np.int64))[0])
     paid = units.ledger.to_units(cash, np.full(trade.size, asset, dtype=np.int64))
     return asset, paid, mark_cash(units.market, cols, trade, mark)
 
@@ -435,12 +434,14 @@ def _profit_usd(units: LiquidationUnits, state: BookState, groups: IntArray) -> 
     pnl = np.where(given, qty * (mark - np.where(given, entry, mark)), 0.0)
     pnl *= usd[cols]
     profit = np.bincount(q.row, weights=pnl, minlength=groups.size).astype(np.float64)
-    # units ADL reduced: their P&L on what they hold now (the entry price is unchanged)
-    for k, g in enumerate(groups.tolist()):
-        if g in state.changed:
-            row = state.entry_price[[g]].toarray().reshape(-1)
-            current = state.changed[g]
-            given = np.isfinite(row) & (current != 0)
-            gain = current * (units.pricing.mark - np.where(given, row, units.pricing.mark))
-            profit[k] = float(np.sum(np.where(given, gain * usd, 0.0)))
+    # units ADL reduced: their P&L on what they hold now (the entry price is unchanged); only
+    # those few are visited, not every payer of the book
+    reduced = np.isin(groups, np.fromiter(state.changed, dtype=np.int64, count=len(state.changed)))
+    for k in np.flatnonzero(reduced).tolist():
+        g = int(groups[k])
+        row = state.entry_price[[g]].toarray().reshape(-1)
+        current = state.changed[g]
+        given = np.isfinite(row) & (current != 0)
+        gain = current * (units.pricing.mark - np.where(given, row, units.pricing.mark))
+        profit[k] = float(np.sum(np.where(given, gain * usd, 0.0)))
     return profit
