@@ -93,7 +93,7 @@ def seeded(ledger: Ledger, book: AccountBook) -> bool:
     """Whether ``book``'s accounts are already on ``ledger`` (all of them: a resumed replay);
     refuses a ledger holding some of them only."""
     accounts = list(book.accounts)
-    with ledger.transaction() as tx:
+    with ledger.reading() as tx:  # a read: no write lock
         held = tx.known_accounts(accounts)  # one read per chunk of accounts
     present = [account in held for account in accounts]
     if all(present):
