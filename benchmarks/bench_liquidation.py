@@ -40,8 +40,8 @@ from solvent.accounts.service import trade_terms
 from solvent.engine.liquidation import liquidate_accounts
 from solvent.engine.margin import margin_accounts
 from solvent.ledger.batch import LedgerBatch
-from solvent.ledger.model import EXTERNAL, Operation, Posting, Reason
-from solvent.ledger.store import Ledger
+from solvent.ledger.model import EXTERNAL, AccountKind, Operation, Posting, Reason
+from solvent.ledger.store import AccountRecord, Ledger
 from solvent.liquidation.booking import (
     DEFAULT_BATCH,
     book_steps,
@@ -254,8 +254,9 @@ def _book_ledger(
         )
 
     with ledger.transaction() as tx:
-        for name in names:
-            tx.create_account(name)
+        tx.create_accounts(
+            [AccountRecord(name, AccountKind.USER, None, None, "standard") for name in names]
+        )
         writer = LedgerBatch(tx)
         writer.load(names)
         writer.post_many(

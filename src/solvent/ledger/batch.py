@@ -120,11 +120,7 @@ class LedgerBatch(LedgerTransaction):
 
     def _load_records(self, ids: Iterable[str]) -> None:
         missing = sorted({a for a in ids if a not in self._records})
-        for chunk in id_chunks(missing):
-            for row in self.connection.execute(
-                select(schema.accounts).where(schema.accounts.c.id.in_(chunk))
-            ).all():
-                self._records[row.id] = _record(row._mapping)
+        self._records.update(self.known_accounts(missing))
         for a in missing:
             self._records.setdefault(a, None)
 

@@ -178,17 +178,25 @@ class LedgerTransaction:
         return _record(row._mapping)
 
     def accounts(self, account_ids: Iterable[str], field: str = "account") -> list[AccountRecord]:
-        """The accounts ``account_ids`` (one read), sorted by id; an unknown account raises
-        naming ``field`` as :meth:`account` does (the first unknown id in sorted order)."""
+        """The accounts ``account_ids`` (:meth:`known_accounts`), sorted by id; an unknown account
+        raises naming ``field`` as :meth:`account` does (the first unknown id in sorted order)."""
         ids = sorted(set(account_ids))
-        rows = self.connection.execute(
-            select(schema.accounts).where(schema.accounts.c.id.in_(ids))
-        ).all()
-        found = {row.id: _record(row._mapping) for row in rows}
+        found = self.known_accounts(ids)
         for a in ids:
             if a not in found:
                 raise SolventInputError(field, f"unknown account {a!r}")
         return [found[a] for a in ids]
+
+    def known_accounts(self, account_ids: Iterable[str]) -> dict[str, AccountRecord]:
+        """The records of those of ``account_ids`` on the ledger, by id (one read per
+        :data:`IN_LIST_CHUNK` ids, :func:`id_chunks`); unknown ids are left out."""
+        found: dict[str, AccountRecord] = {}
+        for chunk in id_chunks(sorted(set(account_ids))):
+            for row in self.connection.execute(
+                select(schema.accounts).where(schema.accounts.c.id.in_(chunk))
+            ).all():
+                found[row.id] = _record(row._mapping)
+        return found
 
     def family(self, root: str) -> list[AccountRecord]:
         """``root`` and its sub-accounts, root first then by id."""
@@ -350,14 +358,9 @@ class LedgerTransaction:
         ledger), with the checks of :meth:`create_account` for each, all of them before anything
         is written, then one bulk insert: one read per :data:`IN_LIST_CHUNK` ids, not two
         statements per account. The first refused record raises (nothing written)."""
-        ids = [r.id for r in records]
-        existing: dict[str, AccountRecord] = {}
-        wanted = sorted(set(ids) | {r.parent for r in records if r.parent is not None})
-        for chunk in id_chunks(wanted):
-            for row in self.connection.execute(
-                select(schema.accounts).where(schema.accounts.c.id.in_(chunk))
-            ).all():
-                existing[row.id] = _record(row._mapping)
+        existing = self.known_accounts(
+            [r.id for r in records] + [r.parent for r in records if r.parent is not None]
+        )
         created: dict[str, AccountRecord] = {}
         for r in records:
             if r.kind is AccountKind.USER:

@@ -32,12 +32,10 @@ from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
-from sqlalchemy import select
 
 from solvent.accounts.service import trade_terms
 from solvent.collateral.assets import MAX_UNITS
 from solvent.errors import SolventInputError
-from solvent.ledger import schema
 from solvent.ledger.batch import LedgerBatch
 from solvent.ledger.model import (
     EXTERNAL,
@@ -55,7 +53,6 @@ from solvent.ledger.store import (
     LedgerTransaction,
     Overdraft,
     check_account_id,
-    id_chunks,
 )
 from solvent.market.snapshot import InstrumentQuote, MarketSnapshot
 from solvent.portfolio.account_book import AccountBook
@@ -96,14 +93,8 @@ def seeded(ledger: Ledger, book: AccountBook) -> bool:
     """Whether ``book``'s accounts are already on ``ledger`` (all of them: a resumed replay);
     refuses a ledger holding some of them only."""
     accounts = list(book.accounts)
-    held: set[str] = set()
     with ledger.transaction() as tx:
-        for chunk in id_chunks(accounts):  # one read per chunk of accounts
-            held.update(
-                tx.connection.execute(
-                    select(schema.accounts.c.id).where(schema.accounts.c.id.in_(chunk))
-                ).scalars()
-            )
+        held = tx.known_accounts(accounts)  # one read per chunk of accounts
     present = [account in held for account in accounts]
     if all(present):
         return bool(present)
