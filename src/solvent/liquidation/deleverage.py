@@ -58,7 +58,7 @@ from solvent.liquidation.outcome import (
     TransferReason,
 )
 from solvent.liquidation.socialize import socialize_loss
-from solvent.liquidation.units import LiquidationUnits
+from solvent.liquidation.units import Ledger, LiquidationUnits
 from solvent.liquidation.waterfall import BankruptcyFlows, Needs
 from solvent.market.snapshot import INDEX_BOUNDS
 
@@ -89,6 +89,10 @@ class BookState:
     excluded: BoolArray
     cash: IntArray
     changed: dict[int, FloatArray] = field(default_factory=dict)
+
+    def balances_of(self, groups: IntArray, ledger: Ledger) -> FloatArray:
+        """Current balances of ``groups`` (coin): the starting ones with the run's ``cash``."""
+        return np.asarray(self.balances[groups] + ledger.coins(self.cash[groups]))
 
     def rows(self, groups: IntArray) -> FloatArray:
         """Current dense positions of ``groups``."""
@@ -297,7 +301,7 @@ def _apply(
     rows[:, j] += trade
     for k, g in enumerate(groups.tolist()):
         state.changed[g] = rows[k]
-    balances = state.balances[groups] + ledger.coins(state.cash[groups])
+    balances = state.balances_of(groups, ledger)
     equity = book_equity(balances, units.assets, sp.csr_array(rows), units.market).equity_usd
     mm, _ = units.margin.totals([state.names[g] for g in groups.tolist()], rows)
     state.equity_usd[groups], state.maintenance_usd[groups] = equity, mm
@@ -347,7 +351,7 @@ def socialize(
         # a charge is paid in cash: never beyond what the ledger can take from the payer (its
         # balances at the index with the run's fills and charges, long options excluded), less
         # the reserve of the fund asset for the rounding of the conversions the booking makes
-        cash = units.cash_of(state.balances[payers] + ledger.coins(state.cash[payers]))
+        cash = units.cash_of(state.balances_of(payers, ledger))
         spendable = np.maximum(cash - units.asset_reserve_usd(fund_col), 0.0)
         room = np.minimum(room, np.floor(spendable / price * scale))
         if basis_name == "profit":
