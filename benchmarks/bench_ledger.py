@@ -13,13 +13,13 @@ Run: ``.venv/bin/python benchmarks/bench_ledger.py``.
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import local_postgres
 from solvent.accounts.health import health_codes
 from solvent.collateral.valuation import value_collateral, value_collateral_matrix
 from solvent.ledger.model import EXTERNAL, Reason, transfer
@@ -137,16 +137,9 @@ def _health(n: int = 100_000) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _transfers(f"sqlite:///{tmp}/bench.db", "SQLite")
-    workdir = tempfile.mkdtemp(prefix="solvent-pg-bench-")
-    script = ROOT / "scripts" / "postgres.sh"
-    started = subprocess.run([str(script), "start", workdir], capture_output=True, text=True)
-    try:
-        if started.returncode == 0:
-            _transfers(started.stdout.strip().splitlines()[-1], "PostgreSQL")
-        else:
-            print(f"PostgreSQL skipped: {started.stderr.strip()[-300:]}")
-    finally:
-        subprocess.run([str(script), "stop", workdir], capture_output=True)
+    with local_postgres() as url:
+        if url is not None:
+            _transfers(url, "PostgreSQL")
     _health()
 
 

@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any
 
 from benchmarks.books import POSITIONS_PER_ACCOUNT, synthetic_book
+from benchmarks.common import load_average
 from solvent.margin import deribit_pm
 from solvent.margin.protocol import Detail, PricedMarket
 from solvent.margin.registry import MODEL_MODULES, get_model
@@ -188,8 +189,7 @@ def every_model(market: MarketSnapshot, instruments: tuple[str, ...]) -> None:
 
 
 def main() -> None:
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} cores, load average {load} (1, 5, 15 min)")
+    print(f"machine: {os.cpu_count()} cores, load average {load_average()} (1, 5, 15 min)")
     market = load_embedded_chain()
     instruments = tuple(list(market.quotes)[:N_INSTRUMENTS])
     deribit_pm_targets(market, instruments)
